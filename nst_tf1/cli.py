@@ -1,0 +1,288 @@
+"""Command line: ``python run_nst.py --content C --style S`` (or ``nst-tf1 ...``).
+
+The only module that prints or exits. Every failure a user can cause ends with one line on
+stderr and exit status 2; the course's progress lines go to stdout, a progress bar to stderr
+when it is a terminal.
+
+Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
+
+    nst-tf1 [run] --content C --style S ...   the course's style transfer (the default)
+    nst-tf1 make-vgg PATH ...                  write a synthetic VGG-19 .mat for tests
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+from .config import CONFIG, VGG_URL
+
+__all__ = ["main", "build_parser"]
+
+PROG = "nst-tf1"
+
+# Exit statuses.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _error(message, status=EXIT_USAGE):
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
+
+
+def _number(text, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _positive_int(text):
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = _number(text, float)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = _number(text, float)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _ratio(text):
+    value = _number(text, float)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _seed(text):
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
+def build_parser():
+    """The parser of the main job; every default is the course's, from ``CONFIG``."""
+    p = _Parser(
+        prog=PROG,
+        description=(
+            "Neural style transfer (Gatys et al. 2015) as in the deeplearning.ai course: "
+            "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
+        ),
+        epilog=(
+            "Other commands: 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
+            f"The VGG-19 file (510 MB) comes from {VGG_URL}."
+        ),
+    )
+    p.add_argument("--content", default="images/demo_content.jpg",
+                   help="content image C (default: %(default)s, a generated demo scene)")
+    p.add_argument("--style", default="images/demo_style.jpg",
+                   help="style image S (default: %(default)s, a generated demo painting)")
+    p.add_argument("--model", default=CONFIG.VGG_MODEL,
+                   help="MatConvNet imagenet-vgg-verydeep-19.mat (default: %(default)s)")
+    p.add_argument("--output-dir", default=CONFIG.OUTPUT_DIR,
+                   help="where <i>.png and generated_image.jpg go (default: %(default)s)")
+    p.add_argument("--iterations", type=_positive_int,
+                   default=CONFIG.NUM_ITERATIONS, help="Adam iterations (default: %(default)s)")
+    p.add_argument("--save-every", type=_positive_int,
+                   default=CONFIG.SAVE_EVERY,
+                   help="print the costs and save <i>.png every N iterations "
+                        "(default: %(default)s)")
+    p.add_argument("--height", type=_positive_int,
+                   default=CONFIG.IMAGE_HEIGHT,
+                   help="height both images are resized to (default: %(default)s)")
+    p.add_argument("--width", type=_positive_int, default=CONFIG.IMAGE_WIDTH,
+                   help="width both images are resized to (default: %(default)s)")
+    p.add_argument("--alpha", type=_non_negative_float, default=CONFIG.ALPHA,
+                   help="weight of the content cost in J (default: %(default)s)")
+    p.add_argument("--beta", type=_non_negative_float, default=CONFIG.BETA,
+                   help="weight of the style cost in J (default: %(default)s)")
+    p.add_argument("--learning-rate", type=_positive_float,
+                   default=CONFIG.LEARNING_RATE, help="Adam's learning rate (default: %(default)s)")
+    p.add_argument("--noise-ratio", type=_ratio,
+                   default=CONFIG.NOISE_RATIO,
+                   help="weight of the uniform(-20, 20) noise in the initial image, 0..1 "
+                        "(default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="seed of the initial noise; the same seed gives the same images "
+                        "(default: %(default)s, a fresh one each run)")
+    return p
+
+
+def _missing_model_message(path):
+    return (
+        f"VGG-19 model file not found: {path}. Download imagenet-vgg-verydeep-19.mat "
+        f"(510 MB) from {VGG_URL} and put it at {path}, or pass --model PATH"
+    )
+
+
+def _check_output_dir(path):
+    """Create ``path`` if needed and prove it writable; return an error message or None."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"{path}: output directory is not writable ({exc.strerror or exc})"
+    return None
+
+
+def _quiet_tensorflow():
+    """Import TensorFlow without its start-up logging on the user's terminal.
+
+    TensorFlow's C++ code logs at import and device discovery (oneDNN notices, CUDA probing
+    on a machine without a GPU) before it reads ``TF_CPP_MIN_LOG_LEVEL``; those lines go to a
+    temporary file, shown only if the import fails. A user who sets ``TF_CPP_MIN_LOG_LEVEL``
+    gets TensorFlow's own behaviour.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow as tf
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
+            except BaseException:
+                os.dup2(saved, 2)
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+
+
+def run_main(argv):
+    """The main job: load and check the inputs, then optimise, print and save."""
+    args = build_parser().parse_args(argv)
+    from .images import ImageInputError, load_image, save_image
+    from .vgg import ModelFileError, read_vgg_weights
+
+    # Everything a user can get wrong is checked before the 500 MB model is read.
+    try:
+        content = load_image(args.content, args.height, args.width)
+        style = load_image(args.style, args.height, args.width)
+    except ImageInputError as exc:
+        return _error(str(exc))
+    problem = _check_output_dir(args.output_dir)
+    if problem:
+        return _error(problem)
+    if not os.path.exists(args.model):
+        return _error(_missing_model_message(args.model))
+    try:
+        weights = read_vgg_weights(args.model)
+    except ModelFileError as exc:
+        return _error(str(exc))
+
+    _quiet_tensorflow()
+    import numpy as np
+    from tqdm import tqdm
+
+    from .transfer import style_transfer
+
+    steps = style_transfer(
+        content, style, weights,
+        noise_ratio=args.noise_ratio, alpha=args.alpha, beta=args.beta,
+        learning_rate=args.learning_rate, num_iterations=args.iterations,
+        save_every=args.save_every, seed=args.seed,
+    )
+    final = os.path.join(args.output_dir, "generated_image.jpg")
+    with tqdm(total=args.iterations, desc="style transfer", unit="it", file=sys.stderr,
+              disable=None, leave=False) as bar:
+        for step in steps:
+            if step.iteration == args.iterations:
+                save_image(final, step.image)
+                break
+            bar.update(1)
+            bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
+            if step.image is not None:
+                # The course's lines, its float32 formatting included.
+                tqdm.write(
+                    f"Iteration {step.iteration} :\n"
+                    f"total cost = {np.float32(step.total_cost)!s}\n"
+                    f"content cost = {np.float32(step.content_cost)!s}\n"
+                    f"style cost = {np.float32(step.style_cost)!s}",
+                    file=sys.stdout,
+                )
+                save_image(os.path.join(args.output_dir, f"{step.iteration}.png"), step.image)
+    print(f"Saved {final} (after {args.iterations} iterations: total cost = "
+          f"{np.float32(step.total_cost)!s})")
+    return EXIT_OK
+
+
+def make_vgg_main(argv):
+    """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
+    p = _Parser(
+        prog=f"{PROG} make-vgg",
+        description="Write a synthetic MatConvNet VGG-19 .mat: the real file's structure and "
+                    "field names, random He-initialised weights. For tests and benchmarks; "
+                    "it produces noise, not art.",
+    )
+    p.add_argument("path", help="output .mat file")
+    p.add_argument("--layout", choices=("new", "old"), default="new",
+                   help="the current MatConvNet layout or the older one (default: %(default)s)")
+    p.add_argument("--width-divisor", type=_positive_int, default=8,
+                   help="divide every layer's channels by this; 1 gives the real widths "
+                        "(default: %(default)s)")
+    p.add_argument("--fc", choices=("tiny", "full"), default="tiny",
+                   help="fully connected layers as tiny placeholders or at full size, which "
+                        "makes the file as large as the real one (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="seed of the weights (default: %(default)s)")
+    args = p.parse_args(argv)
+    from .testing import make_vgg_file
+
+    try:
+        make_vgg_file(args.path, layout=args.layout, width_divisor=args.width_divisor,
+                      fc=args.fc, seed=args.seed)
+    except OSError as exc:
+        return _error(f"{args.path}: cannot write ({exc.strerror or exc})")
+    print(f"Wrote {args.path} ({os.path.getsize(args.path) / 1e6:.1f} MB, layout {args.layout}, "
+          f"width divisor {args.width_divisor}, fc {args.fc})")
+    return EXIT_OK
+
+
+#: Subcommand name -> function taking the remaining arguments and returning an exit status.
+SUBCOMMANDS = {
+    "run": run_main,
+    "make-vgg": make_vgg_main,
+}
+
+
+def main(argv=None):
+    """Entry point of ``run_nst.py`` and the ``nst-tf1`` console script.
+
+    Args:
+        argv: arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        int: exit status (0 success, 2 bad input, 1 other failure).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    return run_main(argv)

@@ -1,0 +1,124 @@
+"""The course's cost functions, as TF1 graph ops.
+
+Notation (the course's): ``a_C``, ``a_S``, ``a_G`` are a layer's activations for the content,
+style and generated images, each of shape (1, n_H, n_W, n_C).
+
+    J_content = 1 / (4 n_H n_W n_C) * sum (a_C - a_G)^2
+    G(A)      = A A^T                          with A of shape (n_C, n_H n_W)
+    J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G(a_S) - G(a_G))^2
+    J_style   = sum over style layers of coefficient[l] * J_style^[l]
+    J         = alpha J_content + beta J_style
+"""
+
+from .config import CONFIG
+
+__all__ = [
+    "compute_content_cost",
+    "gram_matrix",
+    "compute_layer_style_cost",
+    "compute_style_cost",
+    "total_cost",
+]
+
+
+def _unroll(a, n_H, n_W, n_C):
+    """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), channel-major.
+
+    The reshape to (n_H*n_W, n_C) keeps each pixel's channels together; the transpose then
+    makes each row one channel's map. Reshaping straight to (n_C, n_H*n_W) would mix pixels
+    and channels (the course's known wrong answer).
+    """
+    import tensorflow.compat.v1 as tf
+
+    return tf.transpose(tf.reshape(a, [n_H * n_W, n_C]))
+
+
+def compute_content_cost(a_C, a_G):
+    """Content cost J_content = 1 / (4 n_H n_W n_C) * sum (a_C - a_G)^2.
+
+    Args:
+        a_C: content activations, (1, n_H, n_W, n_C) array or tensor.
+        a_G: generated activations, (1, n_H, n_W, n_C) tensor.
+
+    Returns:
+        float32 scalar tensor.
+    """
+    import tensorflow.compat.v1 as tf
+
+    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    a_C_unrolled = tf.reshape(a_C, [m, n_H * n_W, n_C])
+    a_G_unrolled = tf.reshape(a_G, [m, n_H * n_W, n_C])
+    return tf.reduce_sum(tf.square(a_C_unrolled - a_G_unrolled)) / (4.0 * n_H * n_W * n_C)
+
+
+def gram_matrix(A):
+    """Gram matrix G_A = A A^T.
+
+    Args:
+        A: (n_C, n_H*n_W) tensor, one row per channel.
+
+    Returns:
+        (n_C, n_C) tensor; entry (i, j) is the inner product of channels i and j.
+    """
+    import tensorflow.compat.v1 as tf
+
+    return tf.matmul(A, tf.transpose(A))
+
+
+def compute_layer_style_cost(a_S, a_G):
+    """One layer's style cost J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G_S - G_G)^2.
+
+    Args:
+        a_S: style activations, (1, n_H, n_W, n_C) array or tensor.
+        a_G: generated activations, (1, n_H, n_W, n_C) tensor.
+
+    Returns:
+        float32 scalar tensor.
+    """
+    import tensorflow.compat.v1 as tf
+
+    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    GS = gram_matrix(_unroll(a_S, n_H, n_W, n_C))
+    GG = gram_matrix(_unroll(a_G, n_H, n_W, n_C))
+    return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
+
+
+def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS):
+    """Style cost J_style = sum of coefficient * J_style^[l] over ``style_layers``.
+
+    The style image must be the value of ``model['input']`` when this is called: each
+    layer's ``a_S`` is evaluated now with ``sess.run`` and enters the graph as a constant,
+    while ``a_G`` stays the layer's tensor, so it follows whatever image is assigned later.
+
+    Args:
+        sess: the session holding the model.
+        model: layer dict from :func:`nst_tf1.load_vgg_model`.
+        style_layers: (layer name, coefficient) pairs.
+
+    Returns:
+        float32 scalar tensor.
+    """
+    import tensorflow.compat.v1 as tf
+
+    names = [name for name, _ in style_layers]
+    # One run evaluates every style layer's a_S: (1, n_H, n_W, n_C) arrays.
+    a_S_values = sess.run([model[name] for name in names])
+    J_style = 0
+    with tf.name_scope("style_cost"):
+        for (name, coeff), a_S in zip(style_layers, a_S_values):
+            with tf.name_scope(name):
+                J_style += coeff * compute_layer_style_cost(a_S, model[name])
+    return J_style
+
+
+def total_cost(J_content, J_style, alpha=CONFIG.ALPHA, beta=CONFIG.BETA):
+    """Total cost J = alpha * J_content + beta * J_style.
+
+    Args:
+        J_content, J_style: scalar tensors (or floats).
+        alpha, beta: weights; the course's are 10 and 40.
+
+    Returns:
+        scalar tensor (or float).
+    """
+    return alpha * J_content + beta * J_style

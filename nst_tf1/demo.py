@@ -1,0 +1,113 @@
+"""A procedural content/style pair, so the main job runs before a user brings images.
+
+The course's ``louvre.jpg`` and ``monet.jpg`` cannot be shipped. :func:`make_demo_content`
+draws a scene in their spirit (evening sky, sun, a glass pyramid on a paved square) and
+:func:`make_demo_style` a painting of short coloured brush strokes. ``images/demo_content.jpg``
+and ``images/demo_style.jpg`` in the repository were written by::
+
+    python -m nst_tf1.demo images/
+"""
+
+import os
+
+import numpy as np
+
+from .config import CONFIG
+
+__all__ = ["make_demo_content", "make_demo_style", "write_demo_images"]
+
+
+def make_demo_content(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+    """A sky, a sun and a glass pyramid on a paved square.
+
+    Returns:
+        np.ndarray: (height, width, 3) uint8 RGB.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    v, u = y / max(height - 1, 1), x / max(width - 1, 1)
+    horizon = 0.62
+    # Sky: deep blue at the top to warm orange at the horizon.
+    t = np.clip(v / horizon, 0, 1)[..., None]
+    image = (1 - t) * np.array([40, 70, 150]) + t * np.array([250, 170, 110])
+    # Sun: a bright disc with a soft glow.
+    d = np.hypot((u - 0.78) * width, (v - 0.28) * height) / min(height, width)
+    image += (np.exp(-((d / 0.18) ** 2)) * 90)[..., None] * np.array([1.0, 0.8, 0.4])
+    image[d < 0.07] = [255, 240, 190]
+    # Paved square below the horizon: stone colour with a grid of joints.
+    ground = v >= horizon
+    stone = np.array([150, 140, 125]) * (0.85 + 0.15 * (1 - v))[..., None]
+    joints = ((x % max(width // 16, 2)) < 1) | ((y % max(height // 20, 2)) < 1)
+    stone[joints] *= 0.7
+    image[ground] = stone[ground]
+    # Pyramid: base on the horizon, apex above it; two glass faces and a frame grid.
+    apex_u, apex_v, half_base = 0.42, 0.25, 0.28
+    height_v = horizon - apex_v
+    inside = (v >= apex_v) & (v <= horizon) & (
+        np.abs(u - apex_u) <= half_base * (v - apex_v) / height_v
+    )
+    glass = np.where((u < apex_u)[..., None], [[90, 130, 170]], [[150, 185, 210]])
+    glass = glass + 40 * np.sin(v * 40)[..., None] * 0.3
+    frame = (np.abs(((u - apex_u) / max(v.max(), 1e-9) * 30) % 1) < 0.08) | (
+        np.abs((v * 25) % 1) < 0.06
+    )
+    glass[frame] = [60, 60, 70]
+    image[inside] = glass[inside]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_demo_style(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, seed=1):
+    """An impressionist-like painting of short coloured brush strokes.
+
+    Returns:
+        np.ndarray: (height, width, 3) uint8 RGB.
+    """
+    rng = np.random.default_rng(seed)
+    palette = np.array([
+        [38, 76, 140], [70, 130, 180], [120, 170, 200], [230, 200, 120],
+        [240, 160, 90], [200, 90, 70], [90, 150, 90], [250, 240, 210],
+    ], dtype=np.float64)
+    image = np.zeros((height, width, 3)) + palette[1]
+    strokes = max(200, height * width // 60)
+    length = max(height, width) / 18
+    reach = int(np.ceil(length)) + 1
+    for _ in range(strokes):
+        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+        angle = rng.uniform(0, np.pi) if rng.random() < 0.3 else rng.normal(0.3, 0.2)
+        colour = palette[rng.integers(len(palette))] + rng.normal(0, 12, 3)
+        # A stroke is an ellipse elongated along its direction, drawn in its bounding box.
+        y0, y1 = max(int(cy) - reach, 0), min(int(cy) + reach, height)
+        x0, x1 = max(int(cx) - reach, 0), min(int(cx) + reach, width)
+        y, x = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        dx, dy = x - cx, y - cy
+        along = dx * np.cos(angle) + dy * np.sin(angle)
+        across = -dx * np.sin(angle) + dy * np.cos(angle)
+        mask = (along / length) ** 2 + (across / (length / 4)) ** 2 < 1
+        window = image[y0:y1, x0:x1]
+        window[mask] = 0.25 * window[mask] + 0.75 * colour
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_demo_images(directory, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+    """Write ``demo_content.jpg`` and ``demo_style.jpg`` into ``directory``.
+
+    Returns:
+        tuple: the two paths written.
+    """
+    from .images import save_image
+
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, array in (("demo_content.jpg", make_demo_content(height, width)),
+                        ("demo_style.jpg", make_demo_style(height, width))):
+        path = os.path.join(directory, name)
+        # save_image takes a normalised (1, H, W, 3) image and adds the means back.
+        save_image(path, array[None].astype(np.float32) - CONFIG.MEANS)
+        paths.append(path)
+    return tuple(paths)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for written in write_demo_images(sys.argv[1] if len(sys.argv) > 1 else "images"):
+        print(written)

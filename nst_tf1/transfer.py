@@ -1,0 +1,142 @@
+"""The course's optimisation, in its own TF1 graph and session.
+
+:func:`style_transfer` follows the assignment's ``model_nn`` flow step by step:
+
+1. build VGG-19 around the input Variable;
+2. assign the content image C, evaluate ``a_C`` at the content layer, build J_content;
+3. assign the style image S, evaluate every style layer's ``a_S``, build J_style;
+4. build J = alpha J_content + beta J_style and Adam's ``train_step``;
+5. initialise the variables, then assign the noisy generated image G (running the assign op
+   with ``sess.run`` is what puts G into the Variable);
+6. run ``train_step`` repeatedly (:func:`model_nn`), reporting the costs as it goes.
+
+It is a generator: it yields a :class:`Step` per iteration and leaves printing and saving to
+the caller.
+"""
+
+import collections
+
+import numpy as np
+
+from .config import CONFIG
+from .costs import compute_content_cost, compute_style_cost, total_cost
+from .images import generate_noise_image, reshape_and_normalize_image
+from .vgg import build_vgg_model, read_vgg_weights
+
+__all__ = ["Step", "model_nn", "style_transfer"]
+
+Step = collections.namedtuple("Step", "iteration total_cost content_cost style_cost image")
+Step.__doc__ = """Progress of the optimisation.
+
+Attributes:
+    iteration: 0-based iteration; the costs are those of the image before that iteration's
+        Adam update. The last Step has ``iteration == num_iterations``: the final image.
+    total_cost, content_cost, style_cost: J, J_content and J_style as floats.
+    image: (1, n_H, n_W, 3) normalised image the costs belong to, on iterations that are a
+        multiple of ``save_every`` and on the last Step; ``None`` otherwise.
+"""
+
+
+def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY):
+    """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
+
+    ``model['input']`` must already hold the initial generated image.
+
+    Args:
+        sess: the session.
+        model: layer dict from :func:`nst_tf1.load_vgg_model`.
+        costs: the (J, J_content, J_style) tensors.
+        train_step: the optimiser's update op.
+        num_iterations: number of Adam updates.
+        save_every: attach the image to every Step whose iteration is a multiple of this.
+
+    Yields:
+        Step: one per iteration, then a last one for the final image.
+    """
+    for i in range(num_iterations):
+        image = None
+        if save_every and i % save_every == 0:
+            # The image the costs below are computed on: the Variable before this update.
+            image = np.array(sess.run(model["input"]), copy=True)
+        # One run: the forward pass gives the costs, and Adam updates the input from it.
+        _, J, J_content, J_style = sess.run([train_step, *costs])
+        yield Step(i, float(J), float(J_content), float(J_style), image)
+    J, J_content, J_style, image = sess.run([*costs, model["input"]])
+    yield Step(num_iterations, float(J), float(J_content), float(J_style), np.array(image))
+
+
+def style_transfer(
+    content_image,
+    style_image,
+    model,
+    *,
+    noise_ratio=CONFIG.NOISE_RATIO,
+    alpha=CONFIG.ALPHA,
+    beta=CONFIG.BETA,
+    learning_rate=CONFIG.LEARNING_RATE,
+    num_iterations=CONFIG.NUM_ITERATIONS,
+    save_every=CONFIG.SAVE_EVERY,
+    seed=None,
+    style_layers=CONFIG.STYLE_LAYERS,
+    content_layer=CONFIG.CONTENT_LAYER,
+):
+    """Neural style transfer as in the course, in a fresh graph and session.
+
+    Args:
+        content_image: (n_H, n_W, 3) RGB array in 0..255 (see :func:`nst_tf1.images.load_image`).
+        style_image: (n_H, n_W, 3) RGB array in 0..255, the same size as ``content_image``.
+        model: path of the VGG-19 .mat file, or :class:`nst_tf1.vgg.VGGWeights` already read.
+        noise_ratio: weight of the noise in the initial image.
+        alpha, beta: weights of J_content and J_style.
+        learning_rate: Adam's learning rate.
+        num_iterations: number of Adam updates.
+        save_every: attach the image to every Step whose iteration is a multiple of this.
+        seed: seed of the initial noise; the same seed gives the same result.
+        style_layers: (layer name, coefficient) pairs.
+        content_layer: layer of the content cost.
+
+    Yields:
+        Step: see :func:`model_nn`.
+
+    Raises:
+        ValueError: the images differ in size.
+        nst_tf1.vgg.ModelFileError: the model file cannot be used.
+    """
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    if np.shape(content_image) != np.shape(style_image):
+        raise ValueError(
+            f"content image {np.shape(content_image)} and style image {np.shape(style_image)} "
+            "differ in size; resize both to the same height and width"
+        )
+    height, width = np.shape(content_image)[:2]
+    content = reshape_and_normalize_image(content_image)
+    style = reshape_and_normalize_image(style_image)
+    generated = generate_noise_image(content, noise_ratio, seed=seed)
+    weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
+
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, height, width)
+
+        # Content cost: a_C is a constant (C's activations), a_G the layer's tensor.
+        sess.run(model["input"].assign(content))
+        out = model[content_layer]
+        a_C = sess.run(out)
+        a_G = out
+        with tf.name_scope("content_cost"):
+            J_content = compute_content_cost(a_C, a_G)
+
+        # Style cost: each a_S is evaluated while S is the input.
+        sess.run(model["input"].assign(style))
+        J_style = compute_style_cost(sess, model, style_layers)
+
+        with tf.name_scope("total_cost"):
+            J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
+        with tf.name_scope("optimizer"):
+            train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+
+        sess.run(tf.global_variables_initializer())
+        sess.run(model["input"].assign(generated))
+        yield from model_nn(sess, model, (J, J_content, J_style), train_step, num_iterations,
+                            save_every)

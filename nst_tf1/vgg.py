@@ -1,0 +1,295 @@
+"""VGG-19 from MatConvNet's ``imagenet-vgg-verydeep-19.mat``, built as TF1 graph ops.
+
+The file holds 43 layers (:data:`VGG19_FILE_LAYERS`). Style transfer uses the 16 convolutions
+and the 5 poolings before the classifier; the loader reads the convolution weights by field
+name, drops everything else, and :func:`load_vgg_model` builds::
+
+    input (Variable) -> conv1_1 -> conv1_2 -> avgpool1 -> conv2_1 -> ... -> conv5_4 -> avgpool5
+
+where every ``convX_Y`` entry is ``relu(conv2d(prev, W, stride 1, SAME) + b)`` and every
+``avgpoolX`` is a 2x2 average pooling with stride 2 and SAME padding (the course replaces
+VGG's max pooling with average pooling).
+"""
+
+import collections
+import os
+
+import numpy as np
+
+from .config import CONFIG
+
+__all__ = [
+    "Layer",
+    "ModelFileError",
+    "VGG19_FILE_LAYERS",
+    "VGG19_CONV_LAYERS",
+    "MODEL_KEYS",
+    "VGGWeights",
+    "read_vgg_weights",
+    "build_vgg_model",
+    "load_vgg_model",
+]
+
+Layer = collections.namedtuple("Layer", "name type shape")
+Layer.__doc__ = """One layer of the MatConvNet file.
+
+Attributes:
+    name: MatConvNet's name, e.g. ``conv4_2``, ``relu4_2``, ``pool4``, ``fc6``.
+    type: MatConvNet's type string: ``conv``, ``relu``, ``pool`` or ``softmax``.
+    shape: kernel shape (height, width, in_channels, out_channels) for ``conv`` layers
+        (the fully connected layers are stored as convolutions too), else ``None``.
+"""
+
+
+def _vgg19_file_layers():
+    # (block, convolutions in the block, output channels) of VGG-19 ("configuration E").
+    blocks = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
+    layers, in_channels = [], 3
+    for block, count, channels in blocks:
+        for i in range(1, count + 1):
+            layers.append(Layer(f"conv{block}_{i}", "conv", (3, 3, in_channels, channels)))
+            layers.append(Layer(f"relu{block}_{i}", "relu", None))
+            in_channels = channels
+        layers.append(Layer(f"pool{block}", "pool", None))
+    layers += [
+        Layer("fc6", "conv", (7, 7, 512, 4096)),
+        Layer("relu6", "relu", None),
+        Layer("fc7", "conv", (1, 1, 4096, 4096)),
+        Layer("relu7", "relu", None),
+        Layer("fc8", "conv", (1, 1, 4096, 1000)),
+        Layer("prob", "softmax", None),
+    ]
+    return tuple(layers)
+
+
+#: The 43 layers of ``imagenet-vgg-verydeep-19.mat`` in file order, with full-size shapes.
+#: The one table of the network: the loader, the synthetic-file generator and the docs use it.
+VGG19_FILE_LAYERS = _vgg19_file_layers()
+
+#: The 16 convolution layers style transfer uses (``conv1_1`` .. ``conv5_4``).
+VGG19_CONV_LAYERS = tuple(
+    layer for layer in VGG19_FILE_LAYERS if layer.type == "conv" and layer.name.startswith("conv")
+)
+
+
+def _model_keys():
+    keys = ["input"]
+    for layer in VGG19_FILE_LAYERS:
+        if layer.name.startswith("conv"):
+            keys.append(layer.name)
+        elif layer.name.startswith("pool"):
+            keys.append("avg" + layer.name)
+    return tuple(keys)
+
+
+#: Keys of the dict :func:`load_vgg_model` returns, in network order.
+MODEL_KEYS = _model_keys()
+
+
+class ModelFileError(ValueError):
+    """The VGG-19 file is missing, unreadable, or not the network this package expects."""
+
+
+VGGWeights = collections.namedtuple("VGGWeights", "path layout layers mean_pixel")
+VGGWeights.__doc__ = """The convolution weights read from a MatConvNet VGG-19 file.
+
+Attributes:
+    path: the file read.
+    layout: ``"new"`` (``meta.normalization``) or ``"old"`` (top-level ``normalization``).
+    layers: dict ``conv name -> (W, b)``; W float32 (3, 3, in, out), C-contiguous;
+        b float32 (out,).
+    mean_pixel: float32 (3,) RGB mean of the training images, as stored in the file. The
+        course (and this package) subtracts ``CONFIG.MEANS`` instead; the two agree for the
+        published files.
+"""
+
+
+def _unwrap(value):
+    """Strip the 1x1 object and struct wrappers ``loadmat`` puts around MATLAB values."""
+    while isinstance(value, np.ndarray) and value.size == 1 and (
+        value.dtype == object or value.dtype.names is not None
+    ):
+        value = value.reshape(-1)[0]
+    return value
+
+
+def _field(struct, name, path, where):
+    """Return field ``name`` of a MATLAB struct read by ``loadmat``, by name."""
+    struct = _unwrap(struct)
+    names = getattr(getattr(struct, "dtype", None), "names", None) or ()
+    if name not in names:
+        raise ModelFileError(f"{path}: {where} has no field '{name}' (fields: {', '.join(names)})")
+    return struct[name]
+
+
+def _string(value):
+    value = _unwrap(value)
+    if isinstance(value, np.ndarray):
+        return "".join(str(v) for v in value.reshape(-1))
+    return str(value)
+
+
+def _cells(value):
+    """The elements of a MATLAB cell array or struct array, flattened in order."""
+    value = np.asarray(value)
+    return list(value.reshape(-1, order="F"))
+
+
+def read_vgg_weights(path):
+    """Read the 16 convolution layers of a MatConvNet VGG-19 file, by field name.
+
+    Both published layouts are accepted: the current one (``layers{i}`` structs with fields
+    ``name``, ``type``, ``weights`` = {W, b}, ...; mean in ``meta.normalization.averageImage``,
+    shape (1, 1, 3)) and the older one (``weights`` is the first field; top-level
+    ``normalization.averageImage`` is a 224x224x3 image). The fully connected layers are
+    dropped as soon as the file is read.
+
+    Channel counts come from the file: a narrow synthetic file gives narrow layers, as long
+    as each layer's input channels equal the previous layer's outputs and conv1_1 takes RGB.
+
+    Args:
+        path: path of the ``.mat`` file.
+
+    Returns:
+        VGGWeights: the convolution weights and the file's mean pixel.
+
+    Raises:
+        ModelFileError: the file is missing, not a MATLAB file, truncated, or lacks a
+            convolution layer or has one of the wrong shape; the message names the file and
+            the layer.
+    """
+    import scipy.io
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: is a directory, not a .mat file")
+    try:
+        mat = scipy.io.loadmat(path, variable_names=("layers", "meta", "normalization"))
+    except MemoryError:
+        raise
+    except Exception as exc:  # scipy raises many types on bad bytes; all mean "not readable"
+        raise ModelFileError(
+            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})"
+        ) from None
+    if "layers" not in mat:
+        raise ModelFileError(f"{path}: no 'layers' variable; not a MatConvNet network file")
+
+    if "meta" in mat:
+        layout = "new"
+        normalization = _field(mat["meta"], "normalization", path, "meta")
+    elif "normalization" in mat:
+        layout = "old"
+        normalization = mat["normalization"]
+    else:
+        raise ModelFileError(f"{path}: neither 'meta' nor 'normalization'; not a MatConvNet file")
+    average = np.asarray(_field(normalization, "averageImage", path, "normalization"), np.float64)
+    if average.size < 3 or average.size % 3:
+        raise ModelFileError(f"{path}: averageImage of shape {average.shape} is not RGB")
+    # averageImage is (1, 1, 3) in the new layout, (224, 224, 3) in the old; RGB last.
+    mean_pixel = average.reshape(-1, 3).mean(axis=0).astype(np.float32)
+
+    found = {}
+    for index, cell in enumerate(_cells(mat["layers"])):
+        where = f"layer {index + 1}"
+        name = _string(_field(cell, "name", path, where))
+        found[name] = cell
+    del mat  # drops the fully connected layers: only the conv cells are referenced now
+
+    layers = {}
+    in_channels = 3
+    for expected in VGG19_CONV_LAYERS:
+        if expected.name not in found:
+            raise ModelFileError(f"{path}: layer '{expected.name}' is missing")
+        cell = found[expected.name]
+        kind = _string(_field(cell, "type", path, expected.name))
+        if kind != "conv":
+            raise ModelFileError(f"{path}: layer '{expected.name}' has type '{kind}', not 'conv'")
+        pair = _cells(_field(cell, "weights", path, expected.name))
+        pair = [_unwrap(p) for p in _cells(_unwrap(pair[0]))] if len(pair) == 1 else pair
+        if len(pair) != 2:
+            raise ModelFileError(
+                f"{path}: layer '{expected.name}' weights hold {len(pair)} arrays, not W and b"
+            )
+        W, b = (np.asarray(p) for p in pair)
+        if W.ndim != 4 or W.shape[:2] != (3, 3) or W.shape[2] != in_channels:
+            raise ModelFileError(
+                f"{path}: layer '{expected.name}' has W of shape {W.shape}, "
+                f"expected (3, 3, {in_channels}, out)"
+            )
+        out_channels = W.shape[3]
+        if b.size != out_channels:
+            raise ModelFileError(
+                f"{path}: layer '{expected.name}' has b of shape {b.shape}, "
+                f"expected ({out_channels}, 1) or (1, {out_channels})"
+            )
+        # W is (kernel height, kernel width, in, out), used as the file stores it (the course
+        # does the same); b is (out, 1) or (1, out) in the file, (out,) here.
+        layers[expected.name] = (
+            np.ascontiguousarray(W, dtype=np.float32),
+            np.ascontiguousarray(b.reshape(-1), dtype=np.float32),
+        )
+        in_channels = out_channels
+    return VGGWeights(path, layout, layers, mean_pixel)
+
+
+def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+    """Build the VGG-19 layer dict around a new input Variable in the default graph.
+
+    Args:
+        weights: :class:`VGGWeights` (or a dict ``conv name -> (W, b)``).
+        height, width: size of the images the graph takes.
+
+    Returns:
+        dict: ``input`` is a float32 ``tf.Variable`` of shape (1, height, width, 3); each
+        ``convX_Y`` is a (1, h, w, out) ReLU output; each ``avgpoolX`` halves h and w
+        (rounding up). Keys are :data:`MODEL_KEYS`.
+    """
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    layers = getattr(weights, "layers", weights)
+    graph = {}
+    with tf.name_scope("vgg19"):
+        graph["input"] = tf.Variable(
+            np.zeros((1, height, width, CONFIG.COLOR_CHANNELS), dtype=np.float32),
+            dtype=tf.float32,
+            name="input",
+        )
+        prev = graph["input"]
+        for key in MODEL_KEYS[1:]:
+            with tf.name_scope(key):
+                if key.startswith("conv"):
+                    W, b = layers[key]
+                    conv = tf.nn.conv2d(
+                        prev, tf.constant(W, name="W"), strides=[1, 1, 1, 1], padding="SAME"
+                    )
+                    prev = tf.nn.relu(conv + tf.constant(b, name="b"))
+                else:
+                    prev = tf.nn.avg_pool(
+                        prev, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"
+                    )
+            graph[key] = prev
+    return graph
+
+
+def load_vgg_model(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+    """The course's ``load_vgg_model``: read the .mat file and build the layer dict.
+
+    Builds into the current default graph; call it inside
+    ``with tf.Graph().as_default(), tf.Session() as sess:``.
+
+    Args:
+        path: MatConvNet ``imagenet-vgg-verydeep-19.mat`` (or a synthetic file of the same
+            structure).
+        height, width: image size; for 300x400, ``conv4_2`` is (1, 38, 50, 512) and
+            ``avgpool5`` is (1, 10, 13, 512).
+
+    Returns:
+        dict: layer name -> tensor, see :func:`build_vgg_model`.
+
+    Raises:
+        ModelFileError: see :func:`read_vgg_weights`.
+    """
+    return build_vgg_model(read_vgg_weights(path), height, width)

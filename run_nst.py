@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""The course's neural style transfer: ``python run_nst.py --content C.jpg --style S.jpg``.
+
+See ``python run_nst.py --help``; everything lives in ``nst_tf1.cli.main()``.
+"""
+
+import sys
+
+from nst_tf1.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Shared fixtures: synthetic VGG-19 files and small generated images (no downloads)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Small sizes keep the whole suite fast on 2 CPU cores.
+HEIGHT, WIDTH = 48, 64
+WIDTH_DIVISOR = 8
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _graph_mode():
+    """Tests build TF1 graphs, as the package does."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow.compat.v1 as tf
+
+    tf.get_logger().setLevel("ERROR")
+    tf.disable_v2_behavior()
+
+
+@pytest.fixture(scope="session")
+def vgg_weights_written(tmp_path_factory):
+    """(path, weights) of a narrow synthetic VGG-19 file in the current layout."""
+    from nst_tf1.testing import make_vgg_file
+
+    path = str(tmp_path_factory.mktemp("vgg") / "vgg-new.mat")
+    written = make_vgg_file(path, layout="new", width_divisor=WIDTH_DIVISOR, seed=0)
+    return path, written
+
+
+@pytest.fixture(scope="session")
+def vgg_file(vgg_weights_written):
+    """Path of a narrow synthetic VGG-19 file (current layout)."""
+    return vgg_weights_written[0]
+
+
+@pytest.fixture(scope="session")
+def vgg_file_old(tmp_path_factory):
+    """Path of a narrow synthetic VGG-19 file in the older layout, same weights as vgg_file."""
+    from nst_tf1.testing import make_vgg_file
+
+    path = str(tmp_path_factory.mktemp("vgg") / "vgg-old.mat")
+    make_vgg_file(path, layout="old", width_divisor=WIDTH_DIVISOR, seed=0)
+    return path
+
+
+def write_image(path, array):
+    """Write a uint8 (H, W, C) or (H, W) array with Pillow; format from the extension."""
+    from PIL import Image
+
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def image_pair(tmp_path_factory):
+    """(content, style) JPEGs: the procedural demo scene and painting at 2x test size."""
+    from nst_tf1.demo import make_demo_content, make_demo_style
+
+    directory = tmp_path_factory.mktemp("images")
+    content = write_image(directory / "content.jpg", make_demo_content(2 * HEIGHT, 2 * WIDTH))
+    style = write_image(directory / "style.jpg", make_demo_style(2 * HEIGHT, 2 * WIDTH))
+    return content, style
+
+
+def run_cli(*args, cwd=ROOT, timeout=600):
+    """Run ``python run_nst.py ARGS`` in a subprocess; return the CompletedProcess."""
+    # Without TF_CPP_MIN_LOG_LEVEL, as a user runs it: the CLI itself must keep stderr clean.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
