@@ -1,0 +1,82 @@
+"""The command line as a user runs it: run_nst.py in a subprocess."""
+
+import os
+
+import pytest
+from conftest import HEIGHT, WIDTH, run_cli
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("nst-tf1: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_help_shows_the_course_defaults():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for text in ("--content", "--style", "--model", "--iterations", "(default: 200)",
+                 "(default: 2.0)", "(default: 0.6)", "(default: 300)", "(default: 400)",
+                 "(default: 10)", "(default: 40)", "models/imagenet-vgg-verydeep-19.mat"):
+        assert text in result.stdout
+
+
+def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
+        vgg_file, image_pair, tmp_path):
+    from PIL import Image
+
+    content, style = image_pair
+    out = tmp_path / "out"
+    result = run_cli("--content", content, "--style", style, "--model", vgg_file,
+                     "--output-dir", out, "--iterations", 41, "--height", HEIGHT,
+                     "--width", WIDTH, "--seed", 0)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # TensorFlow's start-up logging is kept off the terminal
+    lines = result.stdout.splitlines()
+    for i in (0, 20, 40):
+        at = lines.index(f"Iteration {i} :")
+        assert lines[at + 1].startswith("total cost = ")
+        assert lines[at + 2].startswith("content cost = ")
+        assert lines[at + 3].startswith("style cost = ")
+        float(lines[at + 1].split("= ")[1])
+    assert lines[-1].startswith(f"Saved {out}{os.sep}generated_image.jpg")
+    assert sorted(os.listdir(out)) == ["0.png", "20.png", "40.png", "generated_image.jpg"]
+    for name in os.listdir(out):
+        assert Image.open(out / name).size == (WIDTH, HEIGHT)
+
+
+def test_missing_content_file(vgg_file, image_pair, tmp_path):
+    result = run_cli("--content", tmp_path / "nope.jpg", "--style", image_pair[1],
+                     "--model", vgg_file, "--output-dir", tmp_path)
+    assert_one_line_error(result, "nope.jpg", "no such file")
+
+
+def test_non_image_input(vgg_file, image_pair, tmp_path):
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("shopping list\n")
+    result = run_cli("--content", image_pair[0], "--style", fake, "--model", vgg_file,
+                     "--output-dir", tmp_path / "out")
+    assert_one_line_error(result, "notes.jpg", "not an image")
+
+
+def test_bad_model_file(image_pair, tmp_path):
+    model = tmp_path / "vgg.mat"
+    model.write_bytes(b"\x00" * 1000)
+    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", model,
+                     "--output-dir", tmp_path / "out")
+    assert_one_line_error(result, str(model), "not a readable MATLAB .mat file")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--iterations", "0"], "--iterations"),
+    (["--learning-rate", "-1"], "--learning-rate"),
+    (["--noise-ratio", "1.5"], "--noise-ratio"),
+    (["--height", "abc"], "not a number"),
+    (["--no-such-flag"], "unrecognized arguments"),
+])
+def test_bad_arguments(args, needle):
+    assert_one_line_error(run_cli(*args), needle)
