@@ -154,7 +154,7 @@ def _quiet_tensorflow():
     gets TensorFlow's own behaviour.
     """
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import tensorflow as tf
+        import tensorflow.compat.v1 as tf
     else:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
         sys.stderr.flush()
@@ -162,7 +162,7 @@ def _quiet_tensorflow():
         with tempfile.TemporaryFile() as captured:
             os.dup2(captured.fileno(), 2)
             try:
-                import tensorflow as tf
+                import tensorflow.compat.v1 as tf
 
                 tf.config.list_physical_devices()
             except BaseException:
@@ -173,7 +173,7 @@ def _quiet_tensorflow():
             finally:
                 os.dup2(saved, 2)
                 os.close(saved)
-    tf.get_logger().setLevel("ERROR")
+    tf.logging.set_verbosity(tf.logging.ERROR)
 
 
 def run_main(argv):

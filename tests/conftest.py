@@ -20,7 +20,7 @@ def _graph_mode():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow.compat.v1 as tf
 
-    tf.get_logger().setLevel("ERROR")
+    tf.logging.set_verbosity(tf.logging.ERROR)
     tf.disable_v2_behavior()
 
 
