@@ -7,7 +7,12 @@ when it is a terminal.
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
 
     nst-tf1 [run] --content C --style S ...   the course's style transfer (the default)
+    nst-tf1 fetch-model [--dest PATH] ...      download and verify the real VGG-19 .mat
     nst-tf1 make-vgg PATH ...                  write a synthetic VGG-19 .mat for tests
+
+The main job downloads the VGG-19 file itself (as ``fetch-model`` does) when the model path
+does not exist, unless ``--no-download`` is given. Environment variables: ``NST_VGG_MODEL``
+(default model path), ``NST_VGG_URL`` and ``NST_VGG_SHA256`` (a mirror and its checksum).
 """
 
 import argparse
@@ -15,14 +20,17 @@ import os
 import sys
 import tempfile
 
-from .config import CONFIG, VGG_URL
+from .config import CONFIG, VGG_SHA256, VGG_URL
 
 __all__ = ["main", "build_parser"]
 
 PROG = "nst-tf1"
 
-# Exit statuses.
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Exit statuses (130: interrupted with Ctrl-C, as shells report SIGINT).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Environment variables: the default model path, and a mirror of the VGG-19 file.
+ENV_MODEL, ENV_URL, ENV_SHA256 = "NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +87,36 @@ def _seed(text):
     return value
 
 
+def _non_negative_int(text):
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
+def _sha256(text):
+    value = text.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise argparse.ArgumentTypeError(f"not a SHA256 (64 hex digits): {text!r}")
+    return value
+
+
+def _url(text):
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    return text
+
+
+def _env(name, default):
+    """The environment variable ``name`` if set and not empty, else ``default``."""
+    return os.environ.get(name) or default
+
+
+def _model_source():
+    """(url, sha256) of the VGG-19 file: MatConvNet's, or the mirror in the environment."""
+    return _env(ENV_URL, VGG_URL), _env(ENV_SHA256, VGG_SHA256)
+
+
 def build_parser():
     """The parser of the main job; every default is the course's, from ``CONFIG``."""
     p = _Parser(
@@ -88,16 +126,21 @@ def build_parser():
             "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
         ),
         epilog=(
-            "Other commands: 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
-            f"The VGG-19 file (510 MB) comes from {VGG_URL}."
+            "Other commands: 'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
+            "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
+            f"The VGG-19 file (510 MB) comes from {VGG_URL}; when --model does not exist it "
+            "is downloaded there first, unless --no-download is given."
         ),
     )
     p.add_argument("--content", default="images/demo_content.jpg",
                    help="content image C (default: %(default)s, a generated demo scene)")
     p.add_argument("--style", default="images/demo_style.jpg",
                    help="style image S (default: %(default)s, a generated demo painting)")
-    p.add_argument("--model", default=CONFIG.VGG_MODEL,
-                   help="MatConvNet imagenet-vgg-verydeep-19.mat (default: %(default)s)")
+    p.add_argument("--model", default=_env(ENV_MODEL, CONFIG.VGG_MODEL),
+                   help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when "
+                        f"missing (default: %(default)s; ${ENV_MODEL} sets it)")
+    p.add_argument("--no-download", action="store_true",
+                   help="stop with a message instead of downloading a missing --model")
     p.add_argument("--output-dir", default=CONFIG.OUTPUT_DIR,
                    help="where <i>.png and generated_image.jpg go (default: %(default)s)")
     p.add_argument("--iterations", type=_positive_int,
@@ -127,11 +170,98 @@ def build_parser():
     return p
 
 
-def _missing_model_message(path):
+def _manual_model_hint(path, url):
     return (
-        f"VGG-19 model file not found: {path}. Download imagenet-vgg-verydeep-19.mat "
-        f"(510 MB) from {VGG_URL} and put it at {path}, or pass --model PATH"
+        f"run 'nst-tf1 fetch-model --dest {path}', or download imagenet-vgg-verydeep-19.mat "
+        f"(510 MB) from {url} and put it at {path}, or pass --model PATH"
     )
+
+
+def _missing_model_message(path, url=VGG_URL):
+    return f"VGG-19 model file not found: {path} (--no-download given); " + _manual_model_hint(
+        path, url)
+
+
+def _mib(size):
+    return f"{size / 2**20:.1f} MiB"
+
+
+class _FetchProgress:
+    """Shows :class:`~nst_tf1.weights.FetchEvent` values on stderr.
+
+    On a terminal: a tqdm bar with size, rate and ETA. Otherwise (a log file, CI): plain lines,
+    one when the transfer starts and one at every further 10%.
+    """
+
+    def __init__(self, url, dest):
+        self.url, self.dest = url, dest
+        self.terminal = sys.stderr.isatty()
+        self.bar, self.next_tenth, self.started = None, 1, None
+
+    def _line(self, text):
+        if self.bar is not None:
+            self.bar.write(f"{PROG}: {text}", file=sys.stderr)
+        else:
+            print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+    def __call__(self, event):
+        import time
+
+        if event.kind == "resume":
+            self._line(f"resuming {self.dest}.part ({_mib(event.done)} from an earlier run)")
+        elif event.kind == "start":
+            self.started = (time.monotonic(), event.done)
+            size = "unknown size" if event.total is None else _mib(event.total)
+            if self.terminal:
+                from tqdm import tqdm
+
+                self.close()
+                self.bar = tqdm(total=event.total, initial=event.done, unit="iB",
+                                unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                                desc=os.path.basename(self.dest), dynamic_ncols=True)
+            else:
+                at = f", resuming at {_mib(event.done)}" if event.done else ""
+                self._line(f"downloading {self.url} ({size}) to {self.dest}.part{at}")
+                if event.total:
+                    self.next_tenth = event.done * 10 // event.total + 1
+        elif event.kind == "data":
+            if self.bar is not None:
+                self.bar.update(event.done - self.bar.n)
+            elif event.total and event.done * 10 >= self.next_tenth * event.total:
+                self.next_tenth = event.done * 10 // event.total + 1
+                t0, d0 = self.started
+                rate = (event.done - d0) / max(time.monotonic() - t0, 1e-6)
+                self._line(f"{100 * event.done // event.total}% ({_mib(event.done)} of "
+                           f"{_mib(event.total)}, {_mib(rate)}/s)")
+        elif event.kind == "retry":
+            self._line(event.message)
+        elif event.kind == "done":
+            self.close()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _fetch(dest, url, sha256, **options):
+    """Run :func:`~nst_tf1.weights.fetch_vgg_model` with a progress display.
+
+    Returns:
+        (Digests, None) on success, else (None, (message, exit status)).
+    """
+    from .weights import DownloadError, fetch_vgg_model, part_path
+
+    progress = _FetchProgress(url, dest)
+    try:
+        return fetch_vgg_model(dest, url, sha256, report=progress, **options), None
+    except DownloadError as exc:
+        return None, (str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return None, (f"interrupted; {part_path(dest)} is kept and the next run resumes it",
+                      EXIT_INTERRUPTED)
+    finally:
+        progress.close()
 
 
 def _check_output_dir(path):
@@ -192,7 +322,18 @@ def run_main(argv):
     if problem:
         return _error(problem)
     if not os.path.exists(args.model):
-        return _error(_missing_model_message(args.model))
+        url, sha256 = _model_source()
+        if args.no_download:
+            return _error(_missing_model_message(args.model, url))
+        print(f"{PROG}: VGG-19 model file not found: {args.model}; downloading it (510 MB)",
+              file=sys.stderr, flush=True)
+        digests, failure = _fetch(args.model, url, sha256)
+        if failure:
+            message, status = failure
+            if status == EXIT_INTERRUPTED:
+                return _error(message, status)
+            return _error(f"{message}; {_manual_model_hint(args.model, url)}")
+        print(f"Downloaded {args.model} ({_mib(digests.size)}, SHA256 verified)", flush=True)
     try:
         weights = read_vgg_weights(args.model)
     except ModelFileError as exc:
@@ -266,9 +407,75 @@ def make_vgg_main(argv):
     return EXIT_OK
 
 
+def fetch_model_main(argv):
+    """``nst-tf1 fetch-model``: download, verify and put the VGG-19 file in place."""
+    from . import weights
+
+    url, sha256 = _model_source()
+    p = _Parser(
+        prog=f"{PROG} fetch-model",
+        description="Download MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB) to --dest: "
+                    "streamed to DEST.part with a progress bar, resumed with an HTTP Range "
+                    "request after an interruption, checked against --sha256, then renamed "
+                    "into place. An existing DEST is never overwritten.",
+        epilog=f"Environment: ${ENV_MODEL} sets the default --dest, ${ENV_URL} and "
+               f"${ENV_SHA256} the default --url and --sha256. Exit status: 0 when the file is "
+               "in place, 1 when the download failed, 2 for bad arguments.",
+    )
+    p.add_argument("--dest", default=_env(ENV_MODEL, CONFIG.VGG_MODEL),
+                   help="where the file goes (default: %(default)s)")
+    p.add_argument("--url", type=_url, default=url,
+                   help="where to download it from, e.g. a mirror (default: %(default)s)")
+    p.add_argument("--sha256", type=_sha256, default=sha256,
+                   help="expected SHA256 of the file (default: %(default)s, MatConvNet's "
+                        "current file)")
+    p.add_argument("--retries", type=_non_negative_int, default=weights.DEFAULT_RETRIES,
+                   help="further attempts after a connection failure, a timeout or an HTTP "
+                        "5xx (default: %(default)s)")
+    p.add_argument("--backoff", type=_non_negative_float, default=weights.DEFAULT_BACKOFF,
+                   help="seconds before the first retry, doubled before each further one "
+                        f"(at most {weights.MAX_BACKOFF:g}) (default: %(default)s)")
+    p.add_argument("--connect-timeout", type=_positive_float,
+                   default=weights.DEFAULT_CONNECT_TIMEOUT,
+                   help="seconds allowed to connect (default: %(default)s)")
+    p.add_argument("--read-timeout", type=_positive_float, default=weights.DEFAULT_READ_TIMEOUT,
+                   help="seconds allowed without receiving data (default: %(default)s)")
+    args = p.parse_args(argv)
+
+    if os.path.lexists(args.dest):
+        if not os.path.isfile(args.dest):
+            return _error(f"{args.dest}: exists and is not a regular file; not touching it")
+        try:
+            digests = weights.file_digests(args.dest)
+        except OSError as exc:
+            return _error(f"{args.dest}: cannot read ({exc.strerror or exc})")
+        layout = weights.known_layout(digests)
+        if digests.sha256 == args.sha256 or layout:
+            what = f"the {layout} MatConvNet layout" if layout else "SHA256 matches --sha256"
+            print(f"{args.dest} is already in place ({_mib(digests.size)}, {what}); "
+                  "nothing to download")
+            return EXIT_OK
+        return _error(
+            f"{args.dest} exists but is not a known VGG-19 file (SHA256 {digests.sha256}, "
+            f"expected {args.sha256}); not overwriting it: move it away or pass --dest",
+            EXIT_FAILURE,
+        )
+
+    digests, failure = _fetch(
+        args.dest, args.url, args.sha256, retries=args.retries, backoff=args.backoff,
+        connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+    )
+    if failure:
+        return _error(*failure)
+    print(f"Saved {args.dest} ({_mib(digests.size)}; SHA256 {digests.sha256} verified; "
+          f"MD5 {digests.md5})")
+    return EXIT_OK
+
+
 #: Subcommand name -> function taking the remaining arguments and returning an exit status.
 SUBCOMMANDS = {
     "run": run_main,
+    "fetch-model": fetch_model_main,
     "make-vgg": make_vgg_main,
 }
 

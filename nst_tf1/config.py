@@ -6,10 +6,15 @@ the matching flag) rather than editing the functions that use it.
 
 import numpy as np
 
-__all__ = ["CONFIG", "VGG_URL"]
+__all__ = ["CONFIG", "VGG_URL", "VGG_SHA256", "VGG_MD5", "VGG_MD5_OLD"]
 
 # Where MatConvNet publishes the 510 MB ImageNet VGG-19 file the course uses.
 VGG_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
+# Checksums of the file at VGG_URL (the current MatConvNet layout), hex digests.
+VGG_SHA256 = "abdb57167f82a2a1fbab1e1c16ad9373411883f262a1a37ee5db2e6fb0044695"
+VGG_MD5 = "106118b7cf60435e6d8e04f6a6dc3657"
+# MD5 of the file in the older MatConvNet layout, which also loads (see vgg.py).
+VGG_MD5_OLD = "8ee3263992981a1d26e73b3ca028a123"
 
 
 class CONFIG:
