@@ -234,6 +234,7 @@ class _FetchProgress:
                 self._line(f"{100 * event.done // event.total}% ({_mib(event.done)} of "
                            f"{_mib(event.total)}, {_mib(rate)}/s)")
         elif event.kind == "retry":
+            self.close()  # the stalled bar stays on screen above the message
             self._line(event.message)
         elif event.kind == "done":
             self.close()
@@ -325,8 +326,8 @@ def run_main(argv):
         url, sha256 = _model_source()
         if args.no_download:
             return _error(_missing_model_message(args.model, url))
-        print(f"{PROG}: VGG-19 model file not found: {args.model}; downloading it (510 MB)",
-              file=sys.stderr, flush=True)
+        print(f"{PROG}: VGG-19 model file not found: {args.model}; downloading it from {url} "
+              "(--no-download to stop instead)", file=sys.stderr, flush=True)
         digests, failure = _fetch(args.model, url, sha256)
         if failure:
             message, status = failure
