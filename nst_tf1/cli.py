@@ -33,8 +33,23 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ENV_MODEL, ENV_URL, ENV_SHA256 = "NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but wrapping help text only at spaces, so paths such as
+    models/imagenet-vgg-verydeep-19.mat stay whole (as long as they fit on a line)."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage block)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
