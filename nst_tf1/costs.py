@@ -8,6 +8,13 @@ style and generated images, each of shape (1, n_H, n_W, n_C).
     J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G(a_S) - G(a_G))^2
     J_style   = sum over style layers of coefficient[l] * J_style^[l]
     J         = alpha J_content + beta J_style
+
+Beyond the course (used only when asked for; the course's functions above are unchanged):
+
+    J_style^[l] against a target Gram G_T (a blend of several styles' Grams, or one style's
+                Gram rescaled from another image size): the same equation with G_T for G(a_S)
+    J_tv      = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2   (total variation,
+                summed over the (1, n_H, n_W, 3) image's rows, columns and channels)
 """
 
 from .config import CONFIG
@@ -18,6 +25,9 @@ __all__ = [
     "compute_layer_style_cost",
     "compute_style_cost",
     "total_cost",
+    "activation_gram",
+    "compute_gram_style_cost",
+    "total_variation_cost",
 ]
 
 
@@ -81,6 +91,64 @@ def compute_layer_style_cost(a_S, a_G):
     GS = gram_matrix(_unroll(a_S, n_H, n_W, n_C))
     GG = gram_matrix(_unroll(a_G, n_H, n_W, n_C))
     return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
+
+
+def activation_gram(a):
+    """Gram matrix of one layer's activations: ``gram_matrix`` of the (n_C, n_H*n_W) unrolling.
+
+    Args:
+        a: (1, n_H, n_W, n_C) tensor with a static shape.
+
+    Returns:
+        (n_C, n_C) tensor, the G(a_S) / G(a_G) of :func:`compute_layer_style_cost`.
+    """
+    _, n_H, n_W, n_C = a.get_shape().as_list()
+    return gram_matrix(_unroll(a, n_H, n_W, n_C))
+
+
+def compute_gram_style_cost(G_S, a_G, G_G=None):
+    """One layer's style cost against a given target Gram matrix G_S.
+
+    J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G_S - G(a_G))^2, the equation of
+    :func:`compute_layer_style_cost` with the style's Gram given instead of its activations:
+    several styles' Grams can be blended, and a style image of another size can supply one
+    (rescaled to a_G's n_H n_W, see :mod:`nst_tf1.engine`).
+
+    Args:
+        G_S: (n_C, n_C) target Gram matrix, array or tensor.
+        a_G: generated activations, (1, n_H, n_W, n_C) tensor.
+        G_G: ``activation_gram(a_G)`` if already built (saves building it twice).
+
+    Returns:
+        float32 scalar tensor.
+    """
+    import tensorflow.compat.v1 as tf
+
+    _, n_H, n_W, n_C = a_G.get_shape().as_list()
+    if G_G is None:
+        G_G = activation_gram(a_G)
+    return tf.reduce_sum(tf.square(G_S - G_G)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
+
+
+def total_variation_cost(image):
+    """Total variation J_tv = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2.
+
+    Sums of squared differences between vertical and horizontal neighbours over every
+    channel (the squared form jcjohnson/neural-style uses); a smooth image has a small J_tv,
+    high-frequency noise a large one. At 300x400 the course's initial noisy image has J_tv
+    of order 1e8, so weights around 1e-2 .. 1 are comparable with beta * J_style.
+
+    Args:
+        image: (1, n_H, n_W, 3) tensor (the generated image Variable).
+
+    Returns:
+        float32 scalar tensor.
+    """
+    import tensorflow.compat.v1 as tf
+
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
 
 
 def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS):

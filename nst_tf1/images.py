@@ -17,7 +17,15 @@ __all__ = [
     "reshape_and_normalize_image",
     "generate_noise_image",
     "save_image",
+    "IMAGE_EXTENSIONS",
+    "image_size",
+    "size_for_max_side",
+    "list_images",
+    "resize_array",
 ]
+
+#: File name endings :func:`list_images` takes as images (lower case).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 class ImageInputError(ValueError):
@@ -145,3 +153,79 @@ def save_image(path, image):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def image_size(path):
+    """(height, width) of an image file as :func:`load_image` sees it (EXIF orientation applied).
+
+    Raises:
+        ImageInputError: as :func:`load_image`.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImageInputError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            # EXIF orientations 5..8 are transposed: width and height swap.
+            if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return height, width
+    except UnidentifiedImageError:
+        raise ImageInputError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageInputError(f"{path}: unreadable image data ({exc})") from None
+
+
+def size_for_max_side(height, width, max_size):
+    """Scale (height, width) so that the longer side is ``max_size``, keeping the aspect ratio.
+
+    Returns:
+        (height, width): ints, each at least 1; the longer side equals ``max_size`` (images
+        smaller than that are scaled up, so every run has the size asked for).
+    """
+    scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def list_images(directory):
+    """The image files directly in ``directory`` (by extension), sorted by name.
+
+    Raises:
+        ImageInputError: ``directory`` holds no image file.
+    """
+    directory = os.fspath(directory)
+    names = sorted(
+        name for name in os.listdir(directory)
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+        and os.path.isfile(os.path.join(directory, name))
+    )
+    if not names:
+        raise ImageInputError(
+            f"{directory}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in the directory"
+        )
+    return [os.path.join(directory, name) for name in names]
+
+
+def resize_array(image, height, width):
+    """Resize a float (n_H, n_W, 3) image with bicubic interpolation, channel by channel.
+
+    Values are not clipped or rounded (unlike resizing a uint8 image), so a normalised or
+    out-of-range image keeps its values.
+
+    Returns:
+        np.ndarray: (height, width, 3) float32.
+    """
+    from PIL import Image
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]))
+                   .resize((width, height), Image.BICUBIC))
+        for c in range(image.shape[-1])
+    ]
+    return np.stack(channels, axis=-1).astype(np.float32)

@@ -8,7 +8,9 @@ name, drops everything else, and :func:`load_vgg_model` builds::
 
 where every ``convX_Y`` entry is ``relu(conv2d(prev, W, stride 1, SAME) + b)`` and every
 ``avgpoolX`` is a 2x2 average pooling with stride 2 and SAME padding (the course replaces
-VGG's max pooling with average pooling).
+VGG's max pooling with average pooling). ``build_vgg_model(..., pooling="max")`` restores VGG's
+own 2x2 max pooling; the dict keys stay ``avgpoolX`` (the course's names) whatever the pooling,
+so code written against the course's keys runs unchanged.
 """
 
 import collections
@@ -25,6 +27,8 @@ __all__ = [
     "VGG19_CONV_LAYERS",
     "MODEL_KEYS",
     "VGGWeights",
+    "POOLING_MODES",
+    "check_conv_layer",
     "read_vgg_weights",
     "build_vgg_model",
     "load_vgg_model",
@@ -86,8 +90,24 @@ def _model_keys():
 MODEL_KEYS = _model_keys()
 
 
+#: Pooling operations :func:`build_vgg_model` can put between the blocks ("avg": the course's).
+POOLING_MODES = ("avg", "max")
+
+
 class ModelFileError(ValueError):
     """The VGG-19 file is missing, unreadable, or not the network this package expects."""
+
+
+def check_conv_layer(name):
+    """Return ``name`` if it is one of the 16 convolution layers, else raise ValueError.
+
+    Content and style costs may use any of :data:`VGG19_CONV_LAYERS` (``conv1_1`` ..
+    ``conv5_4``); the message lists them.
+    """
+    names = [layer.name for layer in VGG19_CONV_LAYERS]
+    if name not in names:
+        raise ValueError(f"unknown layer {name!r}; choose from {', '.join(names)}")
+    return name
 
 
 VGGWeights = collections.namedtuple("VGGWeights", "path layout layers mean_pixel")
@@ -234,21 +254,31 @@ def read_vgg_weights(path):
     return VGGWeights(path, layout, layers, mean_pixel)
 
 
-def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, *,
+                    pooling="avg"):
     """Build the VGG-19 layer dict around a new input Variable in the default graph.
 
     Args:
         weights: :class:`VGGWeights` (or a dict ``conv name -> (W, b)``).
         height, width: size of the images the graph takes.
+        pooling: ``"avg"`` (the course's average pooling) or ``"max"`` (VGG's own max
+            pooling); both 2x2, stride 2, SAME padding.
 
     Returns:
         dict: ``input`` is a float32 ``tf.Variable`` of shape (1, height, width, 3); each
         ``convX_Y`` is a (1, h, w, out) ReLU output; each ``avgpoolX`` halves h and w
-        (rounding up). Keys are :data:`MODEL_KEYS`.
+        (rounding up). Keys are :data:`MODEL_KEYS`: the pooling entries keep the course's
+        ``avgpoolX`` names with ``pooling="max"`` too.
+
+    Raises:
+        ValueError: ``pooling`` is not one of :data:`POOLING_MODES`.
     """
     import tensorflow.compat.v1 as tf
 
+    if pooling not in POOLING_MODES:
+        raise ValueError(f"pooling must be one of {', '.join(POOLING_MODES)}, got {pooling!r}")
     tf.disable_v2_behavior()
+    pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     layers = getattr(weights, "layers", weights)
     graph = {}
     with tf.name_scope("vgg19"):
@@ -267,7 +297,7 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
                     )
                     prev = tf.nn.relu(conv + tf.constant(b, name="b"))
                 else:
-                    prev = tf.nn.avg_pool(
+                    prev = pool(
                         prev, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"
                     )
             graph[key] = prev
