@@ -13,6 +13,12 @@ Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
 The main job downloads the VGG-19 file itself (as ``fetch-model`` does) when the model path
 does not exist, unless ``--no-download`` is given. Environment variables: ``NST_VGG_MODEL``
 (default model path), ``NST_VGG_URL`` and ``NST_VGG_SHA256`` (a mirror and its checksum).
+
+Beyond the course (``nst_tf1.engine``; without these options the run is the course's):
+several blended styles (``--style S1 S2 --style-weights``), ``--preserve-colors``,
+``--tv-weight``, ``--init``, ``--style-scale``, ``--pooling``, ``--content-layer``,
+``--style-layers``, ``--max-size``, ``--multires`` and batches (a directory as ``--content``
+or ``--style``: one run per image, outputs in ``OUTPUT_DIR/<content>__<style>/``).
 """
 
 import argparse
@@ -25,6 +31,8 @@ from .config import CONFIG, VGG_SHA256, VGG_URL
 __all__ = ["main", "build_parser"]
 
 PROG = "nst-tf1"
+_DEFAULT_STYLE = "images/demo_style.jpg"
+_DEFAULT_STYLE_LAYERS = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
 
 # Exit statuses (130: interrupted with Ctrl-C, as shells report SIGINT).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -132,6 +140,38 @@ def _model_source():
     return _env(ENV_URL, VGG_URL), _env(ENV_SHA256, VGG_SHA256)
 
 
+def _style_layers(text):
+    """``conv1_1:0.2,conv2_1`` -> [("conv1_1", 0.2), ("conv2_1", 0.5)]: a layer without a
+    weight gets 1 / (number of layers)."""
+    from .vgg import check_conv_layer
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("no layer given")
+    layers = []
+    for item in items:
+        name, _, weight = item.partition(":")
+        try:
+            check_conv_layer(name.strip())
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        value = _non_negative_float(weight) if weight else 1.0 / len(items)
+        layers.append((name.strip(), value))
+    names = [name for name, _ in layers]
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a layer is named twice in {text!r}")
+    return layers
+
+
+def _conv_layer(text):
+    from .vgg import check_conv_layer
+
+    try:
+        return check_conv_layer(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser():
     """The parser of the main job; every default is the course's, from ``CONFIG``."""
     p = _Parser(
@@ -148,9 +188,12 @@ def build_parser():
         ),
     )
     p.add_argument("--content", default="images/demo_content.jpg",
-                   help="content image C (default: %(default)s, a generated demo scene)")
-    p.add_argument("--style", default="images/demo_style.jpg",
-                   help="style image S (default: %(default)s, a generated demo painting)")
+                   help="content image C, or a directory: one run per image in it "
+                        "(default: %(default)s, a generated demo scene)")
+    p.add_argument("--style", nargs="+", default=[_DEFAULT_STYLE], metavar="S",
+                   help="style image S; several images are blended (see --style-weights); "
+                        "a directory gives one run per image in it "
+                        f"(default: {_DEFAULT_STYLE}, a generated demo painting)")
     p.add_argument("--model", default=_env(ENV_MODEL, CONFIG.VGG_MODEL),
                    help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when "
                         f"missing (default: %(default)s; ${ENV_MODEL} sets it)")
@@ -182,6 +225,45 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=None,
                    help="seed of the initial noise; the same seed gives the same images "
                         "(default: %(default)s, a fresh one each run)")
+
+    x = p.add_argument_group(
+        "beyond the course",
+        "Controls of the best style-transfer tools; the defaults are the course's. Any of "
+        "them (or a directory as --content/--style) runs nst_tf1.engine, which gives the "
+        "course's numbers when they are left at their defaults.")
+    x.add_argument("--style-weights", nargs="+", type=_non_negative_float, metavar="W",
+                   help="one weight per --style image; the Gram targets are blended with the "
+                        "weights normalised to sum 1 (default: equal weights)")
+    x.add_argument("--preserve-colors", choices=("luminance", "histogram"), default=None,
+                   help="keep the content's colours: 'luminance' optimises on luminance (YIQ Y) "
+                        "and puts back the content's chrominance; 'histogram' gives the style "
+                        "the content's colour mean and covariance first (default: off)")
+    x.add_argument("--tv-weight", type=_non_negative_float, default=0.0,
+                   help="weight of the total variation cost against high-frequency noise "
+                        "(default: %(default)s, the course has none)")
+    x.add_argument("--init", default="noise", metavar="noise|content|style|PATH",
+                   help="initial image: the course's noisy content (see --noise-ratio), the "
+                        "content, the (first) style, or an image file (default: %(default)s)")
+    x.add_argument("--style-scale", type=_positive_float, default=1.0,
+                   help="resize the style image to this times the generated image's size "
+                        "before taking its Gram targets (default: %(default)s)")
+    x.add_argument("--pooling", choices=("avg", "max"), default="avg",
+                   help="pooling between VGG blocks; avg is the course's, max VGG's own "
+                        "(default: %(default)s)")
+    x.add_argument("--content-layer", type=_conv_layer, default=CONFIG.CONTENT_LAYER,
+                   help="layer of the content cost, one of conv1_1..conv5_4 "
+                        "(default: %(default)s)")
+    x.add_argument("--style-layers", type=_style_layers, default=_DEFAULT_STYLE_LAYERS,
+                   metavar="NAME[:W],...",
+                   help="style layers and their coefficients; a layer without :W gets "
+                        "1/(number of layers) (default: %(default)s)")
+    x.add_argument("--max-size", type=_positive_int, default=None, metavar="N",
+                   help="longer side of the output; the other follows the content image's "
+                        "aspect ratio (overrides --height/--width; default: off)")
+    x.add_argument("--multires", type=_positive_int, default=1, metavar="K",
+                   help="coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample "
+                        "each result as the next scale's initial image; --iterations per scale "
+                        "(default: %(default)s)")
     return p
 
 
@@ -322,34 +404,74 @@ def _quiet_tensorflow():
     tf.logging.set_verbosity(tf.logging.ERROR)
 
 
+def _uses_extensions(args):
+    """Whether any option beyond the course (or a batch) is asked for."""
+    return bool(
+        len(args.style) > 1 or os.path.isdir(args.content)
+        or any(os.path.isdir(style) for style in args.style)
+        or args.style_weights is not None or args.preserve_colors or args.tv_weight
+        or args.init != "noise" or args.style_scale != 1 or args.pooling != "avg"
+        or args.content_layer != CONFIG.CONTENT_LAYER
+        or args.style_layers != list(CONFIG.STYLE_LAYERS)
+        or args.max_size or args.multires > 1
+    )
+
+
+def _course_lines(step):
+    """The course's progress lines, its float32 formatting included."""
+    import numpy as np
+
+    return (
+        f"Iteration {step.iteration} :\n"
+        f"total cost = {np.float32(step.total_cost)!s}\n"
+        f"content cost = {np.float32(step.content_cost)!s}\n"
+        f"style cost = {np.float32(step.style_cost)!s}"
+    )
+
+
+def _ensure_model(args):
+    """Download ``args.model`` if it is missing (unless --no-download).
+
+    Returns:
+        None when the file is there, else the exit status after printing the error.
+    """
+    if os.path.exists(args.model):
+        return None
+    url, sha256 = _model_source()
+    if args.no_download:
+        return _error(_missing_model_message(args.model, url))
+    print(f"{PROG}: VGG-19 model file not found: {args.model}; downloading it from {url} "
+          "(--no-download to stop instead)", file=sys.stderr, flush=True)
+    digests, failure = _fetch(args.model, url, sha256)
+    if failure:
+        message, status = failure
+        if status == EXIT_INTERRUPTED:
+            return _error(message, status)
+        return _error(f"{message}; {_manual_model_hint(args.model, url)}")
+    print(f"Downloaded {args.model} ({_mib(digests.size)}, SHA256 verified)", flush=True)
+    return None
+
+
 def run_main(argv):
     """The main job: load and check the inputs, then optimise, print and save."""
     args = build_parser().parse_args(argv)
+    if _uses_extensions(args):
+        return _run_extended(args)
     from .images import ImageInputError, load_image, save_image
     from .vgg import ModelFileError, read_vgg_weights
 
     # Everything a user can get wrong is checked before the 500 MB model is read.
     try:
         content = load_image(args.content, args.height, args.width)
-        style = load_image(args.style, args.height, args.width)
+        style = load_image(args.style[0], args.height, args.width)
     except ImageInputError as exc:
         return _error(str(exc))
     problem = _check_output_dir(args.output_dir)
     if problem:
         return _error(problem)
-    if not os.path.exists(args.model):
-        url, sha256 = _model_source()
-        if args.no_download:
-            return _error(_missing_model_message(args.model, url))
-        print(f"{PROG}: VGG-19 model file not found: {args.model}; downloading it from {url} "
-              "(--no-download to stop instead)", file=sys.stderr, flush=True)
-        digests, failure = _fetch(args.model, url, sha256)
-        if failure:
-            message, status = failure
-            if status == EXIT_INTERRUPTED:
-                return _error(message, status)
-            return _error(f"{message}; {_manual_model_hint(args.model, url)}")
-        print(f"Downloaded {args.model} ({_mib(digests.size)}, SHA256 verified)", flush=True)
+    status = _ensure_model(args)
+    if status is not None:
+        return status
     try:
         weights = read_vgg_weights(args.model)
     except ModelFileError as exc:
@@ -377,17 +499,157 @@ def run_main(argv):
             bar.update(1)
             bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
             if step.image is not None:
-                # The course's lines, its float32 formatting included.
-                tqdm.write(
-                    f"Iteration {step.iteration} :\n"
-                    f"total cost = {np.float32(step.total_cost)!s}\n"
-                    f"content cost = {np.float32(step.content_cost)!s}\n"
-                    f"style cost = {np.float32(step.style_cost)!s}",
-                    file=sys.stdout,
-                )
+                tqdm.write(_course_lines(step), file=sys.stdout)
                 save_image(os.path.join(args.output_dir, f"{step.iteration}.png"), step.image)
     print(f"Saved {final} (after {args.iterations} iterations: total cost = "
           f"{np.float32(step.total_cost)!s})")
+    return EXIT_OK
+
+
+def _labels(paths):
+    """Short names of image files for output directories: the stem, or the whole file name
+    where two stems collide."""
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
+    return {
+        path: stem if stems.count(stem) == 1 else os.path.basename(path).replace(".", "_")
+        for path, stem in zip(paths, stems)
+    }
+
+
+def _run_extended(args):
+    """The main job with options beyond the course, one content/style pair or a batch.
+
+    A batch (a directory as --content or --style) runs every content image with every style
+    (blended set), each into ``OUTPUT_DIR/<content>__<style>/`` with the course's file names;
+    a pair whose ``generated_image.jpg`` exists is skipped. The VGG weights are read once;
+    the runs are ordered by size so that each size's graph is built once and reused.
+    """
+    from .engine import INIT_MODES, Runner, Settings
+    from .images import (
+        ImageInputError,
+        image_size,
+        list_images,
+        load_image,
+        save_image,
+        size_for_max_side,
+    )
+    from .vgg import ModelFileError, read_vgg_weights
+
+    # Everything a user can get wrong is checked before the 500 MB model is read.
+    try:
+        batch = os.path.isdir(args.content) or any(os.path.isdir(s) for s in args.style)
+        contents = list_images(args.content) if os.path.isdir(args.content) else [args.content]
+        if any(os.path.isdir(s) for s in args.style):
+            if args.style_weights is not None:
+                return _error("--style-weights blends style files; it cannot be used with a "
+                              "style directory (one run per style)")
+            style_sets = [[path] for s in args.style
+                          for path in (list_images(s) if os.path.isdir(s) else [s])]
+        else:
+            style_sets = [list(args.style)]
+        if args.style_weights is not None:
+            if len(args.style_weights) != len(args.style):
+                return _error(f"--style-weights has {len(args.style_weights)} weights for "
+                              f"{len(args.style)} style images")
+            if sum(args.style_weights) <= 0:
+                return _error("--style-weights must not all be 0")
+        sizes = {}
+        for path in contents:
+            height, width = image_size(path)
+            sizes[path] = (size_for_max_side(height, width, args.max_size) if args.max_size
+                           else (args.height, args.width))
+        for path in {p for styles in style_sets for p in styles}:
+            image_size(path)
+        if args.init not in INIT_MODES:
+            image_size(args.init)
+    except ImageInputError as exc:
+        return _error(str(exc))
+    problem = _check_output_dir(args.output_dir)
+    if problem:
+        return _error(problem)
+
+    content_labels = _labels(contents)
+    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
+    jobs = []
+    for path in contents:
+        for styles in style_sets:
+            out = args.output_dir
+            if batch:
+                name = "+".join(style_labels[s] for s in styles)
+                out = os.path.join(args.output_dir, f"{content_labels[path]}__{name}")
+            jobs.append((sizes[path], path, styles, out))
+    jobs.sort(key=lambda job: job[0])  # stable: runs of one size are consecutive
+    todo = []
+    for job in jobs:
+        if batch and os.path.exists(os.path.join(job[3], "generated_image.jpg")):
+            print(f"Skipping {job[3]}: generated_image.jpg exists")
+        else:
+            todo.append(job)
+    if not todo:
+        print("Nothing to do: every output exists")
+        return EXIT_OK
+    status = _ensure_model(args)
+    if status is not None:
+        return status
+
+    try:
+        weights = read_vgg_weights(args.model)
+    except ModelFileError as exc:
+        return _error(str(exc))
+
+    _quiet_tensorflow()
+    import numpy as np
+    from tqdm import tqdm
+
+    settings = Settings(
+        style_layers=tuple(args.style_layers), content_layer=args.content_layer,
+        pooling=args.pooling, alpha=args.alpha, beta=args.beta, tv_weight=args.tv_weight,
+        learning_rate=args.learning_rate, num_iterations=args.iterations,
+        save_every=args.save_every, noise_ratio=args.noise_ratio, seed=args.seed,
+        init=args.init, preserve_colors=args.preserve_colors, style_scale=args.style_scale,
+        multires=args.multires,
+    )
+    failures = 0
+    per_job = args.multires * args.iterations
+    with Runner(weights, settings) as runner, tqdm(
+        total=len(todo) * per_job, desc="style transfer", unit="it", file=sys.stderr,
+        disable=None, leave=False,
+    ) as bar:
+        for number, (size, content_path, styles, out) in enumerate(todo, start=1):
+            if batch:
+                tqdm.write(f"[{number}/{len(todo)}] {content_path} + {' + '.join(styles)} "
+                           f"-> {out}", file=sys.stdout)
+            done = 0
+            try:
+                content = load_image(content_path, *size)
+                os.makedirs(out, exist_ok=True)
+                for progress in runner.run(content, styles, args.style_weights):
+                    step, last = progress.step, progress.scale == progress.scales
+                    if step.iteration == 0 and progress.scales > 1:
+                        tqdm.write(f"Scale {progress.scale}/{progress.scales}: "
+                                   f"{progress.height}x{progress.width}", file=sys.stdout)
+                    if step.iteration == args.iterations:
+                        if last:
+                            final = os.path.join(out, "generated_image.jpg")
+                            save_image(final, step.image)
+                        continue
+                    bar.update(1)
+                    done += 1
+                    bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
+                    if step.image is not None:
+                        tqdm.write(_course_lines(step), file=sys.stdout)
+                        if last:
+                            save_image(os.path.join(out, f"{step.iteration}.png"), step.image)
+            except ImageInputError as exc:
+                # Found unreadable only now (the header was fine): report, go on with the rest.
+                bar.update(per_job - done)
+                failures += 1
+                tqdm.write(f"{PROG}: error: {exc}", file=sys.stderr)
+                continue
+            tqdm.write(f"Saved {final} (after {args.iterations} iterations: total cost = "
+                       f"{np.float32(step.total_cost)!s})", file=sys.stdout)
+    if failures:
+        return _error(f"{failures} of {len(todo)} runs failed", EXIT_FAILURE)
     return EXIT_OK
 
 
