@@ -135,8 +135,9 @@ def total_variation_cost(image):
 
     Sums of squared differences between vertical and horizontal neighbours over every
     channel (the squared form jcjohnson/neural-style uses); a smooth image has a small J_tv,
-    high-frequency noise a large one. At 300x400 the course's initial noisy image has J_tv
-    of order 1e8, so weights around 1e-2 .. 1 are comparable with beta * J_style.
+    high-frequency noise a large one. At 300x400 the course's ``louvre_small.jpg`` has
+    J_tv = 3.0e8 and its noisy initial image (noise ratio 0.6) 1.2e8: compare ``tv_weight``
+    times these with the total cost J the run prints.
 
     Args:
         image: (1, n_H, n_W, 3) tensor (the generated image Variable).
