@@ -26,6 +26,9 @@ _EXPORTS = {
     "compute_layer_style_cost": "costs",
     "compute_style_cost": "costs",
     "total_cost": "costs",
+    "activation_gram": "costs",
+    "compute_gram_style_cost": "costs",
+    "total_variation_cost": "costs",
     "load_image": "images",
     "reshape_and_normalize_image": "images",
     "generate_noise_image": "images",
@@ -34,6 +37,9 @@ _EXPORTS = {
     "model_nn": "transfer",
     "style_transfer": "transfer",
     "Step": "transfer",
+    "Runner": "engine",
+    "Settings": "engine",
+    "TransferGraph": "engine",
 }
 
 __all__ = sorted(_EXPORTS)

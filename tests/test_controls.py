@@ -285,7 +285,6 @@ def test_max_size_follows_the_contents_aspect_ratio(vgg_file, image_pair, tmp_pa
 def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair, tmp_path,
                                                           monkeypatch, capsys):
     import nst_tf1.vgg
-
     from nst_tf1.demo import make_demo_content
 
     _, style = image_pair
