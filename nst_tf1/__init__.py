@@ -40,6 +40,7 @@ _EXPORTS = {
     "Runner": "engine",
     "Settings": "engine",
     "TransferGraph": "engine",
+    "NonFiniteCostError": "transfer",
 }
 
 __all__ = sorted(_EXPORTS)

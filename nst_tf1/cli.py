@@ -4,6 +4,11 @@ The only module that prints or exits. Every failure a user can cause ends with o
 stderr and exit status 2; the course's progress lines go to stdout, a progress bar to stderr
 when it is a terminal.
 
+Exit statuses of the main job: 0 done; 1 the run failed (a cost became NaN or infinite, an
+image could not be written, out of memory); 2 bad input (arguments, images, model file, output
+directory, an existing result of another content/style pair); 130 / 143 stopped by SIGINT
+(Ctrl-C) / SIGTERM, after saving the current image as ``generated_image.jpg``.
+
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
 
     nst-tf1 [run] --content C --style S ...   the course's style transfer (the default)
@@ -23,8 +28,10 @@ or ``--style``: one run per image, outputs in ``OUTPUT_DIR/<content>__<style>/``
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import threading
 
 from .config import CONFIG, VGG_SHA256, VGG_URL
 
@@ -34,7 +41,8 @@ PROG = "nst-tf1"
 _DEFAULT_STYLE = "images/demo_style.jpg"
 _DEFAULT_STYLE_LAYERS = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
 
-# Exit statuses (130: interrupted with Ctrl-C, as shells report SIGINT).
+# Exit statuses (130: interrupted with Ctrl-C, as shells report SIGINT; any signal during the
+# main job gives 128 + its number, so SIGTERM gives 143).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Environment variables: the default model path, and a mirror of the VGG-19 file.
@@ -64,8 +72,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _error(message, status=EXIT_USAGE):
+    message = " ".join(str(message).split())  # always one line
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return status
+
+
+def _note(message):
+    """A one-line status message on stderr that is not an error."""
+    print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def _number(text, kind):
@@ -93,6 +107,18 @@ def _positive_float(text):
     value = _number(text, float)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _image_side(text):
+    from .vgg import MIN_IMAGE_SIDE
+
+    value = _number(text, int)
+    if value < MIN_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_IMAGE_SIDE} pixels (the network's five 2x2 poolings), "
+            f"got {text}"
+        )
     return value
 
 
@@ -174,6 +200,9 @@ def _conv_layer(text):
 
 def build_parser():
     """The parser of the main job; every default is the course's, from ``CONFIG``."""
+    from .images import MAX_INPUT_PIXELS
+    from .vgg import MIN_IMAGE_SIDE
+
     p = _Parser(
         prog=PROG,
         description=(
@@ -184,7 +213,19 @@ def build_parser():
             "Other commands: 'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
             "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
             f"The VGG-19 file (510 MB) comes from {VGG_URL}; when --model does not exist it "
-            "is downloaded there first, unless --no-download is given."
+            "is downloaded there first, unless --no-download is given. "
+            "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF "
+            "orientation is honoured; grayscale, palette, CMYK and 16-bit images are converted "
+            "to 8-bit RGB; transparency (RGBA, LA, palette) is composited on WHITE. Files above "
+            f"{MAX_INPUT_PIXELS:,} pixels are refused before decoding. The size the network "
+            f"sees must be at least {MIN_IMAGE_SIDE} pixels a side, and is checked against the "
+            "available memory (an estimate). "
+            "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that "
+            "image was made from the same content and style files (same bytes); otherwise it "
+            "stops before starting, unless --overwrite is given. "
+            "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg. "
+            "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not "
+            "be written, out of memory); 2 bad input; 130 SIGINT; 143 SIGTERM."
         ),
     )
     p.add_argument("--content", default="images/demo_content.jpg",
@@ -201,17 +242,26 @@ def build_parser():
                    help="stop with a message instead of downloading a missing --model")
     p.add_argument("--output-dir", default=CONFIG.OUTPUT_DIR,
                    help="where <i>.png and generated_image.jpg go (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing generated_image.jpg even if it comes from another "
+                        "content/style pair, and rerun batch pairs whose result exists "
+                        "(default: refuse / skip)")
     p.add_argument("--iterations", type=_positive_int,
                    default=CONFIG.NUM_ITERATIONS, help="Adam iterations (default: %(default)s)")
     p.add_argument("--save-every", type=_positive_int,
                    default=CONFIG.SAVE_EVERY,
                    help="print the costs and save <i>.png every N iterations "
                         "(default: %(default)s)")
-    p.add_argument("--height", type=_positive_int,
-                   default=CONFIG.IMAGE_HEIGHT,
-                   help="height both images are resized to (default: %(default)s)")
-    p.add_argument("--width", type=_positive_int, default=CONFIG.IMAGE_WIDTH,
-                   help="width both images are resized to (default: %(default)s)")
+    p.add_argument("--height", type=_image_side, default=None,
+                   help=f"height both images are resized to, at least {MIN_IMAGE_SIDE} "
+                        f"(default: {CONFIG.IMAGE_HEIGHT})")
+    p.add_argument("--width", type=_image_side, default=None,
+                   help=f"width both images are resized to, at least {MIN_IMAGE_SIDE} "
+                        f"(default: {CONFIG.IMAGE_WIDTH})")
+    p.add_argument("--keep-aspect", action="store_true",
+                   help="derive the side not given (--width, or --height when only --width is "
+                        "given) from the content image's aspect ratio; with neither, the height "
+                        f"is {CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size")
     p.add_argument("--alpha", type=_non_negative_float, default=CONFIG.ALPHA,
                    help="weight of the content cost in J (default: %(default)s)")
     p.add_argument("--beta", type=_non_negative_float, default=CONFIG.BETA,
@@ -362,17 +412,6 @@ def _fetch(dest, url, sha256, **options):
         progress.close()
 
 
-def _check_output_dir(path):
-    """Create ``path`` if needed and prove it writable; return an error message or None."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        return f"{path}: output directory is not writable ({exc.strerror or exc})"
-    return None
-
-
 def _quiet_tensorflow():
     """Import TensorFlow without its start-up logging on the user's terminal.
 
@@ -393,7 +432,7 @@ def _quiet_tensorflow():
                 import tensorflow.compat.v1 as tf
 
                 tf.config.list_physical_devices()
-            except BaseException:
+            except Exception:  # an interrupt is not an import failure: no log dump
                 os.dup2(saved, 2)
                 captured.seek(0)
                 sys.stderr.write(captured.read().decode(errors="replace"))
@@ -452,23 +491,138 @@ def _ensure_model(args):
     return None
 
 
+class _Interrupted(KeyboardInterrupt):
+    """A signal that asks the run to stop now, without saving.
+
+    A ``KeyboardInterrupt``, so that code which handles Ctrl-C (the model download keeps
+    its partial file) handles SIGTERM the same way, and no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handling for one run of the main job.
+
+    Before the optimisation (``saving`` false) there is no image yet: a signal raises
+    :class:`_Interrupted` and the run ends at once. During it, the first signal only records
+    itself; the optimisation loop polls this object (it is the ``should_stop`` callable of
+    :func:`nst_tf1.transfer.model_nn`), ends with the current image, and the caller saves it.
+    A second signal raises :class:`_Interrupted` (stop without saving).
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.saving = False
+        self._previous = {}
+
+    def __call__(self):
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        if not self.saving or self.signum is not None:
+            raise _Interrupted(signum)
+        self.signum = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    @property
+    def name(self):
+        return signal.Signals(self.signum).name
+
+
 def run_main(argv):
-    """The main job: load and check the inputs, then optimise, print and save."""
-    args = build_parser().parse_args(argv)
-    if _uses_extensions(args):
-        return _run_extended(args)
+    """The main job: check the inputs, optimise, print and save; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.keep_aspect and args.height is not None and args.width is not None:
+        parser.error("--keep-aspect derives one side from the content image: give --height "
+                     "or --width, not both")
+    if args.keep_aspect and args.max_size:
+        parser.error("--keep-aspect and --max-size both derive the size from the content "
+                     "image: give one of them")
+    if not args.keep_aspect:
+        args.height = args.height or CONFIG.IMAGE_HEIGHT
+        args.width = args.width or CONFIG.IMAGE_WIDTH
+    elif args.height is None and args.width is None:
+        args.height = CONFIG.IMAGE_HEIGHT
+    with _StopRequest() as stop:
+        try:
+            if _uses_extensions(args):
+                return _run_extended(args, stop)
+            return _run_course(args, stop)
+        except _Interrupted as exc:
+            where = ("before the optimisation started; nothing saved" if stop.signum is None
+                     else "again; stopped without saving the current image")
+            _note(f"interrupted by {signal.Signals(exc.signum).name} {where}")
+            return 128 + exc.signum
+        except MemoryError:
+            return _error("out of memory; try a smaller --height/--width", EXIT_FAILURE)
+
+
+def _size_for(args, path):
+    """(height, width) of the run for content image ``path``: --max-size or --keep-aspect
+    derive it from the image's aspect ratio, else --height/--width; checked against the
+    network's minimum side and the available memory."""
+    from .images import ImageInputError, image_size, size_for_aspect, size_for_max_side
+    from .preflight import check_memory
+    from .vgg import MIN_IMAGE_SIDE
+
+    if args.max_size or args.keep_aspect:
+        src = image_size(path)
+        if args.max_size:
+            height, width = size_for_max_side(*src, args.max_size)
+            how = f"--max-size {args.max_size}"
+        else:
+            height, width = size_for_aspect(*src, args.height, args.width)
+            how = "keeping its aspect ratio"
+        if min(height, width) < MIN_IMAGE_SIDE:
+            raise ImageInputError(
+                f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
+                f"{height}; each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    else:
+        height, width = args.height, args.width
+    check_memory(height, width)
+    return height, width
+
+
+def _run_course(args, stop):
+    """The course's run of one content/style pair (no option beyond the course)."""
     from .images import ImageInputError, load_image, save_image
+    from .preflight import (
+        FINAL_IMAGE,
+        PreflightError,
+        check_existing_output,
+        check_output_dir,
+        run_signature,
+    )
     from .vgg import ModelFileError, read_vgg_weights
 
     # Everything a user can get wrong is checked before the 500 MB model is read.
     try:
-        content = load_image(args.content, args.height, args.width)
-        style = load_image(args.style[0], args.height, args.width)
-    except ImageInputError as exc:
+        height, width = _size_for(args, args.content)
+        content = load_image(args.content, height, width)
+        style = load_image(args.style[0], height, width)
+        n_images = len(range(0, args.iterations, args.save_every)) + 1
+        check_output_dir(args.output_dir, height, width, n_images)
+        signature = run_signature(args.content, args.style)
+        note = check_existing_output(args.output_dir, signature, args.overwrite)
+    except (ImageInputError, PreflightError) as exc:
         return _error(str(exc))
-    problem = _check_output_dir(args.output_dir)
-    if problem:
-        return _error(problem)
+    except OSError as exc:  # an image vanished or became unreadable after loading
+        return _error(f"{exc.filename}: cannot read ({exc.strerror or exc})")
     status = _ensure_model(args)
     if status is not None:
         return status
@@ -476,34 +630,94 @@ def run_main(argv):
         weights = read_vgg_weights(args.model)
     except ModelFileError as exc:
         return _error(str(exc))
+    if note:
+        print(note)
 
     _quiet_tensorflow()
     import numpy as np
+    import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
-    from .transfer import style_transfer
+    from .transfer import NonFiniteCostError, style_transfer
 
     steps = style_transfer(
         content, style, weights,
         noise_ratio=args.noise_ratio, alpha=args.alpha, beta=args.beta,
         learning_rate=args.learning_rate, num_iterations=args.iterations,
-        save_every=args.save_every, seed=args.seed,
+        save_every=args.save_every, seed=args.seed, should_stop=stop,
     )
-    final = os.path.join(args.output_dir, "generated_image.jpg")
-    with tqdm(total=args.iterations, desc="style transfer", unit="it", file=sys.stderr,
-              disable=None, leave=False) as bar:
-        for step in steps:
-            if step.iteration == args.iterations:
-                save_image(final, step.image)
-                break
-            bar.update(1)
-            bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
-            if step.image is not None:
-                tqdm.write(_course_lines(step), file=sys.stdout)
-                save_image(os.path.join(args.output_dir, f"{step.iteration}.png"), step.image)
+    final = os.path.join(args.output_dir, FINAL_IMAGE)
+    last, writing = None, final
+    stop.saving = True  # from here on, a first signal ends the loop and keeps the image
+    try:
+        with tqdm(total=args.iterations, desc="style transfer", unit="it", file=sys.stderr,
+                  disable=None, leave=False) as bar:
+            for step in steps:
+                last = step
+                if step.iteration == args.iterations:
+                    continue
+                bar.update(1)
+                bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
+                if step.image is not None and step.iteration % args.save_every == 0:
+                    tqdm.write(_course_lines(step), file=sys.stdout)
+                    writing = os.path.join(args.output_dir, f"{step.iteration}.png")
+                    save_image(writing, step.image)
+            # The last Step holds the final image (after a signal, the current one).
+            writing = final
+            save_image(final, last.image, comment=signature)
+    except NonFiniteCostError as exc:
+        return _non_finite(exc, final, signature, args)
+    except OSError as exc:
+        return _cannot_write(writing, exc, args.output_dir)
+    except tf.errors.ResourceExhaustedError:
+        return _error(f"out of memory at {height}x{width}; try a smaller --height/--width",
+                      EXIT_FAILURE)
+    if stop() and last.iteration < args.iterations:
+        _note(f"interrupted by {stop.name} at iteration {last.iteration} of "
+              f"{args.iterations}; saved the current image as {final}")
+        return 128 + stop.signum
     print(f"Saved {final} (after {args.iterations} iterations: total cost = "
-          f"{np.float32(step.total_cost)!s})")
+          f"{np.float32(last.total_cost)!s})")
     return EXIT_OK
+
+
+def _non_finite_message(exc, final, args, saved):
+    """The one line for a NaN/Inf cost (``saved``: the last finite image was written)."""
+    bad, good = exc.step, exc.last_finite
+    lower = f"try a lower --learning-rate than {args.learning_rate:g}, such as " \
+            f"{args.learning_rate / 10:g}"
+    if good is None:
+        return (f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
+                f"lower --alpha/--beta, or {lower}")
+    if not saved:
+        return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "
+                f"last image with a finite cost could not be written to {final}; {lower}")
+    return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}; stopped and "
+            f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
+            f"{lower}")
+
+
+def _save_last_finite(exc, final, signature):
+    """Write the last finite image of a :class:`NonFiniteCostError`; whether it was written."""
+    from .images import save_image
+
+    if exc.last_finite is None:
+        return False
+    try:
+        save_image(final, exc.last_finite.image, comment=signature)
+    except OSError:
+        return False
+    return True
+
+
+def _non_finite(exc, final, signature, args):
+    saved = _save_last_finite(exc, final, signature)
+    return _error(_non_finite_message(exc, final, args, saved), EXIT_FAILURE)
+
+
+def _cannot_write(path, exc, output_dir):
+    return _error(f"cannot write {path} ({exc.strerror or exc}); the images saved before it "
+                  f"in {output_dir} are intact", EXIT_FAILURE)
 
 
 def _labels(paths):
@@ -516,13 +730,14 @@ def _labels(paths):
     }
 
 
-def _run_extended(args):
+def _run_extended(args, stop):
     """The main job with options beyond the course, one content/style pair or a batch.
 
     A batch (a directory as --content or --style) runs every content image with every style
     (blended set), each into ``OUTPUT_DIR/<content>__<style>/`` with the course's file names;
-    a pair whose ``generated_image.jpg`` exists is skipped. The VGG weights are read once;
-    the runs are ordered by size so that each size's graph is built once and reused.
+    a pair whose ``generated_image.jpg`` exists is skipped (rerun with --overwrite). The VGG
+    weights are read once; the runs are ordered by size so that each size's graph is built
+    once and reused. A single pair follows the course run's existing-output policy.
     """
     from .engine import INIT_MODES, Runner, Settings
     from .images import (
@@ -531,11 +746,19 @@ def _run_extended(args):
         list_images,
         load_image,
         save_image,
-        size_for_max_side,
     )
+    from .preflight import (
+        FINAL_IMAGE,
+        PreflightError,
+        check_existing_output,
+        check_output_dir,
+        run_signature,
+    )
+    from .transfer import NonFiniteCostError
     from .vgg import ModelFileError, read_vgg_weights
 
     # Everything a user can get wrong is checked before the 500 MB model is read.
+    note = None
     try:
         batch = os.path.isdir(args.content) or any(os.path.isdir(s) for s in args.style)
         contents = list_images(args.content) if os.path.isdir(args.content) else [args.content]
@@ -553,20 +776,23 @@ def _run_extended(args):
                               f"{len(args.style)} style images")
             if sum(args.style_weights) <= 0:
                 return _error("--style-weights must not all be 0")
-        sizes = {}
-        for path in contents:
-            height, width = image_size(path)
-            sizes[path] = (size_for_max_side(height, width, args.max_size) if args.max_size
-                           else (args.height, args.width))
+        sizes = {path: _size_for(args, path) for path in contents}
         for path in {p for styles in style_sets for p in styles}:
             image_size(path)
         if args.init not in INIT_MODES:
             image_size(args.init)
-    except ImageInputError as exc:
+        n_images = len(range(0, args.iterations, args.save_every)) + 1
+        largest = max(sizes.values(), key=lambda size: size[0] * size[1])
+        check_output_dir(args.output_dir, *largest,
+                         n_images * len(contents) * len(style_sets))
+        if not batch:
+            note = check_existing_output(args.output_dir,
+                                         run_signature(contents[0], style_sets[0]),
+                                         args.overwrite)
+    except (ImageInputError, PreflightError) as exc:
         return _error(str(exc))
-    problem = _check_output_dir(args.output_dir)
-    if problem:
-        return _error(problem)
+    except OSError as exc:  # an image vanished or became unreadable after its header
+        return _error(f"{exc.filename}: cannot read ({exc.strerror or exc})")
 
     content_labels = _labels(contents)
     style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
@@ -581,8 +807,12 @@ def _run_extended(args):
     jobs.sort(key=lambda job: job[0])  # stable: runs of one size are consecutive
     todo = []
     for job in jobs:
-        if batch and os.path.exists(os.path.join(job[3], "generated_image.jpg")):
-            print(f"Skipping {job[3]}: generated_image.jpg exists")
+        if batch and os.path.exists(os.path.join(job[3], FINAL_IMAGE)):
+            if args.overwrite:
+                print(f"Replacing {job[3]}: generated_image.jpg exists (--overwrite)")
+                todo.append(job)
+            else:
+                print(f"Skipping {job[3]}: generated_image.jpg exists (--overwrite reruns it)")
         else:
             todo.append(job)
     if not todo:
@@ -596,9 +826,12 @@ def _run_extended(args):
         weights = read_vgg_weights(args.model)
     except ModelFileError as exc:
         return _error(str(exc))
+    if note:
+        print(note)
 
     _quiet_tensorflow()
     import numpy as np
+    import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
     settings = Settings(
@@ -611,6 +844,7 @@ def _run_extended(args):
     )
     failures = 0
     per_job = args.multires * args.iterations
+    stop.saving = True  # from here on, a first signal ends the loop and keeps the image
     with Runner(weights, settings) as runner, tqdm(
         total=len(todo) * per_job, desc="style transfer", unit="it", file=sys.stderr,
         disable=None, leave=False,
@@ -619,35 +853,65 @@ def _run_extended(args):
             if batch:
                 tqdm.write(f"[{number}/{len(todo)}] {content_path} + {' + '.join(styles)} "
                            f"-> {out}", file=sys.stdout)
-            done = 0
+            done, step, finished = 0, None, False
+            final = writing = os.path.join(out, FINAL_IMAGE)
             try:
+                signature = run_signature(content_path, styles)
                 content = load_image(content_path, *size)
                 os.makedirs(out, exist_ok=True)
-                for progress in runner.run(content, styles, args.style_weights):
+                for progress in runner.run(content, styles, args.style_weights,
+                                           should_stop=stop):
                     step, last = progress.step, progress.scale == progress.scales
                     if step.iteration == 0 and progress.scales > 1:
                         tqdm.write(f"Scale {progress.scale}/{progress.scales}: "
                                    f"{progress.height}x{progress.width}", file=sys.stdout)
                     if step.iteration == args.iterations:
                         if last:
-                            final = os.path.join(out, "generated_image.jpg")
-                            save_image(final, step.image)
+                            writing = final
+                            save_image(final, step.image, comment=signature)
+                            finished = True
                         continue
                     bar.update(1)
                     done += 1
                     bar.set_postfix(J=f"{step.total_cost:.4g}", refresh=False)
-                    if step.image is not None:
+                    if step.image is not None and step.iteration % args.save_every == 0:
                         tqdm.write(_course_lines(step), file=sys.stdout)
                         if last:
-                            save_image(os.path.join(out, f"{step.iteration}.png"), step.image)
+                            writing = os.path.join(out, f"{step.iteration}.png")
+                            save_image(writing, step.image)
+                if stop() and not finished:
+                    # The loop ended early: its last Step holds the current image.
+                    writing = final
+                    save_image(final, step.image, comment=signature)
+                    _note(f"interrupted by {stop.name} at iteration {step.iteration} of "
+                          f"{args.iterations}; saved the current image as {final}")
+                    return 128 + stop.signum
             except ImageInputError as exc:
                 # Found unreadable only now (the header was fine): report, go on with the rest.
                 bar.update(per_job - done)
                 failures += 1
                 tqdm.write(f"{PROG}: error: {exc}", file=sys.stderr)
                 continue
+            except NonFiniteCostError as exc:
+                if not batch:
+                    return _non_finite(exc, final, signature, args)
+                saved = _save_last_finite(exc, final, signature)
+                bar.update(per_job - done)
+                failures += 1
+                tqdm.write(f"{PROG}: error: {out}: {_non_finite_message(exc, final, args, saved)}",
+                           file=sys.stderr)
+                continue
+            except OSError as exc:
+                return _cannot_write(writing, exc, out)
+            except tf.errors.ResourceExhaustedError:
+                return _error(f"out of memory at {size[0]}x{size[1]}; try a smaller size",
+                              EXIT_FAILURE)
             tqdm.write(f"Saved {final} (after {args.iterations} iterations: total cost = "
                        f"{np.float32(step.total_cost)!s})", file=sys.stdout)
+            if stop():
+                _note(f"interrupted by {stop.name}; stopped after {final}, before the "
+                      "remaining runs")
+                return 128 + stop.signum
     if failures:
         return _error(f"{failures} of {len(todo)} runs failed", EXIT_FAILURE)
     return EXIT_OK

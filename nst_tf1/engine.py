@@ -186,14 +186,15 @@ class TransferGraph:
         return self.sess.run(self._grams)
 
     def run(self, a_C, grams, initial, num_iterations=CONFIG.NUM_ITERATIONS,
-            save_every=CONFIG.SAVE_EVERY):
+            save_every=CONFIG.SAVE_EVERY, should_stop=None):
         """Reset Adam, set the targets and the initial image, and optimise.
 
         Args:
             a_C: content target, the shape of the content layer.
             grams: target Gram matrix of each style layer.
             initial: (1, H, W, 3) normalised initial image.
-            num_iterations, save_every: as in :func:`nst_tf1.transfer.model_nn`.
+            num_iterations, save_every, should_stop: as in
+                :func:`nst_tf1.transfer.model_nn`.
 
         Yields:
             :class:`nst_tf1.transfer.Step`, as :func:`nst_tf1.transfer.model_nn`.
@@ -204,7 +205,7 @@ class TransferGraph:
         self.sess.run([self._assign_a_C, *self._assign_grams], feed)
         self._assign(initial)
         yield from model_nn(self.sess, self.model, self.costs, self.train_step,
-                            num_iterations, save_every)
+                            num_iterations, save_every, should_stop=should_stop)
 
 
 def style_grams_in_own_graph(weights, style, style_layers=CONFIG.STYLE_LAYERS, pooling="avg"):
@@ -330,7 +331,7 @@ class Runner:
             return content, match_color_histogram(style, content)
         return content, style
 
-    def run(self, content, styles, style_weights=None):
+    def run(self, content, styles, style_weights=None, should_stop=None):
         """Style transfer of one content image with one or more (blended) style images.
 
         Args:
@@ -339,6 +340,9 @@ class Runner:
             styles: list of style image paths or RGB arrays (any size: each is resized to
                 ``style_scale`` times the generated size at every scale).
             style_weights: one weight >= 0 per style (normalised to sum 1); default equal.
+            should_stop: optional callable polled before every update (see
+                :func:`nst_tf1.transfer.model_nn`); when it ends a scale early, that scale's
+                last Step (the current image) is the last one yielded.
 
         Yields:
             :class:`Progress`, one per step of every scale.
@@ -376,13 +380,16 @@ class Runner:
                 initial = reshape_and_normalize_image(resize_array(previous, h, w))
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
-            for step in graph.run(a_C, targets, initial, s.num_iterations, s.save_every):
+            for step in graph.run(a_C, targets, initial, s.num_iterations, s.save_every,
+                                  should_stop=should_stop):
                 if step.iteration == s.num_iterations:
                     previous = step.image[0] + CONFIG.MEANS[0]
                 if s.preserve_colors == "luminance" and step.image is not None:
                     rgb = recombine_luminance(step.image[0] + CONFIG.MEANS[0], c)
                     step = step._replace(image=reshape_and_normalize_image(rgb))
                 yield Progress(k, len(sizes), h, w, step)
+            if should_stop is not None and should_stop():
+                return
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings

@@ -5,6 +5,7 @@ subtracted; :func:`save_image` undoes that.
 """
 
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -13,15 +14,18 @@ from .config import CONFIG
 
 __all__ = [
     "ImageInputError",
+    "MAX_INPUT_PIXELS",
     "load_image",
     "reshape_and_normalize_image",
     "generate_noise_image",
     "save_image",
     "IMAGE_EXTENSIONS",
     "image_size",
+    "size_for_aspect",
     "size_for_max_side",
     "list_images",
     "resize_array",
+    "read_comment",
 ]
 
 #: File name endings :func:`list_images` takes as images (lower case).
@@ -32,64 +36,245 @@ class ImageInputError(ValueError):
     """An input image cannot be used; the message names the file and the problem."""
 
 
+#: Largest input image accepted, in pixels (width x height of the file, e.g. 10000 x 10000).
+#: Checked on the header, before any pixel is decoded: a small compressed file can declare
+#: a huge image (a "decompression bomb"), and decoding 100 million RGB pixels already takes
+#: 300 MB. Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million, an error
+#: at twice that) stays in force as well.
+MAX_INPUT_PIXELS = 100_000_000
+
+# EXIF orientation (tag 0x0112) -> the transpose that shows the image upright; Pillow's
+# ``ImageOps.exif_transpose`` uses the same table.
+_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+def _one_line(text, limit=200):
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_image(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
     """Read an image file as (height, width, 3) float32 RGB in 0..255.
 
-    EXIF orientation is honoured; grayscale, palette and CMYK images are converted to RGB;
-    alpha is composited on white; the image is resized (bicubic) to exactly height x width,
-    as the course's images are prepared to 300x400 before the assignment.
+    What is accepted and how it is converted:
+
+    * any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP, ...); of an animation or a
+      multi-page file, the first frame;
+    * EXIF orientation is honoured (a phone portrait comes out upright);
+    * grayscale (L, 1-bit) is repeated on three channels; palette images are expanded;
+      CMYK, YCbCr, LAB and HSV are converted to RGB by Pillow;
+    * 16-bit images (PNG ``I;16``) are scaled to 0..255 (value * 255 / 65535); 32-bit
+      integer or float images are used as they are when they lie in 0..255, multiplied by
+      255 when they lie in 0..1, else stretched linearly from their min..max to 0..255;
+    * transparency (RGBA, LA, palette or single-colour tRNS) is composited on white, so
+      transparent areas become white rather than black;
+    * the image is resized (bicubic) to exactly height x width, as the course's images are
+      prepared to 300 x 400 before the assignment. With ``height`` or ``width`` ``None``, that
+      side follows the image's aspect ratio (after orientation), rounded to whole pixels.
+
+    Refused (``ImageInputError``): a missing path, a directory or other non-regular file, an
+    empty file, a file Pillow cannot identify, truncated or corrupt data, an image with more
+    than :data:`MAX_INPUT_PIXELS` pixels (checked before decoding). The size the network
+    sees must have sides of at least :data:`nst_tf1.vgg.MIN_IMAGE_SIDE` pixels; the command
+    line checks that (``height``/``width`` here are taken as given).
 
     Args:
-        path: image file (JPEG, PNG, or anything Pillow reads).
-        height, width: output size.
+        path: image file.
+        height, width: output size; at most one may be ``None`` (see above).
 
     Returns:
-        np.ndarray: (height, width, 3) float32.
+        np.ndarray: (height, width, 3) float32, values in 0..255.
 
     Raises:
-        ImageInputError: the file is missing, not a file, empty, or not a readable image.
+        ImageInputError: the message names the file and the problem, on one line.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    path = os.fspath(path)
+    if height is None and width is None:
+        raise ValueError("load_image: give height or width (or both)")
+    return _open_checked(path, lambda path, img: _decode(path, img, height, width))
+
+
+def _open_checked(path, use):
+    """Open ``path`` with Pillow after the file checks, call ``use(path, img)``, and turn
+    every failure into an :class:`ImageInputError` naming the file (one line)."""
+    import stat
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ImageInputError(f"{path}: no such file")
-    if not os.path.isfile(path):
-        raise ImageInputError(f"{path}: not a regular file")
-    if os.path.getsize(path) == 0:
-        raise ImageInputError(f"{path}: empty file")
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            img = _to_rgb(img)
-            img = img.resize((width, height), Image.BICUBIC)
-            return np.asarray(img, dtype=np.float32)
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageInputError(f"{path}: is a directory, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageInputError(f"{path}: not a regular file")
+    if info.st_size == 0:
+        raise ImageInputError(f"{path}: empty file (0 bytes)")
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above its own pixel limit (the explicit check decides) and about
+            # damaged metadata such as corrupt EXIF (the pixels may still be fine; bad pixel
+            # data raises): neither warning may reach the user's terminal.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(path) as img:
+                return use(path, img)
+    except ImageInputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageInputError(_too_many_pixels(path, int(match.group(1)) if match else None)) \
+            from None
     except UnidentifiedImageError:
-        raise ImageInputError(f"{path}: not an image file Pillow can read") from None
-    except PermissionError:
-        raise ImageInputError(f"{path}: permission denied") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        # Pillow reports truncated and corrupt data as OSError/SyntaxError/ValueError.
-        raise ImageInputError(f"{path}: unreadable image data ({exc})") from None
+        raise ImageInputError(f"{path}: not an image file (Pillow cannot identify its format)") \
+            from None
+    except MemoryError:
+        raise ImageInputError(f"{path}: not enough memory to decode this image") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the file system, not the image data
+            raise ImageInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ImageInputError(f"{path}: truncated or corrupt image data ({_one_line(exc)})") \
+            from None
+    except Exception as exc:
+        # Pillow's decoders report bad data as SyntaxError, ValueError, struct.error,
+        # IndexError, EOFError, ... depending on the format: all mean corrupt data.
+        raise ImageInputError(
+            f"{path}: truncated or corrupt image data ({type(exc).__name__}: {_one_line(exc)})"
+        ) from None
 
 
-def _to_rgb(img):
-    """Convert any Pillow mode to 8-bit RGB; alpha is composited on white."""
+def _checked_size(path, img, upright=False):
+    """(width, height) from the header of an open image, after the pixel limit is checked;
+    with ``upright``, (height, width) with EXIF orientation applied (5..8 swap the sides)."""
+    # Image.open reads only the header: the size is known, no pixel is decoded yet.
+    src_width, src_height = img.size
+    if src_width * src_height > MAX_INPUT_PIXELS:
+        raise ImageInputError(_too_many_pixels(path, src_width * src_height))
+    if min(src_width, src_height) < 1:
+        raise ImageInputError(f"{path}: image is {src_width}x{src_height} pixels: empty")
+    if not upright:
+        return src_width, src_height
+    if _orientation(img) in (5, 6, 7, 8):
+        src_width, src_height = src_height, src_width
+    return src_height, src_width
+
+
+def _decode(path, img, height, width):
+    """Size checks, decoding, orientation, colour conversion and resizing of an open image."""
     from PIL import Image
 
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit integer) grayscale: scale to 0..255.
-        a = np.asarray(img, dtype=np.float64)
-        a = a / (65535.0 if a.max(initial=0) > 255 else 255.0) * 255.0
-        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA"):
-        rgba = img.convert("RGBA")
+    _checked_size(path, img)
+    sixteen_bit = _is_16_bit(img)
+    img.load()  # decodes; truncated or corrupt data fails here
+    img = _upright(img)
+    img = _to_rgb(img, sixteen_bit)
+    height, width = _output_size(path, img.size, height, width)
+    img = img.resize((width, height), Image.BICUBIC)
+    return np.asarray(img, dtype=np.float32)
+
+
+def _too_many_pixels(path, pixels):
+    size = f"{pixels:,} pixels" if pixels else "too many pixels"
+    return (
+        f"{path}: image has {size}, above the limit of {MAX_INPUT_PIXELS:,} "
+        "(possible decompression bomb); downscale it first"
+    )
+
+
+def _output_size(path, size, height, width):
+    """(height, width) of the output; a ``None`` side follows the aspect ratio of ``size``."""
+    src_width, src_height = size
+    return size_for_aspect(src_height, src_width, height, width)
+
+
+def size_for_aspect(src_height, src_width, height=None, width=None):
+    """Complete (height, width) from the source's aspect ratio: the side given as ``None``
+    is ``round(other side * source ratio)``, at least 1. Both given: returned as they are.
+
+    Returns:
+        (height, width): ints.
+    """
+    if height is None and width is None:
+        raise ValueError("size_for_aspect: give height or width")
+    if height is None:
+        height = max(1, round(width * src_height / src_width))
+    elif width is None:
+        width = max(1, round(height * src_width / src_height))
+    return int(height), int(width)
+
+
+def _is_16_bit(img):
+    """Whether the undecoded image stores 16-bit samples (decided from the header)."""
+    if img.mode.startswith("I;16"):
+        return True
+    # Older Pillow opens 16-bit grayscale PNG as mode "I" with raw mode "I;16B".
+    tile = getattr(img, "tile", None) or ()
+    for t in tile:
+        args = t[3] if len(t) > 3 else None
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and rawmode.startswith("I;16"):
+            return True
+    return False
+
+
+def _orientation(img):
+    """EXIF orientation 1..8 of an open image; 1 (upright) when absent or unreadable."""
+    try:
+        return int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # corrupt EXIF must not make a good image unusable
+        return 1
+
+
+def _upright(img):
+    """Apply the EXIF orientation; an unreadable EXIF block means "already upright"."""
+    from PIL import Image
+
+    orientation = _orientation(img)
+    if orientation not in _ORIENTATION:
+        return img
+    return img.transpose(getattr(Image.Transpose, _ORIENTATION[orientation]))
+
+
+def _to_rgb(img, sixteen_bit=False):
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
+    from PIL import Image
+
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        img = Image.fromarray(_scale_to_8_bit(np.asarray(img), sixteen_bit), "L")
+    if img.mode in ("P", "L", "RGB") and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        try:
+            rgba = img.convert("RGBA")
+        except ValueError:
+            rgba = img.convert("LA" if img.mode == "La" else "RGBa").convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return img.convert("RGB")
+
+
+def _scale_to_8_bit(a, sixteen_bit):
+    """One channel of 16-bit, 32-bit integer or float samples as uint8 0..255."""
+    if sixteen_bit:
+        # 0..65535 -> 0..255, rounded: value * 255 / 65535 = value / 257.
+        return ((np.clip(a, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
+    is_float = a.dtype.kind == "f"
+    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if is_float and low >= 0 and high <= 1:
+        a = a * 255.0
+    elif low < 0 or high > 255:
+        a = (a - low) * (255.0 / (high - low)) if high > low else np.zeros_like(a)
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
 def reshape_and_normalize_image(image):
@@ -123,31 +308,52 @@ def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=Non
     return (noise * noise_ratio + content_image * (1 - noise_ratio)).astype(np.float32)
 
 
-def save_image(path, image):
+def save_image(path, image, comment=None):
     """The course's ``save_image``: add ``CONFIG.MEANS`` back, clip to 0..255, write uint8.
 
-    The file is written to a temporary name in the same directory and renamed into place,
-    so an interrupted run never leaves a half-written image under ``path``.
+    The image is encoded in memory, written to a temporary file in the same directory,
+    flushed to disk (``fsync``, so a full disk is reported here rather than lost) and renamed
+    over ``path`` with ``os.replace``. An interrupted or failed save leaves ``path`` as it was
+    (absent, or the previous complete image) and removes the temporary file.
 
     Args:
         path: output file; the format follows the extension (``.png``, ``.jpg``).
         image: (1, n_H, n_W, 3) normalised image.
+        comment: optional text stored in the file (a JPEG COM segment, or a PNG ``Comment``
+            text chunk), e.g. what produced the image.
+
+    Raises:
+        OSError: the file cannot be written (for example ``ENOSPC``: no space left).
     """
-    import imageio.v2 as imageio
+    import imageio.v3 as imageio
 
     path = os.fspath(path)
     image = np.clip(np.asarray(image) + CONFIG.MEANS, 0, 255).astype("uint8")[0]
     directory, name = os.path.split(path)
     stem, ext = os.path.splitext(name)
+    extra = {}
+    if comment is not None:
+        if ext.lower() == ".png":
+            from PIL.PngImagePlugin import PngInfo
+
+            extra["pnginfo"] = PngInfo()
+            extra["pnginfo"].add_text("Comment", comment)
+        else:
+            extra["comment"] = comment.encode("utf-8")
+    data = imageio.imwrite("<bytes>", image, extension=ext.lower(), **extra)
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory or ".")
     try:
-        os.close(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        # The temporary name ends in the same extension, which selects the format.
-        imageio.imwrite(tmp, image)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -158,25 +364,14 @@ def save_image(path, image):
 def image_size(path):
     """(height, width) of an image file as :func:`load_image` sees it (EXIF orientation applied).
 
+    Reads the header only, with the checks :func:`load_image` makes before decoding (missing,
+    empty or non-image file, more than :data:`MAX_INPUT_PIXELS`); truncated pixel data is
+    found only by :func:`load_image`.
+
     Raises:
         ImageInputError: as :func:`load_image`.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImageInputError(f"{path}: no such file")
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            # EXIF orientations 5..8 are transposed: width and height swap.
-            if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                width, height = height, width
-            return height, width
-    except UnidentifiedImageError:
-        raise ImageInputError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageInputError(f"{path}: unreadable image data ({exc})") from None
+    return _open_checked(path, lambda path, img: _checked_size(path, img, upright=True))
 
 
 def size_for_max_side(height, width, max_size):
@@ -229,3 +424,17 @@ def resize_array(image, height, width):
         for c in range(image.shape[-1])
     ]
     return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def read_comment(path):
+    """The comment :func:`save_image` stored in ``path``, or ``None`` (absent or unreadable)."""
+    from PIL import Image
+
+    try:
+        with Image.open(os.fspath(path)) as img:
+            comment = img.info.get("comment", img.info.get("Comment"))
+    except Exception:
+        return None
+    if isinstance(comment, bytes):
+        comment = comment.decode("utf-8", errors="replace")
+    return comment

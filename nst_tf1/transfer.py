@@ -23,24 +23,53 @@ from .costs import compute_content_cost, compute_style_cost, total_cost
 from .images import generate_noise_image, reshape_and_normalize_image
 from .vgg import build_vgg_model, read_vgg_weights
 
-__all__ = ["Step", "model_nn", "style_transfer"]
+__all__ = ["Step", "NonFiniteCostError", "model_nn", "style_transfer"]
 
 Step = collections.namedtuple("Step", "iteration total_cost content_cost style_cost image")
 Step.__doc__ = """Progress of the optimisation.
 
 Attributes:
     iteration: 0-based iteration; the costs are those of the image before that iteration's
-        Adam update. The last Step has ``iteration == num_iterations``: the final image.
+        Adam update. The last Step has ``iteration == num_iterations``: the final image
+        (fewer when ``should_stop`` ended the loop early; see :func:`model_nn`).
     total_cost, content_cost, style_cost: J, J_content and J_style as floats.
     image: (1, n_H, n_W, 3) normalised image the costs belong to, on iterations that are a
         multiple of ``save_every`` and on the last Step; ``None`` otherwise.
 """
 
 
-def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY):
+class NonFiniteCostError(ArithmeticError):
+    """A cost became NaN or infinite: the optimisation has diverged and was stopped.
+
+    Attributes:
+        step: the :class:`Step` whose costs are not finite (its image is not attached).
+        last_finite: the :class:`Step` of the last image whose costs were finite, with that
+            image attached; ``None`` when the initial image's costs were already not finite.
+    """
+
+    def __init__(self, step, last_finite):
+        self.step = step
+        self.last_finite = last_finite
+        super().__init__(
+            f"the total cost became {step.total_cost} at iteration {step.iteration} "
+            f"(content cost {step.content_cost}, style cost {step.style_cost})"
+        )
+
+
+def _finite(step):
+    return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
+
+
+def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY,
+             should_stop=None):
     """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
 
     ``model['input']`` must already hold the initial generated image.
+
+    Every Step's costs are checked here, where they are produced: on the first NaN or
+    infinite cost the loop stops and raises :class:`NonFiniteCostError`, carrying the last
+    image whose costs were finite (the image is read before every update for that purpose:
+    one (1, n_H, n_W, 3) copy per iteration, small next to the forward and backward pass).
 
     Args:
         sess: the session.
@@ -49,20 +78,37 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
         train_step: the optimiser's update op.
         num_iterations: number of Adam updates.
         save_every: attach the image to every Step whose iteration is a multiple of this.
+        should_stop: optional callable polled before every update; when it returns true the
+            loop yields one last Step for the current image (iteration = updates done so far,
+            image attached) and ends early. The caller recognises it as the last Step.
 
     Yields:
         Step: one per iteration, then a last one for the final image.
+
+    Raises:
+        NonFiniteCostError: a cost is NaN or infinite.
     """
+    last_finite = None
     for i in range(num_iterations):
-        image = None
-        if save_every and i % save_every == 0:
-            # The image the costs below are computed on: the Variable before this update.
-            image = np.array(sess.run(model["input"]), copy=True)
+        if should_stop is not None and should_stop():
+            break
+        # The image the costs below are computed on: the Variable before this update.
+        image = np.array(sess.run(model["input"]), copy=True)
         # One run: the forward pass gives the costs, and Adam updates the input from it.
         _, J, J_content, J_style = sess.run([train_step, *costs])
-        yield Step(i, float(J), float(J_content), float(J_style), image)
+        step = Step(i, float(J), float(J_content), float(J_style),
+                    image if save_every and i % save_every == 0 else None)
+        if not _finite(step):
+            raise NonFiniteCostError(step, last_finite)
+        last_finite = step._replace(image=image)
+        yield step
+    else:
+        i = num_iterations
     J, J_content, J_style, image = sess.run([*costs, model["input"]])
-    yield Step(num_iterations, float(J), float(J_content), float(J_style), np.array(image))
+    step = Step(i, float(J), float(J_content), float(J_style), np.array(image))
+    if not _finite(step):
+        raise NonFiniteCostError(step._replace(image=None), last_finite)
+    yield step
 
 
 def style_transfer(
@@ -79,6 +125,7 @@ def style_transfer(
     seed=None,
     style_layers=CONFIG.STYLE_LAYERS,
     content_layer=CONFIG.CONTENT_LAYER,
+    should_stop=None,
 ):
     """Neural style transfer as in the course, in a fresh graph and session.
 
@@ -94,11 +141,13 @@ def style_transfer(
         seed: seed of the initial noise; the same seed gives the same result.
         style_layers: (layer name, coefficient) pairs.
         content_layer: layer of the content cost.
+        should_stop: optional callable polled before every update; see :func:`model_nn`.
 
     Yields:
         Step: see :func:`model_nn`.
 
     Raises:
+        NonFiniteCostError: a cost became NaN or infinite (see :func:`model_nn`).
         ValueError: the images differ in size.
         nst_tf1.vgg.ModelFileError: the model file cannot be used.
     """
@@ -139,4 +188,4 @@ def style_transfer(
         sess.run(tf.global_variables_initializer())
         sess.run(model["input"].assign(generated))
         yield from model_nn(sess, model, (J, J_content, J_style), train_step, num_iterations,
-                            save_every)
+                            save_every, should_stop=should_stop)

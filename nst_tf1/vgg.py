@@ -26,6 +26,9 @@ __all__ = [
     "VGG19_FILE_LAYERS",
     "VGG19_CONV_LAYERS",
     "MODEL_KEYS",
+    "MIN_IMAGE_SIDE",
+    "activation_shapes",
+    "activation_bytes",
     "VGGWeights",
     "POOLING_MODES",
     "check_conv_layer",
@@ -94,6 +97,54 @@ MODEL_KEYS = _model_keys()
 POOLING_MODES = ("avg", "max")
 
 
+#: Smallest height or width (pixels) of an image this package accepts: 2 ** 5 = 32.
+#: The network has five 2x2, stride-2 poolings. With SAME padding they round up, so no side
+#: ever shrinks to zero (1 stays 1); but each position of avgpool5 stands for a 32x32 block of
+#: the input, and below 32 pixels the conv5_x layers (conv5_1 is a style layer) see a 1-pixel
+#: (or half-padding) map: their 3x3 kernels read mostly zero padding and the Gram matrix
+#: averages a single position. 32 is also the side under which VALID pooling (VGG's own)
+#: would collapse to zero. The same minimum applies to the input files and to --height/--width.
+MIN_IMAGE_SIDE = 2 ** sum(1 for layer in VGG19_FILE_LAYERS if layer.type == "pool")
+
+
+def activation_shapes(height, width, layers=None):
+    """Shape of every tensor of the :func:`build_vgg_model` dict, without building it.
+
+    Args:
+        height, width: input size.
+        layers: :class:`VGGWeights` or dict ``conv name -> (W, b)`` giving the channel widths;
+            ``None``: the real VGG-19 widths of :data:`VGG19_CONV_LAYERS`.
+
+    Returns:
+        dict: key of :data:`MODEL_KEYS` -> (1, h, w, channels). Convolutions keep h and w;
+        each 2x2 stride-2 SAME pooling maps a side n to ceil(n / 2).
+    """
+    layers = getattr(layers, "layers", layers)
+    if layers is None:
+        widths = {layer.name: layer.shape[3] for layer in VGG19_CONV_LAYERS}
+    else:
+        widths = {name: np.shape(W)[3] for name, (W, _) in layers.items()}
+    shapes = {"input": (1, height, width, CONFIG.COLOR_CHANNELS)}
+    h, w, c = height, width, CONFIG.COLOR_CHANNELS
+    for key in MODEL_KEYS[1:]:
+        if key.startswith("conv"):
+            c = widths[key]
+        else:
+            h, w = -(-h // 2), -(-w // 2)
+        shapes[key] = (1, h, w, c)
+    return shapes
+
+
+def activation_bytes(height, width, layers=None):
+    """Bytes of float32 the forward pass's tensors take: the sum over :func:`activation_shapes`.
+
+    For 300x400 at the real widths this is about 157 MB; the optimisation needs several times
+    that (see ``nst_tf1.preflight``).
+    """
+    shapes = activation_shapes(height, width, layers)
+    return 4 * sum(int(np.prod(shape)) for shape in shapes.values())
+
+
 class ModelFileError(ValueError):
     """The VGG-19 file is missing, unreadable, or not the network this package expects."""
 
@@ -155,6 +206,46 @@ def _cells(value):
     return list(value.reshape(-1, order="F"))
 
 
+# Leading bytes of files people pass by mistake -> what they are.
+_MAGIC = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89HDF", "an HDF5 file (a Keras .h5?)"),
+    (b"\x80", "a Python pickle (a PyTorch/NumPy file?)"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+)
+
+
+def _check_mat_header(path, header):
+    """Refuse files that are not MATLAB v5/v7 .mat files, saying what they look like."""
+    if header.startswith(b"MATLAB 5.0 MAT-file"):
+        return
+    if header.startswith(b"MATLAB 7.3 MAT-file") or header[512:516] == b"\x89HDF":
+        raise ModelFileError(
+            f"{path}: a MATLAB v7.3 (HDF5) .mat file, which scipy cannot read; MatConvNet's "
+            "imagenet-vgg-verydeep-19.mat is a v5 file: download it again"
+        )
+    if not header:
+        raise ModelFileError(f"{path}: empty file (0 bytes), not a .mat file")
+    kind = next((what for magic, what in _MAGIC if header.startswith(magic)), None)
+    if kind is None:
+        text = header.lstrip().lower()
+        if text.startswith((b"<!doctype html", b"<html")):
+            kind = "an HTML page (a failed download?)"
+        elif all(32 <= c < 127 or c in b"\t\r\n" for c in header[:256]):
+            kind = "a text file"
+        else:
+            kind = "of an unknown type"
+    raise ModelFileError(
+        f"{path}: not a MATLAB .mat file (it is {kind}); expected MatConvNet's "
+        "imagenet-vgg-verydeep-19.mat"
+    )
+
+
 def read_vgg_weights(path):
     """Read the 16 convolution layers of a MatConvNet VGG-19 file, by field name.
 
@@ -186,15 +277,29 @@ def read_vgg_weights(path):
     if os.path.isdir(path):
         raise ModelFileError(f"{path}: is a directory, not a .mat file")
     try:
+        with open(path, "rb") as f:
+            header = f.read(1024)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    _check_mat_header(path, header)
+    try:
         mat = scipy.io.loadmat(path, variable_names=("layers", "meta", "normalization"))
     except MemoryError:
         raise
     except Exception as exc:  # scipy raises many types on bad bytes; all mean "not readable"
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
         raise ModelFileError(
-            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})"
+            f"{path}: truncated or corrupt .mat file ({detail}); download it again"
         ) from None
     if "layers" not in mat:
-        raise ModelFileError(f"{path}: no 'layers' variable; not a MatConvNet network file")
+        try:  # loadmat read only the variables asked for; list what the file holds
+            others = sorted(name for name, _, _ in scipy.io.whosmat(path))
+        except Exception:
+            others = []
+        raise ModelFileError(
+            f"{path}: not a MatConvNet network file (no 'layers' variable; "
+            f"it holds: {', '.join(others) or 'nothing'})"
+        )
 
     if "meta" in mat:
         layout = "new"
@@ -221,7 +326,11 @@ def read_vgg_weights(path):
     in_channels = 3
     for expected in VGG19_CONV_LAYERS:
         if expected.name not in found:
-            raise ModelFileError(f"{path}: layer '{expected.name}' is missing")
+            convs = sum(1 for name in found if name.startswith("conv"))
+            raise ModelFileError(
+                f"{path}: not VGG-19: layer '{expected.name}' is missing (the file has "
+                f"{convs} convolution layers named convX_Y, VGG-19 has 16)"
+            )
         cell = found[expected.name]
         kind = _string(_field(cell, "type", path, expected.name))
         if kind != "conv":
@@ -233,6 +342,11 @@ def read_vgg_weights(path):
                 f"{path}: layer '{expected.name}' weights hold {len(pair)} arrays, not W and b"
             )
         W, b = (np.asarray(p) for p in pair)
+        if W.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+            raise ModelFileError(
+                f"{path}: layer '{expected.name}' weights are not numeric arrays "
+                f"(W {W.dtype}, b {b.dtype})"
+            )
         if W.ndim != 4 or W.shape[:2] != (3, 3) or W.shape[2] != in_channels:
             raise ModelFileError(
                 f"{path}: layer '{expected.name}' has W of shape {W.shape}, "
@@ -250,6 +364,9 @@ def read_vgg_weights(path):
             np.ascontiguousarray(W, dtype=np.float32),
             np.ascontiguousarray(b.reshape(-1), dtype=np.float32),
         )
+        if not (np.isfinite(layers[expected.name][0]).all()
+                and np.isfinite(layers[expected.name][1]).all()):
+            raise ModelFileError(f"{path}: layer '{expected.name}' holds NaN or infinite weights")
         in_channels = out_channels
     return VGGWeights(path, layout, layers, mean_pixel)
 

@@ -1,0 +1,218 @@
+"""Faults during a run (issue 4): signals, NaN costs, full disks, existing results.
+
+Nothing is lost (the current or last finite image is saved), nothing is half-written (no
+temporary or partial file is left), and every ending is one line.
+"""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import HEIGHT, ROOT, WIDTH, write_image
+from test_bad_input import assert_one_line_error, run_main
+
+from nst_tf1.images import read_comment, save_image
+
+
+def _no_temporary_files(directory):
+    return [name for name in os.listdir(directory) if ".tmp" in name] == []
+
+
+def _size_of(path):
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        return img.size
+
+
+def _args(content, style, model, out_dir, *extra):
+    return ["--content", content, "--style", style, "--model", model, "--output-dir", out_dir,
+            "--height", HEIGHT, "--width", WIDTH, "--seed", 0, *extra]
+
+
+# ----------------------------------------------------------------------------------------
+# SIGINT / SIGTERM in a real process
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, status):
+    out_dir = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    args = _args(*image_pair, vgg_file, out_dir, "--iterations", 1000000, "--save-every", 3)
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        # Wait until the optimisation runs: the course's lines of iteration 3 are printed.
+        deadline = time.monotonic() + 300
+        for line in proc.stdout:
+            if line.startswith("Iteration 3 :") or time.monotonic() > deadline:
+                break
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    name = signal.Signals(signum).name
+    final = str(out_dir / "generated_image.jpg")
+    assert lines[0].startswith(f"nst-tf1: interrupted by {name} at iteration "), err
+    assert lines[0].endswith(f"saved the current image as {final}"), err
+    assert _size_of(final) == (WIDTH, HEIGHT)
+    assert os.path.exists(out_dir / "3.png")
+    assert _no_temporary_files(out_dir)
+
+
+# ----------------------------------------------------------------------------------------
+# NaN / Inf costs
+
+
+def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair, vgg_file):
+    out_dir = tmp_path / "out"
+    # Adam moves every pixel by about the learning rate: 1e30 overflows the Gram matrices.
+    status, out, err = run_main(
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 5, "--learning-rate", 1e30),
+        capsys)
+    assert_one_line_error(status, err, "the total cost became inf at iteration 1",
+                          "last image with a finite cost (iteration 0)",
+                          str(out_dir / "generated_image.jpg"), "lower --learning-rate",
+                          code=1)
+    # The kept image is iteration 0's, the one 0.png holds: the same pixels, JPEG-encoded.
+    import imageio.v3 as imageio
+
+    first = imageio.imread(out_dir / "0.png")
+    expected = imageio.imread(imageio.imwrite("<bytes>", first, extension=".jpg"),
+                              extension=".jpg")
+    np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.jpg"), expected)
+    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg"]
+
+
+def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg_file):
+    out_dir = tmp_path / "out"
+    status, out, err = run_main(
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys)
+    assert_one_line_error(status, err, "for the initial image: nothing saved", code=1)
+    assert os.listdir(out_dir) == []
+
+
+# ----------------------------------------------------------------------------------------
+# Disk full during the run
+
+
+def test_disk_full_mid_run_keeps_earlier_images(monkeypatch, tmp_path, capsys, image_pair,
+                                               vgg_file):
+    out_dir = tmp_path / "out"
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the second image: 2.png
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    status, out, err = run_main(
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 6, "--save-every", 2), capsys)
+    monkeypatch.undo()
+    assert_one_line_error(status, err, f"cannot write {out_dir / '2.png'}",
+                          "No space left on device", "saved before it", code=1)
+    assert sorted(os.listdir(out_dir)) == ["0.png"]
+    assert _size_of(out_dir / "0.png") == (WIDTH, HEIGHT)
+
+
+def test_failed_save_leaves_the_previous_file(monkeypatch, tmp_path):
+    path = tmp_path / "generated_image.jpg"
+    save_image(path, np.zeros((1, 40, 40, 3)), comment="first")
+    before = path.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(path, np.ones((1, 40, 40, 3)) * 50, comment="second")
+    monkeypatch.undo()
+    assert path.read_bytes() == before and read_comment(path) == "first"
+    assert os.listdir(tmp_path) == ["generated_image.jpg"]
+
+
+# ----------------------------------------------------------------------------------------
+# Existing output
+
+
+@pytest.fixture()
+def other_pair(tmp_path):
+    rng = np.random.default_rng(1)
+    return (write_image(tmp_path / "other-content.png", rng.integers(0, 255, (80, 96, 3))),
+            write_image(tmp_path / "other-style.png", rng.integers(0, 255, (80, 96, 3))))
+
+
+def test_existing_output_policy(tmp_path, capsys, image_pair, other_pair, vgg_file):
+    out_dir = tmp_path / "out"
+    final = out_dir / "generated_image.jpg"
+    run = ["--iterations", 1, "--save-every", 1]
+
+    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run), capsys)
+    assert status == 0, err
+    first = final.read_bytes()
+
+    # Another pair: refused before anything is written, the result untouched.
+    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run), capsys)
+    assert_one_line_error(status, err, f"{final} exists (from content content.jpg and style "
+                          "style.jpg, not this content/style pair)", "--overwrite")
+    assert final.read_bytes() == first
+
+    # The same pair again: replaced, and said so.
+    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run, "--seed", 5),
+                                capsys)
+    assert status == 0, err
+    assert f"Replacing {final}: an earlier result of the same content/style pair" in out
+    second = final.read_bytes()
+    assert second != first
+
+    # Another pair with --overwrite: replaced, and said so.
+    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run, "--overwrite"),
+                                capsys)
+    assert status == 0, err
+    assert f"Replacing {final} (from content content.jpg and style style.jpg) as " \
+           "--overwrite asks" in out
+    assert final.read_bytes() != second
+    assert _no_temporary_files(out_dir)
+
+
+def test_existing_output_of_unknown_origin_is_refused(tmp_path, capsys, image_pair, vgg_file):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    final = write_image(out_dir / "generated_image.jpg", np.zeros((HEIGHT, WIDTH, 3)))
+    before = open(final, "rb").read()
+    status, _, err = run_main(_args(*image_pair, vgg_file, out_dir), capsys)
+    assert_one_line_error(status, err, f"{final} exists (of unknown origin", "--overwrite")
+    assert open(final, "rb").read() == before
+    assert os.listdir(out_dir) == ["generated_image.jpg"]
+
+
+# ----------------------------------------------------------------------------------------
+# --keep-aspect end to end
+
+
+def test_keep_aspect_run_writes_the_derived_size(tmp_path, capsys, image_pair, vgg_file):
+    out_dir = tmp_path / "out"
+    portrait = write_image(tmp_path / "portrait.png",
+                           np.random.default_rng(2).integers(0, 255, (120, 90, 3)))
+    status, out, err = run_main(
+        ["--content", portrait, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
+         out_dir, "--height", 64, "--keep-aspect", "--iterations", 1], capsys)
+    assert status == 0, err
+    assert _size_of(out_dir / "generated_image.jpg") == (48, 64)
+    assert _size_of(out_dir / "0.png") == (48, 64)
