@@ -546,12 +546,12 @@ def run_main(argv):
     """The main job: check the inputs, optimise, print and save; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.keep_aspect and args.height is not None and args.width is not None:
-        parser.error("--keep-aspect derives one side from the content image: give --height "
-                     "or --width, not both")
     if args.keep_aspect and args.max_size:
         parser.error("--keep-aspect and --max-size both derive the size from the content "
                      "image: give one of them")
+    if args.keep_aspect and args.height is not None and args.width is not None:
+        parser.error("--keep-aspect derives one side from the content image: give --height "
+                     "or --width, not both")
     if not args.keep_aspect:
         args.height = args.height or CONFIG.IMAGE_HEIGHT
         args.width = args.width or CONFIG.IMAGE_WIDTH

@@ -159,27 +159,35 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def run_signature(content_path, style_path):
+def run_signature(content_path, style_paths):
     """The text stored in ``generated_image.jpg``: the content and style files of the run.
 
+    Args:
+        content_path: the content image.
+        style_paths: the style image, or a list of them (blended styles).
+
     Returns:
-        str: ``nst-tf1 run {"content": {"name": ..., "sha256": ...}, "style": {...}}``.
+        str: ``nst-tf1 run {"content": [{"name": ..., "sha256": ...}], "style": [...]}``.
     """
+    if isinstance(style_paths, (str, os.PathLike)):
+        style_paths = [style_paths]
     record = {
-        role: {"name": os.path.basename(p), "sha256": _sha256(p)}
-        for role, p in (("content", content_path), ("style", style_path))
+        role: [{"name": os.path.basename(p), "sha256": _sha256(p)} for p in paths]
+        for role, paths in (("content", [content_path]), ("style", list(style_paths)))
     }
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
 
 
 def _parse_signature(text):
+    """{"content": (names, digests), "style": (names, digests)} or None."""
     if not text or not text.startswith(_SIGNATURE_PREFIX):
         return None
     try:
         record = json.loads(text[len(_SIGNATURE_PREFIX):])
-        return {role: (record[role]["name"], record[role]["sha256"])
+        return {role: (" + ".join(str(item["name"]) for item in record[role]),
+                       tuple(str(item["sha256"]) for item in record[role]))
                 for role in ("content", "style")}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -230,7 +230,7 @@ def _check_mat_header(path, header):
             "imagenet-vgg-verydeep-19.mat is a v5 file: download it again"
         )
     if not header:
-        raise ModelFileError(f"{path}: empty file (0 bytes), not a .mat file")
+        raise ModelFileError(f"{path}: not a readable MATLAB .mat file: empty (0 bytes)")
     kind = next((what for magic, what in _MAGIC if header.startswith(magic)), None)
     if kind is None:
         text = header.lstrip().lower()
@@ -241,7 +241,7 @@ def _check_mat_header(path, header):
         else:
             kind = "of an unknown type"
     raise ModelFileError(
-        f"{path}: not a MATLAB .mat file (it is {kind}); expected MatConvNet's "
+        f"{path}: not a readable MATLAB .mat file: it is {kind}; expected MatConvNet's "
         "imagenet-vgg-verydeep-19.mat"
     )
 
@@ -289,7 +289,8 @@ def read_vgg_weights(path):
     except Exception as exc:  # scipy raises many types on bad bytes; all mean "not readable"
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
         raise ModelFileError(
-            f"{path}: truncated or corrupt .mat file ({detail}); download it again"
+            f"{path}: not a readable MATLAB .mat file: truncated or corrupt ({detail}); "
+            "download it again"
         ) from None
     if "layers" not in mat:
         try:  # loadmat read only the variables asked for; list what the file holds

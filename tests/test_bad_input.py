@@ -140,8 +140,8 @@ def make_exif_rotated_jpeg(d):
 
 
 def make_tiny_upscaled_jpeg(d):
-    return write_image(d / "small-ok.jpg", np.full((MIN_IMAGE_SIDE, MIN_IMAGE_SIDE, 3), 50)), \
-        (50, 50, 50)
+    # The minimum side applies to the size the network sees, not to the file: upscaled.
+    return write_image(d / "small-ok.jpg", np.full((8, 8, 3), 50)), (50, 50, 50)
 
 
 def make_bmp(d):
@@ -260,9 +260,6 @@ def _bad_image(kind):
         (d / name).write_bytes(header + _png_chunk(b"IDAT", b"garbage" * 50))
         return str(d / name)
 
-    def too_small(d, name):
-        return write_image(d / name, np.zeros((MIN_IMAGE_SIDE - 1, 200, 3)))
-
     def bomb(d, name):  # 12000 x 12000 = 144 M pixels declared in a 60-byte file
         return write_png_raw(d / name, 12000, 12000, 8, 2)
 
@@ -272,19 +269,18 @@ def _bad_image(kind):
     return {
         "missing": missing, "directory": directory, "empty": empty, "text": text,
         "truncated-png": _truncated(_png, 0.5), "truncated-jpeg": _truncated(_jpeg, 0.6),
-        "corrupt": corrupt, "too-small": too_small, "bomb": bomb, "huge-bomb": huge_bomb,
+        "corrupt": corrupt, "bomb": bomb, "huge-bomb": huge_bomb,
     }[kind]
 
 
 IMAGE_CASES = [
     ("missing", "no such file"),
-    ("directory", "is a directory"),
+    ("directory", "no image files"),  # a directory is a batch; this one is empty
     ("empty", "empty file"),
     ("text", "not an image file"),
     ("truncated-png", "truncated or corrupt image data"),
     ("truncated-jpeg", "truncated or corrupt image data"),
     ("corrupt", "truncated or corrupt image data"),
-    ("too-small", f"each side must be at least {MIN_IMAGE_SIDE} pixels"),
     ("bomb", f"above the limit of {MAX_INPUT_PIXELS:,}"),
     ("huge-bomb", f"above the limit of {MAX_INPUT_PIXELS:,}"),
 ]
@@ -331,13 +327,18 @@ def test_bad_image_is_refused(tmp_path, capsys, image_pair, vgg_file, kind, mess
     assert_nothing_written(out_dir)
 
 
-def test_keep_aspect_refuses_a_side_below_the_minimum(tmp_path, capsys, image_pair, vgg_file):
+@pytest.mark.parametrize("extra, how", [(["--width", 64, "--keep-aspect"],
+                                          "keeping its aspect ratio turns its 1000x40"),
+                                         (["--max-size", 400], "--max-size 400 turns its 1000x40")])
+def test_derived_side_below_the_minimum_is_refused(tmp_path, capsys, image_pair, vgg_file,
+                                                   extra, how):
+    # A 1000x40 strip: keeping its ratio, the short side falls under MIN_IMAGE_SIDE.
     strip = write_image(tmp_path / "strip.png", _gradient(40, 1000))
     out_dir = tmp_path / "out"
     status, _, err = run_main(
         ["--content", strip, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
-         out_dir, "--width", 64, "--keep-aspect"], capsys)
-    assert_one_line_error(status, err, strip, "keeping its aspect ratio", "at least 32")
+         out_dir, *extra], capsys)
+    assert_one_line_error(status, err, strip, how, f"at least {MIN_IMAGE_SIDE} pixels")
     assert_nothing_written(out_dir)
 
 
@@ -357,6 +358,7 @@ ARG_CASES = [
     (["--height", "abc"], "--height: not a number"),
     (["--height", "100000", "--width", "100000"], "of memory (estimate:"),
     (["--keep-aspect", "--height", "64", "--width", "64"], "not both"),
+    (["--keep-aspect", "--max-size", "64"], "give one of them"),
 ]
 
 
@@ -450,14 +452,14 @@ def _bad_model(kind, d, vgg_file, image):
 
 
 MODEL_CASES = [
-    ("missing", "VGG-19 model file not found"),
+    ("missing", "VGG-19 model file not found"),  # with --no-download
     ("directory", "is a directory"),
-    ("empty", "empty file"),
-    ("jpeg", "not a MATLAB .mat file (it is a JPEG image)"),
-    ("html", "not a MATLAB .mat file (it is an HTML page"),
+    ("empty", "not a readable MATLAB .mat file: empty (0 bytes)"),
+    ("jpeg", "not a readable MATLAB .mat file: it is a JPEG image"),
+    ("html", "not a readable MATLAB .mat file: it is an HTML page"),
     ("hdf5", "MATLAB v7.3 (HDF5)"),
     ("not-network", "not a MatConvNet network file (no 'layers' variable; it holds: x)"),
-    ("truncated", "truncated or corrupt .mat file"),
+    ("truncated", "not a readable MATLAB .mat file: truncated or corrupt"),
     ("vgg16-like", "not VGG-19: layer 'conv3_4' is missing"),
     ("wrong-shape", "layer 'conv2_1' has W of shape (3, 3, 5, 16)"),
     ("nan-weights", "layer 'conv4_1' holds NaN or infinite weights"),
@@ -470,7 +472,8 @@ def test_bad_model_file_is_refused(tmp_path, capsys, image_pair, vgg_file, kind,
     out_dir = tmp_path / "out"
     status, _, err = run_main(
         ["--content", image_pair[0], "--style", image_pair[1], "--model", model,
-         "--output-dir", out_dir, "--height", HEIGHT, "--width", WIDTH], capsys)
+         "--output-dir", out_dir, "--height", HEIGHT, "--width", WIDTH, "--no-download"],
+        capsys)
     assert_one_line_error(status, err, model, message)
     assert not os.path.exists(out_dir / "generated_image.jpg")
 
