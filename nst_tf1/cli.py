@@ -606,6 +606,7 @@ def _run_course(args, stop):
         PreflightError,
         check_existing_output,
         check_output_dir,
+        interrupted_signature,
         run_signature,
     )
     from .vgg import ModelFileError, read_vgg_weights
@@ -664,6 +665,8 @@ def _run_course(args, stop):
                     save_image(writing, step.image)
             # The last Step holds the final image (after a signal, the current one).
             writing = final
+            if last.iteration < args.iterations:
+                signature = interrupted_signature(signature, last.iteration)
             save_image(final, last.image, comment=signature)
     except NonFiniteCostError as exc:
         return _non_finite(exc, final, signature, args)
@@ -752,6 +755,8 @@ def _run_extended(args, stop):
         PreflightError,
         check_existing_output,
         check_output_dir,
+        interrupted_at,
+        interrupted_signature,
         run_signature,
     )
     from .transfer import NonFiniteCostError
@@ -808,7 +813,12 @@ def _run_extended(args, stop):
     todo = []
     for job in jobs:
         if batch and os.path.exists(os.path.join(job[3], FINAL_IMAGE)):
-            if args.overwrite:
+            stopped = interrupted_at(os.path.join(job[3], FINAL_IMAGE))
+            if stopped is not None:
+                print(f"Rerunning {job[3]}: its generated_image.jpg was interrupted at "
+                      f"iteration {stopped}")
+                todo.append(job)
+            elif args.overwrite:
                 print(f"Replacing {job[3]}: generated_image.jpg exists (--overwrite)")
                 todo.append(job)
             else:
@@ -882,7 +892,8 @@ def _run_extended(args, stop):
                 if stop() and not finished:
                     # The loop ended early: its last Step holds the current image.
                     writing = final
-                    save_image(final, step.image, comment=signature)
+                    save_image(final, step.image,
+                               comment=interrupted_signature(signature, step.iteration))
                     _note(f"interrupted by {stop.name} at iteration {step.iteration} of "
                           f"{args.iterations}; saved the current image as {final}")
                     return 128 + stop.signum

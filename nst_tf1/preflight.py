@@ -26,6 +26,8 @@ __all__ = [
     "check_memory",
     "check_output_dir",
     "run_signature",
+    "interrupted_signature",
+    "interrupted_at",
     "check_existing_output",
     "FINAL_IMAGE",
 ]
@@ -176,6 +178,28 @@ def run_signature(content_path, style_paths):
         for role, paths in (("content", [content_path]), ("style", list(style_paths)))
     }
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
+
+
+def interrupted_signature(signature, iteration):
+    """``signature`` marked as the record of a run stopped (by a signal) at ``iteration``."""
+    record = json.loads(signature[len(_SIGNATURE_PREFIX):])
+    record["interrupted_at"] = int(iteration)
+    return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
+
+
+def interrupted_at(path):
+    """The iteration at which the run that wrote image ``path`` was stopped by a signal, or
+    ``None`` (it finished, or the image carries no record of this package)."""
+    from .images import read_comment
+
+    text = read_comment(path)
+    if not text or not text.startswith(_SIGNATURE_PREFIX):
+        return None
+    try:
+        value = json.loads(text[len(_SIGNATURE_PREFIX):]).get("interrupted_at")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _parse_signature(text):

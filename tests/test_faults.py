@@ -70,6 +70,11 @@ def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, 
     assert lines[0].startswith(f"nst-tf1: interrupted by {name} at iteration "), err
     assert lines[0].endswith(f"saved the current image as {final}"), err
     assert _size_of(final) == (WIDTH, HEIGHT)
+    # The image records where it was stopped, so a batch reruns that pair.
+    from nst_tf1.preflight import interrupted_at
+
+    stopped = int(lines[0].split(" at iteration ")[1].split()[0])
+    assert stopped >= 3 and interrupted_at(final) == stopped
     assert os.path.exists(out_dir / "3.png")
     assert _no_temporary_files(out_dir)
 
@@ -200,6 +205,33 @@ def test_existing_output_of_unknown_origin_is_refused(tmp_path, capsys, image_pa
     assert_one_line_error(status, err, f"{final} exists (of unknown origin", "--overwrite")
     assert open(final, "rb").read() == before
     assert os.listdir(out_dir) == ["generated_image.jpg"]
+
+
+def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(tmp_path, capsys,
+                                                                   image_pair, vgg_file):
+    from nst_tf1.preflight import interrupted_at, interrupted_signature, run_signature
+
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    rng = np.random.default_rng(3)
+    a = write_image(contents / "a.png", rng.integers(0, 255, (HEIGHT, WIDTH, 3)))
+    b = write_image(contents / "b.png", rng.integers(0, 255, (HEIGHT, WIDTH, 3)))
+    out_dir = tmp_path / "out"
+    blank = np.zeros((1, HEIGHT, WIDTH, 3))
+    for label, signature in (
+        ("a__style", interrupted_signature(run_signature(a, image_pair[1]), 7)),
+        ("b__style", run_signature(b, image_pair[1])),
+    ):
+        (out_dir / label).mkdir(parents=True)
+        save_image(out_dir / label / "generated_image.jpg", blank, comment=signature)
+    status, out, err = run_main(
+        ["--content", contents, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
+         out_dir, "--height", HEIGHT, "--width", WIDTH, "--iterations", 1], capsys)
+    assert status == 0, err
+    assert f"Rerunning {out_dir / 'a__style'}: its generated_image.jpg was interrupted at " \
+           "iteration 7" in out
+    assert f"Skipping {out_dir / 'b__style'}" in out
+    assert interrupted_at(out_dir / "a__style" / "generated_image.jpg") is None
 
 
 # ----------------------------------------------------------------------------------------
