@@ -59,6 +59,17 @@ class _HelpFormatter(argparse.HelpFormatter):
         return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
                              break_on_hyphens=False)
 
+    def _fill_text(self, text, width, indent):
+        """Description and epilog: the same wrapping, paragraphs kept (blank lines)."""
+        import textwrap
+
+        return "\n\n".join(
+            textwrap.fill(self._whitespace_matcher.sub(" ", paragraph).strip(), width,
+                          initial_indent=indent, subsequent_indent=indent,
+                          break_on_hyphens=False)
+            for paragraph in text.split("\n\n")
+        )
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage block)."""
@@ -213,17 +224,17 @@ def build_parser():
             "Other commands: 'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
             "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
             f"The VGG-19 file (510 MB) comes from {VGG_URL}; when --model does not exist it "
-            "is downloaded there first, unless --no-download is given. "
+            "is downloaded there first, unless --no-download is given.\n\n"
             "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF "
             "orientation is honoured; grayscale, palette, CMYK and 16-bit images are converted "
             "to 8-bit RGB; transparency (RGBA, LA, palette) is composited on WHITE. Files above "
             f"{MAX_INPUT_PIXELS:,} pixels are refused before decoding. The size the network "
             f"sees must be at least {MIN_IMAGE_SIDE} pixels a side, and is checked against the "
-            "available memory (an estimate). "
+            "available memory (an estimate).\n\n"
             "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that "
             "image was made from the same content and style files (same bytes); otherwise it "
-            "stops before starting, unless --overwrite is given. "
-            "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg. "
+            "stops before starting, unless --overwrite is given.\n\n"
+            "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg.\n\n"
             "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not "
             "be written, out of memory); 2 bad input; 130 SIGINT; 143 SIGTERM."
         ),
