@@ -11,7 +11,12 @@ directory, an existing result of another content/style pair); 130 / 143 stopped 
 
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
 
-    nst-tf1 [run] --content C --style S ...   the course's style transfer (the default)
+    nst-tf1 [run] --content C --style S ...   the course's style transfer (the default);
+                                               records <output-dir>/run.json, and with
+                                               --logdir DIR a TensorBoard graph and scalars
+    nst-tf1 --print-model [--model M]          pprint the model dict, as the course does
+    nst-tf1 figure [panel strip noise costs]   the course's figures from a finished run
+    nst-tf1 activations --image I --layer L    a grid of a layer's activation maps
     nst-tf1 fetch-model [--dest PATH] ...      download and verify the real VGG-19 .mat
     nst-tf1 make-vgg PATH ...                  write a synthetic VGG-19 .mat for tests
 
@@ -221,7 +226,9 @@ def build_parser():
             "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
         ),
         epilog=(
-            "Other commands: 'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
+            "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished "
+            "run), 'nst-tf1 activations --help' (a layer's activation maps), "
+            "'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
             "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
             f"The VGG-19 file (510 MB) comes from {VGG_URL}; when --model does not exist it "
             "is downloaded there first, unless --no-download is given.\n\n"
@@ -285,7 +292,16 @@ def build_parser():
                         "(default: %(default)s)")
     p.add_argument("--seed", type=_seed, default=None,
                    help="seed of the initial noise; the same seed gives the same images "
-                        "(default: %(default)s, a fresh one each run)")
+                        "(default: %(default)s: a fresh one, recorded in run.json)")
+    p.add_argument("--logdir", default=None,
+                   help="write the graph and every iteration's costs there for TensorBoard "
+                        "(tensorboard --logdir DIR); the course's run only "
+                        "(default: %(default)s, none)")
+    p.add_argument("--print-model", action="store_true",
+                   help="build the graph from --model at --height x --width (and --pooling), "
+                        "pprint the model dict as the course does (layer -> tensor name, "
+                        "shape, dtype) and exit; needs no images, runs no optimisation and "
+                        "never downloads")
 
     x = p.add_argument_group(
         "beyond the course",
@@ -502,6 +518,72 @@ def _ensure_model(args):
     return None
 
 
+def _writable_dir_problem(path):
+    """Create directory ``path`` if needed and prove it writable; an error message or None."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"{path}: directory is not writable ({exc.strerror or exc})"
+    return None
+
+
+def _read_model(path):
+    """Read an existing model file (never downloaded: a 510 MB download just to look at the
+    network would surprise); return (weights, None) or (None, error message)."""
+    from .vgg import ModelFileError, read_vgg_weights
+
+    if not os.path.exists(path):
+        return None, _missing_model_message(path, _model_source()[0])
+    try:
+        return read_vgg_weights(path), None
+    except ModelFileError as exc:
+        return None, str(exc)
+
+
+def print_model(args):
+    """``--print-model``: the course's ``pprint(model)`` of the graph built from the file."""
+    weights, problem = _read_model(args.model)
+    if problem:
+        return _error(problem)
+    _quiet_tensorflow()
+    import pprint
+
+    import tensorflow.compat.v1 as tf
+
+    from .vgg import build_vgg_model
+
+    tf.disable_v2_behavior()
+    with tf.Graph().as_default():
+        model = build_vgg_model(weights, args.height, args.width, pooling=args.pooling)
+        # pprint sorts the keys, as in the course's printout.
+        print(pprint.pformat(model))
+    return EXIT_OK
+
+
+def _model_info(path, weights):
+    """What run.json says about the model file (its SHA256 is read in 1 MiB chunks)."""
+    from .record import file_sha256
+
+    return {"size_bytes": os.path.getsize(path), "sha256": file_sha256(path),
+            "layout": weights.layout}
+
+
+def _run_record(args, out, content, styles, size, seed, model):
+    """A :class:`nst_tf1.record.RunRecord` of one run into ``out``, written once."""
+    from .record import RunRecord, library_versions
+
+    settings = {key: value for key, value in vars(args).items() if key != "print_model"}
+    settings["style_layers"] = [list(pair) for pair in args.style_layers]
+    files = {"content": os.path.abspath(content), "style": os.path.abspath(styles[0]),
+             "styles": [os.path.abspath(s) for s in styles],
+             "model": os.path.abspath(args.model), "output_dir": os.path.abspath(out)}
+    record = RunRecord(out, settings, seed, files, model, library_versions(), size)
+    record.write()
+    return record
+
+
 class _Interrupted(KeyboardInterrupt):
     """A signal that asks the run to stop now, without saving.
 
@@ -568,6 +650,13 @@ def run_main(argv):
         args.width = args.width or CONFIG.IMAGE_WIDTH
     elif args.height is None and args.width is None:
         args.height = CONFIG.IMAGE_HEIGHT
+    if args.print_model:
+        args.height = args.height or CONFIG.IMAGE_HEIGHT
+        args.width = args.width or CONFIG.IMAGE_WIDTH
+        return print_model(args)
+    if args.logdir and _uses_extensions(args):
+        return _error("--logdir writes the course's graph; it cannot be used with the options "
+                      "beyond the course or a batch")
     with _StopRequest() as stop:
         try:
             if _uses_extensions(args):
@@ -635,6 +724,9 @@ def _run_course(args, stop):
         return _error(str(exc))
     except OSError as exc:  # an image vanished or became unreadable after loading
         return _error(f"{exc.filename}: cannot read ({exc.strerror or exc})")
+    problem = args.logdir and _writable_dir_problem(args.logdir)
+    if problem:
+        return _error(problem)
     status = _ensure_model(args)
     if status is not None:
         return status
@@ -650,13 +742,18 @@ def _run_course(args, stop):
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
+    from .record import draw_seed
     from .transfer import NonFiniteCostError, style_transfer
 
+    # A run without --seed draws one and records it, so it can be repeated exactly.
+    seed = draw_seed() if args.seed is None else args.seed
+    record = _run_record(args, args.output_dir, args.content, args.style, (height, width),
+                         seed, _model_info(args.model, weights))
     steps = style_transfer(
         content, style, weights,
         noise_ratio=args.noise_ratio, alpha=args.alpha, beta=args.beta,
         learning_rate=args.learning_rate, num_iterations=args.iterations,
-        save_every=args.save_every, seed=args.seed, should_stop=stop,
+        save_every=args.save_every, seed=seed, should_stop=stop, logdir=args.logdir,
     )
     final = os.path.join(args.output_dir, FINAL_IMAGE)
     last, writing = None, final
@@ -666,6 +763,7 @@ def _run_course(args, stop):
                   disable=None, leave=False) as bar:
             for step in steps:
                 last = step
+                record.add_step(step)
                 if step.iteration == args.iterations:
                     continue
                 bar.update(1)
@@ -674,22 +772,36 @@ def _run_course(args, stop):
                     tqdm.write(_course_lines(step), file=sys.stdout)
                     writing = os.path.join(args.output_dir, f"{step.iteration}.png")
                     save_image(writing, step.image)
+                    record.add_save(step, os.path.basename(writing))
             # The last Step holds the final image (after a signal, the current one).
             writing = final
             if last.iteration < args.iterations:
                 signature = interrupted_signature(signature, last.iteration)
             save_image(final, last.image, comment=signature)
+            record.finish(last, FINAL_IMAGE,
+                          "finished" if last.iteration == args.iterations else "stopped")
     except NonFiniteCostError as exc:
+        record.interrupt("diverged")
         return _non_finite(exc, final, signature, args)
     except OSError as exc:
+        record.interrupt("failed")
         return _cannot_write(writing, exc, args.output_dir)
     except tf.errors.ResourceExhaustedError:
+        record.interrupt("failed")
         return _error(f"out of memory at {height}x{width}; try a smaller --height/--width",
                       EXIT_FAILURE)
+    except BaseException:
+        record.interrupt()
+        raise
+    finally:
+        steps.close()
     if stop() and last.iteration < args.iterations:
         _note(f"interrupted by {stop.name} at iteration {last.iteration} of "
               f"{args.iterations}; saved the current image as {final}")
         return 128 + stop.signum
+    print(f"Recorded the run in {record.path} (seed {seed})")
+    if args.logdir:
+        print(f"TensorBoard: tensorboard --logdir {args.logdir}")
     print(f"Saved {final} (after {args.iterations} iterations: total cost = "
           f"{np.float32(last.total_cost)!s})")
     return EXIT_OK
@@ -855,11 +967,16 @@ def _run_extended(args, stop):
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
+    from .record import draw_seed
+
+    # A run without --seed draws one and records it, so it can be repeated exactly.
+    seed = draw_seed() if args.seed is None else args.seed
+    model_info = _model_info(args.model, weights)
     settings = Settings(
         style_layers=tuple(args.style_layers), content_layer=args.content_layer,
         pooling=args.pooling, alpha=args.alpha, beta=args.beta, tv_weight=args.tv_weight,
         learning_rate=args.learning_rate, num_iterations=args.iterations,
-        save_every=args.save_every, noise_ratio=args.noise_ratio, seed=args.seed,
+        save_every=args.save_every, noise_ratio=args.noise_ratio, seed=seed,
         init=args.init, preserve_colors=args.preserve_colors, style_scale=args.style_scale,
         multires=args.multires,
     )
@@ -874,15 +991,19 @@ def _run_extended(args, stop):
             if batch:
                 tqdm.write(f"[{number}/{len(todo)}] {content_path} + {' + '.join(styles)} "
                            f"-> {out}", file=sys.stdout)
-            done, step, finished = 0, None, False
+            done, step, finished, record = 0, None, False, None
             final = writing = os.path.join(out, FINAL_IMAGE)
             try:
                 signature = run_signature(content_path, styles)
                 content = load_image(content_path, *size)
                 os.makedirs(out, exist_ok=True)
+                record = _run_record(args, out, content_path, styles, size, seed, model_info)
                 for progress in runner.run(content, styles, args.style_weights,
                                            should_stop=stop):
                     step, last = progress.step, progress.scale == progress.scales
+                    if last:
+                        # run.json holds the costs of the output size's scale.
+                        record.add_step(step)
                     if step.iteration == 0 and progress.scales > 1:
                         tqdm.write(f"Scale {progress.scale}/{progress.scales}: "
                                    f"{progress.height}x{progress.width}", file=sys.stdout)
@@ -890,6 +1011,7 @@ def _run_extended(args, stop):
                         if last:
                             writing = final
                             save_image(final, step.image, comment=signature)
+                            record.finish(step, FINAL_IMAGE)
                             finished = True
                         continue
                     bar.update(1)
@@ -900,21 +1022,26 @@ def _run_extended(args, stop):
                         if last:
                             writing = os.path.join(out, f"{step.iteration}.png")
                             save_image(writing, step.image)
+                            record.add_save(step, os.path.basename(writing))
                 if stop() and not finished:
                     # The loop ended early: its last Step holds the current image.
                     writing = final
                     save_image(final, step.image,
                                comment=interrupted_signature(signature, step.iteration))
+                    record.finish(step, FINAL_IMAGE, "stopped")
                     _note(f"interrupted by {stop.name} at iteration {step.iteration} of "
                           f"{args.iterations}; saved the current image as {final}")
                     return 128 + stop.signum
             except ImageInputError as exc:
                 # Found unreadable only now (the header was fine): report, go on with the rest.
+                if record is not None:
+                    record.interrupt("failed")
                 bar.update(per_job - done)
                 failures += 1
                 tqdm.write(f"{PROG}: error: {exc}", file=sys.stderr)
                 continue
             except NonFiniteCostError as exc:
+                record.interrupt("diverged")
                 if not batch:
                     return _non_finite(exc, final, signature, args)
                 saved = _save_last_finite(exc, final, signature)
@@ -924,10 +1051,18 @@ def _run_extended(args, stop):
                            file=sys.stderr)
                 continue
             except OSError as exc:
+                if record is not None:
+                    record.interrupt("failed")
                 return _cannot_write(writing, exc, out)
             except tf.errors.ResourceExhaustedError:
+                if record is not None:
+                    record.interrupt("failed")
                 return _error(f"out of memory at {size[0]}x{size[1]}; try a smaller size",
                               EXIT_FAILURE)
+            except BaseException:
+                if record is not None:
+                    record.interrupt()
+                raise
             tqdm.write(f"Saved {final} (after {args.iterations} iterations: total cost = "
                        f"{np.float32(step.total_cost)!s})", file=sys.stdout)
             if stop():
@@ -936,6 +1071,122 @@ def _run_extended(args, stop):
                 return 128 + stop.signum
     if failures:
         return _error(f"{failures} of {len(todo)} runs failed", EXIT_FAILURE)
+    return EXIT_OK
+
+
+def figure_main(argv):
+    """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
+    from .figures import FIGURES
+
+    p = _Parser(
+        prog=f"{PROG} figure",
+        description="Make the course's figures from a run's output directory (its run.json, "
+                    "saved images and final image): panel = content + style = generated; "
+                    "strip = the saved images and the final one by iteration; noise = the "
+                    "content image next to the noisy initial image (remade from the recorded "
+                    "seed); costs = J, J_content, J_style against the iteration, log scale "
+                    "(needs matplotlib: pip install 'nst-tf1[plots]'). All but costs need "
+                    "only Pillow.",
+    )
+    def figure_name(text):
+        if text not in FIGURES:
+            raise argparse.ArgumentTypeError(
+                f"unknown figure {text!r}; choose from {', '.join(FIGURES)}")
+        return text
+
+    p.add_argument("figures", nargs="*", type=figure_name, metavar="FIGURE",
+                   help=f"which figures, from {', '.join(FIGURES)} (default: all)")
+    p.add_argument("--run-dir", default=CONFIG.OUTPUT_DIR,
+                   help="the run's output directory, holding run.json (default: %(default)s)")
+    p.add_argument("--out-dir", default=None,
+                   help="where <figure>.png go (default: RUN_DIR/figures)")
+    p.add_argument("--columns", type=_positive_int, default=4,
+                   help="images per row of the strip (default: %(default)s)")
+    args = p.parse_args(argv)
+    names = [name for name in FIGURES if name in args.figures] if args.figures else FIGURES
+    from .figures import PlotsUnavailableError, require_matplotlib, run_figure, save_figure
+    from .images import ImageInputError
+    from .record import RunRecordError, read_run_record
+
+    if "costs" in names:
+        try:
+            require_matplotlib()
+        except PlotsUnavailableError as exc:
+            others = " ".join(name for name in names if name != "costs")
+            hint = f" (or make the others: {PROG} figure {others})" if others else ""
+            return _error(f"{exc}{hint}")
+    try:
+        record = read_run_record(args.run_dir)
+    except RunRecordError as exc:
+        return _error(str(exc))
+    out_dir = args.out_dir or os.path.join(args.run_dir, "figures")
+    problem = _writable_dir_problem(out_dir)
+    if problem:
+        return _error(problem)
+    for name in names:
+        try:
+            figure = run_figure(name, record, columns=args.columns)
+        except (ImageInputError, ValueError, OSError) as exc:
+            return _error(f"{name}: {exc}")
+        path = os.path.join(out_dir, f"{name}.png")
+        save_figure(path, figure)
+        print(f"Wrote {path} ({figure.width}x{figure.height})")
+    return EXIT_OK
+
+
+def activations_main(argv):
+    """``nst-tf1 activations``: a grid of one layer's activation maps for an image."""
+    from .vgg import MODEL_KEYS
+
+    layers = MODEL_KEYS[1:]
+    p = _Parser(
+        prog=f"{PROG} activations",
+        description="Show what a layer of VGG-19 sees: the image goes through the network "
+                    "(resized to --height x --width and normalised as in a run) and the "
+                    "layer's most active channels (highest mean activation) are drawn as "
+                    "a grid of maps, each scaled to its own maximum.",
+    )
+    p.add_argument("--image", required=True, help="the input image")
+    p.add_argument("--layer", default=CONFIG.CONTENT_LAYER, choices=layers, metavar="LAYER",
+                   help="conv1_1 .. conv5_4 or avgpool1 .. avgpool5 (default: %(default)s, "
+                        "the content layer)")
+    p.add_argument("--channels", type=_positive_int, default=16,
+                   help="how many maps (default: %(default)s)")
+    p.add_argument("--model", default=_env(ENV_MODEL, CONFIG.VGG_MODEL),
+                   help="MatConvNet imagenet-vgg-verydeep-19.mat, never downloaded here "
+                        f"(default: %(default)s; ${ENV_MODEL} sets it)")
+    p.add_argument("--height", type=_positive_int, default=CONFIG.IMAGE_HEIGHT,
+                   help="height the image is resized to (default: %(default)s)")
+    p.add_argument("--width", type=_positive_int, default=CONFIG.IMAGE_WIDTH,
+                   help="width the image is resized to (default: %(default)s)")
+    p.add_argument("--output", default=None,
+                   help="output PNG (default: OUTPUT_DIR/activations_LAYER.png, "
+                        f"OUTPUT_DIR being {CONFIG.OUTPUT_DIR})")
+    args = p.parse_args(argv)
+    output = args.output or os.path.join(CONFIG.OUTPUT_DIR, f"activations_{args.layer}.png")
+    from .images import ImageInputError, load_image
+
+    try:
+        image = load_image(args.image, args.height, args.width)
+    except ImageInputError as exc:
+        return _error(str(exc))
+    problem = _writable_dir_problem(os.path.dirname(output) or ".")
+    if problem:
+        return _error(problem)
+    weights, problem = _read_model(args.model)
+    if problem:
+        return _error(problem)
+    _quiet_tensorflow()
+    from .figures import activation_grid, layer_activations, save_figure
+
+    activations = layer_activations(weights, image, args.layer)
+    n_H, n_W, n_C = activations.shape
+    count = min(args.channels, n_C)
+    title = f"{args.layer} of {os.path.basename(args.image)}: {count} of {n_C} channels"
+    figure = activation_grid(activations, args.channels, title=title)
+    save_figure(output, figure)
+    print(f"Wrote {output} ({figure.width}x{figure.height}): the {count} most active of the "
+          f"{n_C} channels of {args.layer}, maps of {n_H}x{n_W}")
     return EXIT_OK
 
 
@@ -1039,6 +1290,8 @@ def fetch_model_main(argv):
 #: Subcommand name -> function taking the remaining arguments and returning an exit status.
 SUBCOMMANDS = {
     "run": run_main,
+    "figure": figure_main,
+    "activations": activations_main,
     "fetch-model": fetch_model_main,
     "make-vgg": make_vgg_main,
 }

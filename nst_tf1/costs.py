@@ -152,20 +152,27 @@ def total_variation_cost(image):
     return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
 
 
-def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS):
+def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
+                       return_layer_costs=False):
     """Style cost J_style = sum of coefficient * J_style^[l] over ``style_layers``.
 
     The style image must be the value of ``model['input']`` when this is called: each
     layer's ``a_S`` is evaluated now with ``sess.run`` and enters the graph as a constant,
     while ``a_G`` stays the layer's tensor, so it follows whatever image is assigned later.
 
+    The ops live under the name scope ``style_cost``: one sub-scope per layer
+    (``style_cost/conv1_1``, ...) and the weighted sum as ``style_cost/J_style``.
+
     Args:
         sess: the session holding the model.
         model: layer dict from :func:`nst_tf1.load_vgg_model`.
         style_layers: (layer name, coefficient) pairs.
+        return_layer_costs: also return each layer's unweighted J_style^[l] (for logging);
+            ``False`` keeps the course's return value.
 
     Returns:
-        float32 scalar tensor.
+        float32 scalar tensor J_style; with ``return_layer_costs``, the pair
+        ``(J_style, {layer name: J_style^[l] scalar tensor})``.
     """
     import tensorflow.compat.v1 as tf
 
@@ -173,10 +180,16 @@ def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS):
     # One run evaluates every style layer's a_S: (1, n_H, n_W, n_C) arrays.
     a_S_values = sess.run([model[name] for name in names])
     J_style = 0
+    layer_costs = {}
     with tf.name_scope("style_cost"):
         for (name, coeff), a_S in zip(style_layers, a_S_values):
             with tf.name_scope(name):
-                J_style += coeff * compute_layer_style_cost(a_S, model[name])
+                layer_costs[name] = compute_layer_style_cost(a_S, model[name])
+                J_style += coeff * layer_costs[name]
+        if layer_costs:
+            J_style = tf.identity(J_style, name="J_style")
+    if return_layer_costs:
+        return J_style, layer_costs
     return J_style
 
 

@@ -10,6 +10,9 @@
    with ``sess.run`` is what puts G into the Variable);
 6. run ``train_step`` repeatedly (:func:`model_nn`), reporting the costs as it goes.
 
+With ``logdir``, the graph and every iteration's costs also go to TensorBoard
+(:mod:`nst_tf1.summaries`).
+
 It is a generator: it yields a :class:`Step` per iteration and leaves printing and saving to
 the caller.
 """
@@ -21,6 +24,7 @@ import numpy as np
 from .config import CONFIG
 from .costs import compute_content_cost, compute_style_cost, total_cost
 from .images import generate_noise_image, reshape_and_normalize_image
+from .summaries import cost_summaries, open_writer
 from .vgg import build_vgg_model, read_vgg_weights
 
 __all__ = ["Step", "NonFiniteCostError", "model_nn", "style_transfer"]
@@ -61,7 +65,7 @@ def _finite(step):
 
 
 def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY,
-             should_stop=None):
+             should_stop=None, *, summary=None, writer=None):
     """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
 
     ``model['input']`` must already hold the initial generated image.
@@ -81,6 +85,9 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
         should_stop: optional callable polled before every update; when it returns true the
             loop yields one last Step for the current image (iteration = updates done so far,
             image attached) and ends early. The caller recognises it as the last Step.
+        summary: optional merged summary op (:func:`nst_tf1.summaries.cost_summaries`),
+            fetched in the same ``sess.run`` as the train step and the costs.
+        writer: ``FileWriter`` that receives ``summary`` at each iteration (needed with it).
 
     Yields:
         Step: one per iteration, then a last one for the final image.
@@ -89,13 +96,19 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
         NonFiniteCostError: a cost is NaN or infinite.
     """
     last_finite = None
+    # Every logged tensor comes from the run that also takes the Adam step.
+    extra = [] if summary is None else [summary]
     for i in range(num_iterations):
         if should_stop is not None and should_stop():
             break
         # The image the costs below are computed on: the Variable before this update.
         image = np.array(sess.run(model["input"]), copy=True)
         # One run: the forward pass gives the costs, and Adam updates the input from it.
-        _, J, J_content, J_style = sess.run([train_step, *costs])
+        _, J, J_content, J_style, *logged = sess.run([train_step, *costs, *extra])
+        if logged:
+            writer.add_summary(logged[0], i)
+            if save_every and i % save_every == 0:
+                writer.flush()
         step = Step(i, float(J), float(J_content), float(J_style),
                     image if save_every and i % save_every == 0 else None)
         if not _finite(step):
@@ -104,7 +117,10 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
         yield step
     else:
         i = num_iterations
-    J, J_content, J_style, image = sess.run([*costs, model["input"]])
+    J, J_content, J_style, image, *logged = sess.run([*costs, model["input"], *extra])
+    if logged:
+        writer.add_summary(logged[0], i)
+        writer.flush()
     step = Step(i, float(J), float(J_content), float(J_style), np.array(image))
     if not _finite(step):
         raise NonFiniteCostError(step._replace(image=None), last_finite)
@@ -126,6 +142,7 @@ def style_transfer(
     style_layers=CONFIG.STYLE_LAYERS,
     content_layer=CONFIG.CONTENT_LAYER,
     should_stop=None,
+    logdir=None,
 ):
     """Neural style transfer as in the course, in a fresh graph and session.
 
@@ -142,6 +159,8 @@ def style_transfer(
         style_layers: (layer name, coefficient) pairs.
         content_layer: layer of the content cost.
         should_stop: optional callable polled before every update; see :func:`model_nn`.
+        logdir: if given, write the graph and the costs of every iteration there for
+            TensorBoard (see :mod:`nst_tf1.summaries`).
 
     Yields:
         Step: see :func:`model_nn`.
@@ -169,7 +188,7 @@ def style_transfer(
         model = build_vgg_model(weights, height, width)
 
         # Content cost: a_C is a constant (C's activations), a_G the layer's tensor.
-        sess.run(model["input"].assign(content))
+        sess.run(model["input"].assign(content, name="assign_content"))
         out = model[content_layer]
         a_C = sess.run(out)
         a_G = out
@@ -177,15 +196,32 @@ def style_transfer(
             J_content = compute_content_cost(a_C, a_G)
 
         # Style cost: each a_S is evaluated while S is the input.
-        sess.run(model["input"].assign(style))
-        J_style = compute_style_cost(sess, model, style_layers)
+        sess.run(model["input"].assign(style, name="assign_style"))
+        J_style, layer_costs = compute_style_cost(sess, model, style_layers,
+                                                  return_layer_costs=True)
 
         with tf.name_scope("total_cost"):
             J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
         with tf.name_scope("optimizer"):
             train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
 
-        sess.run(tf.global_variables_initializer())
-        sess.run(model["input"].assign(generated))
-        yield from model_nn(sess, model, (J, J_content, J_style), train_step, num_iterations,
-                            save_every, should_stop=should_stop)
+        # The last two ops: initialise Adam's variables, then put G into the input.
+        init = tf.global_variables_initializer()
+        assign_generated = model["input"].assign(generated, name="assign_generated")
+
+        summary = writer = None
+        if logdir is not None:
+            summary = cost_summaries(J, J_content, J_style, layer_costs)
+            # Opened once the graph is complete, so TensorBoard shows all of it.
+            writer = open_writer(logdir, sess.graph)
+
+        try:
+            sess.run(init)
+            # Building the assign op changes nothing; running it puts G into the Variable.
+            sess.run(assign_generated)
+            yield from model_nn(sess, model, (J, J_content, J_style), train_step,
+                                num_iterations, save_every, should_stop=should_stop,
+                                summary=summary, writer=writer)
+        finally:
+            if writer is not None:
+                writer.close()

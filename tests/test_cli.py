@@ -44,9 +44,12 @@ def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
         assert lines[at + 3].startswith("style cost = ")
         float(lines[at + 1].split("= ")[1])
     assert lines[-1].startswith(f"Saved {out}{os.sep}generated_image.jpg")
-    assert sorted(os.listdir(out)) == ["0.png", "20.png", "40.png", "generated_image.jpg"]
+    # run.json: the run's record (issue 5).
+    assert sorted(os.listdir(out)) == ["0.png", "20.png", "40.png", "generated_image.jpg",
+                                       "run.json"]
     for name in os.listdir(out):
-        assert Image.open(out / name).size == (WIDTH, HEIGHT)
+        if name != "run.json":
+            assert Image.open(out / name).size == (WIDTH, HEIGHT)
 
 
 def test_missing_content_file(vgg_file, image_pair, tmp_path):

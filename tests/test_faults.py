@@ -23,6 +23,13 @@ def _no_temporary_files(directory):
     return [name for name in os.listdir(directory) if ".tmp" in name] == []
 
 
+def _run_status(out_dir):
+    import json
+
+    with open(os.path.join(out_dir, "run.json")) as f:
+        return json.load(f)["status"]
+
+
 def _size_of(path):
     from PIL import Image
 
@@ -100,7 +107,9 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
     expected = imageio.imread(imageio.imwrite("<bytes>", first, extension=".jpg"),
                               extension=".jpg")
     np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.jpg"), expected)
-    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg"]
+    # run.json: the run's record (issue 5), which says how it ended.
+    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg", "run.json"]
+    assert _run_status(out_dir) == "diverged"
 
 
 def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg_file):
@@ -108,7 +117,9 @@ def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg
     status, out, err = run_main(
         _args(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys)
     assert_one_line_error(status, err, "for the initial image: nothing saved", code=1)
-    assert os.listdir(out_dir) == []
+    # No image; only the run's record (issue 5), which says how it ended.
+    assert os.listdir(out_dir) == ["run.json"]
+    assert _run_status(out_dir) == "diverged"
 
 
 # ----------------------------------------------------------------------------------------
@@ -132,7 +143,8 @@ def test_disk_full_mid_run_keeps_earlier_images(monkeypatch, tmp_path, capsys, i
     monkeypatch.undo()
     assert_one_line_error(status, err, f"cannot write {out_dir / '2.png'}",
                           "No space left on device", "saved before it", code=1)
-    assert sorted(os.listdir(out_dir)) == ["0.png"]
+    assert sorted(os.listdir(out_dir)) == ["0.png", "run.json"]
+    assert _run_status(out_dir) == "failed"
     assert _size_of(out_dir / "0.png") == (WIDTH, HEIGHT)
 
 

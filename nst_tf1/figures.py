@@ -1,0 +1,428 @@
+"""The course's figures, from a finished run (its ``run.json``) or from the network itself.
+
+Every figure is a PNG; all but the cost curve are drawn with Pillow alone:
+
+    panel        "content image + style image = generated image", three images with captions
+    strip        the saved images (0, 20, ..., 180) and the final one, labelled with iterations
+    noise        the content image C next to the noisy initial generated image G
+    costs        J, J_content and J_style against the iteration, log scale (needs matplotlib:
+                 ``pip install 'nst-tf1[plots]'``)
+    activations  a grid of one layer's activation maps for an image (what the layer "sees")
+
+Layout (all sizes in pixels): images are tiles enlarged by a whole factor (nearest neighbour,
+so pixels stay visible) until they are at least ``MIN_TILE_WIDTH`` wide. A grid of ``rows`` x
+``columns`` tiles of size (tile_h, tile_w) is
+
+    width  = 2 PAD + columns tile_w + (columns - 1) GAP
+    height = 2 PAD + [TITLE] + rows (tile_h + CAPTION) + (rows - 1) GAP
+
+(``TITLE`` only when the figure has a title); the panel is one row of three tiles with an
+``OPERATOR``-wide column holding "+" or "=" between them instead of ``GAP``.
+"""
+
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from .config import CONFIG
+
+__all__ = [
+    "FIGURES",
+    "PAD",
+    "GAP",
+    "CAPTION",
+    "TITLE",
+    "OPERATOR",
+    "MIN_TILE_WIDTH",
+    "MIN_MAP_WIDTH",
+    "PlotsUnavailableError",
+    "require_matplotlib",
+    "to_uint8",
+    "tile_scale",
+    "panel",
+    "grid",
+    "iteration_strip",
+    "noise_figure",
+    "cost_curve",
+    "layer_activations",
+    "activation_grid",
+    "run_figure",
+    "save_figure",
+]
+
+#: Figures ``nst-tf1 figure`` makes from a run, in the order it makes them.
+FIGURES = ("panel", "strip", "noise", "costs")
+
+PAD = 16  # margin around a figure
+GAP = 12  # between tiles
+CAPTION = 30  # band under each tile holding its caption
+TITLE = 36  # band above the tiles holding the title, if any
+OPERATOR = 48  # column holding "+" or "=" in the panel
+MIN_TILE_WIDTH = 256  # images are enlarged by a whole factor to at least this width
+MIN_MAP_WIDTH = 96  # the same for activation maps
+
+COST_CURVE_SIZE = (8.0, 5.0)  # inches; at COST_CURVE_DPI, 800 x 500 pixels
+COST_CURVE_DPI = 100
+
+
+class PlotsUnavailableError(RuntimeError):
+    """matplotlib, needed for the cost curve, is not installed."""
+
+
+def require_matplotlib():
+    """Import matplotlib, or raise :class:`PlotsUnavailableError` saying how to install it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotsUnavailableError(
+            "the cost curve needs matplotlib, which is not installed: "
+            "pip install 'nst-tf1[plots]' (or pip install matplotlib)"
+        ) from None
+
+
+def to_uint8(image):
+    """A normalised (1, n_H, n_W, 3) image as (n_H, n_W, 3) uint8, as ``save_image`` writes it.
+
+    Adds ``CONFIG.MEANS`` back and clips to 0..255.
+    """
+    return np.clip(np.asarray(image) + CONFIG.MEANS, 0, 255).astype(np.uint8)[0]
+
+
+def tile_scale(width, min_width=MIN_TILE_WIDTH):
+    """The whole factor an image ``width`` pixels wide is enlarged by: at least 1."""
+    return max(1, math.ceil(min_width / width))
+
+
+def _font(size):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: a fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _fitting_font(draw, text, width, largest=18, smallest=8):
+    """The largest default font size (down to ``smallest``) at which ``text`` fits ``width``."""
+    for size in range(largest, smallest, -1):
+        font = _font(size)
+        left, _, right, _ = draw.textbbox((0, 0), text, font=font)
+        if right - left <= width:
+            return font
+    return _font(smallest)
+
+
+def _tile(array, scale):
+    """(h, w, 3) or (h, w) uint8 array -> Pillow image enlarged ``scale`` times (nearest)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img.convert("RGB")
+
+
+def _centered_text(draw, box, text, font):
+    """Draw ``text`` centred in ``box`` = (left, top, right, bottom)."""
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = (box[0] + box[2] - (right - left)) / 2 - left
+    y = (box[1] + box[3] - (bottom - top)) / 2 - top
+    draw.text((x, y), text, fill=(0, 0, 0), font=font)
+
+
+def grid(images, captions, columns=4, title=None, scale=None, min_width=MIN_TILE_WIDTH):
+    """Images of one size in a grid, each with a caption under it.
+
+    Args:
+        images: list of (h, w, 3) or (h, w) uint8 arrays, all the same size.
+        captions: one string per image.
+        columns: tiles per row (fewer if there are fewer images).
+        title: optional line above the grid.
+        scale: enlargement factor; default :func:`tile_scale` of the width.
+        min_width: the minimum tile width the default scale aims for.
+
+    Returns:
+        PIL.Image.Image: RGB; size as in the module docstring.
+    """
+    from PIL import Image, ImageDraw
+
+    if not images:
+        raise ValueError("no images to put in a grid")
+    shapes = {np.shape(a)[:2] for a in images}
+    if len(shapes) != 1:
+        raise ValueError(f"grid images differ in size: {sorted(shapes)}")
+    h, w = shapes.pop()
+    scale = scale or tile_scale(w, min_width)
+    th, tw = h * scale, w * scale
+    columns = max(1, min(columns, len(images)))
+    rows = math.ceil(len(images) / columns)
+    top = PAD + (TITLE if title else 0)
+    size = (2 * PAD + columns * tw + (columns - 1) * GAP,
+            top + PAD + rows * (th + CAPTION) + (rows - 1) * GAP)
+    figure = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(figure)
+    font = _font(16)
+    if title:
+        _centered_text(draw, (0, PAD, size[0], top), title,
+                       _fitting_font(draw, title, size[0] - 2 * PAD))
+    for k, (array, caption) in enumerate(zip(images, captions)):
+        row, col = divmod(k, columns)
+        x = PAD + col * (tw + GAP)
+        y = top + row * (th + CAPTION + GAP)
+        figure.paste(_tile(array, scale), (x, y))
+        _centered_text(draw, (x, y + th, x + tw, y + th + CAPTION), caption, font)
+    return figure
+
+
+def panel(content, style, generated, captions=("content image", "style image",
+                                                "generated image")):
+    """The course's "content + style = generated" panel.
+
+    Args:
+        content, style, generated: (h, w, 3) uint8 arrays of one size.
+        captions: the three captions.
+
+    Returns:
+        PIL.Image.Image: width 2 PAD + 3 tile_w + 2 OPERATOR, height 2 PAD + tile_h + CAPTION.
+    """
+    from PIL import Image, ImageDraw
+
+    images = (content, style, generated)
+    shapes = {np.shape(a)[:2] for a in images}
+    if len(shapes) != 1:
+        raise ValueError(f"panel images differ in size: {sorted(shapes)}")
+    h, w = shapes.pop()
+    scale = tile_scale(w)
+    th, tw = h * scale, w * scale
+    size = (2 * PAD + 3 * tw + 2 * OPERATOR, 2 * PAD + th + CAPTION)
+    figure = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(figure)
+    font, big = _font(16), _font(36)
+    for k, (array, caption) in enumerate(zip(images, captions)):
+        x = PAD + k * (tw + OPERATOR)
+        figure.paste(_tile(array, scale), (x, PAD))
+        _centered_text(draw, (x, PAD + th, x + tw, PAD + th + CAPTION), caption, font)
+        if k < 2:
+            _centered_text(draw, (x + tw, PAD, x + tw + OPERATOR, PAD + th), "+=" [k], big)
+    return figure
+
+
+def iteration_strip(images, iterations, final_iteration=None, columns=4):
+    """The generated image as the optimisation goes, in a grid labelled with iterations.
+
+    Args:
+        images: (h, w, 3) uint8 arrays, in iteration order.
+        iterations: the iteration of each image.
+        final_iteration: the iteration whose image is the final one, labelled "final".
+        columns: tiles per row.
+
+    Returns:
+        PIL.Image.Image: see :func:`grid`.
+    """
+    captions = [
+        f"final (iteration {i})" if i == final_iteration else f"iteration {i}"
+        for i in iterations
+    ]
+    return grid(images, captions, columns=columns)
+
+
+def noise_figure(content, noisy, noise_ratio):
+    """The content image C next to the initial generated image G, as the course shows it.
+
+    Args:
+        content: (h, w, 3) uint8 content image.
+        noisy: (h, w, 3) uint8 initial generated image.
+        noise_ratio: the noise weight used, for the caption.
+
+    Returns:
+        PIL.Image.Image: a 1 x 2 :func:`grid`.
+    """
+    return grid([content, noisy],
+                ["content image C", f"initial generated image G (noise ratio {noise_ratio:g})"],
+                columns=2)
+
+
+def cost_curve(costs, alpha=CONFIG.ALPHA, beta=CONFIG.BETA, saves=()):
+    """J, J_content and J_style against the iteration, on a log scale (needs matplotlib).
+
+    Drawn with matplotlib's object API on the Agg canvas: no pyplot state, no display.
+
+    Args:
+        costs: dict with lists ``iteration``, ``total_cost``, ``content_cost``,
+            ``style_cost`` (``run.json``'s ``costs``).
+        alpha, beta: the run's weights, for the title.
+        saves: iterations at which images were saved, marked on the total cost.
+
+    Returns:
+        PIL.Image.Image: 800 x 500 pixels.
+
+    Raises:
+        PlotsUnavailableError: matplotlib is not installed.
+    """
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    iterations = np.asarray(costs["iteration"])
+    if iterations.size == 0:
+        raise ValueError("the run recorded no costs yet")
+    fig = Figure(figsize=COST_CURVE_SIZE, dpi=COST_CURVE_DPI)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    total = np.asarray(costs["total_cost"])
+    ax.plot(iterations, total, label=f"J = {alpha:g} J_content + {beta:g} J_style", lw=2)
+    ax.plot(iterations, costs["content_cost"], label="J_content")
+    ax.plot(iterations, costs["style_cost"], label="J_style")
+    marked = [k for k, i in enumerate(iterations) if i in set(saves)]
+    if marked:
+        ax.plot(iterations[marked], total[marked], "o", color="C0", ms=4,
+                label="saved images")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost (log scale)")
+    ax.set_title("Costs during the optimisation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return Image.fromarray(rgba[..., :3].copy())
+
+
+def layer_activations(weights, image, layer):
+    """One layer's activations for an image, in a fresh graph and session.
+
+    Args:
+        weights: :class:`nst_tf1.vgg.VGGWeights` (or a path of the .mat file).
+        image: (n_H, n_W, 3) RGB array in 0..255.
+        layer: a key of the model dict other than ``input``, e.g. ``conv4_2``.
+
+    Returns:
+        np.ndarray: (h, w, n_C) float32 activations.
+    """
+    import tensorflow.compat.v1 as tf
+
+    from .images import reshape_and_normalize_image
+    from .vgg import build_vgg_model, read_vgg_weights
+
+    tf.disable_v2_behavior()
+    if not hasattr(weights, "layers"):
+        weights = read_vgg_weights(weights)
+    height, width = np.shape(image)[:2]
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, height, width)
+        sess.run(model["input"].assign(reshape_and_normalize_image(image)))
+        return sess.run(model[layer])[0]
+
+
+def activation_grid(activations, channels=16, columns=None, title=None):
+    """A grid of the ``channels`` most active maps of a layer.
+
+    Channels are ranked by their mean activation (highest first, ties by index); each map is
+    stretched to its own 0..max range and coloured from dark purple (0) to yellow (max).
+
+    Args:
+        activations: (h, w, n_C) array from :func:`layer_activations`.
+        channels: how many maps (at most n_C).
+        columns: tiles per row; default the ceiling of the square root of the count.
+        title: line above the grid.
+
+    Returns:
+        PIL.Image.Image: see :func:`grid`; maps enlarged to at least ``MIN_MAP_WIDTH``.
+    """
+    from PIL import Image, ImageOps
+
+    activations = np.asarray(activations, dtype=np.float64)
+    n_C = activations.shape[-1]
+    count = max(1, min(channels, n_C))
+    means = activations.reshape(-1, n_C).mean(axis=0)
+    order = sorted(range(n_C), key=lambda c: (-means[c], c))[:count]
+    maps, captions = [], []
+    for c in order:
+        a = activations[..., c]
+        top = a.max()
+        gray = np.zeros(a.shape, np.uint8) if top <= 0 else np.clip(a / top * 255, 0, 255)
+        colored = ImageOps.colorize(Image.fromarray(gray.astype(np.uint8), "L"),
+                                    black="#440154", mid="#21918c", white="#fde725")
+        maps.append(np.asarray(colored))
+        captions.append(f"channel {c}")
+    columns = columns or math.ceil(math.sqrt(count))
+    return grid(maps, captions, columns=columns, title=title, min_width=MIN_MAP_WIDTH)
+
+
+def _read_rgb(path):
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def run_figure(name, record, columns=4):
+    """Make one of :data:`FIGURES` from a run record (see :mod:`nst_tf1.record`).
+
+    Args:
+        name: ``panel``, ``strip``, ``noise`` or ``costs``.
+        record: dict read from ``run.json``.
+        columns: tiles per row of the strip.
+
+    Returns:
+        PIL.Image.Image.
+
+    Raises:
+        ValueError: the run has not got that far (no final image, no saves), or an input
+            file has gone (``nst_tf1.images.ImageInputError``).
+        PlotsUnavailableError: ``costs`` without matplotlib.
+    """
+    from .images import generate_noise_image, load_image, reshape_and_normalize_image
+
+    settings, files = record["settings"], record["files"]
+    out = files["output_dir"]
+    height, width = record["image_size"]
+    if name == "costs":
+        return cost_curve(record["costs"], settings["alpha"], settings["beta"],
+                          saves=[s["iteration"] for s in record["saves"]])
+    content = load_image(files["content"], height, width).astype(np.uint8)
+    if name == "noise":
+        if (settings.get("init", "noise") != "noise" or settings.get("multires", 1) > 1
+                or settings.get("preserve_colors") == "luminance"):
+            raise ValueError("the run did not start from the course's noisy content image "
+                             "(see its --init, --multires, --preserve-colors)")
+        # The run's initial G, made again from its seed: the same array as its 0.png.
+        noisy = generate_noise_image(reshape_and_normalize_image(content),
+                                     settings["noise_ratio"], seed=record["seed"])
+        return noise_figure(content, to_uint8(noisy), settings["noise_ratio"])
+    final = record.get("final")
+    if name == "panel":
+        if final is None:
+            raise ValueError(f"{out}: the run has no final image yet (status "
+                             f"{record['status']!r})")
+        style = load_image(files["style"], height, width).astype(np.uint8)
+        return panel(content, style, _read_rgb(os.path.join(out, final["file"])))
+    if name == "strip":
+        entries = list(record["saves"]) + ([final] if final else [])
+        if not entries:
+            raise ValueError(f"{out}: the run saved no images yet")
+        images = [_read_rgb(os.path.join(out, e["file"])) for e in entries]
+        return iteration_strip(images, [e["iteration"] for e in entries],
+                               final["iteration"] if final else None, columns=columns)
+    raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+
+
+def save_figure(path, figure):
+    """Write a Pillow image as PNG atomically (temporary file renamed into place)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".figure.", suffix=".png.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            figure.save(f, format="PNG")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

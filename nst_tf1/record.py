@@ -1,0 +1,221 @@
+"""The run record ``<output_dir>/run.json``: what a run did, so a figure can be regenerated.
+
+The command line writes it when the run starts and rewrites it at every save and at the end,
+so an interrupted run leaves a record of what it had done. It holds::
+
+    format          1 (the version of this layout)
+    status          "running"; then "finished", "stopped" (by a signal: the final image is
+                    the current one), "diverged" (a NaN/Inf cost), "failed" (an image could
+                    not be read or written, out of memory) or "interrupted" (no final image)
+    settings        every setting of the run: each command-line option's value, file paths
+                    as given (``seed`` is null here when the user gave none)
+    seed            the seed of the initial noise (drawn and recorded when none was given)
+    image_size      [height, width] of the generated image
+    files           absolute paths: content, style (the first), styles (all), model and
+                    output_dir
+    model           the model file's size, SHA256 and layout ("new" or "old")
+    versions        Python, nst-tf1, TensorFlow, NumPy, SciPy, Pillow
+    started_utc     ISO 8601 start time; finished_utc once it ends
+    wall_time_seconds   seconds from the start to the last write
+    saves           one entry per saved image: iteration, file, total/content/style cost
+    costs           every iteration's costs: {"iteration": [...], "total_cost": [...],
+                    "content_cost": [...], "style_cost": [...]}
+    final           the final image's file and costs, once finished
+
+Costs are J, J_content and J_style as the course prints them (J_content and J_style
+unweighted, J = alpha J_content + beta J_style).
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import secrets
+import tempfile
+import time
+
+__all__ = [
+    "RUN_FILE",
+    "REQUIRED_FIELDS",
+    "RunRecord",
+    "draw_seed",
+    "file_sha256",
+    "library_versions",
+    "read_run_record",
+    "RunRecordError",
+]
+
+#: File name of the record inside the output directory.
+RUN_FILE = "run.json"
+
+#: Top-level fields every record has (``finished_utc`` and ``final`` only once finished).
+REQUIRED_FIELDS = (
+    "format", "status", "settings", "seed", "image_size", "files", "model", "versions",
+    "started_utc",
+    "wall_time_seconds", "saves", "costs",
+)
+
+_COST_KEYS = ("total_cost", "content_cost", "style_cost")
+
+
+class RunRecordError(ValueError):
+    """A run directory has no usable run.json; the message names the file."""
+
+
+def draw_seed():
+    """A fresh seed in 0 .. 2**32 - 1, for a run whose user gave none (it is recorded)."""
+    return secrets.randbelow(2**32)
+
+
+def file_sha256(path, chunk_size=1 << 20):
+    """SHA256 of a file, read in chunks of ``chunk_size`` bytes (a 510 MB file never whole).
+
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+
+    Returns:
+        str: 64 lowercase hex digits.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions():
+    """Versions of Python and of the libraries the result depends on, as strings."""
+    import numpy
+    import PIL
+    import scipy
+    import tensorflow
+
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "nst_tf1": __version__,
+        "tensorflow": tensorflow.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "pillow": PIL.__version__,
+    }
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunRecord:
+    """Builds and writes ``run.json`` as a run goes.
+
+    Args:
+        output_dir: where ``run.json`` is written.
+        settings: dict of every setting of the run (JSON-serialisable).
+        seed: the seed actually used.
+        files: dict of absolute paths (content, style, model, output_dir).
+        model: dict describing the model file (size, sha256, layout).
+        versions: dict from :func:`library_versions`.
+        image_size: (height, width) of the generated image.
+    """
+
+    def __init__(self, output_dir, settings, seed, files, model, versions, image_size):
+        self.path = os.path.join(output_dir, RUN_FILE)
+        self._start = time.monotonic()
+        self.data = {
+            "format": 1,
+            "status": "running",
+            "settings": dict(settings),
+            "seed": seed,
+            "image_size": [int(image_size[0]), int(image_size[1])],
+            "files": dict(files),
+            "model": dict(model),
+            "versions": dict(versions),
+            "started_utc": _utc_now(),
+            "wall_time_seconds": 0.0,
+            "saves": [],
+            "costs": {"iteration": [], **{key: [] for key in _COST_KEYS}},
+        }
+
+    def add_step(self, step):
+        """Record one :class:`nst_tf1.transfer.Step`'s costs (every iteration)."""
+        costs = self.data["costs"]
+        costs["iteration"].append(step.iteration)
+        for key in _COST_KEYS:
+            costs[key].append(float(getattr(step, key)))
+
+    def add_save(self, step, filename):
+        """Record a saved image (``filename`` relative to the output dir) and write the file."""
+        entry = {"iteration": step.iteration, "file": filename}
+        entry.update({key: float(getattr(step, key)) for key in _COST_KEYS})
+        self.data["saves"].append(entry)
+        self.write()
+
+    def finish(self, step, filename, status="finished"):
+        """Record the final image and its costs, set ``status`` and write the file."""
+        final = {"iteration": step.iteration, "file": filename}
+        final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
+        self.data["final"] = final
+        self.data["status"] = status
+        self.data["finished_utc"] = _utc_now()
+        self.write()
+
+    def interrupt(self, status="interrupted"):
+        """Set ``status`` on a run that ends without a final image and write the file.
+
+        What was done so far stays. Best effort: the run is ending with an error of its
+        own, so a failure to write here is not raised.
+        """
+        self.data["status"] = status
+        self.data["finished_utc"] = _utc_now()
+        try:
+            self.write()
+        except OSError:
+            pass
+
+    def write(self):
+        """Write ``run.json`` atomically (temporary file renamed into place)."""
+        self.data["wall_time_seconds"] = round(time.monotonic() - self._start, 3)
+        directory = os.path.dirname(self.path) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json.tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.data, f, indent=2)
+                f.write("\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def read_run_record(run_dir):
+    """Read ``<run_dir>/run.json``.
+
+    Args:
+        run_dir: a run's output directory.
+
+    Returns:
+        dict: the record.
+
+    Raises:
+        RunRecordError: the file is missing, not JSON, or lacks a field.
+    """
+    path = os.path.join(os.fspath(run_dir), RUN_FILE)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RunRecordError(
+            f"{path}: no such file; run 'nst-tf1 --output-dir {run_dir} ...' first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RunRecordError(f"{path}: not a readable run record ({exc})") from None
+    missing = [key for key in REQUIRED_FIELDS if key not in data] if isinstance(data, dict) \
+        else list(REQUIRED_FIELDS)
+    if missing:
+        raise RunRecordError(f"{path}: not a run record (missing {', '.join(missing)})")
+    return data
