@@ -1102,6 +1102,9 @@ def figure_main(argv):
                    help="where <figure>.png go (default: RUN_DIR/figures)")
     p.add_argument("--columns", type=_positive_int, default=4,
                    help="images per row of the strip (default: %(default)s)")
+    p.add_argument("--max-images", type=_positive_int, default=12,
+                   help="most images in the strip, the final one included; evenly spaced "
+                        "saves when the run saved more (default: %(default)s)")
     args = p.parse_args(argv)
     names = [name for name in FIGURES if name in args.figures] if args.figures else FIGURES
     from .figures import PlotsUnavailableError, require_matplotlib, run_figure, save_figure
@@ -1125,7 +1128,8 @@ def figure_main(argv):
         return _error(problem)
     for name in names:
         try:
-            figure = run_figure(name, record, columns=args.columns)
+            figure = run_figure(name, record, columns=args.columns,
+                                max_images=args.max_images)
         except (ImageInputError, ValueError, OSError) as exc:
             return _error(f"{name}: {exc}")
         path = os.path.join(out_dir, f"{name}.png")

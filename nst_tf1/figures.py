@@ -48,6 +48,7 @@ __all__ = [
     "cost_curve",
     "layer_activations",
     "activation_grid",
+    "strip_entries",
     "run_figure",
     "save_figure",
 ]
@@ -360,13 +361,34 @@ def _read_rgb(path):
         return np.asarray(img.convert("RGB"))
 
 
-def run_figure(name, record, columns=4):
+def strip_entries(saves, final=None, max_images=12):
+    """The saved images the strip shows: all of them if they fit, else evenly spaced ones.
+
+    Args:
+        saves: run.json's ``saves`` (in iteration order).
+        final: run.json's ``final`` entry, always shown last, or ``None``.
+        max_images: at most this many tiles, the final image included (the course's run
+            has 10 saves and the final image).
+
+    Returns:
+        list of the entries to show, first and last saves included.
+    """
+    room = max(1, max_images - (1 if final else 0))
+    saves = list(saves)
+    if len(saves) > room:
+        picks = sorted({round(k) for k in np.linspace(0, len(saves) - 1, room)})
+        saves = [saves[k] for k in picks]
+    return saves + ([final] if final else [])
+
+
+def run_figure(name, record, columns=4, max_images=12):
     """Make one of :data:`FIGURES` from a run record (see :mod:`nst_tf1.record`).
 
     Args:
         name: ``panel``, ``strip``, ``noise`` or ``costs``.
         record: dict read from ``run.json``.
         columns: tiles per row of the strip.
+        max_images: most images in the strip (see :func:`strip_entries`).
 
     Returns:
         PIL.Image.Image.
@@ -402,7 +424,7 @@ def run_figure(name, record, columns=4):
         style = load_image(files["style"], height, width).astype(np.uint8)
         return panel(content, style, _read_rgb(os.path.join(out, final["file"])))
     if name == "strip":
-        entries = list(record["saves"]) + ([final] if final else [])
+        entries = strip_entries(record["saves"], final, max_images)
         if not entries:
             raise ValueError(f"{out}: the run saved no images yet")
         images = [_read_rgb(os.path.join(out, e["file"])) for e in entries]

@@ -309,3 +309,16 @@ def test_unknown_figure_is_one_line(tmp_path):
     result = run_cli("figure", "bogus", "--run-dir", tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown figure 'bogus'" in result.stderr
+
+
+def test_strip_entries_keep_first_last_and_final():
+    saves = [{"iteration": i} for i in range(0, 1000, 5)]
+    final = {"iteration": 1000}
+    picked = figures.strip_entries(saves, final, max_images=12)
+    assert len(picked) == 12 and picked[-1] is final
+    assert picked[0]["iteration"] == 0 and picked[-2]["iteration"] == 995
+    iterations = [e["iteration"] for e in picked[:-1]]
+    assert iterations == sorted(set(iterations))
+    # The course's run fits as it is: 0, 20, ..., 180 and the final image.
+    course = [{"iteration": i} for i in range(0, 200, 20)]
+    assert figures.strip_entries(course, final) == course + [final]
