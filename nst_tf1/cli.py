@@ -217,6 +217,7 @@ def _conv_layer(text):
 def build_parser():
     """The parser of the main job; every default is the course's, from ``CONFIG``."""
     from .images import MAX_INPUT_PIXELS
+    from .transfer import OPTIMIZERS, PRECISIONS
     from .vgg import MIN_IMAGE_SIDE
 
     p = _Parser(
@@ -265,7 +266,17 @@ def build_parser():
                         "content/style pair, and rerun batch pairs whose result exists "
                         "(default: refuse / skip)")
     p.add_argument("--iterations", type=_positive_int,
-                   default=CONFIG.NUM_ITERATIONS, help="Adam iterations (default: %(default)s)")
+                   default=CONFIG.NUM_ITERATIONS,
+                   help="Adam iterations, or at most this many L-BFGS evaluations "
+                        "(default: %(default)s)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
+                   help="adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept "
+                        "in 0..255, which needs far fewer evaluations, e.g. --optimizer lbfgs "
+                        "--iterations 25 (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0],
+                   help="fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 "
+                        "mixed-precision rewrite, on CPUs with avx512_bf16 or amx_bf16 "
+                        "(default: %(default)s)")
     p.add_argument("--save-every", type=_positive_int,
                    default=CONFIG.SAVE_EVERY,
                    help="print the costs and save <i>.png every N iterations "
@@ -493,6 +504,22 @@ def _course_lines(step):
         f"content cost = {np.float32(step.content_cost)!s}\n"
         f"style cost = {np.float32(step.style_cost)!s}"
     )
+
+
+def _check_precision(args, tensorflow):
+    """One error line (exit 2) if ``--precision bf16`` cannot run here, else None.
+
+    ``tensorflow=False`` checks the CPU only (instant, before the model is read);
+    ``tensorflow=True`` also asks TensorFlow whether it runs with oneDNN.
+    """
+    if args.precision != "bf16":
+        return None
+    from .transfer import bf16_unsupported_reason
+
+    reason = bf16_unsupported_reason(check_tensorflow=tensorflow)
+    if reason:
+        return _error(f"--precision bf16 is not available: {reason}")
+    return None
 
 
 def _ensure_model(args):
@@ -727,9 +754,15 @@ def _run_course(args, stop):
     problem = args.logdir and _writable_dir_problem(args.logdir)
     if problem:
         return _error(problem)
+    status = _check_precision(args, tensorflow=False)
+    if status is not None:
+        return status
     status = _ensure_model(args)
     if status is not None:
         return status
+    # The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
+    # (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
+    # peaks do not add up.
     try:
         weights = read_vgg_weights(args.model)
     except ModelFileError as exc:
@@ -738,6 +771,9 @@ def _run_course(args, stop):
         print(note)
 
     _quiet_tensorflow()
+    status = _check_precision(args, tensorflow=True)
+    if status is not None:
+        return status
     import numpy as np
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
@@ -754,7 +790,9 @@ def _run_course(args, stop):
         noise_ratio=args.noise_ratio, alpha=args.alpha, beta=args.beta,
         learning_rate=args.learning_rate, num_iterations=args.iterations,
         save_every=args.save_every, seed=seed, should_stop=stop, logdir=args.logdir,
+        optimizer=args.optimizer, precision=args.precision,
     )
+    del weights  # the session holds the only copy of the weights from here on
     final = os.path.join(args.output_dir, FINAL_IMAGE)
     last, writing = None, final
     stop.saving = True  # from here on, a first signal ends the loop and keeps the image
@@ -802,8 +840,9 @@ def _run_course(args, stop):
     print(f"Recorded the run in {record.path} (seed {seed})")
     if args.logdir:
         print(f"TensorBoard: tensorboard --logdir {args.logdir}")
-    print(f"Saved {final} (after {args.iterations} iterations: total cost = "
-          f"{np.float32(last.total_cost)!s})")
+    done = (f"{args.iterations} iterations" if args.optimizer == "adam"
+            else f"at most {args.iterations} L-BFGS evaluations")
+    print(f"Saved {final} (after {done}: total cost = {np.float32(last.total_cost)!s})")
     return EXIT_OK
 
 
@@ -951,6 +990,9 @@ def _run_extended(args, stop):
     if not todo:
         print("Nothing to do: every output exists")
         return EXIT_OK
+    status = _check_precision(args, tensorflow=False)
+    if status is not None:
+        return status
     status = _ensure_model(args)
     if status is not None:
         return status
@@ -963,6 +1005,9 @@ def _run_extended(args, stop):
         print(note)
 
     _quiet_tensorflow()
+    status = _check_precision(args, tensorflow=True)
+    if status is not None:
+        return status
     import numpy as np
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
@@ -978,7 +1023,7 @@ def _run_extended(args, stop):
         learning_rate=args.learning_rate, num_iterations=args.iterations,
         save_every=args.save_every, noise_ratio=args.noise_ratio, seed=seed,
         init=args.init, preserve_colors=args.preserve_colors, style_scale=args.style_scale,
-        multires=args.multires,
+        multires=args.multires, optimizer=args.optimizer, precision=args.precision,
     )
     failures = 0
     per_job = args.multires * args.iterations

@@ -28,6 +28,7 @@ __all__ = [
     "activation_gram",
     "compute_gram_style_cost",
     "total_variation_cost",
+    "hold_in_variable",
 ]
 
 
@@ -152,8 +153,35 @@ def total_variation_cost(image):
     return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
 
 
+def hold_in_variable(sess, value, name="held"):
+    """Put an array into a new non-trainable Variable now, instead of a constant.
+
+    A ``tf.constant`` copies its value into the GraphDef, and TensorFlow copies that again
+    for the session's graph, for grappler at every new ``sess.run`` signature and for every
+    executor. A Variable initialised from a placeholder keeps one copy in the session. The
+    Variable is outside ``GLOBAL_VARIABLES``, so ``tf.global_variables_initializer()`` leaves
+    it alone.
+
+    Args:
+        sess: the session of the default graph.
+        value: array to hold.
+        name: name of the Variable.
+
+    Returns:
+        tf.Variable: float32, of ``value``'s shape, already initialised in ``sess``.
+    """
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+
+    value = np.asarray(value, dtype=np.float32)
+    feed = tf.placeholder(tf.float32, value.shape, name=name + "_value")
+    variable = tf.Variable(feed, trainable=False, collections=[], name=name)
+    sess.run(variable.initializer, {feed: value})
+    return variable
+
+
 def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
-                       return_layer_costs=False):
+                       return_layer_costs=False, a_S_as="constants"):
     """Style cost J_style = sum of coefficient * J_style^[l] over ``style_layers``.
 
     The style image must be the value of ``model['input']`` when this is called: each
@@ -169,6 +197,9 @@ def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
         style_layers: (layer name, coefficient) pairs.
         return_layer_costs: also return each layer's unweighted J_style^[l] (for logging);
             ``False`` keeps the course's return value.
+        a_S_as: ``"constants"`` (the course's) or ``"variables"``: each ``a_S`` is held in a
+            Variable (:func:`hold_in_variable`), which keeps the graph small; at 300x400 the
+            five ``a_S`` are 59 MB, and as constants they cost several times that in memory.
 
     Returns:
         float32 scalar tensor J_style; with ``return_layer_costs``, the pair
@@ -176,6 +207,8 @@ def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
     """
     import tensorflow.compat.v1 as tf
 
+    if a_S_as not in ("constants", "variables"):
+        raise ValueError(f"a_S_as must be 'constants' or 'variables', got {a_S_as!r}")
     names = [name for name, _ in style_layers]
     # One run evaluates every style layer's a_S: (1, n_H, n_W, n_C) arrays.
     a_S_values = sess.run([model[name] for name in names])
@@ -184,6 +217,8 @@ def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
     with tf.name_scope("style_cost"):
         for (name, coeff), a_S in zip(style_layers, a_S_values):
             with tf.name_scope(name):
+                if a_S_as == "variables":
+                    a_S = hold_in_variable(sess, a_S, "a_S")
                 layer_costs[name] = compute_layer_style_cost(a_S, model[name])
                 J_style += coeff * layer_costs[name]
         if layer_costs:

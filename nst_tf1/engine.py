@@ -45,8 +45,8 @@ from .costs import (
     total_variation_cost,
 )
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
-from .transfer import model_nn
-from .vgg import build_vgg_model
+from .transfer import OPTIMIZERS, model_lbfgs, model_nn, session_config
+from .vgg import build_vgg_model, initialize_vgg_weights
 
 __all__ = [
     "INIT_MODES",
@@ -67,11 +67,11 @@ PRESERVE_COLORS = ("luminance", "histogram")
 Settings = collections.namedtuple(
     "Settings",
     "style_layers content_layer pooling alpha beta tv_weight learning_rate num_iterations "
-    "save_every noise_ratio seed init preserve_colors style_scale multires",
+    "save_every noise_ratio seed init preserve_colors style_scale multires optimizer precision",
     defaults=(
         tuple(CONFIG.STYLE_LAYERS), CONFIG.CONTENT_LAYER, "avg", CONFIG.ALPHA, CONFIG.BETA, 0.0,
         CONFIG.LEARNING_RATE, CONFIG.NUM_ITERATIONS, CONFIG.SAVE_EVERY, CONFIG.NOISE_RATIO,
-        None, "noise", None, 1.0, 1,
+        None, "noise", None, 1.0, 1, "adam", "fp32",
     ),
 )
 Settings.__doc__ = """Everything a :class:`Runner` needs besides the weights and the images.
@@ -80,7 +80,8 @@ The defaults are the course's; each field is one command-line option (``--tv-wei
 ``tv_weight`` and so on). ``init`` is ``"noise"`` (the course's noisy content, with
 ``noise_ratio``), ``"content"``, ``"style"`` (the first style image) or an image path/array;
 ``preserve_colors`` is ``None``, ``"luminance"`` or ``"histogram"``; ``multires`` is the
-number of scales K.
+number of scales K; ``optimizer`` (``"adam"`` or ``"lbfgs"``) and ``precision`` (``"fp32"``
+or ``"bf16"``) are those of :func:`nst_tf1.transfer.style_transfer`.
 """
 
 Progress = collections.namedtuple("Progress", "scale scales height width step")
@@ -102,6 +103,11 @@ class TransferGraph:
         height, width: the generated image's size.
         style_layers, content_layer, pooling, alpha, beta, tv_weight, learning_rate: as in
             :class:`Settings`. ``tv_weight == 0`` adds no total variation op.
+        optimizer, precision: as in :class:`Settings`; with ``"lbfgs"`` the graph holds dJ/dG
+            for :func:`nst_tf1.transfer.model_lbfgs` instead of Adam's update.
+
+    The VGG weights are held in Variables (``weights_as="variables"``), filled once when
+    the session opens, so that the graph and its executors carry no copy of them.
 
     Attributes:
         graph, sess: the ``tf.Graph`` (finalised) and its ``tf.Session``.
@@ -112,15 +118,22 @@ class TransferGraph:
 
     def __init__(self, weights, height, width, *, style_layers=CONFIG.STYLE_LAYERS,
                  content_layer=CONFIG.CONTENT_LAYER, pooling="avg", alpha=CONFIG.ALPHA,
-                 beta=CONFIG.BETA, tv_weight=0.0, learning_rate=CONFIG.LEARNING_RATE):
+                 beta=CONFIG.BETA, tv_weight=0.0, learning_rate=CONFIG.LEARNING_RATE,
+                 optimizer="adam", precision="fp32"):
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
+        config = session_config(precision)
+        self.optimizer = optimizer
         self.height, self.width = height, width
         self.style_layers = [(name, coeff) for name, coeff in style_layers]
         self.graph = tf.Graph()
         with self.graph.as_default():
-            model = build_vgg_model(weights, height, width, pooling=pooling)
+            model = build_vgg_model(weights, height, width, pooling=pooling,
+                                    weights_as="variables")
             self._image = tf.placeholder(tf.float32, (1, height, width, 3), name="image")
             self._assign_image = model["input"].assign(self._image)
 
@@ -154,13 +167,19 @@ class TransferGraph:
                 J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
                 if tv_weight:
                     J = J + tv_weight * total_variation_cost(model["input"])
-            with tf.name_scope("optimizer"):
-                self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+            self.train_step = self._gradient = None
+            if optimizer == "adam":
+                with tf.name_scope("optimizer"):
+                    self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+            else:
+                with tf.name_scope("lbfgs"):
+                    (self._gradient,) = tf.gradients(J, model["input"])
             self._reset = tf.global_variables_initializer()
             self.graph.finalize()
         self.model = model
         self.costs = (J, J_content, J_style)
-        self.sess = tf.Session(graph=self.graph)
+        self.sess = tf.Session(graph=self.graph, config=config)
+        initialize_vgg_weights(self.sess, weights)
 
     def close(self):
         """Close the session."""
@@ -204,6 +223,10 @@ class TransferGraph:
         feed.update(zip(self._gram_values, grams))
         self.sess.run([self._assign_a_C, *self._assign_grams], feed)
         self._assign(initial)
+        if self.optimizer == "lbfgs":
+            yield from model_lbfgs(self.sess, self.model, self.costs, num_iterations,
+                                   save_every, should_stop=should_stop, gradient=self._gradient)
+            return
         yield from model_nn(self.sess, self.model, self.costs, self.train_step,
                             num_iterations, save_every, should_stop=should_stop)
 
@@ -300,7 +323,8 @@ class Runner:
         graph = TransferGraph(
             self.weights, height, width, style_layers=s.style_layers,
             content_layer=s.content_layer, pooling=s.pooling, alpha=s.alpha, beta=s.beta,
-            tv_weight=s.tv_weight, learning_rate=s.learning_rate,
+            tv_weight=s.tv_weight, learning_rate=s.learning_rate, optimizer=s.optimizer,
+            precision=s.precision,
         )
         self.graphs_built += 1
         self._graphs[key] = graph

@@ -15,19 +15,53 @@ With ``logdir``, the graph and every iteration's costs also go to TensorBoard
 
 It is a generator: it yields a :class:`Step` per iteration and leaves printing and saving to
 the caller.
+
+Two opt-in fast modes leave the course's defaults (Adam, fp32) untouched:
+
+* ``optimizer="lbfgs"`` (:func:`model_lbfgs`): SciPy's L-BFGS-B on the pixels, each
+  evaluation one ``sess.run`` fetching J and dJ/dG together (the TF1
+  ``ScipyOptimizerInterface`` pattern), with bounds that keep every pixel in 0..255;
+* ``precision="bf16"`` (:func:`session_config`): TensorFlow's oneDNN automatic mixed
+  precision graph rewrite, which runs the convolutions in bfloat16 on CPUs that have
+  bfloat16 instructions (:func:`bf16_unsupported_reason` says why not elsewhere).
 """
 
 import collections
+import threading
 
 import numpy as np
 
 from .config import CONFIG
-from .costs import compute_content_cost, compute_style_cost, total_cost
+from .costs import compute_content_cost, compute_style_cost, hold_in_variable, total_cost
 from .images import generate_noise_image, reshape_and_normalize_image
 from .summaries import cost_summaries, open_writer
-from .vgg import build_vgg_model, read_vgg_weights
+from .vgg import build_vgg_model, initialize_vgg_weights, read_vgg_weights
 
-__all__ = ["Step", "NonFiniteCostError", "model_nn", "style_transfer"]
+__all__ = [
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "PrecisionError",
+    "Step",
+    "NonFiniteCostError",
+    "bf16_unsupported_reason",
+    "model_lbfgs",
+    "model_nn",
+    "pixel_bounds",
+    "session_config",
+    "style_transfer",
+]
+
+#: Values of ``style_transfer(optimizer=...)``; the first is the course's.
+OPTIMIZERS = ("adam", "lbfgs")
+#: Values of ``style_transfer(precision=...)``; the first is the course's.
+PRECISIONS = ("fp32", "bf16")
+
+# /proc/cpuinfo flags of the instructions oneDNN runs bfloat16 convolutions with.
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class PrecisionError(ValueError):
+    """The requested precision cannot run on this machine; the message says why."""
 
 Step = collections.namedtuple("Step", "iteration total_cost content_cost style_cost image")
 Step.__doc__ = """Progress of the optimisation.
@@ -127,6 +161,225 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
     yield step
 
 
+def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVERY,
+                should_stop=None, gradient=None):
+    """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
+
+    Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
+    and fetches J, J_content, J_style and dJ/dG together. The bounds of :func:`pixel_bounds`
+    keep every pixel of the image in 0..255 once ``CONFIG.MEANS`` is added back; the start
+    image (``model['input']``'s value) is clipped into them. L-BFGS-B may evaluate points
+    along a line search that it then rejects, so the costs of successive Steps need not
+    decrease; the last Step is the lowest-cost image evaluated, and it is also assigned to
+    ``model['input']``.
+
+    SciPy drives the loop, so it runs in a worker thread that hands each evaluation over
+    and waits until the consumer asks for the next one; closing the generator stops it.
+
+    Args:
+        sess: the session.
+        model: layer dict from :func:`nst_tf1.load_vgg_model`.
+        costs: the (J, J_content, J_style) tensors.
+        num_evaluations: at most this many evaluations of J and its gradient.
+        save_every: attach the image to every Step whose iteration is a multiple of this.
+        should_stop: optional callable polled before every evaluation but the first; when it
+            returns true the last Step (the best image so far) comes next, with ``iteration``
+            the number of evaluations done.
+        gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here when
+            ``None`` (pass it for a finalised graph).
+
+    Yields:
+        Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
+        last Step with ``iteration == num_evaluations`` (also when L-BFGS-B converged in
+        fewer): the best image and its costs.
+
+    Raises:
+        NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
+            evaluated before it.
+    """
+    import scipy.optimize
+    import tensorflow.compat.v1 as tf
+
+    image = model["input"]
+    shape = tuple(image.get_shape().as_list())
+    if gradient is None:
+        with tf.name_scope("lbfgs"):
+            (gradient,) = tf.gradients(costs[0], image)
+    fetches = [*costs, gradient]
+    low, high = pixel_bounds(shape)
+    x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
+    bounds = scipy.optimize.Bounds(low.reshape(-1), high.reshape(-1))
+
+    handoff, resume = _Channel(), threading.Semaphore(0)
+    state = {"stop": False, "best": None, "evaluations": 0}
+
+    def fun(x):
+        # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
+        if state["stop"] or state["evaluations"] == num_evaluations:
+            raise _Stopped
+        state["evaluations"] += 1
+        G = x.reshape(shape).astype(np.float32)
+        J, J_content, J_style, dG = sess.run(fetches, {image: G})
+        if np.isfinite(J) and (state["best"] is None or J < state["best"].total_cost):
+            state["best"] = Step(state["evaluations"] - 1, float(J), float(J_content),
+                                 float(J_style), G)
+        handoff.put((float(J), float(J_content), float(J_style), G))
+        resume.acquire()
+        if state["stop"]:
+            raise _Stopped
+        return float(J), dG.astype(np.float64).reshape(-1)
+
+    def work():
+        try:
+            scipy.optimize.minimize(
+                fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                # maxiter counts accepted steps, maxfun evaluations; evaluations are the budget.
+                options={"maxfun": num_evaluations, "maxiter": num_evaluations},
+            )
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer's thread
+            handoff.put(exc)
+            return
+        handoff.put(None)
+
+    worker = threading.Thread(target=work, name="lbfgs", daemon=True)
+    worker.start()
+    last = num_evaluations
+    try:
+        evaluation = 0
+        while True:
+            item = handoff.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            J, J_content, J_style, G = item
+            keep = save_every and evaluation % save_every == 0
+            step = Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
+            if not _finite(step):
+                raise NonFiniteCostError(step._replace(image=None), state["best"])
+            yield step
+            evaluation += 1
+            if should_stop is not None and should_stop():
+                last = evaluation
+                break
+            resume.release()
+    finally:
+        state["stop"] = True
+        resume.release()
+        worker.join()
+    best = state["best"]
+    image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
+    yield best._replace(iteration=last, image=np.array(best.image))
+
+
+class _Stopped(Exception):
+    """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
+
+
+class _Channel:
+    """A one-slot hand-over between the L-BFGS worker thread and the generator."""
+
+    def __init__(self):
+        self._items = []
+        self._ready = threading.Semaphore(0)
+
+    def put(self, item):
+        self._items.append(item)
+        self._ready.release()
+
+    def get(self):
+        self._ready.acquire()
+        return self._items.pop(0)
+
+
+def pixel_bounds(shape):
+    """Bounds of the normalised image that keep every pixel in 0..255.
+
+    The network sees ``pixel - CONFIG.MEANS``, so channel c may range over
+    ``[-MEANS[c], 255 - MEANS[c]]``.
+
+    Args:
+        shape: (1, n_H, n_W, 3) shape of the image.
+
+    Returns:
+        (low, high): float64 arrays of ``shape``.
+    """
+    means = np.asarray(CONFIG.MEANS, dtype=np.float64).reshape(1, 1, 1, -1)
+    low = np.broadcast_to(-means, shape).astype(np.float64)
+    return low, low + 255.0
+
+
+def bf16_unsupported_reason(check_tensorflow=True):
+    """Why ``precision="bf16"`` cannot run here, or ``None`` when it can.
+
+    It needs a TensorFlow build with oneDNN (the rewrite is oneDNN's) and a CPU with
+    bfloat16 instructions (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``); elsewhere
+    oneDNN would emulate bfloat16, which is slower than float32.
+
+    Args:
+        check_tensorflow: also import TensorFlow to check for oneDNN; ``False`` checks the
+            CPU only, which is instant.
+
+    Returns:
+        str or None: a one-line reason.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
+    if not flags.intersection(_BF16_CPU_FLAGS):
+        return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
+                "/proc/cpuinfo); use --precision fp32")
+    if check_tensorflow:
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+
+            onednn = _pywrap_util_port.IsMklEnabled()
+        except (ImportError, AttributeError):
+            onednn = False
+        if not onednn:
+            return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
+                    "bf16 rewrite needs")
+    return None
+
+
+def session_config(precision="fp32"):
+    """The session's ConfigProto for a precision.
+
+    ``"fp32"`` is TensorFlow's default. ``"bf16"`` turns on the grappler rewrite
+    ``auto_mixed_precision_onednn_bfloat16``: convolutions, matmuls and the ops between
+    them run in bfloat16 (8-bit mantissa), with casts inserted at the float32 Variables and
+    costs; reductions that need the range stay float32.
+
+    Args:
+        precision: one of :data:`PRECISIONS`.
+
+    Returns:
+        tf.ConfigProto.
+
+    Raises:
+        PrecisionError: ``"bf16"`` on a machine that cannot run it.
+        ValueError: an unknown precision.
+    """
+    import tensorflow.compat.v1 as tf
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    config = tf.ConfigProto()
+    if precision == "bf16":
+        reason = bf16_unsupported_reason()
+        if reason:
+            raise PrecisionError(f"--precision bf16 is not available: {reason}")
+        config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+            rewriter_config_pb2.RewriterConfig.ON
+        )
+    return config
+
+
 def style_transfer(
     content_image,
     style_image,
@@ -143,6 +396,8 @@ def style_transfer(
     content_layer=CONFIG.CONTENT_LAYER,
     should_stop=None,
     logdir=None,
+    optimizer="adam",
+    precision="fp32",
 ):
     """Neural style transfer as in the course, in a fresh graph and session.
 
@@ -152,22 +407,25 @@ def style_transfer(
         model: path of the VGG-19 .mat file, or :class:`nst_tf1.vgg.VGGWeights` already read.
         noise_ratio: weight of the noise in the initial image.
         alpha, beta: weights of J_content and J_style.
-        learning_rate: Adam's learning rate.
-        num_iterations: number of Adam updates.
+        learning_rate: Adam's learning rate (unused by L-BFGS).
+        num_iterations: number of Adam updates, or at most this many L-BFGS evaluations.
         save_every: attach the image to every Step whose iteration is a multiple of this.
         seed: seed of the initial noise; the same seed gives the same result.
         style_layers: (layer name, coefficient) pairs.
         content_layer: layer of the content cost.
         should_stop: optional callable polled before every update; see :func:`model_nn`.
         logdir: if given, write the graph and the costs of every iteration there for
-            TensorBoard (see :mod:`nst_tf1.summaries`).
+            TensorBoard (see :mod:`nst_tf1.summaries`); with L-BFGS, the graph only.
+        optimizer: ``"adam"`` (the course's) or ``"lbfgs"`` (:func:`model_lbfgs`).
+        precision: ``"fp32"`` (the course's) or ``"bf16"`` (:func:`session_config`).
 
     Yields:
-        Step: see :func:`model_nn`.
+        Step: see :func:`model_nn` and :func:`model_lbfgs`.
 
     Raises:
         NonFiniteCostError: a cost became NaN or infinite (see :func:`model_nn`).
-        ValueError: the images differ in size.
+        ValueError: the images differ in size, or an unknown optimizer or precision.
+        PrecisionError: ``precision="bf16"`` on a machine that cannot run it.
         nst_tf1.vgg.ModelFileError: the model file cannot be used.
     """
     import tensorflow.compat.v1 as tf
@@ -178,34 +436,47 @@ def style_transfer(
             f"content image {np.shape(content_image)} and style image {np.shape(style_image)} "
             "differ in size; resize both to the same height and width"
         )
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    config = session_config(precision)
     height, width = np.shape(content_image)[:2]
     content = reshape_and_normalize_image(content_image)
     style = reshape_and_normalize_image(style_image)
     generated = generate_noise_image(content, noise_ratio, seed=seed)
     weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
 
-    with tf.Graph().as_default(), tf.Session() as sess:
-        model = build_vgg_model(weights, height, width)
+    with tf.Graph().as_default(), tf.Session(config=config) as sess:
+        # Weights as Variables: the session holds one copy of them (see build_vgg_model).
+        model = build_vgg_model(weights, height, width, weights_as="variables")
+        initialize_vgg_weights(sess, weights)
+        del weights  # the caller's reference, if any, is now the only one outside the session
 
-        # Content cost: a_C is a constant (C's activations), a_G the layer's tensor.
+        # Content cost: a_C is fixed (C's activations), a_G the layer's tensor. a_C and the
+        # a_S are held in Variables rather than the course's constants: same values, but the
+        # graph stays small (see hold_in_variable).
         sess.run(model["input"].assign(content, name="assign_content"))
         out = model[content_layer]
-        a_C = sess.run(out)
         a_G = out
         with tf.name_scope("content_cost"):
+            a_C = hold_in_variable(sess, sess.run(out), "a_C")
             J_content = compute_content_cost(a_C, a_G)
 
         # Style cost: each a_S is evaluated while S is the input.
         sess.run(model["input"].assign(style, name="assign_style"))
         J_style, layer_costs = compute_style_cost(sess, model, style_layers,
-                                                  return_layer_costs=True)
+                                                  return_layer_costs=True, a_S_as="variables")
 
         with tf.name_scope("total_cost"):
             J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
-        with tf.name_scope("optimizer"):
-            train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+        train_step = gradient = None
+        if optimizer == "adam":
+            with tf.name_scope("optimizer"):
+                train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+        else:
+            with tf.name_scope("lbfgs"):
+                (gradient,) = tf.gradients(J, model["input"])
 
-        # The last two ops: initialise Adam's variables, then put G into the input.
+        # The last two ops: initialise Adam's variables (if any), then put G into the input.
         init = tf.global_variables_initializer()
         assign_generated = model["input"].assign(generated, name="assign_generated")
 
@@ -219,9 +490,13 @@ def style_transfer(
             sess.run(init)
             # Building the assign op changes nothing; running it puts G into the Variable.
             sess.run(assign_generated)
-            yield from model_nn(sess, model, (J, J_content, J_style), train_step,
-                                num_iterations, save_every, should_stop=should_stop,
-                                summary=summary, writer=writer)
+            if optimizer == "lbfgs":
+                yield from model_lbfgs(sess, model, (J, J_content, J_style), num_iterations,
+                                       save_every, should_stop=should_stop, gradient=gradient)
+            else:
+                yield from model_nn(sess, model, (J, J_content, J_style), train_step,
+                                    num_iterations, save_every, should_stop=should_stop,
+                                    summary=summary, writer=writer)
         finally:
             if writer is not None:
                 writer.close()

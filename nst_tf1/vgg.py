@@ -34,8 +34,13 @@ __all__ = [
     "check_conv_layer",
     "read_vgg_weights",
     "build_vgg_model",
+    "initialize_vgg_weights",
     "load_vgg_model",
 ]
+
+# Graph collection of (initializer op, placeholder, layer name, 0 for W / 1 for b) entries
+# that build_vgg_model(..., weights_as="variables") leaves for initialize_vgg_weights.
+_WEIGHT_FEEDS = "nst_tf1_vgg_weight_feeds"
 
 Layer = collections.namedtuple("Layer", "name type shape")
 Layer.__doc__ = """One layer of the MatConvNet file.
@@ -373,7 +378,7 @@ def read_vgg_weights(path):
 
 
 def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, *,
-                    pooling="avg"):
+                    pooling="avg", weights_as="constants"):
     """Build the VGG-19 layer dict around a new input Variable in the default graph.
 
     Args:
@@ -381,6 +386,13 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
         height, width: size of the images the graph takes.
         pooling: ``"avg"`` (the course's average pooling) or ``"max"`` (VGG's own max
             pooling); both 2x2, stride 2, SAME padding.
+        weights_as: ``"constants"`` (the course's way): W and b are ``tf.constant`` ops, so
+            the model runs as soon as ``model['input']`` holds an image. ``"variables"``:
+            W and b are non-trainable Variables outside ``GLOBAL_VARIABLES``, filled from
+            placeholders by :func:`initialize_vgg_weights`. The GraphDef then holds no
+            weights, so the session keeps one copy of them (80 MB at full width) instead of
+            one per graph copy, grappler pass and executor; the pipeline
+            (:func:`nst_tf1.transfer.style_transfer`, :mod:`nst_tf1.engine`) uses this.
 
     Returns:
         dict: ``input`` is a float32 ``tf.Variable`` of shape (1, height, width, 3); each
@@ -389,15 +401,26 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
         ``avgpoolX`` names with ``pooling="max"`` too.
 
     Raises:
-        ValueError: ``pooling`` is not one of :data:`POOLING_MODES`.
+        ValueError: ``pooling`` is not one of :data:`POOLING_MODES`, or ``weights_as`` is
+            neither ``"constants"`` nor ``"variables"``.
     """
     import tensorflow.compat.v1 as tf
 
     if pooling not in POOLING_MODES:
         raise ValueError(f"pooling must be one of {', '.join(POOLING_MODES)}, got {pooling!r}")
+    if weights_as not in ("constants", "variables"):
+        raise ValueError(f"weights_as must be 'constants' or 'variables', got {weights_as!r}")
     tf.disable_v2_behavior()
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     layers = getattr(weights, "layers", weights)
+
+    def parameter(value, name, key, index):
+        if weights_as == "constants":
+            return tf.constant(value, name=name)
+        feed = tf.placeholder(tf.float32, np.shape(value), name=name + "_value")
+        variable = tf.Variable(feed, trainable=False, collections=[], name=name)
+        tf.add_to_collection(_WEIGHT_FEEDS, (variable.initializer, feed, key, index))
+        return variable
     graph = {}
     with tf.name_scope("vgg19"):
         graph["input"] = tf.Variable(
@@ -411,15 +434,34 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
                 if key.startswith("conv"):
                     W, b = layers[key]
                     conv = tf.nn.conv2d(
-                        prev, tf.constant(W, name="W"), strides=[1, 1, 1, 1], padding="SAME"
+                        prev, parameter(W, "W", key, 0), strides=[1, 1, 1, 1], padding="SAME"
                     )
-                    prev = tf.nn.relu(conv + tf.constant(b, name="b"))
+                    prev = tf.nn.relu(conv + parameter(b, "b", key, 1))
                 else:
                     prev = pool(
                         prev, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"
                     )
             graph[key] = prev
     return graph
+
+
+def initialize_vgg_weights(sess, weights):
+    """Fill the weight Variables of ``build_vgg_model(..., weights_as="variables")``.
+
+    One ``sess.run`` feeds every W and b from ``weights``; after it the caller may drop
+    ``weights``: the session's Variables hold the only copy. Does nothing for a model
+    built with constants.
+
+    Args:
+        sess: session of the graph the model was built in.
+        weights: the :class:`VGGWeights` (or dict) the model was built from.
+    """
+    entries = sess.graph.get_collection(_WEIGHT_FEEDS)
+    if not entries:
+        return
+    layers = getattr(weights, "layers", weights)
+    sess.run([op for op, _, _, _ in entries],
+             {feed: layers[key][index] for _, feed, key, index in entries})
 
 
 def load_vgg_model(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):

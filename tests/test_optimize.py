@@ -1,0 +1,257 @@
+"""The opt-in fast modes: L-BFGS, bf16, weights as Variables, and what a training step runs."""
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import HEIGHT, WIDTH, run_cli
+
+
+@pytest.fixture(scope="module")
+def images():
+    """(content, style): (HEIGHT, WIDTH, 3) float32 RGB in 0..255, seeded."""
+    from nst_tf1.demo import make_demo_content, make_demo_style
+
+    return (make_demo_content(HEIGHT, WIDTH).astype(np.float32),
+            make_demo_style(HEIGHT, WIDTH).astype(np.float32))
+
+
+def _run(images, vgg_file, **kwargs):
+    from nst_tf1.transfer import style_transfer
+
+    kwargs.setdefault("seed", 0)
+    return list(style_transfer(*images, vgg_file, **kwargs))
+
+
+def _in_bounds(image):
+    from nst_tf1.config import CONFIG
+
+    pixels = np.asarray(image, np.float64) + CONFIG.MEANS
+    return pixels.min() >= -1e-3 and pixels.max() <= 255 + 1e-3
+
+
+def test_pixel_bounds_are_0_to_255_after_adding_means():
+    from nst_tf1.config import CONFIG
+    from nst_tf1.transfer import pixel_bounds
+
+    low, high = pixel_bounds((1, 2, 3, 3))
+    assert low.shape == high.shape == (1, 2, 3, 3)
+    np.testing.assert_allclose(low + CONFIG.MEANS, 0)
+    np.testing.assert_allclose(high + CONFIG.MEANS, 255)
+
+
+def test_lbfgs_lowers_the_cost_and_keeps_pixels_in_range(images, vgg_file):
+    # noise_ratio 0.6 puts some start pixels outside 0..255: the start is clipped first.
+    steps = _run(images, vgg_file, optimizer="lbfgs", num_iterations=12, save_every=3)
+    assert [s.iteration for s in steps] == [*range(12), 12]
+    costs = [s.total_cost for s in steps[:-1]]
+    final = steps[-1]
+    assert np.all(np.isfinite(costs))
+    # The final Step is the best image evaluated, far below the start.
+    assert final.total_cost == pytest.approx(min(costs))
+    assert final.total_cost < 0.5 * costs[0]
+    np.testing.assert_allclose(final.total_cost, 10 * final.content_cost + 40 * final.style_cost,
+                               rtol=1e-5)
+    saved = [s for s in steps if s.image is not None]
+    assert [s.iteration for s in saved] == [0, 3, 6, 9, 12]
+    for step in saved:
+        assert step.image.shape == (1, HEIGHT, WIDTH, 3)
+        assert _in_bounds(step.image)
+
+
+def test_lbfgs_first_evaluation_is_the_costs_of_the_start_image(images, vgg_file):
+    # Without noise the start image is the content image, inside the bounds, so L-BFGS's
+    # first evaluation and Adam's first step see the same image: same costs.
+    adam = _run(images, vgg_file, noise_ratio=0.0, num_iterations=1)
+    lbfgs = _run(images, vgg_file, noise_ratio=0.0, optimizer="lbfgs", num_iterations=5)
+    assert lbfgs[0].total_cost == pytest.approx(adam[0].total_cost, rel=1e-5)
+    assert lbfgs[0].content_cost == pytest.approx(0.0, abs=1e-6)
+    # The gradient fetched with J is J's: the line search along it finds a lower J.
+    assert lbfgs[-1].total_cost < lbfgs[0].total_cost
+
+
+def test_lbfgs_generator_close_stops_the_worker(images, vgg_file):
+    from nst_tf1.transfer import style_transfer
+
+    steps = style_transfer(*images, vgg_file, optimizer="lbfgs", num_iterations=50, seed=0)
+    next(steps)
+    next(steps)
+    steps.close()
+    assert not [t for t in threading.enumerate() if t.name == "lbfgs"]
+
+
+def test_unknown_optimizer_or_precision_is_a_value_error(images, vgg_file):
+    with pytest.raises(ValueError, match="optimizer"):
+        _run(images, vgg_file, optimizer="sgd", num_iterations=1)
+    with pytest.raises(ValueError, match="precision"):
+        _run(images, vgg_file, precision="fp16", num_iterations=1)
+
+
+def test_bf16_runs_close_to_fp32_or_reports_unsupported(images, vgg_file):
+    from nst_tf1.transfer import PrecisionError, bf16_unsupported_reason
+
+    reason = bf16_unsupported_reason()
+    if reason is not None:
+        with pytest.raises(PrecisionError, match="bf16 is not available"):
+            _run(images, vgg_file, precision="bf16", num_iterations=1)
+        return
+    fp32 = _run(images, vgg_file, num_iterations=4)
+    bf16 = _run(images, vgg_file, precision="bf16", num_iterations=4)
+    # bfloat16 keeps 8 bits of mantissa: the costs agree to a few percent, not exactly.
+    for a, b in zip(fp32, bf16):
+        assert b.total_cost == pytest.approx(a.total_cost, rel=0.05)
+    assert bf16[-1].total_cost < bf16[0].total_cost
+
+
+def test_bf16_session_config_sets_the_onednn_rewrite(monkeypatch):
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    from nst_tf1 import transfer
+
+    monkeypatch.setattr(transfer, "bf16_unsupported_reason", lambda check_tensorflow=True: None)
+    rewrite = transfer.session_config("bf16").graph_options.rewrite_options
+    assert rewrite.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.ON
+    fp32 = transfer.session_config("fp32").graph_options.rewrite_options
+    assert fp32.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.DEFAULT
+
+
+def test_cli_bf16_unsupported_is_one_line_and_exit_2(monkeypatch, capsys, image_pair, vgg_file,
+                                                     tmp_path):
+    from nst_tf1 import cli, transfer
+
+    monkeypatch.setattr(transfer, "bf16_unsupported_reason",
+                        lambda check_tensorflow=True: "no bf16 on this CPU")
+    status = cli.main(["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
+                       "--output-dir", str(tmp_path), "--height", str(HEIGHT), "--width",
+                       str(WIDTH), "--precision", "bf16"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == ["nst-tf1: error: --precision bf16 is not available: no bf16 on this CPU"]
+
+
+def test_cli_lbfgs_writes_the_result(image_pair, vgg_file, tmp_path):
+    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
+                     "--output-dir", tmp_path, "--height", HEIGHT, "--width", WIDTH,
+                     "--optimizer", "lbfgs", "--iterations", 4, "--save-every", 2, "--seed", 0)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "at most 4 L-BFGS evaluations" in result.stdout
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert [n for n in names if n.endswith((".png", ".jpg"))] == [
+        "0.png", "2.png", "generated_image.jpg"]
+    if "run.json" in names:
+        import json
+
+        settings = json.loads((tmp_path / "run.json").read_text())["settings"]
+        assert settings["optimizer"] == "lbfgs"
+
+
+def test_weights_as_variables_match_constants_and_leave_the_graphdef_small(vgg_file):
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.vgg import build_vgg_model, initialize_vgg_weights, read_vgg_weights
+
+    weights = read_vgg_weights(vgg_file)
+    image = np.random.default_rng(0).uniform(-100, 100, (1, HEIGHT, WIDTH, 3)).astype(np.float32)
+    outputs, sizes = {}, {}
+    for mode in ("constants", "variables"):
+        with tf.Graph().as_default() as graph, tf.Session() as sess:
+            model = build_vgg_model(weights, HEIGHT, WIDTH, weights_as=mode)
+            initialize_vgg_weights(sess, weights)
+            sess.run(model["input"].assign(image))
+            outputs[mode] = sess.run({key: model[key] for key in ("conv1_1", "conv4_2",
+                                                                  "avgpool5")})
+            sizes[mode] = graph.as_graph_def().ByteSize()
+    for key, value in outputs["constants"].items():
+        np.testing.assert_allclose(outputs["variables"][key], value, rtol=1e-5, atol=1e-4)
+    weight_bytes = sum(W.nbytes + b.nbytes for W, b in weights.layers.values())
+    assert sizes["constants"] > weight_bytes
+    # Only the input Variable's zero start image remains: 4 bytes per pixel channel.
+    assert sizes["variables"] < 4 * HEIGHT * WIDTH * 3 + 200_000
+    with pytest.raises(ValueError, match="weights_as"):
+        with tf.Graph().as_default():
+            build_vgg_model(weights, HEIGHT, WIDTH, weights_as="disk")
+
+
+def test_adam_step_runs_nothing_past_conv5_1(images, vgg_file):
+    # The cost reads conv4_2 and conv1_1..conv5_1: conv5_2..conv5_4 and the pooling after
+    # conv5_1 must not run in a training step.
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.costs import compute_content_cost, compute_style_cost, total_cost
+    from nst_tf1.images import generate_noise_image, reshape_and_normalize_image
+    from nst_tf1.vgg import build_vgg_model, initialize_vgg_weights, read_vgg_weights
+
+    weights = read_vgg_weights(vgg_file)
+    content, style = (reshape_and_normalize_image(i) for i in images)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, HEIGHT, WIDTH, weights_as="variables")
+        initialize_vgg_weights(sess, weights)
+        sess.run(model["input"].assign(content))
+        J_content = compute_content_cost(sess.run(model["conv4_2"]), model["conv4_2"])
+        sess.run(model["input"].assign(style))
+        J = total_cost(J_content, compute_style_cost(sess, model))
+        train_step = tf.train.AdamOptimizer(2.0).minimize(J)
+        sess.run(tf.global_variables_initializer())
+        sess.run(model["input"].assign(generate_noise_image(content, seed=0)))
+        metadata = tf.RunMetadata()
+        sess.run([train_step, J], options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                 run_metadata=metadata)
+    ran = {node.node_name for dev in metadata.step_stats.dev_stats for node in dev.node_stats}
+    assert any(name.startswith("vgg19/conv5_1/") for name in ran)
+    assert any("conv1_1" in name and "grad" in name.lower() for name in ran)
+    for skipped in ("conv5_2", "conv5_3", "conv5_4", "avgpool5"):
+        assert not [name for name in ran if f"/{skipped}/" in name], skipped
+
+
+def test_style_cost_with_a_S_in_variables_equals_the_course_constants(images, vgg_file):
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.costs import compute_style_cost
+    from nst_tf1.images import reshape_and_normalize_image
+    from nst_tf1.vgg import load_vgg_model
+
+    style = reshape_and_normalize_image(images[1])
+    generated = reshape_and_normalize_image(images[0])
+    values, sizes = {}, {}
+    for mode in ("constants", "variables"):
+        with tf.Graph().as_default() as graph, tf.Session() as sess:
+            model = load_vgg_model(vgg_file, HEIGHT, WIDTH)
+            sess.run(model["input"].assign(style))
+            J_style = compute_style_cost(sess, model, a_S_as=mode)
+            # Held a_S must not follow the input: assign another image before evaluating.
+            sess.run(model["input"].assign(generated))
+            values[mode] = sess.run(J_style)
+            sizes[mode] = graph.as_graph_def().ByteSize()
+    assert values["variables"] == pytest.approx(values["constants"], rel=1e-6)
+    assert values["constants"] > 0
+    assert sizes["variables"] < sizes["constants"]
+    with pytest.raises(ValueError, match="a_S_as"):
+        compute_style_cost(None, {}, a_S_as="disk")
+
+
+def test_engine_lbfgs_and_bf16_through_the_reused_graph(images, vgg_file):
+    from nst_tf1.engine import Runner, Settings
+    from nst_tf1.transfer import bf16_unsupported_reason
+    from nst_tf1.vgg import read_vgg_weights
+
+    weights = read_vgg_weights(vgg_file)
+    precision = "bf16" if bf16_unsupported_reason() is None else "fp32"
+    settings = Settings(optimizer="lbfgs", precision=precision, num_iterations=6, save_every=3,
+                        seed=0, pooling="max")
+    with Runner(weights, settings) as runner:
+        for _ in range(2):  # the second run reuses the finalised graph
+            steps = [p.step for p in runner.run(images[0], [images[1]])]
+            assert [s.iteration for s in steps] == [*range(6), 6]
+            assert steps[-1].total_cost < steps[0].total_cost
+            assert _in_bounds(steps[-1].image)
+        assert runner.graphs_built == 1
+
+
+def test_cli_extended_path_takes_the_optimizer(image_pair, vgg_file, tmp_path):
+    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
+                     "--output-dir", tmp_path, "--height", HEIGHT, "--width", WIDTH,
+                     "--pooling", "max", "--optimizer", "lbfgs", "--iterations", 3,
+                     "--seed", 0)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "generated_image.jpg").exists()
