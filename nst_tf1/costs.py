@@ -86,12 +86,10 @@ def compute_layer_style_cost(a_S, a_G):
     Returns:
         float32 scalar tensor.
     """
-    import tensorflow.compat.v1 as tf
-
     m, n_H, n_W, n_C = a_G.get_shape().as_list()
     GS = gram_matrix(_unroll(a_S, n_H, n_W, n_C))
     GG = gram_matrix(_unroll(a_G, n_H, n_W, n_C))
-    return tf.reduce_sum(tf.square(GS - GG)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
+    return compute_gram_style_cost(GS, a_G, GG)
 
 
 def activation_gram(a):

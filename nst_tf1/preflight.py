@@ -12,10 +12,11 @@ the flag and the problem on one line; :mod:`nst_tf1.cli` prints it and exits 2.
   replace it only when it comes from the same pair, or with ``--overwrite``.
 """
 
-import hashlib
 import json
 import os
 import tempfile
+
+from .record import file_sha256
 
 __all__ = [
     "PreflightError",
@@ -153,14 +154,6 @@ def check_output_dir(path, height, width, n_images):
         )
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_signature(content_path, style_paths):
     """The text stored in ``generated_image.jpg``: the content and style files of the run.
 
@@ -174,7 +167,7 @@ def run_signature(content_path, style_paths):
     if isinstance(style_paths, (str, os.PathLike)):
         style_paths = [style_paths]
     record = {
-        role: [{"name": os.path.basename(p), "sha256": _sha256(p)} for p in paths]
+        role: [{"name": os.path.basename(p), "sha256": file_sha256(p)} for p in paths]
         for role, paths in (("content", [content_path]), ("style", list(style_paths)))
     }
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)

@@ -87,21 +87,24 @@ def file_sha256(path, chunk_size=1 << 20):
 
 def library_versions():
     """Versions of Python and of the libraries the result depends on, as strings."""
-    import numpy
-    import PIL
-    import scipy
-    import tensorflow
+    from importlib import metadata
 
     from . import __version__
 
-    return {
-        "python": platform.python_version(),
-        "nst_tf1": __version__,
-        "tensorflow": tensorflow.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "pillow": PIL.__version__,
-    }
+    versions = {"python": platform.python_version(), "nst_tf1": __version__}
+    # Read from the installed distributions' metadata: no library is imported for it.
+    # TensorFlow is published under several distribution names.
+    for key, names in (("tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-macos",
+                                       "tensorflow-intel")),
+                       ("numpy", ("numpy",)), ("scipy", ("scipy",)), ("pillow", ("pillow",))):
+        versions[key] = None
+        for name in names:
+            try:
+                versions[key] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
 
 
 def _utc_now():

@@ -11,6 +11,9 @@ import zlib
 import numpy as np
 import pytest
 from conftest import HEIGHT, WIDTH, run_cli, write_image
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from nst_tf1.images import MAX_INPUT_PIXELS, ImageInputError, load_image
 from nst_tf1.vgg import MIN_IMAGE_SIDE, activation_bytes, activation_shapes
@@ -535,10 +538,6 @@ def test_refusals_in_a_real_process(tmp_path, image_pair, vgg_file, case):
 # ----------------------------------------------------------------------------------------
 # Property: random bytes and random small arrays either load or raise ImageInputError
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
 
 _OUT = (MIN_IMAGE_SIDE, MIN_IMAGE_SIDE + 8)
 _SETTINGS = settings(max_examples=40, deadline=None,
