@@ -62,7 +62,7 @@ class _HelpFormatter(argparse.HelpFormatter):
         import textwrap
 
         return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
-                             break_on_hyphens=False)
+                             break_on_hyphens=False, break_long_words=False)
 
     def _fill_text(self, text, width, indent):
         """Description and epilog: the same wrapping, paragraphs kept (blank lines)."""
@@ -71,7 +71,7 @@ class _HelpFormatter(argparse.HelpFormatter):
         return "\n\n".join(
             textwrap.fill(self._whitespace_matcher.sub(" ", paragraph).strip(), width,
                           initial_indent=indent, subsequent_indent=indent,
-                          break_on_hyphens=False)
+                          break_on_hyphens=False, break_long_words=False)
             for paragraph in text.split("\n\n")
         )
 
@@ -142,13 +142,6 @@ def _ratio(text):
     value = _number(text, float)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _seed(text):
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
     return value
 
 
@@ -301,7 +294,7 @@ def build_parser():
                    default=CONFIG.NOISE_RATIO,
                    help="weight of the uniform(-20, 20) noise in the initial image, 0..1 "
                         "(default: %(default)s)")
-    p.add_argument("--seed", type=_seed, default=None,
+    p.add_argument("--seed", type=_non_negative_int, default=None,
                    help="seed of the initial noise; the same seed gives the same images "
                         "(default: %(default)s: a fresh one, recorded in run.json)")
     p.add_argument("--logdir", default=None,
@@ -362,9 +355,8 @@ def _manual_model_hint(path, url):
     )
 
 
-def _missing_model_message(path, url=VGG_URL):
-    return f"VGG-19 model file not found: {path} (--no-download given); " + _manual_model_hint(
-        path, url)
+def _missing_model_message(path, url=VGG_URL, why="--no-download given"):
+    return f"VGG-19 model file not found: {path} ({why}); " + _manual_model_hint(path, url)
 
 
 def _mib(size):
@@ -562,7 +554,8 @@ def _read_model(path):
     from .vgg import ModelFileError, read_vgg_weights
 
     if not os.path.exists(path):
-        return None, _missing_model_message(path, _model_source()[0])
+        return None, _missing_model_message(path, _model_source()[0],
+                                            why="this command never downloads it")
     try:
         return read_vgg_weights(path), None
     except ModelFileError as exc:
@@ -701,9 +694,11 @@ def run_main(argv):
 def _size_for(args, path):
     """(height, width) of the run for content image ``path``: --max-size or --keep-aspect
     derive it from the image's aspect ratio, else --height/--width; checked against the
-    network's minimum side and the available memory."""
+    network's minimum side and the available memory, at every --multires scale and for the
+    style image's --style-scale size too."""
+    from .engine import scale_sizes
     from .images import ImageInputError, image_size, size_for_aspect, size_for_max_side
-    from .preflight import check_memory
+    from .preflight import PreflightError, check_memory
     from .vgg import MIN_IMAGE_SIDE
 
     if args.max_size or args.keep_aspect:
@@ -722,6 +717,20 @@ def _size_for(args, path):
     else:
         height, width = args.height, args.width
     check_memory(height, width)
+    # The sizes the engine builds graphs for: each scale, and the style image at each scale.
+    scales = scale_sizes(height, width, args.multires)
+    styles = [(max(1, round(h * args.style_scale)), max(1, round(w * args.style_scale)))
+              for h, w in scales]
+    for what, (h, w) in (("--multires coarsest scale", scales[0]),
+                         ("--style-scale style image", styles[0])):
+        if min(h, w) < MIN_IMAGE_SIDE:
+            raise PreflightError(
+                f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
+                f"each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    if args.style_scale > 1:
+        h, w = styles[-1]
+        check_memory(h, w, what=f"--style-scale {args.style_scale:g} (a {h}x{w} style image)")
     return height, width
 
 
@@ -863,13 +872,18 @@ def _non_finite_message(exc, final, args, saved):
 
 
 def _save_last_finite(exc, final, signature):
-    """Write the last finite image of a :class:`NonFiniteCostError`; whether it was written."""
+    """Write the last finite image of a :class:`NonFiniteCostError`; whether it was written.
+
+    The image is marked as a stopped run (like an interrupted one), so a batch reruns it.
+    """
     from .images import save_image
+    from .preflight import interrupted_signature
 
     if exc.last_finite is None:
         return False
     try:
-        save_image(final, exc.last_finite.image, comment=signature)
+        save_image(final, exc.last_finite.image,
+                   comment=interrupted_signature(signature, exc.last_finite.iteration))
     except OSError:
         return False
     return True
@@ -910,6 +924,8 @@ def _run_extended(args, stop):
         image_size,
         list_images,
         load_image,
+        reshape_and_normalize_image,
+        resize_array,
         save_image,
     )
     from .preflight import (
@@ -1070,12 +1086,19 @@ def _run_extended(args, stop):
                             record.add_save(step, os.path.basename(writing))
                 if stop() and not finished:
                     # The loop ended early: its last Step holds the current image.
+                    image, where = step.image, ""
+                    if not last:
+                        # A coarse scale: the saved image has the output's size all the same.
+                        rgb = resize_array(image[0] + CONFIG.MEANS[0], *size)
+                        image = reshape_and_normalize_image(rgb)
+                        where = (f" of scale {progress.scale}/{progress.scales} "
+                                 f"({progress.height}x{progress.width}, upsampled)")
                     writing = final
-                    save_image(final, step.image,
+                    save_image(final, image,
                                comment=interrupted_signature(signature, step.iteration))
                     record.finish(step, FINAL_IMAGE, "stopped")
                     _note(f"interrupted by {stop.name} at iteration {step.iteration} of "
-                          f"{args.iterations}; saved the current image as {final}")
+                          f"{args.iterations}{where}; saved the current image as {final}")
                     return 128 + stop.signum
             except ImageInputError as exc:
                 # Found unreadable only now (the header was fine): report, go on with the rest.
@@ -1204,20 +1227,22 @@ def activations_main(argv):
     p.add_argument("--model", default=_env(ENV_MODEL, CONFIG.VGG_MODEL),
                    help="MatConvNet imagenet-vgg-verydeep-19.mat, never downloaded here "
                         f"(default: %(default)s; ${ENV_MODEL} sets it)")
-    p.add_argument("--height", type=_positive_int, default=CONFIG.IMAGE_HEIGHT,
-                   help="height the image is resized to (default: %(default)s)")
-    p.add_argument("--width", type=_positive_int, default=CONFIG.IMAGE_WIDTH,
-                   help="width the image is resized to (default: %(default)s)")
+    p.add_argument("--height", type=_image_side, default=CONFIG.IMAGE_HEIGHT,
+                   help="height the image is resized to, at least 32 (default: %(default)s)")
+    p.add_argument("--width", type=_image_side, default=CONFIG.IMAGE_WIDTH,
+                   help="width the image is resized to, at least 32 (default: %(default)s)")
     p.add_argument("--output", default=None,
                    help="output PNG (default: OUTPUT_DIR/activations_LAYER.png, "
                         f"OUTPUT_DIR being {CONFIG.OUTPUT_DIR})")
     args = p.parse_args(argv)
     output = args.output or os.path.join(CONFIG.OUTPUT_DIR, f"activations_{args.layer}.png")
     from .images import ImageInputError, load_image
+    from .preflight import PreflightError, check_memory
 
     try:
+        check_memory(args.height, args.width)
         image = load_image(args.image, args.height, args.width)
-    except ImageInputError as exc:
+    except (ImageInputError, PreflightError) as exc:
         return _error(str(exc))
     problem = _writable_dir_problem(os.path.dirname(output) or ".")
     if problem:
@@ -1256,7 +1281,7 @@ def make_vgg_main(argv):
     p.add_argument("--fc", choices=("tiny", "full"), default="tiny",
                    help="fully connected layers as tiny placeholders or at full size, which "
                         "makes the file as large as the real one (default: %(default)s)")
-    p.add_argument("--seed", type=_seed, default=0,
+    p.add_argument("--seed", type=_non_negative_int, default=0,
                    help="seed of the weights (default: %(default)s)")
     args = p.parse_args(argv)
     from .testing import make_vgg_file

@@ -99,8 +99,12 @@ def available_memory():
     return None, "no memory figure on this system"
 
 
-def check_memory(height, width):
+def check_memory(height, width, what=None):
     """Refuse a size whose estimated memory exceeds what is available.
+
+    Args:
+        height, width: the size of a graph's input.
+        what: how the message names that size (default: ``--height H --width W``).
 
     Raises:
         PreflightError: with the estimate and the available figure.
@@ -111,7 +115,7 @@ def check_memory(height, width):
     available, source = available_memory()
     if available is not None and need > available:
         raise PreflightError(
-            f"--height {height} --width {width} needs about {_size(need)} of memory "
+            f"{what or f'--height {height} --width {width}'} needs about {_size(need)} of memory "
             f"(estimate: {ACTIVATION_FACTOR} x {_size(activation_bytes(height, width))} of "
             f"VGG-19 activations + {_size(BASE_MEMORY)}), but only {_size(available)} is "
             f"available ({source}); use a smaller size"

@@ -83,3 +83,26 @@ def test_bad_model_file(image_pair, tmp_path):
 ])
 def test_bad_arguments(args, needle):
     assert_one_line_error(run_cli(*args), needle)
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--multires", "4", "--height", "64", "--width", "96"],
+     ["--multires coarsest scale would be 8x12", "at least 32"]),
+    (["--style-scale", "0.05"], ["--style-scale style image would be 15x20", "at least 32"]),
+    (["--style-scale", "1e9"], ["--style-scale 1e+09", "of memory"]),
+])
+def test_every_graph_size_is_checked_before_the_model_is_read(image_pair, tmp_path, args,
+                                                                needles):
+    content, style = image_pair
+    result = run_cli("--content", content, "--style", style, "--model", tmp_path / "none.mat",
+                     "--no-download", "--output-dir", tmp_path / "out", *args)
+    assert_one_line_error(result, *needles)
+
+
+def test_activations_checks_the_size_and_never_downloads(image_pair, tmp_path):
+    result = run_cli("activations", "--image", image_pair[0], "--height", "1")
+    assert result.returncode == 2 and "at least 32 pixels" in result.stderr
+    result = run_cli("activations", "--image", image_pair[0], "--model", tmp_path / "no.mat",
+                     "--output", tmp_path / "a.png")
+    assert_one_line_error(result, "this command never downloads it")
+    assert "--no-download given" not in result.stderr
