@@ -19,6 +19,7 @@ Subcommands (``nst-tf1 SUBCOMMAND --help`` for each):
     nst-tf1 activations --image I --layer L    a grid of a layer's activation maps
     nst-tf1 fetch-model [--dest PATH] ...      download and verify the real VGG-19 .mat
     nst-tf1 make-vgg PATH ...                  write a synthetic VGG-19 .mat for tests
+    nst-tf1 make-demo [DIR]                    write the demo content/style pair
 
 The main job downloads the VGG-19 file itself (as ``fetch-model`` does) when the model path
 does not exist, unless ``--no-download`` is given. Environment variables: ``NST_VGG_MODEL``
@@ -223,7 +224,8 @@ def build_parser():
             "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished "
             "run), 'nst-tf1 activations --help' (a layer's activation maps), "
             "'nst-tf1 fetch-model --help' (download and verify the VGG-19 "
-            "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests). "
+            "file), 'nst-tf1 make-vgg --help' (synthetic VGG-19 file for tests), "
+            "'nst-tf1 make-demo --help' (the generated demo image pair). "
             f"The VGG-19 file (510 MB) comes from {VGG_URL}; when --model does not exist it "
             "is downloaded there first, unless --no-download is given.\n\n"
             "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF "
@@ -558,6 +560,35 @@ def _ensure_model(args):
     return None
 
 
+def _load_model(args, note):
+    """What both runs do between their checks and the optimisation: check that the CPU can
+    do ``--precision bf16``, download a missing model, read it, print ``note`` (what happens
+    to an existing result), import TensorFlow quietly and check its bf16 support.
+
+    The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
+    (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
+    peaks do not add up.
+
+    Returns:
+        (weights, None), or (None, exit status) after printing the error.
+    """
+    from .vgg import ModelFileError, read_vgg_weights
+
+    status = _check_precision(args, tensorflow=False)
+    if status is None:
+        status = _ensure_model(args)
+    if status is not None:
+        return None, status
+    try:
+        weights = read_vgg_weights(args.model)
+    except ModelFileError as exc:
+        return None, _error(str(exc))
+    if note:
+        print(note)
+    _quiet_tensorflow()
+    return weights, _check_precision(args, tensorflow=True)
+
+
 def _writable_dir_problem(path):
     """Create directory ``path`` if needed and prove it writable; an error message or None."""
     try:
@@ -767,7 +798,6 @@ def _run_course(args, stop):
         interrupted_signature,
         run_signature,
     )
-    from .vgg import ModelFileError, read_vgg_weights
 
     # Everything a user can get wrong is checked before the 500 MB model is read.
     try:
@@ -785,27 +815,9 @@ def _run_course(args, stop):
     problem = args.logdir and _writable_dir_problem(args.logdir)
     if problem:
         return _error(problem)
-    status = _check_precision(args, tensorflow=False)
+    weights, status = _load_model(args, note)
     if status is not None:
         return status
-    status = _ensure_model(args)
-    if status is not None:
-        return status
-    # The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
-    # (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
-    # peaks do not add up.
-    try:
-        weights = read_vgg_weights(args.model)
-    except ModelFileError as exc:
-        return _error(str(exc))
-    if note:
-        print(note)
-
-    _quiet_tensorflow()
-    status = _check_precision(args, tensorflow=True)
-    if status is not None:
-        return status
-    import numpy as np
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
@@ -871,10 +883,17 @@ def _run_course(args, stop):
     print(f"Recorded the run in {record.path} (seed {seed})")
     if args.logdir:
         print(f"TensorBoard: tensorboard --logdir {args.logdir}")
+    print(_saved_line(args, final, last))
+    return EXIT_OK
+
+
+def _saved_line(args, final, step):
+    """The closing line of one run: where the result is, after how much optimisation."""
+    import numpy as np
+
     done = (f"{args.iterations} iterations" if args.optimizer == "adam"
             else f"at most {args.iterations} L-BFGS evaluations")
-    print(f"Saved {final} (after {done}: total cost = {np.float32(last.total_cost)!s})")
-    return EXIT_OK
+    return f"Saved {final} (after {done}: total cost = {np.float32(step.total_cost)!s})"
 
 
 def _non_finite_message(exc, final, args, saved):
@@ -960,7 +979,6 @@ def _run_extended(args, stop):
         run_signature,
     )
     from .transfer import NonFiniteCostError
-    from .vgg import ModelFileError, read_vgg_weights
 
     # Everything a user can get wrong is checked before the 500 MB model is read.
     note = None
@@ -1028,25 +1046,9 @@ def _run_extended(args, stop):
     if not todo:
         print("Nothing to do: every output exists")
         return EXIT_OK
-    status = _check_precision(args, tensorflow=False)
+    weights, status = _load_model(args, note)
     if status is not None:
         return status
-    status = _ensure_model(args)
-    if status is not None:
-        return status
-
-    try:
-        weights = read_vgg_weights(args.model)
-    except ModelFileError as exc:
-        return _error(str(exc))
-    if note:
-        print(note)
-
-    _quiet_tensorflow()
-    status = _check_precision(args, tensorflow=True)
-    if status is not None:
-        return status
-    import numpy as np
     import tensorflow.compat.v1 as tf
     from tqdm import tqdm
 
@@ -1153,8 +1155,8 @@ def _run_extended(args, stop):
                 if record is not None:
                     record.interrupt()
                 raise
-            tqdm.write(f"Saved {final} (after {args.iterations} iterations: total cost = "
-                       f"{np.float32(step.total_cost)!s})", file=sys.stdout)
+            tqdm.write(f"Recorded the run in {record.path} (seed {seed})", file=sys.stdout)
+            tqdm.write(_saved_line(args, final, step), file=sys.stdout)
             if stop():
                 _note(f"interrupted by {stop.name}; stopped after {final}, before the "
                       "remaining runs")
@@ -1286,6 +1288,32 @@ def activations_main(argv):
     return EXIT_OK
 
 
+def make_demo_main(argv):
+    """``nst-tf1 make-demo [DIR]``: write the generated demo content/style pair."""
+    p = _Parser(
+        prog=f"{PROG} make-demo",
+        description="Write demo_content.jpg (a sky, a sun and a glass pyramid) and "
+                    "demo_style.jpg (coloured brush strokes), drawn by nst_tf1.demo, into DIR: "
+                    "the pair the main job uses when no images are given.",
+    )
+    p.add_argument("directory", nargs="?", default="images",
+                   help="where to write them (default: %(default)s)")
+    p.add_argument("--height", type=_image_side, default=CONFIG.IMAGE_HEIGHT,
+                   help="height of the images (default: %(default)s)")
+    p.add_argument("--width", type=_image_side, default=CONFIG.IMAGE_WIDTH,
+                   help="width of the images (default: %(default)s)")
+    args = p.parse_args(argv)
+    from .demo import write_demo_images
+
+    try:
+        paths = write_demo_images(args.directory, args.height, args.width)
+    except OSError as exc:
+        return _error(f"{args.directory}: cannot write ({exc.strerror or exc})")
+    for path in paths:
+        print(f"Wrote {path}")
+    return EXIT_OK
+
+
 def make_vgg_main(argv):
     """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
     p = _Parser(
@@ -1390,6 +1418,7 @@ SUBCOMMANDS = {
     "activations": activations_main,
     "fetch-model": fetch_model_main,
     "make-vgg": make_vgg_main,
+    "make-demo": make_demo_main,
 }
 
 

@@ -5,7 +5,7 @@ draws a scene in their spirit (evening sky, sun, a glass pyramid on a paved squa
 :func:`make_demo_style` a painting of short coloured brush strokes. ``images/demo_content.jpg``
 and ``images/demo_style.jpg`` in the repository were written by::
 
-    python -m nst_tf1.demo images/
+    nst-tf1 make-demo images/        # or: python -m nst_tf1.demo images/
 """
 
 import os
@@ -109,5 +109,6 @@ def write_demo_images(directory, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_
 if __name__ == "__main__":
     import sys
 
-    for written in write_demo_images(sys.argv[1] if len(sys.argv) > 1 else "images"):
-        print(written)
+    from .cli import main
+
+    sys.exit(main(["make-demo", *sys.argv[1:]]))

@@ -106,3 +106,14 @@ def test_activations_checks_the_size_and_never_downloads(image_pair, tmp_path):
                      "--output", tmp_path / "a.png")
     assert_one_line_error(result, "this command never downloads it")
     assert "--no-download given" not in result.stderr
+
+
+def test_make_demo_writes_the_demo_pair(tmp_path):
+    from PIL import Image
+
+    result = run_cli("make-demo", tmp_path, "--height", 40, "--width", 48)
+    assert result.returncode == 0, result.stderr
+    for name in ("demo_content.jpg", "demo_style.jpg"):
+        image = Image.open(tmp_path / name)
+        assert image.size == (48, 40) and image.mode == "RGB"
+    assert_one_line_error(run_cli("make-demo", tmp_path / "demo_style.jpg" / "x"), "cannot write")
