@@ -22,7 +22,6 @@ so pixels stay visible) until they are at least ``MIN_TILE_WIDTH`` wide. A grid 
 
 import math
 import os
-import tempfile
 
 import numpy as np
 
@@ -435,16 +434,12 @@ def run_figure(name, record, columns=4, max_images=12):
 
 def save_figure(path, figure):
     """Write a Pillow image as PNG atomically (temporary file renamed into place)."""
+    import io
+
+    from .images import write_atomically
+
     path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".figure.", suffix=".png.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            figure.save(f, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    data = io.BytesIO()
+    figure.save(data, format="PNG")
+    write_atomically(path, data.getbuffer())

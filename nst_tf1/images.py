@@ -19,6 +19,7 @@ __all__ = [
     "reshape_and_normalize_image",
     "generate_noise_image",
     "save_image",
+    "write_atomically",
     "IMAGE_EXTENSIONS",
     "image_size",
     "size_for_aspect",
@@ -340,7 +341,24 @@ def save_image(path, image, comment=None):
             extra["pnginfo"].add_text("Comment", comment)
         else:
             extra["comment"] = comment.encode("utf-8")
-    data = imageio.imwrite("<bytes>", image, extension=ext.lower(), **extra)
+    write_atomically(path, imageio.imwrite("<bytes>", image, extension=ext.lower(), **extra))
+
+
+def write_atomically(path, data):
+    """Write ``data`` (bytes) to ``path`` so that ``path`` only ever holds a complete file.
+
+    The bytes go to a temporary file in the same directory, are flushed to disk (``fsync``,
+    so a full disk is reported here rather than lost) and the file is renamed over ``path``
+    with ``os.replace``. On any failure ``path`` is left as it was (absent, or the previous
+    complete file) and the temporary file is removed. Images, figures and ``run.json`` are
+    all written this way.
+
+    Raises:
+        OSError: the file cannot be written (for example ``ENOSPC``: no space left).
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory or ".")
     try:
         try:

@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import secrets
-import tempfile
 import time
 
 __all__ = [
@@ -180,19 +179,10 @@ class RunRecord:
 
     def write(self):
         """Write ``run.json`` atomically (temporary file renamed into place)."""
+        from .images import write_atomically
+
         self.data["wall_time_seconds"] = round(time.monotonic() - self._start, 3)
-        directory = os.path.dirname(self.path) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.data, f, indent=2)
-                f.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_atomically(self.path, (json.dumps(self.data, indent=2) + "\n").encode("utf-8"))
 
 
 def read_run_record(run_dir):
