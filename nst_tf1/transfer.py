@@ -27,6 +27,7 @@ Two opt-in fast modes leave the course's defaults (Adam, fp32) untouched:
 """
 
 import collections
+import queue
 import threading
 
 import numpy as np
@@ -210,7 +211,8 @@ def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVER
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     bounds = scipy.optimize.Bounds(low.reshape(-1), high.reshape(-1))
 
-    handoff, resume = _Channel(), threading.Semaphore(0)
+    # The worker thread hands each evaluation over and waits for the generator to resume it.
+    handoff, resume = queue.Queue(), threading.Semaphore(0)
     state = {"stop": False, "best": None, "evaluations": 0}
 
     def fun(x):
@@ -276,22 +278,6 @@ def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVER
 
 class _Stopped(Exception):
     """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
-
-
-class _Channel:
-    """A one-slot hand-over between the L-BFGS worker thread and the generator."""
-
-    def __init__(self):
-        self._items = []
-        self._ready = threading.Semaphore(0)
-
-    def put(self, item):
-        self._items.append(item)
-        self._ready.release()
-
-    def get(self):
-        self._ready.acquire()
-        return self._items.pop(0)
 
 
 def pixel_bounds(shape):
