@@ -33,6 +33,7 @@ or ``--style``: one run per image, outputs in ``OUTPUT_DIR/<content>__<style>/``
 """
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -472,7 +473,13 @@ def _quiet_tensorflow():
     on a machine without a GPU) before it reads ``TF_CPP_MIN_LOG_LEVEL``; those lines go to a
     temporary file, shown only if the import fails. A user who sets ``TF_CPP_MIN_LOG_LEVEL``
     gets TensorFlow's own behaviour.
+
+    The first import also freezes the garbage collector's view of the process (``gc.freeze``):
+    TensorFlow's modules leave about 330,000 tracked objects, all alive until exit, and every
+    full collection traverses them, including the ones the interpreter runs at shutdown
+    (0.8 s of every run's exit on the benchmark machine; 0.07 s once frozen).
     """
+    first_import = "tensorflow" not in sys.modules
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         import tensorflow.compat.v1 as tf
     else:
@@ -494,6 +501,10 @@ def _quiet_tensorflow():
                 os.dup2(saved, 2)
                 os.close(saved)
     tf.logging.set_verbosity(tf.logging.ERROR)
+    if first_import:
+        # Moves every object tracked so far to the permanent generation, which collections
+        # skip; objects created later are collected as usual.
+        gc.freeze()
 
 
 def _uses_extensions(args):
