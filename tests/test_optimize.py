@@ -80,6 +80,63 @@ def test_lbfgs_generator_close_stops_the_worker(images, vgg_file):
     assert not [t for t in threading.enumerate() if t.name == "lbfgs"]
 
 
+class _CountingSession:
+    """A session that records which thread ran each evaluation (a list of fetches fed an
+    image; ``Variable.load`` at the end feeds a single op)."""
+
+    def __init__(self, sess):
+        self.sess, self.evaluations = sess, []
+
+    def run(self, fetches, feed_dict=None):
+        if feed_dict and isinstance(fetches, list):
+            self.evaluations.append(threading.current_thread().name)
+        return self.sess.run(fetches, feed_dict)
+
+
+def _quadratic_problem(tf, shape=(1, 4, 5, 3)):
+    """(image Variable, (J, J, 0*J)): J = sum((image - target)^2), target partly outside the
+    pixel bounds, so the optimum is on them."""
+    rng = np.random.default_rng(0)
+    image = tf.Variable(np.zeros(shape, np.float32), name="input")
+    target = tf.constant(rng.uniform(-200, 200, shape).astype(np.float32))
+    J = tf.reduce_sum(tf.square(image - target))
+    return image, (J, J, 0.0 * J)
+
+
+def test_lbfgs_first_evaluation_runs_once_while_scipy_prepares():
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.transfer import model_lbfgs
+
+    tf.disable_v2_behavior()
+    with tf.Graph().as_default(), tf.Session() as sess:
+        image, costs = _quadratic_problem(tf)
+        sess.run(image.initializer)
+        counting = _CountingSession(sess)
+        steps = list(model_lbfgs(counting, {"input": image}, costs, 8, save_every=1))
+        # One run per evaluation: SciPy's first call took the consumer's result.
+        assert len(counting.evaluations) == len(steps) - 1
+        assert counting.evaluations[0] == threading.current_thread().name
+        assert set(counting.evaluations[1:]) == {"lbfgs"}
+        assert steps[-1].total_cost < 0.1 * steps[0].total_cost
+        assert _in_bounds(steps[-1].image)
+
+
+def test_lbfgs_error_in_the_first_evaluation_reaches_the_caller():
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.transfer import model_lbfgs
+
+    tf.disable_v2_behavior()
+    with tf.Graph().as_default(), tf.Session() as sess:
+        image, (J, _, _) = _quadratic_problem(tf)
+        bad = tf.debugging.check_numerics(J * np.float32(np.nan), "J is not finite")
+        sess.run(image.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="J is not finite"):
+            list(model_lbfgs(sess, {"input": image}, (bad, bad, bad), 5))
+    assert not [t for t in threading.enumerate() if t.name == "lbfgs"]
+
+
 def test_unknown_optimizer_or_precision_is_a_value_error(images, vgg_file):
     with pytest.raises(ValueError, match="optimizer"):
         _run(images, vgg_file, optimizer="sgd", num_iterations=1)
