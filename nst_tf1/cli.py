@@ -33,6 +33,7 @@ or ``--style``: one run per image, outputs in ``OUTPUT_DIR/<content>__<style>/``
 """
 
 import argparse
+import concurrent.futures
 import gc
 import os
 import signal
@@ -578,26 +579,34 @@ def _load_model(args, note):
 
     The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
     (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
-    peaks do not add up.
+    peaks do not add up. The file's SHA256 for run.json is computed meanwhile in a second
+    thread (hashlib and file reads release the GIL): 0.35 s for the 575 MB benchmark file,
+    hidden behind the read and the import.
 
     Returns:
-        (weights, None), or (None, exit status) after printing the error.
+        (weights, model info for run.json, None), or (None, None, exit status) after
+        printing the error.
     """
+    from .record import file_sha256
     from .vgg import ModelFileError, read_vgg_weights
 
     status = _check_precision(args, tensorflow=False)
     if status is None:
         status = _ensure_model(args)
     if status is not None:
-        return None, status
-    try:
-        weights = read_vgg_weights(args.model)
-    except ModelFileError as exc:
-        return None, _error(str(exc))
-    if note:
-        print(note)
-    _quiet_tensorflow()
-    return weights, _check_precision(args, tensorflow=True)
+        return None, None, status
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
+        sha256 = pool.submit(file_sha256, args.model)
+        try:
+            weights = read_vgg_weights(args.model)
+        except ModelFileError as exc:
+            return None, None, _error(str(exc))
+        if note:
+            print(note)
+        _quiet_tensorflow()
+        info = {"size_bytes": os.path.getsize(args.model), "sha256": sha256.result(),
+                "layout": weights.layout}
+    return weights, info, _check_precision(args, tensorflow=True)
 
 
 def _writable_dir_problem(path):
@@ -643,14 +652,6 @@ def print_model(args):
         # pprint sorts the keys, as in the course's printout.
         print(pprint.pformat(model))
     return EXIT_OK
-
-
-def _model_info(path, weights):
-    """What run.json says about the model file (its SHA256 is read in 1 MiB chunks)."""
-    from .record import file_sha256
-
-    return {"size_bytes": os.path.getsize(path), "sha256": file_sha256(path),
-            "layout": weights.layout}
 
 
 def _run_record(args, out, content, styles, size, seed, model):
@@ -826,7 +827,7 @@ def _run_course(args, stop):
     problem = args.logdir and _writable_dir_problem(args.logdir)
     if problem:
         return _error(problem)
-    weights, status = _load_model(args, note)
+    weights, model_info, status = _load_model(args, note)
     if status is not None:
         return status
     import tensorflow.compat.v1 as tf
@@ -838,7 +839,7 @@ def _run_course(args, stop):
     # A run without --seed draws one and records it, so it can be repeated exactly.
     seed = draw_seed() if args.seed is None else args.seed
     record = _run_record(args, args.output_dir, args.content, args.style, (height, width),
-                         seed, _model_info(args.model, weights))
+                         seed, model_info)
     steps = style_transfer(
         content, style, weights,
         noise_ratio=args.noise_ratio, alpha=args.alpha, beta=args.beta,
@@ -1057,7 +1058,7 @@ def _run_extended(args, stop):
     if not todo:
         print("Nothing to do: every output exists")
         return EXIT_OK
-    weights, status = _load_model(args, note)
+    weights, model_info, status = _load_model(args, note)
     if status is not None:
         return status
     import tensorflow.compat.v1 as tf
@@ -1067,7 +1068,6 @@ def _run_extended(args, stop):
 
     # A run without --seed draws one and records it, so it can be repeated exactly.
     seed = draw_seed() if args.seed is None else args.seed
-    model_info = _model_info(args.model, weights)
     settings = Settings(
         style_layers=tuple(args.style_layers), content_layer=args.content_layer,
         pooling=args.pooling, alpha=args.alpha, beta=args.beta, tv_weight=args.tv_weight,

@@ -258,11 +258,7 @@ def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVER
     worker.start()
     last = num_evaluations
     try:
-        try:
-            first.set_result(sess.run(fetches, {image: G0}))
-        except BaseException as exc:
-            first.set_exception(exc)
-            raise
+        first.set_result(sess.run(fetches, {image: G0}))
         evaluation = 0
         while True:
             item = handoff.get()
@@ -283,6 +279,8 @@ def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVER
             resume.release()
     finally:
         state["stop"] = True
+        if not first.done():  # the first evaluation raised: SciPy's call for it stops
+            first.set_exception(_Stopped())
         resume.release()
         worker.join()
     best = state["best"]
