@@ -235,6 +235,36 @@ class BareReference:
         return self.sess.run(self.x)
 
 
+def timed_iterations(spec, start, load, step, image, means):
+    """The iterations of a whole bare run, saving as the project does; its figures.
+
+    Args:
+        spec: the run's spec (``iterations``, ``out``).
+        start: ``time.perf_counter()`` at the start of the run.
+        load: seconds the .mat read took.
+        step: one optimisation step; returns J (float) of the image before it.
+        image: returns the current (1, n_H, n_W, 3) normalised image.
+        means: the RGB means to add back when saving.
+
+    Returns:
+        dict: load_s, setup_s (build and the first step), iter_times (the other steps),
+        wall_s, final_cost, peak_rss_mb.
+    """
+    times, J, mark = [], None, time.perf_counter()
+    setup = mark - start - load
+    for i in range(spec["iterations"]):
+        if i % SAVE_EVERY == 0:
+            bare_save(os.path.join(spec["out"], f"{i}.png"), image(), means)
+        J = step()
+        now = time.perf_counter()
+        times.append(now - mark)
+        mark = now
+    bare_save(os.path.join(spec["out"], "generated_image.jpg"), image(), means)
+    wall = time.perf_counter() - start
+    return {"load_s": load, "setup_s": setup + times[0], "iter_times": times[1:],
+            "wall_s": wall, "final_cost": J, "peak_rss_mb": peak_rss_mb()}
+
+
 def run_reference(spec):
     """Whole bare run: load, build, iterate, save every SAVE_EVERY; figures as the project's."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -244,20 +274,8 @@ def run_reference(spec):
     C, S, G, means = bare_images(spec)
     ref = BareReference(layers, C, S, G)
     del layers
-    times, J, mark = [], None, time.perf_counter()
-    setup = mark - start - load
-    for i in range(spec["iterations"]):
-        if i % SAVE_EVERY == 0:
-            bare_save(os.path.join(spec["out"], f"{i}.png"), ref.image(), means)
-        J = ref.step()
-        now = time.perf_counter()
-        times.append(now - mark)
-        mark = now
-    bare_save(os.path.join(spec["out"], "generated_image.jpg"), ref.image(), means)
-    wall = time.perf_counter() - start
-    setup += times[0]  # the first run includes TensorFlow's one-time graph optimisation
-    return {"load_s": load, "setup_s": setup, "iter_times": times[1:], "wall_s": wall,
-            "final_cost": J, "peak_rss_mb": peak_rss_mb()}
+    # The first step includes TensorFlow's one-time graph optimisation.
+    return timed_iterations(spec, start, load, ref.step, ref.image, means)
 
 
 def run_eager(spec):
@@ -306,20 +324,8 @@ def run_eager(spec):
         opt.apply_gradients([(tape.gradient(J, image), image)])
         return J
 
-    times, J, mark = [], None, time.perf_counter()
-    setup = mark - start - load
-    for i in range(spec["iterations"]):
-        if i % SAVE_EVERY == 0:
-            bare_save(os.path.join(spec["out"], f"{i}.png"), image.numpy(), means)
-        J = float(train_step())
-        now = time.perf_counter()
-        times.append(now - mark)
-        mark = now
-    bare_save(os.path.join(spec["out"], "generated_image.jpg"), image.numpy(), means)
-    wall = time.perf_counter() - start
-    setup += times[0]  # the first call traces the tf.function
-    return {"load_s": load, "setup_s": setup, "iter_times": times[1:], "wall_s": wall,
-            "final_cost": J, "peak_rss_mb": peak_rss_mb()}
+    # The first step traces the tf.function.
+    return timed_iterations(spec, start, load, lambda: float(train_step()), image.numpy, means)
 
 
 # --------------------------------------------------------------------------- the project
