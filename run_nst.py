@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The course's neural style transfer: ``python run_nst.py --content C.jpg --style S.jpg``.
 
-See ``python run_nst.py --help``; everything lives in ``nst_tf1.cli.main()``.
+See ``python run_nst.py --help``; the command line is ``nst_tf1.cli.main()``, the run itself
+``nst_tf1.run.run()``.
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Batch mode: what reusing one graph per size saves over rebuilding it per image.
 
-Builds :class:`nst_tf1.engine.TransferGraph` at the course's 300x400 on a full-width synthetic
+Builds :class:`nst_tf1.graph.TransferGraph` at the course's 300x400 on a full-width synthetic
 VGG-19 (the real file's convolution shapes), then times, for one content/style pair:
 
 * rebuild: a new graph and session (what a fresh ``style_transfer`` per image costs before
@@ -27,7 +27,7 @@ def main():
     args = p.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from nst_tf1.demo import make_demo_content, make_demo_style
-    from nst_tf1.engine import TransferGraph
+    from nst_tf1.graph import TransferGraph
     from nst_tf1.images import reshape_and_normalize_image
     from nst_tf1.testing import make_vgg_file
     from nst_tf1.vgg import read_vgg_weights

@@ -347,20 +347,20 @@ def run_project_cli(spec):
         finally:
             marks["load_end"] = time.perf_counter()
 
-    inner = transfer.style_transfer
+    inner = transfer.Runner.run
     times, costs = [], []
 
-    def timed_transfer(*args, **kwargs):
+    def timed_run(self, *args, **kwargs):
         mark = time.perf_counter()
-        for step in inner(*args, **kwargs):
+        for progress in inner(self, *args, **kwargs):
             now = time.perf_counter()
             times.append(now - mark)
-            costs.append(step.total_cost)
-            yield step
+            costs.append(progress.step.total_cost)
+            yield progress
             mark = time.perf_counter()
 
     vgg.read_vgg_weights = timed_read
-    transfer.style_transfer = timed_transfer
+    transfer.Runner.run = timed_run
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         status = cli.main(spec["argv"])
@@ -534,7 +534,7 @@ def main(argv=None):
     log(f"model: {args.model} ({os.path.getsize(args.model) / 1e6:.0f} MB"
         + (f", written in {made:.1f} s)" if made else ", cached)"))
     sys.path.insert(0, ROOT)
-    from nst_tf1.transfer import bf16_unsupported_reason
+    from nst_tf1.graph import bf16_unsupported_reason
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     bf16_reason = bf16_unsupported_reason(check_tensorflow=False)

@@ -22,6 +22,7 @@ statistics below hold exactly):
 import numpy as np
 
 __all__ = [
+    "PRESERVE_COLORS",
     "YIQ_FROM_RGB",
     "RGB_FROM_YIQ",
     "rgb_to_yiq",
@@ -31,6 +32,9 @@ __all__ = [
     "recombine_luminance",
     "match_color_histogram",
 ]
+
+#: The colour preservation methods a run can ask for (``--preserve-colors``).
+PRESERVE_COLORS = ("luminance", "histogram")
 
 #: RGB -> YIQ (FCC NTSC), rows Y, I, Q. Y is the luminance; I and Q the chrominance.
 YIQ_FROM_RGB = np.array([

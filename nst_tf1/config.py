@@ -4,9 +4,22 @@ Every default the command line shows comes from :class:`CONFIG`; change a value 
 the matching flag) rather than editing the functions that use it.
 """
 
+import os
+
 import numpy as np
 
-__all__ = ["CONFIG", "VGG_URL", "VGG_SHA256", "VGG_MD5", "VGG_MD5_OLD"]
+__all__ = [
+    "CONFIG",
+    "VGG_URL",
+    "VGG_SHA256",
+    "VGG_MD5",
+    "VGG_MD5_OLD",
+    "ENV_MODEL",
+    "ENV_URL",
+    "ENV_SHA256",
+    "default_model_path",
+    "model_source",
+]
 
 # Where MatConvNet publishes the 510 MB ImageNet VGG-19 file the course uses.
 VGG_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
@@ -54,3 +67,23 @@ class CONFIG:
     NUM_ITERATIONS = 200
     SAVE_EVERY = 20
     OUTPUT_DIR = "output/"
+
+
+# Environment variables: the default model path, and a mirror of the VGG-19 file.
+ENV_MODEL, ENV_URL, ENV_SHA256 = "NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"
+
+
+def _env(name, default):
+    """The environment variable ``name`` if set and not empty, else ``default``."""
+    return os.environ.get(name) or default
+
+
+def default_model_path() -> str:
+    """Where the VGG-19 file is looked for: ``$NST_VGG_MODEL``, else ``CONFIG.VGG_MODEL``."""
+    return _env(ENV_MODEL, CONFIG.VGG_MODEL)
+
+
+def model_source() -> tuple:
+    """(url, sha256) of the VGG-19 file: MatConvNet's, or the mirror in the environment
+    (``$NST_VGG_URL``, ``$NST_VGG_SHA256``)."""
+    return _env(ENV_URL, VGG_URL), _env(ENV_SHA256, VGG_SHA256)

@@ -5,7 +5,7 @@ draws a scene in their spirit (evening sky, sun, a glass pyramid on a paved squa
 :func:`make_demo_style` a painting of short coloured brush strokes. ``images/demo_content.jpg``
 and ``images/demo_style.jpg`` in the repository were written by::
 
-    nst-tf1 make-demo images/        # or: python -m nst_tf1.demo images/
+    nst-tf1 make-demo images/        # or: python -m nst_tf1 make-demo images/
 """
 
 import os
@@ -105,10 +105,3 @@ def write_demo_images(directory, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_
         paths.append(path)
     return tuple(paths)
 
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import main
-
-    sys.exit(main(["make-demo", *sys.argv[1:]]))

@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from .config import CONFIG
+from .errors import InputError
 
 __all__ = [
     "FIGURES",
@@ -50,6 +51,8 @@ __all__ = [
     "strip_entries",
     "run_figure",
     "save_figure",
+    "make_run_figures",
+    "make_activation_figure",
 ]
 
 #: Figures ``nst-tf1 figure`` makes from a run, in the order it makes them.
@@ -443,3 +446,86 @@ def save_figure(path, figure):
     data = io.BytesIO()
     figure.save(data, format="PNG")
     write_atomically(path, data.getbuffer())
+
+
+def make_run_figures(run_dir, names=FIGURES, out_dir=None, columns=4, max_images=12):
+    """``nst-tf1 figure``: draw figures of a run and write them as ``OUT_DIR/<name>.png``.
+
+    Every check comes first: matplotlib when ``costs`` is asked for, the run record, the
+    output directory.
+
+    Args:
+        run_dir: the run's output directory, holding ``run.json``.
+        names: which of :data:`FIGURES`, made in that table's order.
+        out_dir: where the PNGs go (default ``RUN_DIR/figures``).
+        columns, max_images: of the strip (see :func:`run_figure`).
+
+    Yields:
+        (path, figure) of each figure once it is written.
+
+    Raises:
+        nst_tf1.errors.InputError: no usable record, an unwritable ``out_dir``, a figure the
+            run cannot give (the message names it), or no matplotlib for ``costs``.
+    """
+    from .preflight import check_writable_dir
+    from .record import read_run_record
+
+    names = [name for name in FIGURES if name in names]
+    if "costs" in names:
+        try:
+            require_matplotlib()
+        except PlotsUnavailableError as exc:
+            others = " ".join(name for name in names if name != "costs")
+            hint = f" (or make the others: nst-tf1 figure {others})" if others else ""
+            raise InputError(f"{exc}{hint}") from None
+    record = read_run_record(run_dir)
+    out_dir = out_dir or os.path.join(run_dir, "figures")
+    check_writable_dir(out_dir)
+    for name in names:
+        try:
+            figure = run_figure(name, record, columns=columns, max_images=max_images)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{name}: {exc}") from None
+        path = os.path.join(out_dir, f"{name}.png")
+        save_figure(path, figure)
+        yield path, figure
+
+
+def make_activation_figure(image_path, layer, model, channels=16,
+                           height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, output=None):
+    """``nst-tf1 activations``: a grid of one layer's most active maps for an image, as PNG.
+
+    The image, its size and the output directory are checked before the model is read; the
+    model is never downloaded.
+
+    Args:
+        image_path: the input image, resized to height x width as in a run.
+        layer: a key of the model dict other than ``input``.
+        model: path of the VGG-19 .mat file.
+        channels: how many maps.
+        output: the PNG (default ``OUTPUT_DIR/activations_LAYER.png``).
+
+    Returns:
+        (path, figure, activations shape (h, w, n_C), count of maps drawn).
+
+    Raises:
+        nst_tf1.errors.InputError: a bad image, size, output directory or model file.
+    """
+    from .graph import import_tensorflow
+    from .images import load_image
+    from .preflight import check_memory, check_writable_dir
+    from .weights import read_existing_model
+
+    output = output or os.path.join(CONFIG.OUTPUT_DIR, f"activations_{layer}.png")
+    check_memory(height, width)
+    image = load_image(image_path, height, width)
+    check_writable_dir(os.path.dirname(output) or ".")
+    weights = read_existing_model(model)
+    import_tensorflow()
+    activations = layer_activations(weights, image, layer)
+    count = min(channels, activations.shape[-1])
+    title = (f"{layer} of {os.path.basename(image_path)}: {count} of {activations.shape[-1]} "
+             "channels")
+    figure = activation_grid(activations, channels, title=title)
+    save_figure(output, figure)
+    return output, figure, activations.shape, count

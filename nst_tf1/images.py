@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 from .config import CONFIG
+from .errors import InputError
 
 __all__ = [
     "ImageInputError",
@@ -33,7 +34,7 @@ __all__ = [
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-class ImageInputError(ValueError):
+class ImageInputError(InputError):
     """An input image cannot be used; the message names the file and the problem."""
 
 

@@ -1,7 +1,7 @@
 """Checks made before the model is loaded: memory for the graph, the output directory.
 
 Each check either passes or raises :class:`PreflightError` whose message names the path or
-the flag and the problem on one line; :mod:`nst_tf1.cli` prints it and exits 2.
+the flag and the problem on one line; the command line prints it and exits 2.
 
 * Memory: :func:`estimate_memory` for a height x width run, compared with
   :func:`available_memory`.
@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 
+from .errors import InputError
 from .record import file_sha256
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "available_memory",
     "check_memory",
     "check_output_dir",
+    "check_writable_dir",
     "run_signature",
     "interrupted_signature",
     "interrupted_at",
@@ -51,7 +53,7 @@ BASE_MEMORY = 1_750_000_000
 _SIGNATURE_PREFIX = "nst-tf1 run "
 
 
-class PreflightError(ValueError):
+class PreflightError(InputError):
     """A run cannot start: not enough memory or disk, or an output it would destroy."""
 
 
@@ -120,6 +122,21 @@ def check_memory(height, width, what=None):
             f"VGG-19 activations + {_size(BASE_MEMORY)}), but only {_size(available)} is "
             f"available ({source}); use a smaller size"
         )
+
+
+def check_writable_dir(path):
+    """Create directory ``path`` if needed and prove it writable.
+
+    Raises:
+        PreflightError: it cannot be created or written.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") \
+            from None
 
 
 def check_output_dir(path, height, width, n_images):

@@ -34,6 +34,8 @@ import platform
 import secrets
 import time
 
+from .errors import InputError
+
 __all__ = [
     "RUN_FILE",
     "REQUIRED_FIELDS",
@@ -58,7 +60,7 @@ REQUIRED_FIELDS = (
 _COST_KEYS = ("total_cost", "content_cost", "style_cost")
 
 
-class RunRecordError(ValueError):
+class RunRecordError(InputError):
     """A run directory has no usable run.json; the message names the file."""
 
 

@@ -9,7 +9,7 @@ layers so that the file's size and load time are those of the real one.
 
 Command line::
 
-    python -m nst_tf1.testing make-vgg PATH [--layout new|old] [--width-divisor 8] [--fc tiny|full]
+    nst-tf1 make-vgg PATH [--layout new|old] [--width-divisor 8] [--fc tiny|full]
 """
 
 import numpy as np
@@ -136,13 +136,3 @@ def make_vgg_file(path, layout="new", width_divisor=8, fc="tiny", seed=0):
     scipy.io.savemat(path, contents, do_compression=False)
     return written
 
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import main
-
-    args = sys.argv[1:]
-    if args[:1] != ["make-vgg"]:
-        args = ["make-vgg", *args]
-    sys.exit(main(args))

@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from .config import CONFIG
+from .errors import InputError
 
 __all__ = [
     "Layer",
@@ -36,6 +37,7 @@ __all__ = [
     "build_vgg_model",
     "initialize_vgg_weights",
     "load_vgg_model",
+    "describe_model",
 ]
 
 # Graph collection of (initializer op, placeholder, layer name, 0 for W / 1 for b) entries
@@ -150,7 +152,7 @@ def activation_bytes(height, width, layers=None):
     return 4 * sum(int(np.prod(shape)) for shape in shapes.values())
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """The VGG-19 file is missing, unreadable, or not the network this package expects."""
 
 
@@ -483,3 +485,21 @@ def load_vgg_model(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
         ModelFileError: see :func:`read_vgg_weights`.
     """
     return build_vgg_model(read_vgg_weights(path), height, width)
+
+
+def describe_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg"):
+    """The course's ``pprint(model)``: the layer dict built from ``weights``, as text.
+
+    Builds the model in a graph of its own; each entry reads ``layer -> tensor`` with the
+    tensor's name, shape and dtype, keys sorted as ``pprint`` sorts them.
+
+    Returns:
+        str
+    """
+    import pprint
+
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    with tf.Graph().as_default():
+        return pprint.pformat(build_vgg_model(weights, height, width, pooling=pooling))

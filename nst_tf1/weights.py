@@ -15,8 +15,8 @@ write failure ends the fetch at once with :class:`DownloadError`. A mismatching 
 deleted; an interrupted one is kept so that the next call resumes it.
 
 This module never prints: progress goes to a ``report`` callback as :class:`FetchEvent` values
-and ``cli.py`` draws the bar. Command line: ``nst-tf1 fetch-model`` or
-``python -m nst_tf1.weights`` (same arguments).
+and the command line draws the bar. Command line: ``nst-tf1 fetch-model`` (or
+``python -m nst_tf1 fetch-model``).
 """
 
 import collections
@@ -49,6 +49,13 @@ __all__ = [
     "file_digests",
     "known_layout",
     "fetch_vgg_model",
+    "format_mib",
+    "manual_model_hint",
+    "missing_model_message",
+    "read_existing_model",
+    "PlacedModel",
+    "place_model",
+    "check_fetch_options",
 ]
 
 #: Retries after the first attempt for transient errors (5 attempts in all).
@@ -409,9 +416,110 @@ def _fsync_directory(path):
         os.close(fd)
 
 
-if __name__ == "__main__":
-    import sys
 
-    from .cli import main
+def format_mib(size: float) -> str:
+    """A byte count in MiB for messages: ``'512.0 MiB'``."""
+    return f"{size / 2**20:.1f} MiB"
 
-    sys.exit(main(["fetch-model", *sys.argv[1:]]))
+
+def manual_model_hint(path: str, url: str = VGG_URL) -> str:
+    """How to get the VGG-19 file to ``path`` by hand, one line."""
+    return (
+        f"run 'nst-tf1 fetch-model --dest {path}', or download imagenet-vgg-verydeep-19.mat "
+        f"(510 MB) from {url} and put it at {path}, or pass --model PATH"
+    )
+
+
+def missing_model_message(path: str, url: str = VGG_URL, why: str = "--no-download given") -> str:
+    """The one line for a model file that is not there."""
+    return f"VGG-19 model file not found: {path} ({why}); " + manual_model_hint(path, url)
+
+
+def read_existing_model(path: str):
+    """Read a model file that must already be there (never downloaded: a 510 MB download
+    just to look at the network would surprise).
+
+    Returns:
+        :class:`nst_tf1.vgg.VGGWeights`.
+
+    Raises:
+        nst_tf1.vgg.ModelFileError: missing or unusable; the message says how to get it.
+    """
+    from .config import model_source
+    from .vgg import ModelFileError, read_vgg_weights
+
+    if not os.path.exists(path):
+        raise ModelFileError(missing_model_message(path, model_source()[0],
+                                                   why="this command never downloads it"))
+    return read_vgg_weights(path)
+
+
+PlacedModel = collections.namedtuple("PlacedModel", "digests layout downloaded")
+PlacedModel.__doc__ = """What :func:`place_model` found or did.
+
+Attributes:
+    digests: :class:`Digests` of the file at the destination.
+    layout: ``"current"`` or ``"older"`` for a published MatConvNet file, else ``None``.
+    downloaded: whether it was downloaded now (else it was already in place).
+"""
+
+
+def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256, **options):
+    """``nst-tf1 fetch-model``: make sure the verified VGG-19 file is at ``dest``.
+
+    A file already at ``dest`` is kept when it is a published VGG-19 file or has ``sha256``;
+    any other file there is left alone and refused. A missing file is downloaded with
+    :func:`fetch_vgg_model` (``options`` are its keyword arguments).
+
+    Returns:
+        PlacedModel.
+
+    Raises:
+        nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
+        DownloadError: ``dest`` holds another file, or the download failed.
+    """
+    from .errors import InputError
+
+    if os.path.lexists(dest):
+        if not os.path.isfile(dest):
+            raise InputError(f"{dest}: exists and is not a regular file; not touching it")
+        try:
+            digests = file_digests(dest)
+        except OSError as exc:
+            raise InputError(f"{dest}: cannot read ({exc.strerror or exc})") from None
+        layout = known_layout(digests)
+        if digests.sha256 == sha256 or layout:
+            return PlacedModel(digests, layout, False)
+        raise DownloadError(
+            f"{dest} exists but is not a known VGG-19 file (SHA256 {digests.sha256}, "
+            f"expected {sha256}); not overwriting it: move it away or pass --dest"
+        )
+    return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+
+
+def check_fetch_options(*, dest, url, sha256, retries, backoff, connect_timeout, read_timeout):
+    """Check ``nst-tf1 fetch-model``'s options; return them as :func:`place_model`'s keyword
+    arguments (the SHA256 in lower case).
+
+    Raises:
+        nst_tf1.errors.InputError: one line naming the flag.
+    """
+    import math
+
+    from .errors import InputError
+
+    value = sha256.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError(f"--sha256: not a SHA256 (64 hex digits): {sha256!r}")
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
+    if retries < 0:
+        raise InputError(f"--retries: must be a whole number >= 0, got {retries}")
+    if not 0 <= backoff < math.inf:
+        raise InputError(f"--backoff: must be a finite number >= 0, got {backoff}")
+    for flag, seconds in (("--connect-timeout", connect_timeout),
+                          ("--read-timeout", read_timeout)):
+        if not 0 < seconds < math.inf:
+            raise InputError(f"{flag}: must be a finite number > 0, got {seconds}")
+    return {"dest": dest, "url": url, "sha256": value, "retries": retries, "backoff": backoff,
+            "connect_timeout": connect_timeout, "read_timeout": read_timeout}

@@ -127,11 +127,11 @@ def test_first_tensorflow_import_freezes_the_collector_once():
     # shutdown traverse them.
     code = (
         "import gc, sys\n"
-        "from nst_tf1 import cli\n"
+        "from nst_tf1 import graph\n"
         "assert gc.get_freeze_count() == 0\n"
-        "cli._quiet_tensorflow()\n"
+        "graph.import_tensorflow()\n"
         "frozen = gc.get_freeze_count()\n"
-        "cli._quiet_tensorflow()\n"
+        "graph.import_tensorflow()\n"
         "print(frozen, gc.get_freeze_count(), 'tensorflow' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

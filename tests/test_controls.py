@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import HEIGHT, WIDTH, run_cli, write_image
 
-from nst_tf1 import cli, colors, engine
+from nst_tf1 import cli, colors, graph, transfer
 from nst_tf1.config import CONFIG
 from nst_tf1.images import generate_noise_image, reshape_and_normalize_image, resize_array
 
@@ -32,10 +32,12 @@ def arrays():
 
 
 def _run(weights, content, styles, style_weights=None, **settings):
-    settings.setdefault("num_iterations", ITERATIONS)
+    from nst_tf1.settings import Settings
+
+    settings.setdefault("iterations", ITERATIONS)
     settings.setdefault("save_every", 1)
     settings.setdefault("seed", 0)
-    with engine.Runner(weights, engine.Settings(**settings)) as runner:
+    with transfer.Runner(weights, Settings(**settings)) as runner:
         return list(runner.run(content, styles, style_weights))
 
 
@@ -131,7 +133,12 @@ def test_max_pooling_changes_the_op_type_and_keeps_the_keys(weights):
 
 
 def test_style_layers_parse_and_check_names():
-    parse = cli.build_parser().parse_args
+    from nst_tf1.settings import Settings
+
+    def parse(argv):
+        return Settings(**{k: v for k, v in vars(cli.build_parser().parse_args(argv)).items()
+                           if k != "print_model"})
+
     args = parse(["--style-layers", "conv1_1,conv3_2:0.5", "--content-layer", "conv5_4"])
     assert args.style_layers == [("conv1_1", 0.5), ("conv3_2", 0.5)]
     assert args.content_layer == "conv5_4"
@@ -147,23 +154,51 @@ def test_unknown_layer_names_exit_2_with_one_line(option, value):
     result = run_cli(option, value)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nst-tf1: error: argument " + option), lines
+    assert len(lines) == 1 and lines[0].startswith(f"nst-tf1: error: {option}: "), lines
     assert "Traceback" not in result.stderr
 
 
-# --- the engine against the course -------------------------------------------------------
+# --- the one graph against the course's own code ----------------------------------------
 
 
-def test_engine_with_course_settings_reproduces_style_transfer(weights, arrays):
-    from nst_tf1.transfer import style_transfer
+def test_style_transfer_matches_the_course_notebook_code(weights, arrays):
+    """The assignment's flow written out as its notebook does (weights and a_S as constants,
+    ``compute_style_cost``, a fresh Adam) gives the costs and the image of ``style_transfer``,
+    which is built on the one ``TransferGraph`` every run uses."""
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1 import (
+        build_vgg_model,
+        compute_content_cost,
+        compute_style_cost,
+        style_transfer,
+        total_cost,
+    )
 
     content, style, _ = arrays
-    course = list(style_transfer(content, style, weights, num_iterations=ITERATIONS,
-                                 save_every=1, seed=0))
-    ours = [p.step for p in _run(weights, content, [style])]
-    np.testing.assert_allclose([s.total_cost for s in ours], [s.total_cost for s in course],
-                               rtol=1e-5)
-    np.testing.assert_allclose(ours[-1].image, course[-1].image, atol=1e-3)
+    C, S = reshape_and_normalize_image(content), reshape_and_normalize_image(style)
+    G = generate_noise_image(C, CONFIG.NOISE_RATIO, seed=0)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, HEIGHT, WIDTH)
+        sess.run(model["input"].assign(C))
+        a_G = model[CONFIG.CONTENT_LAYER]
+        J_content = compute_content_cost(sess.run(a_G), a_G)
+        sess.run(model["input"].assign(S))
+        J_style = compute_style_cost(sess, model, CONFIG.STYLE_LAYERS)
+        J = total_cost(J_content, J_style, alpha=CONFIG.ALPHA, beta=CONFIG.BETA)
+        train_step = tf.train.AdamOptimizer(CONFIG.LEARNING_RATE).minimize(J)
+        sess.run(tf.global_variables_initializer())
+        sess.run(model["input"].assign(G))
+        reference = [sess.run([train_step, J, J_content, J_style])[1:]
+                     for _ in range(ITERATIONS)]
+        reference.append(sess.run([J, J_content, J_style]))
+        final = sess.run(model["input"])
+    ours = list(style_transfer(content, style, weights, num_iterations=ITERATIONS,
+                               save_every=1, seed=0))
+    assert [s.iteration for s in ours] == list(range(ITERATIONS + 1))
+    np.testing.assert_allclose([(s.total_cost, s.content_cost, s.style_cost) for s in ours],
+                               reference, rtol=1e-5)
+    np.testing.assert_allclose(ours[-1].image, final, atol=1e-3)
 
 
 def test_two_styles_weighted_1_0_equal_the_single_style_run(weights, arrays):
@@ -174,7 +209,7 @@ def test_two_styles_weighted_1_0_equal_the_single_style_run(weights, arrays):
     np.testing.assert_array_equal(blended[-1].image, single[-1].image)
     # Weights that are not (1, 0) do change the style targets and so the style cost.
     mixed = [p.step for p in _run(weights, content, [style, other], [1.0, 1.0],
-                                  num_iterations=1)]
+                                  iterations=1)]
     assert mixed[0].style_cost != single[0].style_cost
     assert mixed[0].content_cost == single[0].content_cost
 
@@ -196,18 +231,18 @@ def test_luminance_transfer_keeps_the_contents_chrominance(weights, arrays):
     np.testing.assert_allclose(yiq[..., 1:], yiq_c[..., 1:], atol=1e-2)
     # The luminance is the optimised one, not the content's.
     assert np.abs(yiq[..., 0] - yiq_c[..., 0]).mean() > 1
-    plain = _run(weights, content, [style], num_iterations=0)[-1].step
+    plain = _run(weights, content, [style], iterations=1)[0].step
     assert np.abs(colors.rgb_to_yiq(plain.image[0] + CONFIG.MEANS[0])[..., 1:] - yiq_c[..., 1:]
                   ).mean() > 1
 
 
 def test_histogram_mode_changes_only_the_style_targets(weights, arrays):
     content, style, _ = arrays
-    plain = _run(weights, content, [style], num_iterations=0)[0].step
-    matched = _run(weights, content, [style], num_iterations=0,
+    plain = _run(weights, content, [style], iterations=1)[0].step
+    matched = _run(weights, content, [style], iterations=1,
                    preserve_colors="histogram")[0].step
     expected = _run(weights, content, [colors.match_color_histogram(style, content)],
-                    num_iterations=0)[0].step
+                    iterations=1)[0].step
     assert matched.content_cost == plain.content_cost
     assert matched.style_cost != plain.style_cost
     np.testing.assert_allclose(matched.style_cost, expected.style_cost, rtol=1e-5)
@@ -218,7 +253,7 @@ def test_init_modes_set_the_first_image(weights, arrays, tmp_path):
     normalised = reshape_and_normalize_image(content)
 
     def first(init, **kw):
-        return _run(weights, content, [style], num_iterations=0, init=init, **kw)[0].step.image
+        return _run(weights, content, [style], iterations=1, init=init, **kw)[0].step.image
 
     np.testing.assert_array_equal(first("noise"), generate_noise_image(normalised, 0.6, seed=0))
     np.testing.assert_array_equal(first("noise", noise_ratio=0.0), normalised)
@@ -231,20 +266,20 @@ def test_init_modes_set_the_first_image(weights, arrays, tmp_path):
 
 def test_style_scale_rescales_the_style_before_its_grams(weights, arrays):
     content, style, _ = arrays
-    with engine.TransferGraph(weights, HEIGHT, WIDTH) as graph:
-        same = graph.style_grams(reshape_and_normalize_image(style))
+    with graph.TransferGraph(weights, HEIGHT, WIDTH) as transfer_graph:
+        same = transfer_graph.style_grams(reshape_and_normalize_image(style))
     # The own-graph path (other sizes) gives the same Grams as the main graph at equal size.
-    own, pixels = engine.style_grams_in_own_graph(weights, reshape_and_normalize_image(style))
+    own, pixels = graph.style_grams_in_own_graph(weights, reshape_and_normalize_image(style))
     for a, b in zip(own, same):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
-    half = _run(weights, content, [style], num_iterations=0, style_scale=0.5)[0].step
-    full = _run(weights, content, [style], num_iterations=0)[0].step
+    half = _run(weights, content, [style], iterations=1, style_scale=0.5)[0].step
+    full = _run(weights, content, [style], iterations=1)[0].step
     assert half.content_cost == full.content_cost and half.style_cost != full.style_cost
     # A style made of 2x2 tiles of a half-size style has (nearly) the same per-pixel Grams.
     small = resize_array(style, HEIGHT // 2, WIDTH // 2)
     tiled = np.tile(small, (2, 2, 1))
-    g_small, p_small = engine.style_grams_in_own_graph(weights, reshape_and_normalize_image(small))
-    g_tiled, p_tiled = engine.style_grams_in_own_graph(weights, reshape_and_normalize_image(tiled))
+    g_small, p_small = graph.style_grams_in_own_graph(weights, reshape_and_normalize_image(small))
+    g_tiled, p_tiled = graph.style_grams_in_own_graph(weights, reshape_and_normalize_image(tiled))
     # conv1_1 (the smallest boundary effects): per pixel within 15%; the raw sums differ 4x.
     per_small, per_tiled = g_small[0] / p_small[0], g_tiled[0] / p_tiled[0]
     assert np.linalg.norm(per_small - per_tiled) < 0.15 * np.linalg.norm(per_tiled)
@@ -253,7 +288,7 @@ def test_style_scale_rescales_the_style_before_its_grams(weights, arrays):
 
 def test_multires_optimises_coarse_to_fine(weights, arrays):
     content, style, _ = arrays
-    progress = _run(weights, content, [style], multires=2, num_iterations=2)
+    progress = _run(weights, content, [style], multires=2, iterations=2)
     sizes = [(p.scale, p.height, p.width) for p in progress]
     assert sizes == [(1, HEIGHT // 2, WIDTH // 2)] * 3 + [(2, HEIGHT, WIDTH)] * 3
     coarse_final = progress[2].step.image[0] + CONFIG.MEANS[0]
@@ -294,10 +329,10 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair,
         write_image(contents / f"c{i}.png", np.roll(make_demo_content(HEIGHT, WIDTH), 9 * i, 1))
     (contents / "notes.txt").write_text("not an image")
     reads, graphs = [], []
-    real_read, real_init = nst_tf1.vgg.read_vgg_weights, engine.TransferGraph.__init__
+    real_read, real_init = nst_tf1.vgg.read_vgg_weights, graph.TransferGraph.__init__
     monkeypatch.setattr(nst_tf1.vgg, "read_vgg_weights",
                         lambda path: reads.append(path) or real_read(path))
-    monkeypatch.setattr(engine.TransferGraph, "__init__",
+    monkeypatch.setattr(graph.TransferGraph, "__init__",
                         lambda self, *a, **k: graphs.append(a[1:3]) or real_init(self, *a, **k))
     out = tmp_path / "out"
     argv = ["--content", contents, "--style", style, "--model", vgg_file, "--output-dir", out,

@@ -122,10 +122,10 @@ def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkey
 
     save_image = nst_tf1.images.save_image
 
-    def interrupted_at_second_save(path, image):
+    def interrupted_at_second_save(path, image, comment=None):
         if os.path.basename(path) == "2.png":
             raise KeyboardInterrupt
-        save_image(path, image)
+        save_image(path, image, comment=comment)
 
     monkeypatch.setattr(nst_tf1.images, "save_image", interrupted_at_second_save)
     out = tmp_path / "out"

@@ -32,7 +32,7 @@ def _in_bounds(image):
 
 def test_pixel_bounds_are_0_to_255_after_adding_means():
     from nst_tf1.config import CONFIG
-    from nst_tf1.transfer import pixel_bounds
+    from nst_tf1.optimize import pixel_bounds
 
     low, high = pixel_bounds((1, 2, 3, 3))
     assert low.shape == high.shape == (1, 2, 3, 3)
@@ -106,7 +106,7 @@ def _quadratic_problem(tf, shape=(1, 4, 5, 3)):
 def test_lbfgs_first_evaluation_runs_once_while_scipy_prepares():
     import tensorflow.compat.v1 as tf
 
-    from nst_tf1.transfer import model_lbfgs
+    from nst_tf1.optimize import model_lbfgs
 
     tf.disable_v2_behavior()
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -125,7 +125,7 @@ def test_lbfgs_first_evaluation_runs_once_while_scipy_prepares():
 def test_lbfgs_error_in_the_first_evaluation_reaches_the_caller():
     import tensorflow.compat.v1 as tf
 
-    from nst_tf1.transfer import model_lbfgs
+    from nst_tf1.optimize import model_lbfgs
 
     tf.disable_v2_behavior()
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -145,7 +145,7 @@ def test_unknown_optimizer_or_precision_is_a_value_error(images, vgg_file):
 
 
 def test_bf16_runs_close_to_fp32_or_reports_unsupported(images, vgg_file):
-    from nst_tf1.transfer import PrecisionError, bf16_unsupported_reason
+    from nst_tf1.graph import PrecisionError, bf16_unsupported_reason
 
     reason = bf16_unsupported_reason()
     if reason is not None:
@@ -163,20 +163,20 @@ def test_bf16_runs_close_to_fp32_or_reports_unsupported(images, vgg_file):
 def test_bf16_session_config_sets_the_onednn_rewrite(monkeypatch):
     from tensorflow.core.protobuf import rewriter_config_pb2
 
-    from nst_tf1 import transfer
+    from nst_tf1 import graph
 
-    monkeypatch.setattr(transfer, "bf16_unsupported_reason", lambda check_tensorflow=True: None)
-    rewrite = transfer.session_config("bf16").graph_options.rewrite_options
+    monkeypatch.setattr(graph, "bf16_unsupported_reason", lambda check_tensorflow=True: None)
+    rewrite = graph.session_config("bf16").graph_options.rewrite_options
     assert rewrite.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.ON
-    fp32 = transfer.session_config("fp32").graph_options.rewrite_options
+    fp32 = graph.session_config("fp32").graph_options.rewrite_options
     assert fp32.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.DEFAULT
 
 
 def test_cli_bf16_unsupported_is_one_line_and_exit_2(monkeypatch, capsys, image_pair, vgg_file,
                                                      tmp_path):
-    from nst_tf1 import cli, transfer
+    from nst_tf1 import cli, graph
 
-    monkeypatch.setattr(transfer, "bf16_unsupported_reason",
+    monkeypatch.setattr(graph, "bf16_unsupported_reason",
                         lambda check_tensorflow=True: "no bf16 on this CPU")
     status = cli.main(["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
                        "--output-dir", str(tmp_path), "--height", str(HEIGHT), "--width",
@@ -288,13 +288,14 @@ def test_style_cost_with_a_S_in_variables_equals_the_course_constants(images, vg
 
 
 def test_engine_lbfgs_and_bf16_through_the_reused_graph(images, vgg_file):
-    from nst_tf1.engine import Runner, Settings
-    from nst_tf1.transfer import bf16_unsupported_reason
+    from nst_tf1.graph import bf16_unsupported_reason
+    from nst_tf1.settings import Settings
+    from nst_tf1.transfer import Runner
     from nst_tf1.vgg import read_vgg_weights
 
     weights = read_vgg_weights(vgg_file)
     precision = "bf16" if bf16_unsupported_reason() is None else "fp32"
-    settings = Settings(optimizer="lbfgs", precision=precision, num_iterations=6, save_every=3,
+    settings = Settings(optimizer="lbfgs", precision=precision, iterations=6, save_every=3,
                         seed=0, pooling="max")
     with Runner(weights, settings) as runner:
         for _ in range(2):  # the second run reuses the finalised graph

@@ -1,0 +1,41 @@
+"""The package's errors, grouped by what the user has to do about them.
+
+Every error a module raises for a user's mistake derives from :class:`InputError` (the
+command line exits 2), every failure of a run that had started properly from
+:class:`RunFailed` (exit 1), and a signal that ends a run is :class:`Interrupted`
+(exit 128 + the signal's number). The messages are one line, naming the file or the flag,
+so the command line prints them as they are.
+"""
+
+__all__ = ["InputError", "RunFailed", "Interrupted"]
+
+
+class InputError(ValueError):
+    """Bad input: an argument, an image, the model file, the output directory.
+
+    The base of :class:`nst_tf1.images.ImageInputError`, :class:`nst_tf1.vgg.ModelFileError`,
+    :class:`nst_tf1.preflight.PreflightError`, :class:`nst_tf1.graph.PrecisionError`,
+    :class:`nst_tf1.settings.SettingsError` and :class:`nst_tf1.record.RunRecordError`.
+    """
+
+
+class RunFailed(RuntimeError):
+    """A run that had started could not finish: a cost became NaN or infinite, an image
+    could not be written, memory ran out, or some pairs of a batch failed."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM) ended the run.
+
+    A ``KeyboardInterrupt``, so that code which handles Ctrl-C (the model download keeps its
+    partial file) handles SIGTERM the same way, and no ``except Exception`` swallows it.
+
+    Attributes:
+        signum: the signal's number (``signal.SIGINT`` ...).
+        message: what was kept, one line (set by the run once it knows).
+    """
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(signum)
+        self.signum = signum
+        self.message = message

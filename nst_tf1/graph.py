@@ -1,0 +1,378 @@
+"""The one cost graph: VGG-19, the course's costs and the optimiser's ops, in one TF1 graph.
+
+:class:`TransferGraph` builds, for one image size, everything a run needs::
+
+    placeholder "image" --assign_content / assign_style / assign_generated--> vgg19/input
+    vgg19/input (Variable, 1 x n_H x n_W x 3) -> conv1_1 -> ... -> avgpool5   (nst_tf1.vgg)
+    content_cost:  J_content(a_C, a_G)       a_C: a non-trainable Variable, the content target
+    style_cost:    sum_l coeff_l J_style^[l](G_S^[l], a_G^[l])
+                   G_S^[l]: a non-trainable Variable per layer, the style's Gram target
+    total_cost:    J = alpha J_content + beta J_style  (+ tv_weight J_tv, beyond the course)
+    optimizer:     Adam's train_step on the input   (or lbfgs: dJ/dG for SciPy's L-BFGS-B)
+    summaries:     the cost scalars for TensorBoard (only with a logdir)
+
+The targets are computed the course's way: the content (style) image is assigned to the
+input Variable and the layer (its Gram matrix) evaluated with ``sess.run``; the values are
+then held in Variables instead of the course's constants. Same numbers, but the graph is
+finalised once built, so a new content/style pair (a batch, another style) is a few
+placeholder-fed assign ops, never new ops; and the GraphDef holds no large constants, so
+the session keeps one copy of the weights and targets instead of one per executor.
+
+The course's run (:func:`nst_tf1.transfer.style_transfer`) and every option beyond it
+(:class:`nst_tf1.transfer.Runner`) use this one builder.
+
+Also here: the session's precision (:func:`session_config`, bf16 on CPUs that have it) and
+the quiet first import of TensorFlow for commands (:func:`import_tensorflow`).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from .config import CONFIG
+from .costs import (
+    activation_gram,
+    compute_content_cost,
+    compute_gram_style_cost,
+    total_cost,
+    total_variation_cost,
+)
+from .errors import InputError
+from .optimize import OPTIMIZERS, model_lbfgs, model_nn
+from .summaries import cost_summaries, open_writer
+from .vgg import build_vgg_model, initialize_vgg_weights
+
+__all__ = [
+    "PRECISIONS",
+    "PrecisionError",
+    "TransferGraph",
+    "bf16_unsupported_reason",
+    "import_tensorflow",
+    "session_config",
+    "style_grams_in_own_graph",
+]
+
+#: Arithmetic precisions of the session; the first is the course's.
+PRECISIONS = ("fp32", "bf16")
+
+# /proc/cpuinfo flags of the instructions oneDNN runs bfloat16 convolutions with.
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class PrecisionError(InputError):
+    """The requested precision cannot run on this machine; the message says why."""
+
+
+def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
+    """Why ``precision="bf16"`` cannot run here, or ``None`` when it can.
+
+    It needs a TensorFlow build with oneDNN (the rewrite is oneDNN's) and a CPU with
+    bfloat16 instructions (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``); elsewhere
+    oneDNN would emulate bfloat16, which is slower than float32.
+
+    Args:
+        check_tensorflow: also import TensorFlow to check for oneDNN; ``False`` checks the
+            CPU only, which is instant.
+
+    Returns:
+        str or None: a one-line reason.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
+    if not flags.intersection(_BF16_CPU_FLAGS):
+        return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
+                "/proc/cpuinfo); use --precision fp32")
+    if check_tensorflow:
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+
+            onednn = _pywrap_util_port.IsMklEnabled()
+        except (ImportError, AttributeError):
+            onednn = False
+        if not onednn:
+            return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
+                    "bf16 rewrite needs")
+    return None
+
+
+def session_config(precision: str = "fp32"):
+    """The session's ConfigProto for a precision.
+
+    ``"fp32"`` is TensorFlow's default. ``"bf16"`` turns on the grappler rewrite
+    ``auto_mixed_precision_onednn_bfloat16``: convolutions, matmuls and the ops between
+    them run in bfloat16 (8-bit mantissa), with casts inserted at the float32 Variables and
+    costs; reductions that need the range stay float32.
+
+    Args:
+        precision: one of :data:`PRECISIONS`.
+
+    Returns:
+        tf.ConfigProto.
+
+    Raises:
+        PrecisionError: ``"bf16"`` on a machine that cannot run it.
+        ValueError: an unknown precision.
+    """
+    import tensorflow.compat.v1 as tf
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    config = tf.ConfigProto()
+    if precision == "bf16":
+        reason = bf16_unsupported_reason()
+        if reason:
+            raise PrecisionError(f"--precision bf16 is not available: {reason}")
+        config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+            rewriter_config_pb2.RewriterConfig.ON
+        )
+    return config
+
+
+
+
+def import_tensorflow():
+    """Import ``tensorflow.compat.v1`` without its start-up logging on the user's terminal.
+
+    TensorFlow's C++ code logs at import and device discovery (oneDNN notices, CUDA probing
+    on a machine without a GPU) before it reads ``TF_CPP_MIN_LOG_LEVEL``; those lines go to a
+    temporary file, shown only if the import fails. A user who sets ``TF_CPP_MIN_LOG_LEVEL``
+    gets TensorFlow's own behaviour.
+
+    The first import also freezes the garbage collector's view of the process (``gc.freeze``):
+    TensorFlow's modules leave about 330,000 tracked objects, all alive until exit, and every
+    full collection traverses them, including the ones the interpreter runs at shutdown
+    (0.8 s of every run's exit on the benchmark machine; 0.07 s once frozen).
+
+    Returns:
+        the ``tensorflow.compat.v1`` module, v2 behaviour disabled.
+    """
+    first_import = "tensorflow" not in sys.modules
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow.compat.v1 as tf
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                import tensorflow.compat.v1 as tf
+
+                tf.config.list_physical_devices()
+            except Exception:  # an interrupt is not an import failure: no log dump
+                os.dup2(saved, 2)
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    tf.disable_v2_behavior()
+    if first_import:
+        # Moves every object tracked so far to the permanent generation, which collections
+        # skip; objects created later are collected as usual.
+        gc.freeze()
+    return tf
+
+
+class TransferGraph:
+    """The cost graph for one image size, built once and reused for many content/style pairs.
+
+    Args:
+        weights: :class:`nst_tf1.vgg.VGGWeights` (or dict ``name -> (W, b)``).
+        height, width: the generated image's size.
+        style_layers: (layer name, coefficient) pairs of the style cost.
+        content_layer: layer of the content cost.
+        pooling: ``"avg"`` (the course's) or ``"max"``.
+        alpha, beta: weights of J_content and J_style in J.
+        tv_weight: weight of the total variation cost; 0 adds no op.
+        learning_rate: Adam's.
+        optimizer: ``"adam"`` (Adam's ``train_step``) or ``"lbfgs"`` (dJ/dG for
+            :func:`nst_tf1.optimize.model_lbfgs`).
+        precision: one of :data:`PRECISIONS` (see :func:`session_config`).
+        logdir: if given, the graph and every Adam iteration's costs go there for
+            TensorBoard (:mod:`nst_tf1.summaries`); with L-BFGS, the graph only.
+
+    The VGG weights are held in Variables (``weights_as="variables"``), filled once when
+    the session opens, so that the graph and its executors carry no copy of them.
+
+    Attributes:
+        graph, sess: the ``tf.Graph`` (finalised) and its ``tf.Session``.
+        model: the layer dict of :func:`nst_tf1.vgg.build_vgg_model`.
+        costs: the (J, J_content, J_style) scalar tensors.
+        layer_costs: dict style layer -> its unweighted J_style^[l] tensor.
+        layer_pixels: n_H * n_W of each style layer, in ``style_layers`` order.
+
+    Raises:
+        PrecisionError: ``precision="bf16"`` on a machine that cannot run it.
+        ValueError: an unknown optimizer, precision or pooling.
+    """
+
+    def __init__(self, weights, height: int, width: int, *,
+                 style_layers=CONFIG.STYLE_LAYERS, content_layer: str = CONFIG.CONTENT_LAYER,
+                 pooling: str = "avg", alpha: float = CONFIG.ALPHA, beta: float = CONFIG.BETA,
+                 tv_weight: float = 0.0, learning_rate: float = CONFIG.LEARNING_RATE,
+                 optimizer: str = "adam", precision: str = "fp32", logdir: str | None = None):
+        import tensorflow.compat.v1 as tf
+
+        tf.disable_v2_behavior()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
+        config = session_config(precision)
+        self.optimizer = optimizer
+        self.height, self.width = height, width
+        self.style_layers = [(name, coeff) for name, coeff in style_layers]
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            model = build_vgg_model(weights, height, width, pooling=pooling,
+                                    weights_as="variables")
+            # Every image enters the network through one placeholder and an assign op named
+            # after its role, as the course's three sess.run(model['input'].assign(...)).
+            self._image = tf.placeholder(tf.float32, (1, height, width, 3), name="image")
+            self._assign = {role: model["input"].assign(self._image, name=f"assign_{role}")
+                            for role in ("content", "style", "generated")}
+
+            J_content = self._content_cost(tf, model[content_layer])
+            J_style = self._style_cost(tf, model)
+            with tf.name_scope("total_cost"):
+                J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
+                if tv_weight:
+                    J = J + tv_weight * total_variation_cost(model["input"])
+            self.train_step = self._gradient = None
+            if optimizer == "adam":
+                with tf.name_scope("optimizer"):
+                    self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+            else:
+                with tf.name_scope("lbfgs"):
+                    (self._gradient,) = tf.gradients(J, model["input"])
+            self._summary = None
+            if logdir is not None:
+                self._summary = cost_summaries(J, J_content, J_style, self.layer_costs)
+            self._reset = tf.global_variables_initializer()
+            self.graph.finalize()
+        self.model = model
+        self.costs = (J, J_content, J_style)
+        self.sess = tf.Session(graph=self.graph, config=config)
+        initialize_vgg_weights(self.sess, weights)
+        # Opened once the graph is complete, so TensorBoard shows all of it.
+        self._writer = None if logdir is None else open_writer(logdir, self.graph)
+
+    def _content_cost(self, tf, out):
+        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``."""
+        with tf.name_scope("content_cost"):
+            self._content_out = out
+            a_C = tf.Variable(np.zeros(out.shape.as_list(), np.float32), trainable=False,
+                              name="a_C")
+            self._a_C_value = tf.placeholder(tf.float32, a_C.shape, name="a_C_value")
+            self._assign_a_C = a_C.assign(self._a_C_value)
+            return compute_content_cost(a_C, out)
+
+    def _style_cost(self, tf, model):
+        """sum_l coeff_l J_style^[l](G_S^[l], a_G^[l]), each G_S^[l] a Variable set by
+        :meth:`run`; keeps each layer's G(a_G) for :meth:`style_grams`."""
+        self._grams, self._gram_values, self._assign_grams = [], [], []
+        self.layer_pixels, self.layer_costs = [], {}
+        J_style = 0
+        with tf.name_scope("style_cost"):
+            for name, coeff in self.style_layers:
+                with tf.name_scope(name):
+                    _, n_H, n_W, n_C = model[name].shape.as_list()
+                    G_G = activation_gram(model[name])
+                    G_S = tf.Variable(np.zeros((n_C, n_C), np.float32), trainable=False,
+                                      name="G_S")
+                    value = tf.placeholder(tf.float32, (n_C, n_C), name="G_S_value")
+                    self._grams.append(G_G)
+                    self._gram_values.append(value)
+                    self._assign_grams.append(G_S.assign(value))
+                    self.layer_pixels.append(n_H * n_W)
+                    self.layer_costs[name] = compute_gram_style_cost(G_S, model[name], G_G)
+                    J_style += coeff * self.layer_costs[name]
+            return tf.identity(J_style, name="J_style")
+
+    def close(self) -> None:
+        """Close the TensorBoard writer, if any, and the session."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.sess.close()
+
+    def __enter__(self) -> TransferGraph:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def content_target(self, content: np.ndarray) -> np.ndarray:
+        """``a_C``: the content layer evaluated while ``content`` (1, H, W, 3) is the input."""
+        self.sess.run(self._assign["content"], {self._image: content})
+        return self.sess.run(self._content_out)
+
+    def style_grams(self, style: np.ndarray) -> list:
+        """``G(a_S)`` of every style layer, evaluated while ``style`` (1, H, W, 3) is the input."""
+        self.sess.run(self._assign["style"], {self._image: style})
+        return self.sess.run(self._grams)
+
+    def run(self, a_C, grams, initial, num_iterations=CONFIG.NUM_ITERATIONS,
+            save_every=CONFIG.SAVE_EVERY, should_stop=None):
+        """Reset Adam, set the targets and the initial image, and optimise.
+
+        Args:
+            a_C: content target, the shape of the content layer.
+            grams: target Gram matrix of each style layer.
+            initial: (1, H, W, 3) normalised initial image G.
+            num_iterations, save_every, should_stop: as in
+                :func:`nst_tf1.optimize.model_nn` (for L-BFGS, ``num_iterations`` is the
+                evaluation budget of :func:`nst_tf1.optimize.model_lbfgs`).
+
+        Yields:
+            :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
+        """
+        self.sess.run(self._reset)
+        feed = {self._a_C_value: a_C}
+        feed.update(zip(self._gram_values, grams))
+        self.sess.run([self._assign_a_C, *self._assign_grams], feed)
+        # Running the assign op is what puts G into the input Variable.
+        self.sess.run(self._assign["generated"], {self._image: initial})
+        if self.optimizer == "lbfgs":
+            yield from model_lbfgs(self.sess, self.model, self.costs, num_iterations,
+                                   save_every, should_stop=should_stop, gradient=self._gradient)
+            return
+        yield from model_nn(self.sess, self.model, self.costs, self.train_step,
+                            num_iterations, save_every, should_stop=should_stop,
+                            summary=self._summary, writer=self._writer)
+
+
+def style_grams_in_own_graph(weights, style, style_layers=CONFIG.STYLE_LAYERS, pooling="avg"):
+    """``G(a_S)`` of each style layer for a style image of any size, in a graph of its own.
+
+    The style is assigned to ``model['input']`` and the Grams evaluated, as the course does.
+
+    Args:
+        weights: VGG weights.
+        style: (1, h, w, 3) normalised style image.
+        style_layers, pooling: as in :class:`TransferGraph`.
+
+    Returns:
+        (grams, pixels): the (n_C, n_C) arrays and the n_H * n_W of each layer.
+    """
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    _, height, width, _ = np.shape(style)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, height, width, pooling=pooling)
+        grams = [activation_gram(model[name]) for name, _ in style_layers]
+        sess.run(model["input"].assign(style))
+        pixels = [model[name].shape[1] * model[name].shape[2] for name, _ in style_layers]
+        return sess.run(grams), [int(p) for p in pixels]

@@ -1,0 +1,279 @@
+"""The optimisation loops: Adam (the course's ``model_nn``) and L-BFGS-B, as generators.
+
+Both take a session whose graph holds the cost tensors (built by
+:class:`nst_tf1.graph.TransferGraph`) and yield one :class:`Step` per iteration, leaving
+printing and saving to the caller:
+
+* :func:`model_nn`: the course's loop, one ``sess.run`` of Adam's ``train_step`` and the
+  costs per iteration;
+* :func:`model_lbfgs`: SciPy's L-BFGS-B on the pixels, each evaluation one ``sess.run``
+  fetching J and dJ/dG together (the TF1 ``ScipyOptimizerInterface`` pattern), with bounds
+  that keep every pixel in 0..255 (:func:`pixel_bounds`).
+
+A NaN or infinite cost stops either loop with :class:`NonFiniteCostError`, which carries the
+last image whose costs were finite.
+"""
+
+import collections
+import concurrent.futures
+import queue
+import threading
+
+import numpy as np
+
+from .config import CONFIG
+
+__all__ = [
+    "OPTIMIZERS",
+    "Step",
+    "NonFiniteCostError",
+    "model_nn",
+    "model_lbfgs",
+    "pixel_bounds",
+]
+
+#: The optimisers a run can use; the first is the course's.
+OPTIMIZERS = ("adam", "lbfgs")
+
+Step = collections.namedtuple("Step", "iteration total_cost content_cost style_cost image")
+Step.__doc__ = """Progress of the optimisation.
+
+Attributes:
+    iteration: 0-based iteration; the costs are those of the image before that iteration's
+        Adam update. The last Step has ``iteration == num_iterations``: the final image
+        (fewer when ``should_stop`` ended the loop early; see :func:`model_nn`).
+    total_cost, content_cost, style_cost: J, J_content and J_style as floats.
+    image: (1, n_H, n_W, 3) normalised image the costs belong to, on iterations that are a
+        multiple of ``save_every`` and on the last Step; ``None`` otherwise.
+"""
+
+
+class NonFiniteCostError(ArithmeticError):
+    """A cost became NaN or infinite: the optimisation has diverged and was stopped.
+
+    Attributes:
+        step: the :class:`Step` whose costs are not finite (its image is not attached).
+        last_finite: the :class:`Step` of the last image whose costs were finite, with that
+            image attached; ``None`` when the initial image's costs were already not finite.
+    """
+
+    def __init__(self, step, last_finite):
+        self.step = step
+        self.last_finite = last_finite
+        super().__init__(
+            f"the total cost became {step.total_cost} at iteration {step.iteration} "
+            f"(content cost {step.content_cost}, style cost {step.style_cost})"
+        )
+
+
+def _finite(step):
+    return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
+
+
+def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY,
+             should_stop=None, *, summary=None, writer=None):
+    """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
+
+    ``model['input']`` must already hold the initial generated image.
+
+    Every Step's costs are checked here, where they are produced: on the first NaN or
+    infinite cost the loop stops and raises :class:`NonFiniteCostError`, carrying the last
+    image whose costs were finite (the image is read before every update for that purpose:
+    one (1, n_H, n_W, 3) copy per iteration, small next to the forward and backward pass).
+
+    Args:
+        sess: the session.
+        model: layer dict from :func:`nst_tf1.load_vgg_model`.
+        costs: the (J, J_content, J_style) tensors.
+        train_step: the optimiser's update op.
+        num_iterations: number of Adam updates.
+        save_every: attach the image to every Step whose iteration is a multiple of this.
+        should_stop: optional callable polled before every update; when it returns true the
+            loop yields one last Step for the current image (iteration = updates done so far,
+            image attached) and ends early. The caller recognises it as the last Step.
+        summary: optional merged summary op (:func:`nst_tf1.summaries.cost_summaries`),
+            fetched in the same ``sess.run`` as the train step and the costs.
+        writer: ``FileWriter`` that receives ``summary`` at each iteration (needed with it).
+
+    Yields:
+        Step: one per iteration, then a last one for the final image.
+
+    Raises:
+        NonFiniteCostError: a cost is NaN or infinite.
+    """
+    last_finite = None
+    # Every logged tensor comes from the run that also takes the Adam step.
+    extra = [] if summary is None else [summary]
+    for i in range(num_iterations):
+        if should_stop is not None and should_stop():
+            break
+        # The image the costs below are computed on: the Variable before this update.
+        image = np.array(sess.run(model["input"]), copy=True)
+        # One run: the forward pass gives the costs, and Adam updates the input from it.
+        _, J, J_content, J_style, *logged = sess.run([train_step, *costs, *extra])
+        if logged:
+            writer.add_summary(logged[0], i)
+            if save_every and i % save_every == 0:
+                writer.flush()
+        step = Step(i, float(J), float(J_content), float(J_style),
+                    image if save_every and i % save_every == 0 else None)
+        if not _finite(step):
+            raise NonFiniteCostError(step, last_finite)
+        last_finite = step._replace(image=image)
+        yield step
+    else:
+        i = num_iterations
+    J, J_content, J_style, image, *logged = sess.run([*costs, model["input"], *extra])
+    if logged:
+        writer.add_summary(logged[0], i)
+        writer.flush()
+    step = Step(i, float(J), float(J_content), float(J_style), np.array(image))
+    if not _finite(step):
+        raise NonFiniteCostError(step._replace(image=None), last_finite)
+    yield step
+
+
+def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVERY,
+                should_stop=None, gradient=None):
+    """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
+
+    Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
+    and fetches J, J_content, J_style and dJ/dG together. The bounds of :func:`pixel_bounds`
+    keep every pixel of the image in 0..255 once ``CONFIG.MEANS`` is added back; the start
+    image (``model['input']``'s value) is clipped into them. L-BFGS-B may evaluate points
+    along a line search that it then rejects, so the costs of successive Steps need not
+    decrease; the last Step is the lowest-cost image evaluated, and it is also assigned to
+    ``model['input']``.
+
+    SciPy drives the loop, so it runs in a worker thread that hands each evaluation over
+    and waits until the consumer asks for the next one; closing the generator stops it.
+    Before its first evaluation SciPy converts the bounds in a Python loop over every pixel
+    value (about 0.4 s at 300x400); the first evaluation, at the start image, runs in the
+    consumer's thread meanwhile, and SciPy's call for it takes that result.
+
+    Args:
+        sess: the session.
+        model: layer dict from :func:`nst_tf1.load_vgg_model`.
+        costs: the (J, J_content, J_style) tensors.
+        num_evaluations: at most this many evaluations of J and its gradient.
+        save_every: attach the image to every Step whose iteration is a multiple of this.
+        should_stop: optional callable polled before every evaluation but the first; when it
+            returns true the last Step (the best image so far) comes next, with ``iteration``
+            the number of evaluations done.
+        gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here when
+            ``None`` (pass it for a finalised graph).
+
+    Yields:
+        Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
+        last Step with ``iteration == num_evaluations`` (also when L-BFGS-B converged in
+        fewer): the best image and its costs.
+
+    Raises:
+        NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
+            evaluated before it.
+    """
+    import scipy.optimize
+    import tensorflow.compat.v1 as tf
+
+    image = model["input"]
+    shape = tuple(image.get_shape().as_list())
+    if gradient is None:
+        with tf.name_scope("lbfgs"):
+            (gradient,) = tf.gradients(costs[0], image)
+    fetches = [*costs, gradient]
+    low, high = pixel_bounds(shape)
+    x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
+    G0 = x0.reshape(shape).astype(np.float32)
+    bounds = scipy.optimize.Bounds(low.reshape(-1), high.reshape(-1))
+
+    # The worker thread hands each evaluation over and waits for the generator to resume it.
+    handoff, resume = queue.Queue(), threading.Semaphore(0)
+    state = {"stop": False, "best": None, "evaluations": 0}
+    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG) at G0
+
+    def fun(x):
+        # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
+        if state["stop"] or state["evaluations"] == num_evaluations:
+            raise _Stopped
+        state["evaluations"] += 1
+        G = x.reshape(shape).astype(np.float32)
+        if state["evaluations"] == 1 and np.array_equal(G, G0):
+            J, J_content, J_style, dG = first.result()
+        else:
+            J, J_content, J_style, dG = sess.run(fetches, {image: G})
+        if np.isfinite(J) and (state["best"] is None or J < state["best"].total_cost):
+            state["best"] = Step(state["evaluations"] - 1, float(J), float(J_content),
+                                 float(J_style), G)
+        handoff.put((float(J), float(J_content), float(J_style), G))
+        resume.acquire()
+        if state["stop"]:
+            raise _Stopped
+        return float(J), dG.astype(np.float64).reshape(-1)
+
+    def work():
+        try:
+            scipy.optimize.minimize(
+                fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                # maxiter counts accepted steps, maxfun evaluations; evaluations are the budget.
+                options={"maxfun": num_evaluations, "maxiter": num_evaluations},
+            )
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer's thread
+            handoff.put(exc)
+            return
+        handoff.put(None)
+
+    worker = threading.Thread(target=work, name="lbfgs", daemon=True)
+    worker.start()
+    last = num_evaluations
+    try:
+        first.set_result(sess.run(fetches, {image: G0}))
+        evaluation = 0
+        while True:
+            item = handoff.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            J, J_content, J_style, G = item
+            keep = save_every and evaluation % save_every == 0
+            step = Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
+            if not _finite(step):
+                raise NonFiniteCostError(step._replace(image=None), state["best"])
+            yield step
+            evaluation += 1
+            if should_stop is not None and should_stop():
+                last = evaluation
+                break
+            resume.release()
+    finally:
+        state["stop"] = True
+        if not first.done():  # the first evaluation raised: SciPy's call for it stops
+            first.set_exception(_Stopped())
+        resume.release()
+        worker.join()
+    best = state["best"]
+    image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
+    yield best._replace(iteration=last, image=np.array(best.image))
+
+
+class _Stopped(Exception):
+    """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
+
+
+def pixel_bounds(shape):
+    """Bounds of the normalised image that keep every pixel in 0..255.
+
+    The network sees ``pixel - CONFIG.MEANS``, so channel c may range over
+    ``[-MEANS[c], 255 - MEANS[c]]``.
+
+    Args:
+        shape: (1, n_H, n_W, 3) shape of the image.
+
+    Returns:
+        (low, high): float64 arrays of ``shape``.
+    """
+    means = np.asarray(CONFIG.MEANS, dtype=np.float64).reshape(1, 1, 1, -1)
+    low = np.broadcast_to(-means, shape).astype(np.float64)
+    return low, low + 255.0

@@ -1,0 +1,628 @@
+"""One run of the main job from start to end, reported as events.
+
+:func:`run` takes a :class:`~nst_tf1.settings.Settings` and does, in this order::
+
+    plan       the pairs to stylise (one, or a batch), their sizes; every image, size and
+               the output directory checked before the 500 MB model is read
+    model      download it if missing; read the .mat (its SHA256 for run.json meanwhile);
+               import TensorFlow
+    graph      one TransferGraph per size (nst_tf1.graph), reused by every pair of that size
+    optimise   Adam or L-BFGS (nst_tf1.optimize), coarse to fine with multires
+    save       <i>.png every save_every iterations, generated_image.jpg at the end, run.json
+               at every save, each written atomically
+
+and reports what happens to a ``report`` callable, as the events below, so that the command
+line, the notebook and the tests drive it the same way; nothing here prints.
+
+Faults: the first SIGINT/SIGTERM during the optimisation ends it after the current step and
+saves the current image; a second one, or one before the optimisation, stops at once
+(:class:`~nst_tf1.errors.Interrupted`). A NaN or infinite cost stops the run and saves the
+last finite image (:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
+:class:`~nst_tf1.errors.InputError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+from typing import Callable
+
+import numpy as np
+
+from . import graph, images, vgg
+from .config import CONFIG, model_source
+from .errors import InputError, Interrupted, RunFailed
+from .graph import PrecisionError, import_tensorflow
+from .images import (
+    ImageInputError,
+    image_size,
+    list_images,
+    load_image,
+    reshape_and_normalize_image,
+    resize_array,
+    size_for_aspect,
+    size_for_max_side,
+)
+from .optimize import NonFiniteCostError, Step
+from .preflight import (
+    FINAL_IMAGE,
+    PreflightError,
+    check_existing_output,
+    check_memory,
+    check_output_dir,
+    check_writable_dir,
+    interrupted_at,
+    interrupted_signature,
+    run_signature,
+)
+from .record import RunRecord, draw_seed, file_sha256, library_versions
+from .settings import INIT_MODES, Settings
+from .transfer import Runner, scale_sizes
+from .vgg import MIN_IMAGE_SIDE
+from .weights import (
+    DownloadError,
+    fetch_vgg_model,
+    format_mib,
+    manual_model_hint,
+    missing_model_message,
+    part_path,
+)
+
+__all__ = ["Message", "Begin", "Advance", "Costs", "Download", "Job", "run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A line for the user. ``kind``: ``"out"`` (standard output), ``"note"`` (a status line
+    on standard error) or ``"error"`` (one pair of a batch failed; the others go on)."""
+
+    text: str
+    kind: str = "out"
+
+
+@dataclasses.dataclass(frozen=True)
+class Begin:
+    """The optimisation starts: ``total`` steps are to come (a progress bar's length)."""
+
+    total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Advance:
+    """``count`` more steps are done; ``total_cost`` is the last one's J (or ``None``)."""
+
+    count: int
+    total_cost: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Costs:
+    """A saved iteration: show the course's lines for ``step`` (a
+    :class:`~nst_tf1.optimize.Step`)."""
+
+    step: Step
+
+
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """The model is being downloaded from ``url`` to ``dest``; the download's progress
+    follows as :class:`nst_tf1.weights.FetchEvent` values, the last of kind ``"done"``."""
+
+    url: str
+    dest: str
+
+
+Job = collections.namedtuple("Job", "size content styles out")
+Job.__doc__ = """One content image with its style images: (height, width), paths, output dir."""
+
+
+def run(settings: Settings, report: Callable[[object], None] = lambda event: None) -> None:
+    """Run the main job: check, load the model, optimise every pair, save; report events.
+
+    Args:
+        settings: what to do.
+        report: receives :class:`Message`, :class:`Begin`, :class:`Advance`, :class:`Costs`,
+            :class:`Download` and :class:`nst_tf1.weights.FetchEvent` values, in order.
+
+    Raises:
+        nst_tf1.errors.InputError: bad input, found before the model is read (or the model
+            file itself); nothing was written.
+        nst_tf1.errors.RunFailed: a cost became NaN/Inf, an image could not be written,
+            memory ran out, or pairs of a batch failed.
+        nst_tf1.errors.Interrupted: SIGINT/SIGTERM; its message says what was kept.
+    """
+    _limit_malloc_arenas()
+    with _StopRequest() as stop:
+        try:
+            _Run(settings, report, stop).execute()
+        except Interrupted as exc:
+            if not exc.message:
+                where = ("before the optimisation started; nothing saved" if stop.signum is None
+                         else "again; stopped without saving the current image")
+                exc.message = f"interrupted by {signal.Signals(exc.signum).name} {where}"
+            raise
+        except MemoryError:
+            raise RunFailed("out of memory; try a smaller --height/--width") from None
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handling for one run.
+
+    Before the optimisation (``saving`` false) there is no image yet: a signal raises
+    :class:`~nst_tf1.errors.Interrupted` and the run ends at once. During it, the first
+    signal only records itself; the optimisation loop polls this object (it is the
+    ``should_stop`` callable of :func:`nst_tf1.optimize.model_nn`), ends with the current
+    image, and the run saves it. A second signal raises ``Interrupted`` (stop without saving).
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.saving = False
+        self._previous = {}
+
+    def __call__(self):
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        if not self.saving or self.signum is not None:
+            raise Interrupted(signum)
+        self.signum = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    @property
+    def name(self):
+        return signal.Signals(self.signum).name
+
+
+class _Run:
+    """The state of one :func:`run`: settings, plan, model, seed."""
+
+    def __init__(self, settings, report, stop):
+        self.s, self.report, self.stop = settings, report, stop
+        self.batch = settings.batch()
+        self.images = {}  # path -> decoded array, for the single pair's images
+        self.failures = 0
+
+    def execute(self):
+        s = self.s
+        if s.logdir and s.beyond_course():
+            raise InputError("--logdir writes the course's graph; it cannot be used with the "
+                             "options beyond the course or a batch")
+        jobs, note = self._plan()
+        if s.logdir:
+            check_writable_dir(s.logdir)
+        todo = self._todo(jobs)
+        if not todo:
+            self.report(Message("Nothing to do: every output exists"))
+            return
+        weights, self.model_info = self._load_model(note)
+        # A run without --seed draws one and records it, so it can be repeated exactly.
+        self.seed = draw_seed() if s.seed is None else s.seed
+        # One size and no style of another size: the first graph's session can hold the
+        # only copy of the weights.
+        sizes = {job.size for job in todo}
+        keep = len(sizes) > 1 or s.multires > 1 or s.style_scale != 1
+        runner = Runner(weights, dataclasses.replace(s, seed=self.seed), keep_weights=keep,
+                        logdir=s.logdir)
+        del weights
+        self.stop.saving = True  # from here on, a first signal ends the loop and keeps the image
+        self.report(Begin(len(todo) * s.multires * s.iterations))
+        with runner:
+            for number, job in enumerate(todo, start=1):
+                if self.batch:
+                    self.report(Message(f"[{number}/{len(todo)}] {job.content} + "
+                                        f"{' + '.join(job.styles)} -> {job.out}"))
+                self._run_job(runner, job)
+                if self.stop() and number < len(todo):
+                    raise Interrupted(self.stop.signum, f"interrupted by {self.stop.name}; "
+                                      f"stopped after {os.path.join(job.out, FINAL_IMAGE)}, "
+                                      "before the remaining runs")
+        if self.failures:
+            raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
+
+    def _plan(self):
+        """The jobs, and a note on an existing result; every check that needs no model."""
+        s = self.s
+        try:
+            contents = list_images(s.content) if os.path.isdir(s.content) else [s.content]
+            style_sets = self._style_sets()
+            sizes = {path: _size_for(s, path) for path in contents}
+            if self.batch:
+                for path in {p for styles in style_sets for p in styles}:
+                    image_size(path)
+            else:  # one pair: decode both now, as the course does before the model
+                self.images = {path: load_image(path, *sizes[path]) for path in contents}
+                for path in style_sets[0]:
+                    if s.style_scale == 1:
+                        load_image(path, *sizes[contents[0]])
+                    else:
+                        image_size(path)
+            if s.init not in INIT_MODES:
+                image_size(s.init)
+            n_images = len(range(0, s.iterations, s.save_every)) + 1
+            largest = max(sizes.values(), key=lambda size: size[0] * size[1])
+            check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(style_sets))
+            note = None
+            if not self.batch:
+                note = check_existing_output(s.output_dir,
+                                             run_signature(contents[0], style_sets[0]),
+                                             s.overwrite)
+        except OSError as exc:  # an image vanished or became unreadable after its header
+            raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
+        return _jobs(s, contents, style_sets, sizes, self.batch), note
+
+    def _style_sets(self):
+        """The style images of each run: all styles blended, or one run per style file."""
+        s = self.s
+        if any(os.path.isdir(style) for style in s.style):
+            if s.style_weights is not None:
+                raise InputError("--style-weights blends style files; it cannot be used with a "
+                                 "style directory (one run per style)")
+            return [[path] for style in s.style
+                    for path in (list_images(style) if os.path.isdir(style) else [style])]
+        if s.style_weights is not None:
+            if len(s.style_weights) != len(s.style):
+                raise InputError(f"--style-weights has {len(s.style_weights)} weights for "
+                                 f"{len(s.style)} style images")
+            if sum(s.style_weights) <= 0:
+                raise InputError("--style-weights must not all be 0")
+        return [list(s.style)]
+
+    def _todo(self, jobs):
+        """The jobs to run: in a batch, a pair whose result exists is skipped (unless
+        --overwrite) and one saved by an interrupted run is rerun."""
+        if not self.batch:
+            return jobs
+        todo = []
+        for job in jobs:
+            final = os.path.join(job.out, FINAL_IMAGE)
+            if not os.path.exists(final):
+                todo.append(job)
+                continue
+            stopped = interrupted_at(final)
+            if stopped is not None:
+                self.report(Message(f"Rerunning {job.out}: its generated_image.jpg was "
+                                    f"interrupted at iteration {stopped}"))
+                todo.append(job)
+            elif self.s.overwrite:
+                self.report(Message(f"Replacing {job.out}: generated_image.jpg exists "
+                                    "(--overwrite)"))
+                todo.append(job)
+            else:
+                self.report(Message(f"Skipping {job.out}: generated_image.jpg exists "
+                                    "(--overwrite reruns it)"))
+        return todo
+
+    def _load_model(self, note):
+        """Check that the CPU can do ``--precision bf16``, download a missing model, read
+        it, report ``note`` (what happens to an existing result), import TensorFlow quietly
+        and check its bf16 support.
+
+        The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
+        (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
+        peaks do not add up. The file's SHA256 for run.json is computed meanwhile in a second
+        thread (hashlib and file reads release the GIL): 0.35 s for the 575 MB benchmark
+        file, hidden behind the read and the import.
+
+        Returns:
+            (weights, model info for run.json)
+        """
+        s = self.s
+        _check_precision(s.precision, tensorflow=False)
+        self._ensure_model()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
+            sha256 = pool.submit(file_sha256, s.model)
+            weights = vgg.read_vgg_weights(s.model)
+            if note:
+                self.report(Message(note))
+            import_tensorflow()
+            info = {"size_bytes": os.path.getsize(s.model), "sha256": sha256.result(),
+                    "layout": weights.layout}
+        _check_precision(s.precision, tensorflow=True)
+        return weights, info
+
+    def _ensure_model(self):
+        """Download the model file if it is missing (unless --no-download)."""
+        s = self.s
+        if os.path.exists(s.model):
+            return
+        url, sha256 = model_source()
+        if s.no_download:
+            raise InputError(missing_model_message(s.model, url))
+        self.report(Message(f"VGG-19 model file not found: {s.model}; downloading it from "
+                            f"{url} (--no-download to stop instead)", "note"))
+        self.report(Download(url, s.model))
+        try:
+            digests = fetch_vgg_model(s.model, url, sha256, report=self.report)
+        except DownloadError as exc:
+            raise InputError(f"{exc}; {manual_model_hint(s.model, url)}") from None
+        except KeyboardInterrupt as exc:
+            raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                              f"interrupted; {part_path(s.model)} is kept and the next run "
+                              "resumes it") from None
+        self.report(Message(f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 "
+                            "verified)"))
+
+    def _record(self, job):
+        """A :class:`nst_tf1.record.RunRecord` of one job, written once."""
+        s = self.s
+        files = {"content": os.path.abspath(job.content),
+                 "style": os.path.abspath(job.styles[0]),
+                 "styles": [os.path.abspath(path) for path in job.styles],
+                 "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out)}
+        record = RunRecord(job.out, s.record(), self.seed, files, self.model_info,
+                           library_versions(), job.size)
+        record.write()
+        return record
+
+    def _run_job(self, runner, job):
+        """Optimise one pair, saving as it goes; a batch goes on after a failed pair."""
+        per_job = self.s.multires * self.s.iterations
+        final = os.path.join(job.out, FINAL_IMAGE)
+        state = _JobState(final)
+        try:
+            state.signature = run_signature(job.content, job.styles)
+            content = self.images.get(job.content)
+            if content is None:
+                content = load_image(job.content, *job.size)
+            os.makedirs(job.out, exist_ok=True)
+            state.record = self._record(job)
+            self._optimise(runner, job, content, state)
+        except ImageInputError as exc:
+            # Found unreadable only now (the header was fine): report, go on with the rest.
+            state.interrupt("failed")
+            self._failed(str(exc), per_job - state.done)
+            return
+        except NonFiniteCostError as exc:
+            state.interrupt("diverged")
+            saved = _save_last_finite(exc, final, state.signature)
+            message = _non_finite_message(exc, final, self.s.learning_rate, saved)
+            if not self.batch:
+                raise RunFailed(message) from None
+            self._failed(f"{job.out}: {message}", per_job - state.done)
+            return
+        except OSError as exc:
+            state.interrupt("failed")
+            raise RunFailed(f"cannot write {state.writing} ({exc.strerror or exc}); the images "
+                            f"saved before it in {job.out} are intact") from None
+        except BaseException as exc:
+            if _is_out_of_memory(exc):
+                state.interrupt("failed")
+                raise RunFailed(f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller "
+                                "--height/--width") from None
+            state.interrupt()
+            raise
+        if state.stopped is not None:
+            raise Interrupted(self.stop.signum, state.stopped)
+        self.report(Message(f"Recorded the run in {state.record.path} (seed {self.seed})"))
+        if self.s.logdir:
+            self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
+        done = (f"{self.s.iterations} iterations" if self.s.optimizer == "adam"
+                else f"at most {self.s.iterations} L-BFGS evaluations")
+        self.report(Message(f"Saved {final} (after {done}: total cost = "
+                            f"{np.float32(state.step.total_cost)!s})"))
+
+    def _optimise(self, runner, job, content, state):
+        """The optimisation loop of one job: progress, saves, the final or stopped image."""
+        s = self.s
+        progress = None
+        # closing(): an error ends the generator (and an L-BFGS worker) before the sessions.
+        with contextlib.closing(runner.run(content, job.styles, s.style_weights,
+                                           should_stop=self.stop)) as steps:
+            for progress in steps:
+                self._step(job, progress, state)
+        if self.stop() and not state.finished:
+            self._save_stopped(job, progress, state)
+
+    def _step(self, job, progress, state):
+        """One optimisation step: record, report, and save it when it is due."""
+        s = self.s
+        step, last = progress.step, progress.scale == progress.scales
+        state.step = step
+        if last:  # run.json holds the costs of the output size's scale
+            state.record.add_step(step)
+        if step.iteration == 0 and progress.scales > 1:
+            self.report(Message(f"Scale {progress.scale}/{progress.scales}: "
+                                f"{progress.height}x{progress.width}"))
+        if step.iteration == s.iterations:  # the final image of a scale
+            if last:
+                state.save(state.final, step.image, state.signature)
+                state.record.finish(step, FINAL_IMAGE)
+                state.finished = True
+            return
+        self.report(Advance(1, step.total_cost))
+        state.done += 1
+        if step.image is not None and step.iteration % s.save_every == 0:
+            self.report(Costs(step))
+            if last:
+                name = f"{step.iteration}.png"
+                state.save(os.path.join(job.out, name), step.image)
+                state.record.add_save(step, name)
+
+    def _save_stopped(self, job, progress, state):
+        """After a signal: save the current image as the final one, marked as stopped."""
+        step, image, where = progress.step, progress.step.image, ""
+        if progress.scale < progress.scales:
+            # A coarse scale: the saved image has the output's size all the same.
+            rgb = resize_array(image[0] + CONFIG.MEANS[0], *job.size)
+            image = reshape_and_normalize_image(rgb)
+            where = (f" of scale {progress.scale}/{progress.scales} "
+                     f"({progress.height}x{progress.width}, upsampled)")
+        state.save(state.final, image, interrupted_signature(state.signature, step.iteration))
+        state.record.finish(step, FINAL_IMAGE, "stopped")
+        state.stopped = (f"interrupted by {self.stop.name} at iteration {step.iteration} of "
+                         f"{self.s.iterations}{where}; saved the current image as {state.final}")
+
+    def _failed(self, message, skipped_steps):
+        """One pair of a batch failed: say so, count it, move the progress on."""
+        self.report(Advance(skipped_steps))
+        self.failures += 1
+        self.report(Message(message, "error"))
+
+
+class _JobState:
+    """What one job has done so far: for its saves, its record and its error messages."""
+
+    def __init__(self, final):
+        self.final = self.writing = final
+        self.signature = self.record = self.step = self.stopped = None
+        self.done, self.finished = 0, False
+
+    def save(self, path, image, comment=None):
+        self.writing = path
+        images.save_image(path, image, comment=comment)
+
+    def interrupt(self, status="interrupted"):
+        if self.record is not None:
+            self.record.interrupt(status)
+
+
+def _jobs(settings, contents, style_sets, sizes, batch):
+    """Every (content, styles) pair as a :class:`Job`, ordered by size so that runs of one
+    size are consecutive (each size's graph is built once)."""
+    content_labels = _labels(contents)
+    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
+    jobs = []
+    for path in contents:
+        for styles in style_sets:
+            out = settings.output_dir
+            if batch:
+                name = "+".join(style_labels[s] for s in styles)
+                out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
+            jobs.append(Job(sizes[path], path, list(styles), out))
+    jobs.sort(key=lambda job: job.size)  # stable
+    return jobs
+
+
+def _labels(paths):
+    """Short names of image files for output directories: the stem, or the whole file name
+    where two stems collide."""
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
+    return {
+        path: stem if stems.count(stem) == 1 else os.path.basename(path).replace(".", "_")
+        for path, stem in zip(paths, stems)
+    }
+
+
+def _size_for(settings, path):
+    """(height, width) of the run for content image ``path``: --max-size or --keep-aspect
+    derive it from the image's aspect ratio, else --height/--width; checked against the
+    network's minimum side and the available memory, at every --multires scale and for the
+    style image's --style-scale size too."""
+    s = settings
+    if s.max_size or s.keep_aspect:
+        src = image_size(path)
+        if s.max_size:
+            height, width = size_for_max_side(*src, s.max_size)
+            how = f"--max-size {s.max_size}"
+        else:
+            height, width = size_for_aspect(*src, s.height, s.width)
+            how = "keeping its aspect ratio"
+        if min(height, width) < MIN_IMAGE_SIDE:
+            raise ImageInputError(
+                f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
+                f"{height}; each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    else:
+        height, width = s.height, s.width
+    check_memory(height, width)
+    # The sizes the run builds graphs for: each scale, and the style image at each scale.
+    scales = scale_sizes(height, width, s.multires)
+    styles = [(max(1, round(h * s.style_scale)), max(1, round(w * s.style_scale)))
+              for h, w in scales]
+    for what, (h, w) in (("--multires coarsest scale", scales[0]),
+                         ("--style-scale style image", styles[0])):
+        if min(h, w) < MIN_IMAGE_SIDE:
+            raise PreflightError(
+                f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
+                f"each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    if s.style_scale > 1:
+        h, w = styles[-1]
+        check_memory(h, w, what=f"--style-scale {s.style_scale:g} (a {h}x{w} style image)")
+    return height, width
+
+
+def _check_precision(precision, tensorflow):
+    """Raise PrecisionError if ``--precision bf16`` cannot run here.
+
+    ``tensorflow=False`` checks the CPU only (instant, before the model is read);
+    ``tensorflow=True`` also asks TensorFlow whether it runs with oneDNN.
+    """
+    if precision != "bf16":
+        return
+    reason = graph.bf16_unsupported_reason(check_tensorflow=tensorflow)
+    if reason:
+        raise PrecisionError(f"--precision bf16 is not available: {reason}")
+
+
+def _non_finite_message(exc, final, learning_rate, saved):
+    """The one line for a NaN/Inf cost (``saved``: the last finite image was written)."""
+    bad, good = exc.step, exc.last_finite
+    lower = (f"try a lower --learning-rate than {learning_rate:g}, such as "
+             f"{learning_rate / 10:g}")
+    if good is None:
+        return (f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
+                f"lower --alpha/--beta, or {lower}")
+    if not saved:
+        return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "
+                f"last image with a finite cost could not be written to {final}; {lower}")
+    return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}; stopped and "
+            f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
+            f"{lower}")
+
+
+def _save_last_finite(exc, final, signature):
+    """Write the last finite image of a :class:`NonFiniteCostError`; whether it was written.
+
+    The image is marked as a stopped run (like an interrupted one), so a batch reruns it.
+    """
+    if exc.last_finite is None:
+        return False
+    try:
+        images.save_image(final, exc.last_finite.image,
+                   comment=interrupted_signature(signature, exc.last_finite.iteration))
+    except OSError:
+        return False
+    return True
+
+
+def _is_out_of_memory(exc):
+    """Whether ``exc`` is TensorFlow's out-of-memory error (without importing TensorFlow)."""
+    return type(exc).__name__ == "ResourceExhaustedError"
+
+
+def _limit_malloc_arenas(arenas=2):
+    """Cap glibc's malloc arenas (what ``MALLOC_ARENA_MAX=2`` does), where glibc is the libc.
+
+    By default glibc gives each thread that allocates its own arena, up to 8 per core; the
+    per-iteration image copies then fragment them, and a 300x400 run's resident memory creeps
+    up by ~40-80 MB over 200 iterations (measured: peak 1288 MB after 20 iterations, 1249 MB
+    with 2 arenas, at the same speed). Must run before TensorFlow starts its threads; does
+    nothing on other C libraries.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    M_ARENA_MAX = -8  # from glibc's malloc.h
+    mallopt(M_ARENA_MAX, arenas)

@@ -1,0 +1,297 @@
+"""Everything one run is asked to do, in one object, checked in one place.
+
+:class:`Settings` has one field per command-line option of the main job (``--tv-weight`` is
+``tv_weight``, and so on); its defaults are the course's, taken from ``CONFIG``. Building a
+``Settings`` checks every value and raises :class:`SettingsError` with a one-line message
+that names the flag, so the command line, the notebook and the tests get the same checks::
+
+    Settings(content="louvre.jpg", style=["monet.jpg"])      # the course's run
+    Settings(iterations=0)   # SettingsError: --iterations: must be a whole number of at least 1
+
+Checks that need the file system (does a file exist, is it an image) are made by the run
+(:mod:`nst_tf1.run`) before the model is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+from .colors import PRESERVE_COLORS
+from .config import CONFIG, ENV_MODEL, default_model_path
+from .errors import InputError
+from .graph import PRECISIONS
+from .optimize import OPTIMIZERS
+from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
+
+__all__ = [
+    "DEFAULT_CONTENT",
+    "DEFAULT_STYLE",
+    "INIT_MODES",
+    "Settings",
+    "SettingsError",
+    "parse_style_layers",
+]
+
+#: The generated demo pair the main job stylises when no image is given.
+DEFAULT_CONTENT = "images/demo_content.jpg"
+DEFAULT_STYLE = "images/demo_style.jpg"
+
+#: Named initial images; anything else given as ``init`` is an image path.
+INIT_MODES = ("noise", "content", "style")
+
+
+class SettingsError(InputError):
+    """A setting has a value no run can use; the message names the flag."""
+
+
+def parse_style_layers(text: str) -> list:
+    """``"conv1_1:0.2,conv2_1"`` -> ``[("conv1_1", 0.2), ("conv2_1", 0.5)]``.
+
+    A layer without ``:W`` gets 1 / (number of layers).
+
+    Raises:
+        SettingsError: an unknown or repeated layer, a weight that is not a number >= 0.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise SettingsError("--style-layers: no layer given")
+    layers = []
+    for item in items:
+        name, _, weight = item.partition(":")
+        try:
+            check_conv_layer(name.strip())
+            value = float(weight) if weight else 1.0 / len(items)
+        except ValueError as exc:
+            raise SettingsError(f"--style-layers: {exc}") from None
+        if not 0 <= value < math.inf:
+            raise SettingsError(f"--style-layers: weight of {name.strip()} must be a finite "
+                                f"number >= 0, got {weight}")
+        layers.append((name.strip(), value))
+    names = [name for name, _ in layers]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"--style-layers: a layer is named twice in {text!r}")
+    return layers
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _option(default=None, help="", *, factory=None, beyond=False, item=str,
+            **argparse_options):
+    """A :class:`Settings` field: its default, and what the command line shows for it.
+
+    ``help`` is the flag's help text (argparse fills in ``%(default)s``); ``beyond`` puts
+    the flag in the "beyond the course" group; ``item`` is the type of each value of a
+    list; ``argparse_options`` (``choices``, ``metavar``, ``nargs``) are passed to
+    ``add_argument`` as they are.
+    """
+    metadata = {"help": help, "beyond": beyond, "item": item, "argparse": argparse_options}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_STYLE_LAYERS_TEXT = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
+
+
+@dataclasses.dataclass
+class Settings:
+    """One run of the main job: images, model, output, the course's settings and the options
+    beyond them, one field per command-line option (``--tv-weight`` is ``tv_weight``).
+
+    The defaults are the course's (``CONFIG``); each field's help text is the one ``--help``
+    shows. ``height``/``width`` left at ``None`` are filled in when the settings are built:
+    300 x 400, or one side only with ``keep_aspect`` (the other follows the content image).
+    ``seed`` ``None`` means a fresh seed, drawn by the run and recorded in run.json.
+
+    Raises:
+        SettingsError: a value no run can use (the message names the flag).
+    """
+
+    content: str = _option(
+        DEFAULT_CONTENT, "content image C, or a directory: one run per image in it (default: "
+        "%(default)s, a generated demo scene)")
+    style: list = _option(
+        help="style image S; several images are blended (see --style-weights); a directory "
+        f"gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo painting)",
+        factory=lambda: [DEFAULT_STYLE], nargs="+", metavar="S")
+    model: str = _option(
+        help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
+        f"(default: %(default)s; ${ENV_MODEL} sets it)", factory=default_model_path)
+    no_download: bool = _option(
+        False, "stop with a message instead of downloading a missing --model")
+    output_dir: str = _option(
+        CONFIG.OUTPUT_DIR, "where <i>.png and generated_image.jpg go (default: %(default)s)")
+    overwrite: bool = _option(
+        False, "replace an existing generated_image.jpg even if it comes from another "
+        "content/style pair, and rerun batch pairs whose result exists (default: refuse / "
+        "skip)")
+    iterations: int = _option(
+        CONFIG.NUM_ITERATIONS, "Adam iterations, or at most this many L-BFGS evaluations "
+        "(default: %(default)s)")
+    optimizer: str = _option(
+        OPTIMIZERS[0], "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept "
+        "in 0..255, which needs far fewer evaluations, e.g. --optimizer lbfgs --iterations 25 "
+        "(default: %(default)s)", choices=OPTIMIZERS)
+    precision: str = _option(
+        PRECISIONS[0], "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 "
+        "mixed-precision rewrite, on CPUs with avx512_bf16 or amx_bf16 (default: %(default)s)",
+        choices=PRECISIONS)
+    save_every: int = _option(
+        CONFIG.SAVE_EVERY, "print the costs and save <i>.png every N iterations (default: "
+        "%(default)s)")
+    height: int | None = _option(
+        None, f"height both images are resized to, at least {MIN_IMAGE_SIDE} (default: "
+        f"{CONFIG.IMAGE_HEIGHT})")
+    width: int | None = _option(
+        None, f"width both images are resized to, at least {MIN_IMAGE_SIDE} (default: "
+        f"{CONFIG.IMAGE_WIDTH})")
+    keep_aspect: bool = _option(
+        False, "derive the side not given (--width, or --height when only --width is given) "
+        f"from the content image's aspect ratio; with neither, the height is "
+        f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size")
+    alpha: float = _option(CONFIG.ALPHA, "weight of the content cost in J (default: %(default)s)")
+    beta: float = _option(CONFIG.BETA, "weight of the style cost in J (default: %(default)s)")
+    learning_rate: float = _option(
+        CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)")
+    noise_ratio: float = _option(
+        CONFIG.NOISE_RATIO, "weight of the uniform(-20, 20) noise in the initial image, 0..1 "
+        "(default: %(default)s)")
+    seed: int | None = _option(
+        None, "seed of the initial noise; the same seed gives the same images (default: "
+        "%(default)s: a fresh one, recorded in run.json)")
+    logdir: str | None = _option(
+        None, "write the graph and every iteration's costs there for TensorBoard (tensorboard "
+        "--logdir DIR); the course's run only (default: %(default)s, none)")
+    style_weights: list | None = _option(
+        None, "one weight per --style image; the Gram targets are blended with the weights "
+        "normalised to sum 1 (default: equal weights)", beyond=True, item=float, nargs="+",
+        metavar="W")
+    preserve_colors: str | None = _option(
+        None, "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
+        "back the content's chrominance; 'histogram' gives the style the content's colour "
+        "mean and covariance first (default: off)", beyond=True, choices=PRESERVE_COLORS)
+    tv_weight: float = _option(
+        0.0, "weight of the total variation cost against high-frequency noise (default: "
+        "%(default)s, the course has none)", beyond=True)
+    init: str = _option(
+        INIT_MODES[0], "initial image: the course's noisy content (see --noise-ratio), the "
+        "content, the (first) style, or an image file (default: %(default)s)", beyond=True,
+        metavar="noise|content|style|PATH")
+    style_scale: float = _option(
+        1.0, "resize the style image to this times the generated image's size before taking "
+        "its Gram targets (default: %(default)s)", beyond=True)
+    pooling: str = _option(
+        POOLING_MODES[0], "pooling between VGG blocks; avg is the course's, max VGG's own "
+        "(default: %(default)s)", beyond=True, choices=POOLING_MODES)
+    content_layer: str = _option(
+        CONFIG.CONTENT_LAYER, "layer of the content cost, one of conv1_1..conv5_4 (default: "
+        "%(default)s)", beyond=True)
+    style_layers: list = _option(
+        help=f"style layers and their coefficients; a layer without :W gets 1/(number of "
+        f"layers) (default: {_STYLE_LAYERS_TEXT})", factory=lambda: list(CONFIG.STYLE_LAYERS),
+        beyond=True, metavar="NAME[:W],...")
+    max_size: int | None = _option(
+        None, "longer side of the output; the other follows the content image's aspect ratio "
+        "(overrides --height/--width; default: off)", beyond=True, metavar="N")
+    multires: int = _option(
+        1, "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
+        "result as the next scale's initial image; --iterations per scale (default: "
+        "%(default)s)", beyond=True, metavar="K")
+
+    def __post_init__(self):
+        if isinstance(self.style, (str, os.PathLike)):
+            self.style = [self.style]
+        self.style = [os.fspath(s) for s in self.style]
+        if isinstance(self.style_layers, str):
+            self.style_layers = parse_style_layers(self.style_layers)
+        self.style_layers = [(name, float(coeff)) for name, coeff in self.style_layers]
+        self._check_values()
+        self._fill_size()
+
+    def _check_values(self):
+        for name in ("iterations", "save_every", "multires", "max_size"):
+            self._whole(name, minimum=1)
+        self._whole("seed", minimum=0)
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < MIN_IMAGE_SIDE):
+                self._fail(name, f"must be at least {MIN_IMAGE_SIDE} pixels (the network's "
+                                 "five 2x2 poolings)")
+        for name in ("alpha", "beta", "tv_weight"):
+            if not 0 <= getattr(self, name) < math.inf:
+                self._fail(name, "must be a finite number >= 0")
+        for name in ("learning_rate", "style_scale"):
+            if not 0 < getattr(self, name) < math.inf:
+                self._fail(name, "must be a finite number > 0")
+        if not 0 <= self.noise_ratio <= 1:
+            self._fail("noise_ratio", "must be between 0 and 1")
+        if self.style_weights is not None and not all(
+                0 <= w < math.inf for w in self.style_weights):
+            self._fail("style_weights", "must be finite numbers >= 0")
+        for name, choices in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS),
+                              ("pooling", POOLING_MODES),
+                              ("preserve_colors", (None, *PRESERVE_COLORS))):
+            if getattr(self, name) not in choices:
+                shown = ", ".join(str(c) for c in choices if c is not None)
+                self._fail(name, f"choose from {shown}")
+        try:
+            check_conv_layer(self.content_layer)
+        except ValueError as exc:
+            raise SettingsError(f"--content-layer: {exc}") from None
+        if not self.style:
+            raise SettingsError("--style: no style image given")
+        if self.keep_aspect and self.max_size:
+            raise SettingsError("--keep-aspect and --max-size both derive the size from the "
+                                "content image: give one of them")
+        if self.keep_aspect and self.height is not None and self.width is not None:
+            raise SettingsError("--keep-aspect derives one side from the content image: give "
+                                "--height or --width, not both")
+
+    def _fill_size(self):
+        """The course's 300 x 400 for the sides that are neither given nor derived."""
+        if not self.keep_aspect:
+            self.height = self.height or CONFIG.IMAGE_HEIGHT
+            self.width = self.width or CONFIG.IMAGE_WIDTH
+        elif self.height is None and self.width is None:
+            self.height = CONFIG.IMAGE_HEIGHT
+
+    def _whole(self, name, minimum):
+        value = getattr(self, name)
+        if value is not None and (not _is_int(value) or value < minimum):
+            word = "of at least 1" if minimum == 1 else ">= 0"
+            self._fail(name, f"must be a whole number {word}")
+
+    def _fail(self, name, message):
+        value = getattr(self, name)
+        shown = " ".join(map(str, value)) if isinstance(value, list) else value
+        raise SettingsError(f"{_flag(name)}: {message}, got {shown}")
+
+    def beyond_course(self) -> bool:
+        """Whether any option beyond the course (or a batch: a directory as an input) is
+        asked for; the course's run uses none."""
+        return bool(
+            len(self.style) > 1 or self.batch()
+            or self.style_weights is not None or self.preserve_colors or self.tv_weight
+            or self.init != "noise" or self.style_scale != 1 or self.pooling != "avg"
+            or self.content_layer != CONFIG.CONTENT_LAYER
+            or self.style_layers != list(CONFIG.STYLE_LAYERS)
+            or self.max_size or self.multires > 1
+        )
+
+    def batch(self) -> bool:
+        """Whether the content or a style is a directory (one run per image in it)."""
+        return os.path.isdir(self.content) or any(os.path.isdir(s) for s in self.style)
+
+    def record(self) -> dict:
+        """The settings as run.json stores them (JSON types, as given by the user)."""
+        data = dataclasses.asdict(self)
+        data["style_layers"] = [list(pair) for pair in self.style_layers]
+        return data
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
