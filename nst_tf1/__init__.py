@@ -9,7 +9,10 @@ Importing the package does no work: TensorFlow is imported by the functions that
 graphs, when they are first called, and the names below are loaded on first use.
 """
 
+from __future__ import annotations
+
 import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -51,7 +54,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'nst_tf1' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
@@ -59,5 +62,5 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 
 from .config import CONFIG, ENV_MODEL, ENV_SHA256, ENV_URL, default_model_path, model_source
 
@@ -271,7 +272,7 @@ def _guarded(work):
         return _error(exc, EXIT_FAILURE)
 
 
-def run_main(argv):
+def run_main(argv: Sequence[str]) -> int:
     """The main job: parse, run, print; return the exit status."""
     from .settings import Settings
 
@@ -306,7 +307,7 @@ def _print_model(settings):
     return EXIT_OK
 
 
-def figure_main(argv):
+def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
     from .figures import FIGURES, make_run_figures
 
@@ -348,7 +349,7 @@ def figure_main(argv):
     return _guarded(work)
 
 
-def activations_main(argv):
+def activations_main(argv: Sequence[str]) -> int:
     """``nst-tf1 activations``: a grid of one layer's activation maps for an image."""
     from .figures import make_activation_figure
     from .vgg import MODEL_KEYS
@@ -392,7 +393,7 @@ def activations_main(argv):
     return _guarded(work)
 
 
-def make_demo_main(argv):
+def make_demo_main(argv: Sequence[str]) -> int:
     """``nst-tf1 make-demo [DIR]``: write the generated demo content/style pair."""
     from .demo import write_demo_images
 
@@ -422,7 +423,7 @@ def make_demo_main(argv):
     return _guarded(work)
 
 
-def make_vgg_main(argv):
+def make_vgg_main(argv: Sequence[str]) -> int:
     """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
     from .testing import make_vgg_file
 
@@ -455,7 +456,7 @@ def make_vgg_main(argv):
     return EXIT_OK
 
 
-def fetch_model_main(argv):
+def fetch_model_main(argv: Sequence[str]) -> int:
     """``nst-tf1 fetch-model``: download, verify and put the VGG-19 file in place."""
     from . import weights
 
@@ -509,7 +510,7 @@ def fetch_model_main(argv):
 
 
 #: Subcommand name -> function taking the remaining arguments and returning an exit status.
-SUBCOMMANDS = {
+SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "run": run_main,
     "figure": figure_main,
     "activations": activations_main,
@@ -519,7 +520,7 @@ SUBCOMMANDS = {
 }
 
 
-def main(argv: list | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run_nst.py``, ``python -m nst_tf1`` and the ``nst-tf1`` script.
 
     Args:

@@ -19,6 +19,8 @@ statistics below hold exactly):
   between channels (per-channel matching would not).
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 __all__ = [
@@ -49,17 +51,17 @@ RGB_FROM_YIQ = np.linalg.inv(YIQ_FROM_RGB)
 _EPS = 1e-5
 
 
-def rgb_to_yiq(rgb):
+def rgb_to_yiq(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) RGB -> (..., 3) YIQ, float64."""
     return np.asarray(rgb, dtype=np.float64) @ YIQ_FROM_RGB.T
 
 
-def yiq_to_rgb(yiq):
+def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
     """(..., 3) YIQ -> (..., 3) RGB, float64 (not clipped)."""
     return np.asarray(yiq, dtype=np.float64) @ RGB_FROM_YIQ.T
 
 
-def luminance_image(rgb):
+def luminance_image(rgb: np.ndarray) -> np.ndarray:
     """The grey image the network sees in luminance-only mode: Y copied to R, G and B.
 
     Args:
@@ -72,7 +74,7 @@ def luminance_image(rgb):
     return np.repeat(y, 3, axis=-1).astype(np.float32)
 
 
-def match_luminance(style_grey, content_grey):
+def match_luminance(style_grey: np.ndarray, content_grey: np.ndarray) -> np.ndarray:
     """Match a grey style image's luminance mean and standard deviation to the content's.
 
     L_S' = sigma_C / sigma_S * (L_S - mu_S) + mu_C (the paper's luminance matching).
@@ -89,7 +91,7 @@ def match_luminance(style_grey, content_grey):
     return ((s - s[..., 0].mean()) * scale + c[..., 0].mean()).astype(np.float32)
 
 
-def recombine_luminance(generated, content):
+def recombine_luminance(generated: np.ndarray, content: np.ndarray) -> np.ndarray:
     """The generated image's luminance with the content image's chrominance.
 
     Args:
@@ -113,7 +115,7 @@ def _sqrt_and_inverse_sqrt(cov):
     return root, inverse_root
 
 
-def match_color_histogram(style, content):
+def match_color_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Give the style image the content image's colour mean and covariance.
 
     x' = Sigma_C^(1/2) Sigma_S^(-1/2) (x - mu_S) + mu_C for every style pixel x (an RGB

@@ -4,6 +4,8 @@ Every default the command line shows comes from :class:`CONFIG`; change a value 
 the matching flag) rather than editing the functions that use it.
 """
 
+from __future__ import annotations
+
 import os
 
 import numpy as np
@@ -73,7 +75,7 @@ class CONFIG:
 ENV_MODEL, ENV_URL, ENV_SHA256 = "NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"
 
 
-def _env(name, default):
+def _env(name: str, default: str) -> str:
     """The environment variable ``name`` if set and not empty, else ``default``."""
     return os.environ.get(name) or default
 
@@ -83,7 +85,7 @@ def default_model_path() -> str:
     return _env(ENV_MODEL, CONFIG.VGG_MODEL)
 
 
-def model_source() -> tuple:
+def model_source() -> tuple[str, str]:
     """(url, sha256) of the VGG-19 file: MatConvNet's, or the mirror in the environment
     (``$NST_VGG_URL``, ``$NST_VGG_SHA256``)."""
     return _env(ENV_URL, VGG_URL), _env(ENV_SHA256, VGG_SHA256)

@@ -17,7 +17,15 @@ Beyond the course (used only when asked for; the course's functions above are un
                 summed over the (1, n_H, n_W, 3) image's rows, columns and channels)
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from .config import CONFIG
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "compute_content_cost",
@@ -32,7 +40,7 @@ __all__ = [
 ]
 
 
-def _unroll(a, n_H, n_W, n_C):
+def _unroll(a: Any, n_H: int, n_W: int, n_C: int) -> Any:
     """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), channel-major.
 
     The reshape to (n_H*n_W, n_C) keeps each pixel's channels together; the transpose then
@@ -44,7 +52,7 @@ def _unroll(a, n_H, n_W, n_C):
     return tf.transpose(tf.reshape(a, [n_H * n_W, n_C]))
 
 
-def compute_content_cost(a_C, a_G):
+def compute_content_cost(a_C: Any, a_G: Any) -> Any:
     """Content cost J_content = 1 / (4 n_H n_W n_C) * sum (a_C - a_G)^2.
 
     Args:
@@ -62,7 +70,7 @@ def compute_content_cost(a_C, a_G):
     return tf.reduce_sum(tf.square(a_C_unrolled - a_G_unrolled)) / (4.0 * n_H * n_W * n_C)
 
 
-def gram_matrix(A):
+def gram_matrix(A: Any) -> Any:
     """Gram matrix G_A = A A^T.
 
     Args:
@@ -76,7 +84,7 @@ def gram_matrix(A):
     return tf.matmul(A, tf.transpose(A))
 
 
-def compute_layer_style_cost(a_S, a_G):
+def compute_layer_style_cost(a_S: Any, a_G: Any) -> Any:
     """One layer's style cost J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G_S - G_G)^2.
 
     Args:
@@ -92,7 +100,7 @@ def compute_layer_style_cost(a_S, a_G):
     return compute_gram_style_cost(GS, a_G, GG)
 
 
-def activation_gram(a):
+def activation_gram(a: Any) -> Any:
     """Gram matrix of one layer's activations: ``gram_matrix`` of the (n_C, n_H*n_W) unrolling.
 
     Args:
@@ -105,13 +113,13 @@ def activation_gram(a):
     return gram_matrix(_unroll(a, n_H, n_W, n_C))
 
 
-def compute_gram_style_cost(G_S, a_G, G_G=None):
+def compute_gram_style_cost(G_S: Any, a_G: Any, G_G: Any = None) -> Any:
     """One layer's style cost against a given target Gram matrix G_S.
 
     J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G_S - G(a_G))^2, the equation of
     :func:`compute_layer_style_cost` with the style's Gram given instead of its activations:
     several styles' Grams can be blended, and a style image of another size can supply one
-    (rescaled to a_G's n_H n_W, see :mod:`nst_tf1.engine`).
+    (rescaled to a_G's n_H n_W, see :class:`nst_tf1.transfer.Runner`).
 
     Args:
         G_S: (n_C, n_C) target Gram matrix, array or tensor.
@@ -129,7 +137,7 @@ def compute_gram_style_cost(G_S, a_G, G_G=None):
     return tf.reduce_sum(tf.square(G_S - G_G)) / (4.0 * n_C**2 * (n_H * n_W) ** 2)
 
 
-def total_variation_cost(image):
+def total_variation_cost(image: Any) -> Any:
     """Total variation J_tv = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2.
 
     Sums of squared differences between vertical and horizontal neighbours over every
@@ -151,7 +159,7 @@ def total_variation_cost(image):
     return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
 
 
-def hold_in_variable(sess, value, name="held"):
+def hold_in_variable(sess: Any, value: np.ndarray, name: str = "held") -> Any:
     """Put an array into a new non-trainable Variable now, instead of a constant.
 
     A ``tf.constant`` copies its value into the GraphDef, and TensorFlow copies that again
@@ -178,8 +186,9 @@ def hold_in_variable(sess, value, name="held"):
     return variable
 
 
-def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
-                       return_layer_costs=False, a_S_as="constants"):
+def compute_style_cost(sess: Any, model: dict[str, Any],
+                       style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS, *,
+                       return_layer_costs: bool = False, a_S_as: str = "constants") -> Any:
     """Style cost J_style = sum of coefficient * J_style^[l] over ``style_layers``.
 
     The style image must be the value of ``model['input']`` when this is called: each
@@ -226,7 +235,8 @@ def compute_style_cost(sess, model, style_layers=CONFIG.STYLE_LAYERS, *,
     return J_style
 
 
-def total_cost(J_content, J_style, alpha=CONFIG.ALPHA, beta=CONFIG.BETA):
+def total_cost(J_content: Any, J_style: Any, alpha: float = CONFIG.ALPHA,
+               beta: float = CONFIG.BETA) -> Any:
     """Total cost J = alpha * J_content + beta * J_style.
 
     Args:

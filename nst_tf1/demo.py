@@ -8,6 +8,8 @@ and ``images/demo_style.jpg`` in the repository were written by::
     nst-tf1 make-demo images/        # or: python -m nst_tf1 make-demo images/
 """
 
+from __future__ import annotations
+
 import os
 
 import numpy as np
@@ -17,7 +19,8 @@ from .config import CONFIG
 __all__ = ["make_demo_content", "make_demo_style", "write_demo_images"]
 
 
-def make_demo_content(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+def make_demo_content(height: int = CONFIG.IMAGE_HEIGHT,
+                      width: int = CONFIG.IMAGE_WIDTH) -> np.ndarray:
     """A sky, a sun and a glass pyramid on a paved square.
 
     Returns:
@@ -55,7 +58,8 @@ def make_demo_content(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_demo_style(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, seed=1):
+def make_demo_style(height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH,
+                    seed: int = 1) -> np.ndarray:
     """An impressionist-like painting of short coloured brush strokes.
 
     Returns:
@@ -87,7 +91,8 @@ def make_demo_style(height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, seed=1
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def write_demo_images(directory, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+def write_demo_images(directory: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIGHT,
+                      width: int = CONFIG.IMAGE_WIDTH) -> tuple[str, ...]:
     """Write ``demo_content.jpg`` and ``demo_style.jpg`` into ``directory``.
 
     Returns:

@@ -7,6 +7,8 @@ command line exits 2), every failure of a run that had started properly from
 so the command line prints them as they are.
 """
 
+from __future__ import annotations
+
 __all__ = ["InputError", "RunFailed", "Interrupted"]
 
 
@@ -35,7 +37,7 @@ class Interrupted(KeyboardInterrupt):
         message: what was kept, one line (set by the run once it knows).
     """
 
-    def __init__(self, signum: int, message: str = ""):
+    def __init__(self, signum: int, message: str = "") -> None:
         super().__init__(signum)
         self.signum = signum
         self.message = message

@@ -20,13 +20,22 @@ so pixels stay visible) until they are at least ``MIN_TILE_WIDTH`` wide. A grid 
 ``OPERATOR``-wide column holding "+" or "=" between them instead of ``GAP``.
 """
 
+from __future__ import annotations
+
 import math
 import os
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import CONFIG
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import PIL.Image
+
+    from .vgg import VGGWeights
 
 __all__ = [
     "FIGURES",
@@ -74,7 +83,7 @@ class PlotsUnavailableError(RuntimeError):
     """matplotlib, needed for the cost curve, is not installed."""
 
 
-def require_matplotlib():
+def require_matplotlib() -> None:
     """Import matplotlib, or raise :class:`PlotsUnavailableError` saying how to install it."""
     try:
         import matplotlib  # noqa: F401
@@ -85,7 +94,7 @@ def require_matplotlib():
         ) from None
 
 
-def to_uint8(image):
+def to_uint8(image: np.ndarray) -> np.ndarray:
     """A normalised (1, n_H, n_W, 3) image as (n_H, n_W, 3) uint8, as ``save_image`` writes it.
 
     Adds ``CONFIG.MEANS`` back and clips to 0..255.
@@ -93,7 +102,7 @@ def to_uint8(image):
     return np.clip(np.asarray(image) + CONFIG.MEANS, 0, 255).astype(np.uint8)[0]
 
 
-def tile_scale(width, min_width=MIN_TILE_WIDTH):
+def tile_scale(width: int, min_width: int = MIN_TILE_WIDTH) -> int:
     """The whole factor an image ``width`` pixels wide is enlarged by: at least 1."""
     return max(1, math.ceil(min_width / width))
 
@@ -135,7 +144,9 @@ def _centered_text(draw, box, text, font):
     draw.text((x, y), text, fill=(0, 0, 0), font=font)
 
 
-def grid(images, captions, columns=4, title=None, scale=None, min_width=MIN_TILE_WIDTH):
+def grid(images: Sequence[np.ndarray], captions: Sequence[str], columns: int = 4,
+         title: str | None = None, scale: int | None = None,
+         min_width: int = MIN_TILE_WIDTH) -> PIL.Image.Image:
     """Images of one size in a grid, each with a caption under it.
 
     Args:
@@ -179,8 +190,9 @@ def grid(images, captions, columns=4, title=None, scale=None, min_width=MIN_TILE
     return figure
 
 
-def panel(content, style, generated, captions=("content image", "style image",
-                                                "generated image")):
+def panel(content: np.ndarray, style: np.ndarray, generated: np.ndarray,
+          captions: Sequence[str] = ("content image", "style image", "generated image"),
+          ) -> PIL.Image.Image:
     """The course's "content + style = generated" panel.
 
     Args:
@@ -212,7 +224,8 @@ def panel(content, style, generated, captions=("content image", "style image",
     return figure
 
 
-def iteration_strip(images, iterations, final_iteration=None, columns=4):
+def iteration_strip(images: Sequence[np.ndarray], iterations: Sequence[int],
+                    final_iteration: int | None = None, columns: int = 4) -> PIL.Image.Image:
     """The generated image as the optimisation goes, in a grid labelled with iterations.
 
     Args:
@@ -231,7 +244,7 @@ def iteration_strip(images, iterations, final_iteration=None, columns=4):
     return grid(images, captions, columns=columns)
 
 
-def noise_figure(content, noisy, noise_ratio):
+def noise_figure(content: np.ndarray, noisy: np.ndarray, noise_ratio: float) -> PIL.Image.Image:
     """The content image C next to the initial generated image G, as the course shows it.
 
     Args:
@@ -247,7 +260,8 @@ def noise_figure(content, noisy, noise_ratio):
                 columns=2)
 
 
-def cost_curve(costs, alpha=CONFIG.ALPHA, beta=CONFIG.BETA, saves=()):
+def cost_curve(costs: Mapping[str, Sequence[float]], alpha: float = CONFIG.ALPHA,
+               beta: float = CONFIG.BETA, saves: Collection[int] = ()) -> PIL.Image.Image:
     """J, J_content and J_style against the iteration, on a log scale (needs matplotlib).
 
     Drawn with matplotlib's object API on the Agg canvas: no pyplot state, no display.
@@ -295,7 +309,8 @@ def cost_curve(costs, alpha=CONFIG.ALPHA, beta=CONFIG.BETA, saves=()):
     return Image.fromarray(rgba[..., :3].copy())
 
 
-def layer_activations(weights, image, layer):
+def layer_activations(weights: VGGWeights | str | os.PathLike[str], image: np.ndarray,
+                      layer: str) -> np.ndarray:
     """One layer's activations for an image, in a fresh graph and session.
 
     Args:
@@ -321,7 +336,8 @@ def layer_activations(weights, image, layer):
         return sess.run(model[layer])[0]
 
 
-def activation_grid(activations, channels=16, columns=None, title=None):
+def activation_grid(activations: np.ndarray, channels: int = 16, columns: int | None = None,
+                    title: str | None = None) -> PIL.Image.Image:
     """A grid of the ``channels`` most active maps of a layer.
 
     Channels are ranked by their mean activation (highest first, ties by index); each map is
@@ -363,7 +379,8 @@ def _read_rgb(path):
         return np.asarray(img.convert("RGB"))
 
 
-def strip_entries(saves, final=None, max_images=12):
+def strip_entries(saves: Iterable[dict[str, Any]], final: dict[str, Any] | None = None,
+                  max_images: int = 12) -> list[dict[str, Any]]:
     """The saved images the strip shows: all of them if they fit, else evenly spaced ones.
 
     Args:
@@ -383,7 +400,8 @@ def strip_entries(saves, final=None, max_images=12):
     return saves + ([final] if final else [])
 
 
-def run_figure(name, record, columns=4, max_images=12):
+def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
+               max_images: int = 12) -> PIL.Image.Image:
     """Make one of :data:`FIGURES` from a run record (see :mod:`nst_tf1.record`).
 
     Args:
@@ -435,7 +453,7 @@ def run_figure(name, record, columns=4, max_images=12):
     raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
 
 
-def save_figure(path, figure):
+def save_figure(path: str | os.PathLike[str], figure: PIL.Image.Image) -> None:
     """Write a Pillow image as PNG atomically (temporary file renamed into place)."""
     import io
 
@@ -448,7 +466,9 @@ def save_figure(path, figure):
     write_atomically(path, data.getbuffer())
 
 
-def make_run_figures(run_dir, names=FIGURES, out_dir=None, columns=4, max_images=12):
+def make_run_figures(run_dir: str | os.PathLike[str], names: Collection[str] = FIGURES,
+                     out_dir: str | None = None, columns: int = 4,
+                     max_images: int = 12) -> Iterator[tuple[str, PIL.Image.Image]]:
     """``nst-tf1 figure``: draw figures of a run and write them as ``OUT_DIR/<name>.png``.
 
     Every check comes first: matplotlib when ``costs`` is asked for, the run record, the
@@ -491,8 +511,10 @@ def make_run_figures(run_dir, names=FIGURES, out_dir=None, columns=4, max_images
         yield path, figure
 
 
-def make_activation_figure(image_path, layer, model, channels=16,
-                           height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, output=None):
+def make_activation_figure(image_path: str | os.PathLike[str], layer: str, model: str,
+                           channels: int = 16, height: int = CONFIG.IMAGE_HEIGHT,
+                           width: int = CONFIG.IMAGE_WIDTH, output: str | None = None,
+                           ) -> tuple[str, PIL.Image.Image, tuple[int, ...], int]:
     """``nst-tf1 activations``: a grid of one layer's most active maps for an image, as PNG.
 
     The image, its size and the output directory are checked before the model is read; the

@@ -31,6 +31,8 @@ import gc
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +48,10 @@ from .errors import InputError
 from .optimize import OPTIMIZERS, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
 from .vgg import build_vgg_model, initialize_vgg_weights
+
+if TYPE_CHECKING:
+    from .optimize import Step
+    from .vgg import VGGWeights
 
 __all__ = [
     "PRECISIONS",
@@ -103,7 +109,7 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
     return None
 
 
-def session_config(precision: str = "fp32"):
+def session_config(precision: str = "fp32") -> Any:
     """The session's ConfigProto for a precision.
 
     ``"fp32"`` is TensorFlow's default. ``"bf16"`` turns on the grappler rewrite
@@ -139,7 +145,7 @@ def session_config(precision: str = "fp32"):
 
 
 
-def import_tensorflow():
+def import_tensorflow() -> Any:
     """Import ``tensorflow.compat.v1`` without its start-up logging on the user's terminal.
 
     TensorFlow's C++ code logs at import and device discovery (oneDNN notices, CUDA probing
@@ -218,11 +224,14 @@ class TransferGraph:
         ValueError: an unknown optimizer, precision or pooling.
     """
 
-    def __init__(self, weights, height: int, width: int, *,
-                 style_layers=CONFIG.STYLE_LAYERS, content_layer: str = CONFIG.CONTENT_LAYER,
+    def __init__(self, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+                 height: int, width: int, *,
+                 style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
+                 content_layer: str = CONFIG.CONTENT_LAYER,
                  pooling: str = "avg", alpha: float = CONFIG.ALPHA, beta: float = CONFIG.BETA,
                  tv_weight: float = 0.0, learning_rate: float = CONFIG.LEARNING_RATE,
-                 optimizer: str = "adam", precision: str = "fp32", logdir: str | None = None):
+                 optimizer: str = "adam", precision: str = "fp32",
+                 logdir: str | None = None) -> None:
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
@@ -310,7 +319,7 @@ class TransferGraph:
     def __enter__(self) -> TransferGraph:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def content_target(self, content: np.ndarray) -> np.ndarray:
@@ -318,13 +327,14 @@ class TransferGraph:
         self.sess.run(self._assign["content"], {self._image: content})
         return self.sess.run(self._content_out)
 
-    def style_grams(self, style: np.ndarray) -> list:
+    def style_grams(self, style: np.ndarray) -> list[np.ndarray]:
         """``G(a_S)`` of every style layer, evaluated while ``style`` (1, H, W, 3) is the input."""
         self.sess.run(self._assign["style"], {self._image: style})
         return self.sess.run(self._grams)
 
-    def run(self, a_C, grams, initial, num_iterations=CONFIG.NUM_ITERATIONS,
-            save_every=CONFIG.SAVE_EVERY, should_stop=None):
+    def run(self, a_C: np.ndarray, grams: Sequence[np.ndarray], initial: np.ndarray,
+            num_iterations: int = CONFIG.NUM_ITERATIONS, save_every: int = CONFIG.SAVE_EVERY,
+            should_stop: Callable[[], bool] | None = None) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
         Args:
@@ -353,7 +363,12 @@ class TransferGraph:
                             summary=self._summary, writer=self._writer)
 
 
-def style_grams_in_own_graph(weights, style, style_layers=CONFIG.STYLE_LAYERS, pooling="avg"):
+def style_grams_in_own_graph(
+    weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+    style: np.ndarray,
+    style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
+    pooling: str = "avg",
+) -> tuple[list[np.ndarray], list[int]]:
     """``G(a_S)`` of each style layer for a style image of any size, in a graph of its own.
 
     The style is assigned to ``model['input']`` and the Grams evaluated, as the course does.

@@ -4,6 +4,8 @@ Arrays the network sees are float32 (1, height, width, 3), RGB, with ``CONFIG.ME
 subtracted; :func:`save_image` undoes that.
 """
 
+from __future__ import annotations
+
 import os
 import re
 import tempfile
@@ -58,7 +60,8 @@ def _one_line(text, limit=200):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_image(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+def load_image(path: str | os.PathLike[str], height: int | None = CONFIG.IMAGE_HEIGHT,
+               width: int | None = CONFIG.IMAGE_WIDTH) -> np.ndarray:
     """Read an image file as (height, width, 3) float32 RGB in 0..255.
 
     What is accepted and how it is converted:
@@ -198,7 +201,8 @@ def _output_size(path, size, height, width):
     return size_for_aspect(src_height, src_width, height, width)
 
 
-def size_for_aspect(src_height, src_width, height=None, width=None):
+def size_for_aspect(src_height: int, src_width: int, height: int | None = None,
+                    width: int | None = None) -> tuple[int, int]:
     """Complete (height, width) from the source's aspect ratio: the side given as ``None``
     is ``round(other side * source ratio)``, at least 1. Both given: returned as they are.
 
@@ -279,7 +283,7 @@ def _scale_to_8_bit(a, sixteen_bit):
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
-def reshape_and_normalize_image(image):
+def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
     """The course's preprocessing: add the batch axis and subtract ``CONFIG.MEANS``.
 
     Args:
@@ -292,7 +296,8 @@ def reshape_and_normalize_image(image):
     return (image - CONFIG.MEANS).astype(np.float32)
 
 
-def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=None):
+def generate_noise_image(content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO,
+                         seed: int | None = None) -> np.ndarray:
     """The course's initial image: content blended with uniform(-20, 20) noise.
 
     G = noise_ratio * noise + (1 - noise_ratio) * content_image
@@ -310,7 +315,7 @@ def generate_noise_image(content_image, noise_ratio=CONFIG.NOISE_RATIO, seed=Non
     return (noise * noise_ratio + content_image * (1 - noise_ratio)).astype(np.float32)
 
 
-def save_image(path, image, comment=None):
+def save_image(path: str | os.PathLike[str], image: np.ndarray, comment: str | None = None) -> None:
     """The course's ``save_image``: add ``CONFIG.MEANS`` back, clip to 0..255, write uint8.
 
     The image is encoded in memory, written to a temporary file in the same directory,
@@ -345,7 +350,7 @@ def save_image(path, image, comment=None):
     write_atomically(path, imageio.imwrite("<bytes>", image, extension=ext.lower(), **extra))
 
 
-def write_atomically(path, data):
+def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> None:
     """Write ``data`` (bytes) to ``path`` so that ``path`` only ever holds a complete file.
 
     The bytes go to a temporary file in the same directory, are flushed to disk (``fsync``,
@@ -380,7 +385,7 @@ def write_atomically(path, data):
         raise
 
 
-def image_size(path):
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(height, width) of an image file as :func:`load_image` sees it (EXIF orientation applied).
 
     Reads the header only, with the checks :func:`load_image` makes before decoding (missing,
@@ -393,7 +398,7 @@ def image_size(path):
     return _open_checked(path, lambda path, img: _checked_size(path, img, upright=True))
 
 
-def size_for_max_side(height, width, max_size):
+def size_for_max_side(height: int, width: int, max_size: int) -> tuple[int, int]:
     """Scale (height, width) so that the longer side is ``max_size``, keeping the aspect ratio.
 
     Returns:
@@ -404,7 +409,7 @@ def size_for_max_side(height, width, max_size):
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def list_images(directory):
+def list_images(directory: str | os.PathLike[str]) -> list[str]:
     """The image files directly in ``directory`` (by extension), sorted by name.
 
     Raises:
@@ -423,7 +428,7 @@ def list_images(directory):
     return [os.path.join(directory, name) for name in names]
 
 
-def resize_array(image, height, width):
+def resize_array(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize a float (n_H, n_W, 3) image with bicubic interpolation, channel by channel.
 
     Values are not clipped or rounded (unlike resizing a uint8 image), so a normalised or
@@ -445,7 +450,7 @@ def resize_array(image, height, width):
     return np.stack(channels, axis=-1).astype(np.float32)
 
 
-def read_comment(path):
+def read_comment(path: str | os.PathLike[str]) -> str | None:
     """The comment :func:`save_image` stored in ``path``, or ``None`` (absent or unreadable)."""
     from PIL import Image
 

@@ -14,10 +14,14 @@ A NaN or infinite cost stops either loop with :class:`NonFiniteCostError`, which
 last image whose costs were finite.
 """
 
+from __future__ import annotations
+
 import collections
 import concurrent.futures
 import queue
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +61,7 @@ class NonFiniteCostError(ArithmeticError):
             image attached; ``None`` when the initial image's costs were already not finite.
     """
 
-    def __init__(self, step, last_finite):
+    def __init__(self, step: Step, last_finite: Step | None) -> None:
         self.step = step
         self.last_finite = last_finite
         super().__init__(
@@ -70,8 +74,10 @@ def _finite(step):
     return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
 
 
-def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.SAVE_EVERY,
-             should_stop=None, *, summary=None, writer=None):
+def model_nn(sess: Any, model: dict[str, Any], costs: Sequence[Any], train_step: Any,
+             num_iterations: int, save_every: int = CONFIG.SAVE_EVERY,
+             should_stop: Callable[[], bool] | None = None, *, summary: Any = None,
+             writer: Any = None) -> Iterator[Step]:
     """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
 
     ``model['input']`` must already hold the initial generated image.
@@ -133,8 +139,10 @@ def model_nn(sess, model, costs, train_step, num_iterations, save_every=CONFIG.S
     yield step
 
 
-def model_lbfgs(sess, model, costs, num_evaluations, save_every=CONFIG.SAVE_EVERY,
-                should_stop=None, gradient=None):
+def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_evaluations: int,
+                save_every: int = CONFIG.SAVE_EVERY,
+                should_stop: Callable[[], bool] | None = None,
+                gradient: Any = None) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
 
     Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
@@ -262,7 +270,7 @@ class _Stopped(Exception):
     """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
 
 
-def pixel_bounds(shape):
+def pixel_bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of the normalised image that keep every pixel in 0..255.
 
     The network sees ``pixel - CONFIG.MEANS``, so channel c may range over

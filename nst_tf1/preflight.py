@@ -12,9 +12,12 @@ the flag and the problem on one line; the command line prints it and exits 2.
   replace it only when it comes from the same pair, or with ``--overwrite``.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 
 from .errors import InputError
 from .record import file_sha256
@@ -66,7 +69,7 @@ def _size(n):
     return f"{n:.1f} PB"  # pragma: no cover
 
 
-def estimate_memory(height, width):
+def estimate_memory(height: int, width: int) -> int:
     """Estimated peak memory (bytes) of a height x width run at VGG-19's real widths.
 
     ``BASE_MEMORY + ACTIVATION_FACTOR * activation_bytes(height, width)``, with the channel
@@ -77,7 +80,7 @@ def estimate_memory(height, width):
     return BASE_MEMORY + ACTIVATION_FACTOR * activation_bytes(height, width)
 
 
-def available_memory():
+def available_memory() -> tuple[int | None, str]:
     """(bytes, where the figure comes from) of memory available to a new run.
 
     ``MemAvailable`` of ``/proc/meminfo`` (Linux: free memory plus reclaimable caches);
@@ -101,7 +104,7 @@ def available_memory():
     return None, "no memory figure on this system"
 
 
-def check_memory(height, width, what=None):
+def check_memory(height: int, width: int, what: str | None = None) -> None:
     """Refuse a size whose estimated memory exceeds what is available.
 
     Args:
@@ -124,7 +127,7 @@ def check_memory(height, width, what=None):
         )
 
 
-def check_writable_dir(path):
+def check_writable_dir(path: str | os.PathLike[str]) -> None:
     """Create directory ``path`` if needed and prove it writable.
 
     Raises:
@@ -139,7 +142,7 @@ def check_writable_dir(path):
             from None
 
 
-def check_output_dir(path, height, width, n_images):
+def check_output_dir(path: str | os.PathLike[str], height: int, width: int, n_images: int) -> None:
     """Create ``path`` if needed, prove it writable and check its free space.
 
     Args:
@@ -175,7 +178,8 @@ def check_output_dir(path, height, width, n_images):
         )
 
 
-def run_signature(content_path, style_paths):
+def run_signature(content_path: str | os.PathLike[str],
+                  style_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> str:
     """The text stored in ``generated_image.jpg``: the content and style files of the run.
 
     Args:
@@ -194,14 +198,14 @@ def run_signature(content_path, style_paths):
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
 
 
-def interrupted_signature(signature, iteration):
+def interrupted_signature(signature: str, iteration: int) -> str:
     """``signature`` marked as the record of a run stopped (by a signal) at ``iteration``."""
     record = json.loads(signature[len(_SIGNATURE_PREFIX):])
     record["interrupted_at"] = int(iteration)
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
 
 
-def interrupted_at(path):
+def interrupted_at(path: str | os.PathLike[str]) -> int | None:
     """The iteration at which the run that wrote image ``path`` was stopped by a signal, or
     ``None`` (it finished, or the image carries no record of this package)."""
     from .images import read_comment
@@ -229,7 +233,8 @@ def _parse_signature(text):
         return None
 
 
-def check_existing_output(output_dir, signature, overwrite=False):
+def check_existing_output(output_dir: str | os.PathLike[str], signature: str,
+                          overwrite: bool = False) -> str | None:
     """Apply the existing-output policy to ``output_dir/generated_image.jpg``.
 
     * absent: nothing to say;

@@ -26,6 +26,8 @@ Costs are J, J_content and J_style as the course prints them (J_content and J_st
 unweighted, J = alpha J_content + beta J_style).
 """
 
+from __future__ import annotations
+
 import datetime
 import hashlib
 import json
@@ -33,8 +35,13 @@ import os
 import platform
 import secrets
 import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .optimize import Step
 
 __all__ = [
     "RUN_FILE",
@@ -64,12 +71,12 @@ class RunRecordError(InputError):
     """A run directory has no usable run.json; the message names the file."""
 
 
-def draw_seed():
+def draw_seed() -> int:
     """A fresh seed in 0 .. 2**32 - 1, for a run whose user gave none (it is recorded)."""
     return secrets.randbelow(2**32)
 
 
-def file_sha256(path, chunk_size=1 << 20):
+def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     """SHA256 of a file, read in chunks of ``chunk_size`` bytes (a 510 MB file never whole).
 
     Args:
@@ -86,7 +93,7 @@ def file_sha256(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def library_versions():
+def library_versions() -> dict[str, str | None]:
     """Versions of Python and of the libraries the result depends on, as strings."""
     from importlib import metadata
 
@@ -108,7 +115,7 @@ def library_versions():
     return versions
 
 
-def _utc_now():
+def _utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -125,7 +132,9 @@ class RunRecord:
         image_size: (height, width) of the generated image.
     """
 
-    def __init__(self, output_dir, settings, seed, files, model, versions, image_size):
+    def __init__(self, output_dir: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
+                 files: Mapping[str, Any], model: Mapping[str, Any],
+                 versions: Mapping[str, str | None], image_size: Sequence[int]) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
         self._start = time.monotonic()
         self.data = {
@@ -143,21 +152,21 @@ class RunRecord:
             "costs": {"iteration": [], **{key: [] for key in _COST_KEYS}},
         }
 
-    def add_step(self, step):
+    def add_step(self, step: Step) -> None:
         """Record one :class:`nst_tf1.transfer.Step`'s costs (every iteration)."""
         costs = self.data["costs"]
         costs["iteration"].append(step.iteration)
         for key in _COST_KEYS:
             costs[key].append(float(getattr(step, key)))
 
-    def add_save(self, step, filename):
+    def add_save(self, step: Step, filename: str) -> None:
         """Record a saved image (``filename`` relative to the output dir) and write the file."""
         entry = {"iteration": step.iteration, "file": filename}
         entry.update({key: float(getattr(step, key)) for key in _COST_KEYS})
         self.data["saves"].append(entry)
         self.write()
 
-    def finish(self, step, filename, status="finished"):
+    def finish(self, step: Step, filename: str, status: str = "finished") -> None:
         """Record the final image and its costs, set ``status`` and write the file."""
         final = {"iteration": step.iteration, "file": filename}
         final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
@@ -166,7 +175,7 @@ class RunRecord:
         self.data["finished_utc"] = _utc_now()
         self.write()
 
-    def interrupt(self, status="interrupted"):
+    def interrupt(self, status: str = "interrupted") -> None:
         """Set ``status`` on a run that ends without a final image and write the file.
 
         What was done so far stays. Best effort: the run is ending with an error of its
@@ -179,7 +188,7 @@ class RunRecord:
         except OSError:
             pass
 
-    def write(self):
+    def write(self) -> None:
         """Write ``run.json`` atomically (temporary file renamed into place)."""
         from .images import write_atomically
 
@@ -187,7 +196,7 @@ class RunRecord:
         write_atomically(self.path, (json.dumps(self.data, indent=2) + "\n").encode("utf-8"))
 
 
-def read_run_record(run_dir):
+def read_run_record(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``<run_dir>/run.json``.
 
     Args:

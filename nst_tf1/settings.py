@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from typing import Any
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, ENV_MODEL, default_model_path
@@ -46,7 +47,7 @@ class SettingsError(InputError):
     """A setting has a value no run can use; the message names the flag."""
 
 
-def parse_style_layers(text: str) -> list:
+def parse_style_layers(text: str) -> list[tuple[str, float]]:
     """``"conv1_1:0.2,conv2_1"`` -> ``[("conv1_1", 0.2), ("conv2_1", 0.5)]``.
 
     A layer without ``:W`` gets 1 / (number of layers).
@@ -202,7 +203,7 @@ class Settings:
         "result as the next scale's initial image; --iterations per scale (default: "
         "%(default)s)", beyond=True, metavar="K")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.style, (str, os.PathLike)):
             self.style = [self.style]
         self.style = [os.fspath(s) for s in self.style]
@@ -286,7 +287,7 @@ class Settings:
         """Whether the content or a style is a directory (one run per image in it)."""
         return os.path.isdir(self.content) or any(os.path.isdir(s) for s in self.style)
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """The settings as run.json stores them (JSON types, as given by the user)."""
         data = dataclasses.asdict(self)
         data["style_layers"] = [list(pair) for pair in self.style_layers]

@@ -21,7 +21,10 @@ The summaries are merged into one op, fetched in the same ``sess.run`` as the tr
 View them with ``tensorboard --logdir DIR``.
 """
 
+from __future__ import annotations
+
 import time
+from typing import Any
 
 __all__ = ["TAGS", "layer_tag", "cost_summaries", "graph_def_for_tensorboard", "open_writer"]
 
@@ -32,12 +35,12 @@ TAGS = {"J": "total_cost/J", "J_content": "content_cost/J_content", "J_style": "
 _MAX_CONST_BYTES = 1024
 
 
-def layer_tag(layer):
+def layer_tag(layer: str) -> str:
     """Tag of the scalar summary of one style layer's unweighted J_style^[l]."""
     return f"style_cost/{layer}"
 
 
-def cost_summaries(J, J_content, J_style, layer_costs):
+def cost_summaries(J: Any, J_content: Any, J_style: Any, layer_costs: dict[str, Any]) -> Any:
     """Scalar summaries of the costs, merged into one op under the name scope ``summaries``.
 
     Args:
@@ -59,7 +62,7 @@ def cost_summaries(J, J_content, J_style, layer_costs):
         return tf.summary.merge(summaries)
 
 
-def graph_def_for_tensorboard(graph):
+def graph_def_for_tensorboard(graph: Any) -> Any:
     """The graph's GraphDef with every op's output shapes and without the large constants.
 
     The VGG kernels are constants (80 MB at full width); the graph tab needs their shapes,
@@ -86,7 +89,7 @@ def graph_def_for_tensorboard(graph):
     return graph_def
 
 
-def open_writer(logdir, graph):
+def open_writer(logdir: str, graph: Any) -> Any:
     """A ``tf.compat.v1.summary.FileWriter`` on ``logdir`` holding ``graph`` (see above).
 
     Call it once the whole graph is built, so the graph tab shows every op.

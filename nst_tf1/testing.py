@@ -12,6 +12,10 @@ Command line::
     nst-tf1 make-vgg PATH [--layout new|old] [--width-divisor 8] [--fc tiny|full]
 """
 
+from __future__ import annotations
+
+import os
+
 import numpy as np
 
 from .config import CONFIG
@@ -23,7 +27,8 @@ __all__ = ["synthetic_layer_shapes", "make_vgg_file"]
 _TINY_FC_CHANNELS = 4
 
 
-def synthetic_layer_shapes(width_divisor=1, fc="tiny"):
+def synthetic_layer_shapes(width_divisor: int = 1,
+                           fc: str = "tiny") -> dict[str, tuple[int, int, int, int]]:
     """Kernel shape of every conv/fc layer of a synthetic file.
 
     Args:
@@ -59,7 +64,8 @@ def _cell(*items):
     return cell
 
 
-def make_vgg_file(path, layout="new", width_divisor=8, fc="tiny", seed=0):
+def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divisor: int = 8,
+                  fc: str = "tiny", seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Write a synthetic MatConvNet VGG-19 file.
 
     Args:

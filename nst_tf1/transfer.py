@@ -36,6 +36,8 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +47,10 @@ from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .settings import Settings
 from .vgg import read_vgg_weights
+
+if TYPE_CHECKING:
+    from .optimize import Step
+    from .vgg import VGGWeights
 
 __all__ = [
     "Progress",
@@ -64,7 +70,7 @@ Attributes:
 """
 
 
-def scale_sizes(height: int, width: int, scales: int) -> list:
+def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
     """Sizes of the K coarse-to-fine scales: (height, width) / 2^(K-k) for k = 1..K."""
     return [
         (max(1, round(height / 2 ** (scales - k))), max(1, round(width / 2 ** (scales - k))))
@@ -112,8 +118,9 @@ class Runner:
         graphs_built: how many :class:`~nst_tf1.graph.TransferGraph` were built so far.
     """
 
-    def __init__(self, weights, settings: Settings | None = None, *, keep_weights: bool = True,
-                 logdir: str | None = None):
+    def __init__(self, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+                 settings: Settings | None = None, *, keep_weights: bool = True,
+                 logdir: str | None = None) -> None:
         self.weights = weights
         self.settings = settings or Settings()
         self.keep_weights = keep_weights
@@ -130,7 +137,7 @@ class Runner:
     def __enter__(self) -> Runner:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def graph(self, height: int, width: int) -> TransferGraph:
@@ -182,8 +189,12 @@ class Runner:
             return content, match_color_histogram(style, content)
         return content, style
 
-    def run(self, content, styles, style_weights=None, should_stop=None, *,
-            iterations=None, save_every=None):
+    def run(self, content: str | os.PathLike[str] | np.ndarray,
+            styles: Sequence[str | os.PathLike[str] | np.ndarray],
+            style_weights: Sequence[float] | None = None,
+            should_stop: Callable[[], bool] | None = None, *,
+            iterations: int | None = None,
+            save_every: int | None = None) -> Iterator[Progress]:
         """Style transfer of one content image with one or more (blended) style images.
 
         Args:
@@ -264,24 +275,24 @@ class Runner:
 
 
 def style_transfer(
-    content_image,
-    style_image,
-    model,
+    content_image: np.ndarray,
+    style_image: np.ndarray,
+    model: str | os.PathLike[str] | VGGWeights,
     *,
-    noise_ratio=CONFIG.NOISE_RATIO,
-    alpha=CONFIG.ALPHA,
-    beta=CONFIG.BETA,
-    learning_rate=CONFIG.LEARNING_RATE,
-    num_iterations=CONFIG.NUM_ITERATIONS,
-    save_every=CONFIG.SAVE_EVERY,
-    seed=None,
-    style_layers=CONFIG.STYLE_LAYERS,
-    content_layer=CONFIG.CONTENT_LAYER,
-    should_stop=None,
-    logdir=None,
-    optimizer="adam",
-    precision="fp32",
-):
+    noise_ratio: float = CONFIG.NOISE_RATIO,
+    alpha: float = CONFIG.ALPHA,
+    beta: float = CONFIG.BETA,
+    learning_rate: float = CONFIG.LEARNING_RATE,
+    num_iterations: int = CONFIG.NUM_ITERATIONS,
+    save_every: int = CONFIG.SAVE_EVERY,
+    seed: int | None = None,
+    style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
+    content_layer: str = CONFIG.CONTENT_LAYER,
+    should_stop: Callable[[], bool] | None = None,
+    logdir: str | None = None,
+    optimizer: str = "adam",
+    precision: str = "fp32",
+) -> Iterator[Step]:
     """Neural style transfer as in the course, in a fresh graph and session.
 
     Args:

@@ -13,8 +13,11 @@ own 2x2 max pooling; the dict keys stay ``avgpoolX`` (the course's names) whatev
 so code written against the course's keys runs unchanged.
 """
 
+from __future__ import annotations
+
 import collections
 import os
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +58,7 @@ Attributes:
 """
 
 
-def _vgg19_file_layers():
+def _vgg19_file_layers() -> tuple[Layer, ...]:
     # (block, convolutions in the block, output channels) of VGG-19 ("configuration E").
     blocks = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
     layers, in_channels = [], 3
@@ -86,7 +89,7 @@ VGG19_CONV_LAYERS = tuple(
 )
 
 
-def _model_keys():
+def _model_keys() -> tuple[str, ...]:
     keys = ["input"]
     for layer in VGG19_FILE_LAYERS:
         if layer.name.startswith("conv"):
@@ -114,7 +117,11 @@ POOLING_MODES = ("avg", "max")
 MIN_IMAGE_SIDE = 2 ** sum(1 for layer in VGG19_FILE_LAYERS if layer.type == "pool")
 
 
-def activation_shapes(height, width, layers=None):
+def activation_shapes(
+    height: int,
+    width: int,
+    layers: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, tuple[int, int, int, int]]:
     """Shape of every tensor of the :func:`build_vgg_model` dict, without building it.
 
     Args:
@@ -142,7 +149,11 @@ def activation_shapes(height, width, layers=None):
     return shapes
 
 
-def activation_bytes(height, width, layers=None):
+def activation_bytes(
+    height: int,
+    width: int,
+    layers: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> int:
     """Bytes of float32 the forward pass's tensors take: the sum over :func:`activation_shapes`.
 
     For 300x400 at the real widths this is about 157 MB; the optimisation needs several times
@@ -156,7 +167,7 @@ class ModelFileError(InputError):
     """The VGG-19 file is missing, unreadable, or not the network this package expects."""
 
 
-def check_conv_layer(name):
+def check_conv_layer(name: str) -> str:
     """Return ``name`` if it is one of the 16 convolution layers, else raise ValueError.
 
     Content and style costs may use any of :data:`VGG19_CONV_LAYERS` (``conv1_1`` ..
@@ -253,7 +264,7 @@ def _check_mat_header(path, header):
     )
 
 
-def read_vgg_weights(path):
+def read_vgg_weights(path: str | os.PathLike[str]) -> VGGWeights:
     """Read the 16 convolution layers of a MatConvNet VGG-19 file, by field name.
 
     Both published layouts are accepted: the current one (``layers{i}`` structs with fields
@@ -379,8 +390,9 @@ def read_vgg_weights(path):
     return VGGWeights(path, layout, layers, mean_pixel)
 
 
-def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, *,
-                    pooling="avg", weights_as="constants"):
+def build_vgg_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+                    height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH, *,
+                    pooling: str = "avg", weights_as: str = "constants") -> dict[str, Any]:
     """Build the VGG-19 layer dict around a new input Variable in the default graph.
 
     Args:
@@ -394,7 +406,8 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
             placeholders by :func:`initialize_vgg_weights`. The GraphDef then holds no
             weights, so the session keeps one copy of them (80 MB at full width) instead of
             one per graph copy, grappler pass and executor; the pipeline
-            (:func:`nst_tf1.transfer.style_transfer`, :mod:`nst_tf1.engine`) uses this.
+            (:func:`nst_tf1.transfer.style_transfer`, :class:`nst_tf1.graph.TransferGraph`)
+            uses this.
 
     Returns:
         dict: ``input`` is a float32 ``tf.Variable`` of shape (1, height, width, 3); each
@@ -447,7 +460,8 @@ def build_vgg_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDT
     return graph
 
 
-def initialize_vgg_weights(sess, weights):
+def initialize_vgg_weights(sess: Any,
+                           weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Fill the weight Variables of ``build_vgg_model(..., weights_as="variables")``.
 
     One ``sess.run`` feeds every W and b from ``weights``; after it the caller may drop
@@ -466,7 +480,8 @@ def initialize_vgg_weights(sess, weights):
              {feed: layers[key][index] for _, feed, key, index in entries})
 
 
-def load_vgg_model(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
+def load_vgg_model(path: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIGHT,
+                   width: int = CONFIG.IMAGE_WIDTH) -> dict[str, Any]:
     """The course's ``load_vgg_model``: read the .mat file and build the layer dict.
 
     Builds into the current default graph; call it inside
@@ -487,7 +502,9 @@ def load_vgg_model(path, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH):
     return build_vgg_model(read_vgg_weights(path), height, width)
 
 
-def describe_model(weights, height=CONFIG.IMAGE_HEIGHT, width=CONFIG.IMAGE_WIDTH, pooling="avg"):
+def describe_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+                   height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH,
+                   pooling: str = "avg") -> str:
     """The course's ``pprint(model)``: the layer dict built from ``weights``, as text.
 
     Builds the model in a graph of its own; each entry reads ``layer -> tensor`` with the

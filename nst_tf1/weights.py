@@ -19,6 +19,8 @@ and the command line draws the bar. Command line: ``nst-tf1 fetch-model`` (or
 ``python -m nst_tf1 fetch-model``).
 """
 
+from __future__ import annotations
+
 import collections
 import errno
 import hashlib
@@ -32,8 +34,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG, VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL
+
+if TYPE_CHECKING:
+    from .vgg import VGGWeights
 
 __all__ = [
     "DownloadError",
@@ -103,12 +110,12 @@ class _Transient(Exception):
     """A failure worth another attempt (connection cut, timeout, HTTP 5xx)."""
 
 
-def part_path(dest):
+def part_path(dest: str | os.PathLike[str]) -> str:
     """Where the download of ``dest`` is streamed before verification: ``<dest>.part``."""
     return os.fspath(dest) + ".part"
 
 
-def file_digests(path, chunk_size=_CHUNK_SIZE):
+def file_digests(path: str | os.PathLike[str], chunk_size: int = _CHUNK_SIZE) -> Digests:
     """MD5 and SHA256 of a file, read once.
 
     Returns:
@@ -123,7 +130,7 @@ def file_digests(path, chunk_size=_CHUNK_SIZE):
     return Digests(size, md5.hexdigest(), sha256.hexdigest())
 
 
-def known_layout(digests):
+def known_layout(digests: Digests) -> str | None:
     """Which published VGG-19 file has these digests: ``"current"``, ``"older"`` or None."""
     if digests.sha256 == VGG_SHA256 or digests.md5 == VGG_MD5:
         return "current"
@@ -312,10 +319,13 @@ class _Download:
         self._write(self.file.flush)
 
 
-def fetch_vgg_model(dest=CONFIG.VGG_MODEL, url=VGG_URL, sha256=VGG_SHA256, *,
-                    retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF,
-                    connect_timeout=DEFAULT_CONNECT_TIMEOUT, read_timeout=DEFAULT_READ_TIMEOUT,
-                    report=None, chunk_size=_CHUNK_SIZE):
+def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = VGG_URL,
+                    sha256: str | None = VGG_SHA256, *,
+                    retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
+                    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                    read_timeout: float = DEFAULT_READ_TIMEOUT,
+                    report: Callable[[FetchEvent], object] | None = None,
+                    chunk_size: int = _CHUNK_SIZE) -> Digests:
     """Download ``url`` to ``dest`` through ``<dest>.part``, verify its SHA256, rename it.
 
     An existing ``<dest>.part`` is resumed with ``Range: bytes=<size>-`` (its bytes are hashed
@@ -435,7 +445,7 @@ def missing_model_message(path: str, url: str = VGG_URL, why: str = "--no-downlo
     return f"VGG-19 model file not found: {path} ({why}); " + manual_model_hint(path, url)
 
 
-def read_existing_model(path: str):
+def read_existing_model(path: str) -> VGGWeights:
     """Read a model file that must already be there (never downloaded: a 510 MB download
     just to look at the network would surprise).
 
@@ -464,7 +474,8 @@ Attributes:
 """
 
 
-def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256, **options):
+def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256,
+                **options: Any) -> PlacedModel:
     """``nst-tf1 fetch-model``: make sure the verified VGG-19 file is at ``dest``.
 
     A file already at ``dest`` is kept when it is a published VGG-19 file or has ``sha256``;
@@ -497,7 +508,8 @@ def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256, **optio
     return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
 
 
-def check_fetch_options(*, dest, url, sha256, retries, backoff, connect_timeout, read_timeout):
+def check_fetch_options(*, dest: str, url: str, sha256: str, retries: int, backoff: float,
+                        connect_timeout: float, read_timeout: float) -> dict[str, Any]:
     """Check ``nst-tf1 fetch-model``'s options; return them as :func:`place_model`'s keyword
     arguments (the SHA256 in lower case).
 
