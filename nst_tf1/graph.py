@@ -322,6 +322,12 @@ class TransferGraph:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def evaluate(self, image: np.ndarray) -> tuple[float, float, float]:
+        """(J, J_content, J_style) of a (1, H, W, 3) normalised image against the targets
+        of the last :meth:`run`, without changing the input Variable (the image is fed)."""
+        J, J_content, J_style = self.sess.run(self.costs, {self.model["input"]: image})
+        return float(J), float(J_content), float(J_style)
+
     def content_target(self, content: np.ndarray) -> np.ndarray:
         """``a_C``: the content layer evaluated while ``content`` (1, H, W, 3) is the input."""
         self.sess.run(self._assign["content"], {self._image: content})

@@ -36,10 +36,13 @@ __all__ = [
     "interrupted_at",
     "check_existing_output",
     "FINAL_IMAGE",
+    "FINAL_PNG",
 ]
 
 #: Name of the final image in the output directory (the course's).
 FINAL_IMAGE = "generated_image.jpg"
+#: The same final image, lossless, beside it.
+FINAL_PNG = "generated_image.png"
 
 #: Peak memory of a run per byte of forward activations (:func:`nst_tf1.vgg.activation_bytes`):
 #: the activations kept for the backward pass, their gradients, and the convolutions' im2col

@@ -20,7 +20,9 @@ so an interrupted run leaves a record of what it had done. It holds::
     saves           one entry per saved image: iteration, file, total/content/style cost
     costs           every iteration's costs: {"iteration": [...], "total_cost": [...],
                     "content_cost": [...], "style_cost": [...]}
-    final           the final image's file and costs, once finished
+    final           the final image's file and costs (as optimised), once finished; its
+                    "saved" maps generated_image.png and generated_image.jpg to the costs of
+                    each file as written (8 bits a channel; JPEG-compressed)
 
 Costs are J, J_content and J_style as the course prints them (J_content and J_style
 unweighted, J = alpha J_content + beta J_style).
@@ -166,10 +168,22 @@ class RunRecord:
         self.data["saves"].append(entry)
         self.write()
 
-    def finish(self, step: Step, filename: str, status: str = "finished") -> None:
-        """Record the final image and its costs, set ``status`` and write the file."""
+    def finish(self, step: Step, filename: str, status: str = "finished",
+               saved: dict | None = None) -> None:
+        """Record the final image and its costs, set ``status`` and write the file.
+
+        Args:
+            step: the final image's Step (its costs as optimised).
+            filename: the final image, relative to the output dir.
+            status: see the module's docstring.
+            saved: file name -> (J, J_content, J_style) of that file as saved (read back:
+                clipped to 0..255, rounded to 8 bits, JPEG-compressed for ``.jpg``).
+        """
         final = {"iteration": step.iteration, "file": filename}
         final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
+        if saved:
+            final["saved"] = {name: dict(zip(_COST_KEYS, map(float, costs)))
+                              for name, costs in saved.items()}
         self.data["final"] = final
         self.data["status"] = status
         self.data["finished_utc"] = _utc_now()

@@ -51,6 +51,7 @@ from .images import (
 from .optimize import NonFiniteCostError, Step
 from .preflight import (
     FINAL_IMAGE,
+    FINAL_PNG,
     PreflightError,
     check_existing_output,
     check_memory,
@@ -425,11 +426,26 @@ class _Run:
         with contextlib.closing(runner.run(content, job.styles, s.style_weights,
                                            should_stop=self.stop)) as steps:
             for progress in steps:
-                self._step(job, progress, state)
+                self._step(runner, job, progress, state)
         if self.stop() and not state.finished:
-            self._save_stopped(job, progress, state)
+            self._save_stopped(runner, job, progress, state)
 
-    def _step(self, job, progress, state):
+    def _save_final(self, runner, job, state, step, image, comment, status="finished",
+                    evaluate=True):
+        """Write the final image as the lossless generated_image.png, then as the course's
+        generated_image.jpg, and record both with the cost of each file as saved (read back:
+        8 bits a channel, the JPEG compressed) unless ``evaluate`` is false (an image
+        upsampled from a coarse scale has no targets of its size yet)."""
+        png = os.path.join(job.out, FINAL_PNG)
+        state.save(png, image, comment)
+        state.save(state.final, image, comment)
+        saved = {}
+        if evaluate:
+            for path in (png, state.final):
+                saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
+        state.record.finish(step, FINAL_IMAGE, status, saved)
+
+    def _step(self, runner, job, progress, state):
         """One optimisation step: record, report, and save it when it is due."""
         s = self.s
         step, last = progress.step, progress.scale == progress.scales
@@ -441,8 +457,7 @@ class _Run:
                                 f"{progress.height}x{progress.width}"))
         if step.iteration == s.iterations:  # the final image of a scale
             if last:
-                state.save(state.final, step.image, state.signature)
-                state.record.finish(step, FINAL_IMAGE)
+                self._save_final(runner, job, state, step, step.image, state.signature)
                 state.finished = True
             return
         self.report(Advance(1, step.total_cost))
@@ -454,7 +469,7 @@ class _Run:
                 state.save(os.path.join(job.out, name), step.image)
                 state.record.add_save(step, name)
 
-    def _save_stopped(self, job, progress, state):
+    def _save_stopped(self, runner, job, progress, state):
         """After a signal: save the current image as the final one, marked as stopped."""
         step, image, where = progress.step, progress.step.image, ""
         if progress.scale < progress.scales:
@@ -463,8 +478,9 @@ class _Run:
             image = reshape_and_normalize_image(rgb)
             where = (f" of scale {progress.scale}/{progress.scales} "
                      f"({progress.height}x{progress.width}, upsampled)")
-        state.save(state.final, image, interrupted_signature(state.signature, step.iteration))
-        state.record.finish(step, FINAL_IMAGE, "stopped")
+        self._save_final(runner, job, state, step, image,
+                         interrupted_signature(state.signature, step.iteration), "stopped",
+                         evaluate=progress.scale == progress.scales)
         state.stopped = (f"interrupted by {self.stop.name} at iteration {step.iteration} of "
                          f"{self.s.iterations}{where}; saved the current image as {state.final}")
 

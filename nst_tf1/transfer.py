@@ -164,6 +164,16 @@ class Runner:
             self.weights = None  # the session holds the only copy from here on
         return graph
 
+    def evaluate(self, rgb: np.ndarray) -> tuple[float, float, float]:
+        """(J, J_content, J_style) of an (H, W, 3) RGB image in 0..255 (a saved result read
+        back) against the targets of the last :meth:`run` of its size, as the network sees
+        it (luminance only with ``preserve_colors="luminance"``)."""
+        rgb = np.asarray(rgb, dtype=np.float32)
+        if self.settings.preserve_colors == "luminance":
+            rgb = luminance_image(rgb)
+        graph = self._graphs[rgb.shape[:2]]
+        return graph.evaluate(reshape_and_normalize_image(rgb))
+
     def _style_grams(self, graph, style):
         """Gram targets of one normalised style image, rescaled to ``graph``'s layer sizes."""
         key = (hashlib.sha1(style.tobytes()).hexdigest(), style.shape)
