@@ -56,15 +56,18 @@ if TYPE_CHECKING:
 __all__ = [
     "PRECISIONS",
     "PrecisionError",
+    "resolve_precision",
     "TransferGraph",
     "bf16_unsupported_reason",
+    "cpu_flags",
     "import_tensorflow",
     "session_config",
     "style_grams_in_own_graph",
 ]
 
-#: Arithmetic precisions of the session; the first is the course's.
-PRECISIONS = ("fp32", "bf16")
+#: Arithmetic precisions of the session; the first is the course's; "auto" is bf16 where the
+#: CPU and TensorFlow can run it (:func:`bf16_unsupported_reason`), else fp32.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 # /proc/cpuinfo flags of the instructions oneDNN runs bfloat16 convolutions with.
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -72,6 +75,17 @@ _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 class PrecisionError(InputError):
     """The requested precision cannot run on this machine; the message says why."""
+
+
+def cpu_flags() -> set[str] | None:
+    """The instruction-set flags of this machine's CPU (``/proc/cpuinfo``), or ``None``
+    where that file cannot be read (not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return {word for line in f if line.startswith("flags")
+                    for word in line.partition(":")[2].split()}
+    except OSError:
+        return None
 
 
 def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
@@ -88,10 +102,8 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
     Returns:
         str or None: a one-line reason.
     """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(f.read().split())
-    except OSError:
+    flags = cpu_flags()
+    if flags is None:
         return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
     if not flags.intersection(_BF16_CPU_FLAGS):
         return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
@@ -107,6 +119,21 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
             return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
                     "bf16 rewrite needs")
     return None
+
+
+def resolve_precision(precision: str) -> tuple[str, str]:
+    """The precision a session runs at for ``precision``, and why.
+
+    Returns:
+        ("fp32" or "bf16", a short reason): ``"auto"`` becomes bf16 when
+        :func:`bf16_unsupported_reason` has nothing against it, else fp32 (never an error).
+    """
+    if precision != "auto":
+        return precision, "as asked"
+    reason = bf16_unsupported_reason()
+    if reason is None:
+        return "bf16", "this CPU has bfloat16 instructions and TensorFlow runs with oneDNN"
+    return "fp32", reason.split(";")[0]
 
 
 def session_config(precision: str = "fp32") -> Any:
@@ -132,6 +159,7 @@ def session_config(precision: str = "fp32") -> Any:
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    precision = resolve_precision(precision)[0]
     config = tf.ConfigProto()
     if precision == "bf16":
         reason = bf16_unsupported_reason()
@@ -340,7 +368,8 @@ class TransferGraph:
 
     def run(self, a_C: np.ndarray, grams: Sequence[np.ndarray], initial: np.ndarray,
             num_iterations: int = CONFIG.NUM_ITERATIONS, save_every: int = CONFIG.SAVE_EVERY,
-            should_stop: Callable[[], bool] | None = None) -> Iterator[Step]:
+            should_stop: Callable[[], bool] | None = None,
+            stop_ratio: float | None = None) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
         Args:
@@ -350,6 +379,7 @@ class TransferGraph:
             num_iterations, save_every, should_stop: as in
                 :func:`nst_tf1.optimize.model_nn` (for L-BFGS, ``num_iterations`` is the
                 evaluation budget of :func:`nst_tf1.optimize.model_lbfgs`).
+            stop_ratio: L-BFGS only, see :func:`nst_tf1.optimize.model_lbfgs`.
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
@@ -362,7 +392,8 @@ class TransferGraph:
         self.sess.run(self._assign["generated"], {self._image: initial})
         if self.optimizer == "lbfgs":
             yield from model_lbfgs(self.sess, self.model, self.costs, num_iterations,
-                                   save_every, should_stop=should_stop, gradient=self._gradient)
+                                   save_every, should_stop=should_stop, gradient=self._gradient,
+                                   stop_ratio=stop_ratio)
             return
         yield from model_nn(self.sess, self.model, self.costs, self.train_step,
                             num_iterations, save_every, should_stop=should_stop,

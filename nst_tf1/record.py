@@ -19,7 +19,10 @@ so an interrupted run leaves a record of what it had done. It holds::
     wall_time_seconds   seconds from the start to the last write
     saves           one entry per saved image: iteration, file, total/content/style cost
     costs           every iteration's costs: {"iteration": [...], "total_cost": [...],
-                    "content_cost": [...], "style_cost": [...]}
+                    "content_cost": [...], "style_cost": [...], "seconds": [...]} (seconds:
+                    when each was known, from the record's start, as wall_time_seconds)
+    choices         what ran: "precision" {"asked", "ran", "why"} (--precision auto is bf16
+                    or fp32), and "fast": the options --fast chose (those not given)
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of
                     each file as written (8 bits a channel; JPEG-compressed)
@@ -132,11 +135,13 @@ class RunRecord:
         model: dict describing the model file (size, sha256, layout).
         versions: dict from :func:`library_versions`.
         image_size: (height, width) of the generated image.
+        choices: what ran where the settings leave a choice (see ``choices`` above).
     """
 
     def __init__(self, output_dir: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
                  files: Mapping[str, Any], model: Mapping[str, Any],
-                 versions: Mapping[str, str | None], image_size: Sequence[int]) -> None:
+                 versions: Mapping[str, str | None], image_size: Sequence[int],
+                 choices: Mapping[str, Any] | None = None) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
         self._start = time.monotonic()
         self.data = {
@@ -151,13 +156,16 @@ class RunRecord:
             "started_utc": _utc_now(),
             "wall_time_seconds": 0.0,
             "saves": [],
-            "costs": {"iteration": [], **{key: [] for key in _COST_KEYS}},
+            "costs": {"iteration": [], **{key: [] for key in _COST_KEYS}, "seconds": []},
         }
+        if choices:
+            self.data["choices"] = dict(choices)
 
     def add_step(self, step: Step) -> None:
         """Record one :class:`nst_tf1.transfer.Step`'s costs (every iteration)."""
         costs = self.data["costs"]
         costs["iteration"].append(step.iteration)
+        costs["seconds"].append(round(time.monotonic() - self._start, 3))
         for key in _COST_KEYS:
             costs[key].append(float(getattr(step, key)))
 

@@ -218,11 +218,12 @@ class _Run:
         # only copy of the weights.
         sizes = {job.size for job in todo}
         keep = len(sizes) > 1 or s.multires > 1 or s.style_scale != 1
-        runner = Runner(weights, dataclasses.replace(s, seed=self.seed), keep_weights=keep,
-                        logdir=s.logdir)
+        ran = self.choices["precision"]["ran"]
+        runner = Runner(weights, dataclasses.replace(s, seed=self.seed, precision=ran),
+                        keep_weights=keep, logdir=s.logdir)
         del weights
         self.stop.saving = True  # from here on, a first signal ends the loop and keeps the image
-        self.report(Begin(len(todo) * s.multires * s.iterations))
+        self.report(Begin(len(todo) * _steps_per_job(s)))
         with runner:
             for number, job in enumerate(todo, start=1):
                 if self.batch:
@@ -335,7 +336,22 @@ class _Run:
             info = {"size_bytes": os.path.getsize(s.model), "sha256": sha256.result(),
                     "layout": weights.layout}
         _check_precision(s.precision, tensorflow=True)
+        self._choose()
         return weights, info
+
+    def _choose(self):
+        """Say (and keep for run.json) what --fast and --precision auto chose."""
+        s = self.s
+        precision, why = graph.resolve_precision(s.precision)
+        self.choices = {"precision": {"asked": s.precision, "ran": precision, "why": why}}
+        if s.chosen_by_fast:
+            self.choices["fast"] = dict(s.chosen_by_fast)
+            chosen = " ".join(f"--{name.replace('_', '-')} {value}"
+                              for name, value in s.chosen_by_fast.items())
+            self.report(Message(f"--fast chose: {chosen} (options given explicitly win)",
+                                "note"))
+        if s.precision == "auto":
+            self.report(Message(f"--precision auto: {precision} ({why})", "note"))
 
     def _ensure_model(self):
         """Download the model file if it is missing (unless --no-download)."""
@@ -367,13 +383,13 @@ class _Run:
                  "styles": [os.path.abspath(path) for path in job.styles],
                  "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out)}
         record = RunRecord(job.out, s.record(), self.seed, files, self.model_info,
-                           library_versions(), job.size)
+                           library_versions(), job.size, choices=self.choices)
         record.write()
         return record
 
     def _run_job(self, runner, job):
         """Optimise one pair, saving as it goes; a batch goes on after a failed pair."""
-        per_job = self.s.multires * self.s.iterations
+        per_job = _steps_per_job(self.s)
         final = os.path.join(job.out, FINAL_IMAGE)
         state = _JobState(final)
         try:
@@ -413,8 +429,12 @@ class _Run:
         self.report(Message(f"Recorded the run in {state.record.path} (seed {self.seed})"))
         if self.s.logdir:
             self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
-        done = (f"{self.s.iterations} iterations" if self.s.optimizer == "adam"
-                else f"at most {self.s.iterations} L-BFGS evaluations")
+        done = f"{self.s.iterations} iterations"
+        if self.s.optimizer == "lbfgs":
+            # L-BFGS-B may end early (converged, or --stop-ratio reached).
+            done = (f"at most {self.s.iterations} L-BFGS evaluations"
+                    if state.evaluations == self.s.iterations else
+                    f"{state.evaluations} of at most {self.s.iterations} L-BFGS evaluations")
         self.report(Message(f"Saved {final} (after {done}: total cost = "
                             f"{np.float32(state.step.total_cost)!s})"))
 
@@ -455,13 +475,14 @@ class _Run:
         if step.iteration == 0 and progress.scales > 1:
             self.report(Message(f"Scale {progress.scale}/{progress.scales}: "
                                 f"{progress.height}x{progress.width}"))
-        if step.iteration == s.iterations:  # the final image of a scale
+        if step.iteration == progress.budget:  # the final image of a scale
             if last:
                 self._save_final(runner, job, state, step, step.image, state.signature)
                 state.finished = True
             return
         self.report(Advance(1, step.total_cost))
         state.done += 1
+        state.evaluations = step.iteration + 1 if last else 0
         if step.image is not None and step.iteration % s.save_every == 0:
             self.report(Costs(step))
             if last:
@@ -482,7 +503,7 @@ class _Run:
                          interrupted_signature(state.signature, step.iteration), "stopped",
                          evaluate=progress.scale == progress.scales)
         state.stopped = (f"interrupted by {self.stop.name} at iteration {step.iteration} of "
-                         f"{self.s.iterations}{where}; saved the current image as {state.final}")
+                         f"{progress.budget}{where}; saved the current image as {state.final}")
 
     def _failed(self, message, skipped_steps):
         """One pair of a batch failed: say so, count it, move the progress on."""
@@ -498,6 +519,7 @@ class _JobState:
         self.final = self.writing = final
         self.signature = self.record = self.step = self.stopped = None
         self.done, self.finished = 0, False
+        self.evaluations = 0  # steps of the output scale so far
 
     def save(self, path, image, comment=None):
         self.writing = path
@@ -506,6 +528,12 @@ class _JobState:
     def interrupt(self, status="interrupted"):
         if self.record is not None:
             self.record.interrupt(status)
+
+
+def _steps_per_job(settings):
+    """Optimisation steps of one pair: every scale's budget (a progress bar's share)."""
+    coarse = settings.coarse_iterations or settings.iterations
+    return (settings.multires - 1) * coarse + settings.iterations
 
 
 def _jobs(settings, contents, style_sets, sizes, batch):
@@ -610,9 +638,10 @@ def _save_last_finite(exc, final, signature):
     """
     if exc.last_finite is None:
         return False
+    comment = interrupted_signature(signature, exc.last_finite.iteration)
     try:
-        images.save_image(final, exc.last_finite.image,
-                   comment=interrupted_signature(signature, exc.last_finite.iteration))
+        for path in (os.path.join(os.path.dirname(final), FINAL_PNG), final):
+            images.save_image(path, exc.last_finite.image, comment=comment)
     except OSError:
         return False
     return True

@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_CONTENT",
     "DEFAULT_STYLE",
     "INIT_MODES",
+    "COURSE",
+    "FAST",
     "Settings",
     "SettingsError",
     "parse_style_layers",
@@ -41,6 +43,19 @@ DEFAULT_STYLE = "images/demo_style.jpg"
 
 #: Named initial images; anything else given as ``init`` is an image path.
 INIT_MODES = ("noise", "content", "style")
+
+#: The course's value of each option that ``--fast`` changes (``None``: the option is off;
+#: ``coarse_iterations`` None is "as many as --iterations").
+COURSE = {"optimizer": OPTIMIZERS[0], "precision": "fp32", "init": INIT_MODES[0], "multires": 1,
+          "coarse_iterations": None, "iterations": CONFIG.NUM_ITERATIONS, "stop_ratio": None}
+
+#: What ``--fast`` chooses for each of those options the user does not give. Measured on the
+#: trained VGG-16 stand-in at 300x400 (benchmarks/README.md): L-BFGS-B with a scaled first
+#: step; two scales, 15 evaluations at 150x200 then at most 12 at 300x400, stopping once J
+#: is a quarter of the full-size start; from the content image (from noise, the coarse scale,
+#: where the content cost weighs little, dissolves the content); bf16 where the CPU has it.
+FAST = {"optimizer": "lbfgs", "precision": "auto", "init": "content", "multires": 2,
+        "coarse_iterations": 15, "iterations": 12, "stop_ratio": 0.25}
 
 
 class SettingsError(InputError):
@@ -95,6 +110,11 @@ def _option(default=None, help="", *, factory=None, beyond=False, item=str,
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def _modes(name, course=None):
+    """'(default: the course's value) (with --fast: --fast's)' for a flag's help."""
+    return f"(default: {course or COURSE[name]}) (with --fast: {FAST[name]})"
+
+
 _STYLE_LAYERS_TEXT = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
 
 
@@ -130,17 +150,23 @@ class Settings:
         False, "replace an existing generated_image.jpg even if it comes from another "
         "content/style pair, and rerun batch pairs whose result exists (default: refuse / "
         "skip)")
-    iterations: int = _option(
-        CONFIG.NUM_ITERATIONS, "Adam iterations, or at most this many L-BFGS evaluations "
-        "(default: %(default)s)")
-    optimizer: str = _option(
-        OPTIMIZERS[0], "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept "
-        "in 0..255, which needs far fewer evaluations, e.g. --optimizer lbfgs --iterations 25 "
-        "(default: %(default)s)", choices=OPTIMIZERS)
-    precision: str = _option(
-        PRECISIONS[0], "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 "
-        "mixed-precision rewrite, on CPUs with avx512_bf16 or amx_bf16 (default: %(default)s)",
-        choices=PRECISIONS)
+    fast: bool = _option(
+        False, "a result of the course's quality as fast as this machine allows: "
+        f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
+        f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
+        f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-ratio "
+        f"{FAST['stop_ratio']}; any of these options given explicitly wins over --fast's "
+        "choice (default: off, the course's run)")
+    iterations: int | None = _option(
+        None, "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
+        "the output size " + _modes("iterations"))
+    optimizer: str | None = _option(
+        None, "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
+        + _modes("optimizer"), choices=OPTIMIZERS)
+    precision: str | None = _option(
+        None, "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 mixed-precision "
+        "rewrite, on CPUs with avx512_bf16 or amx_bf16; auto: bf16 where the CPU has it, else "
+        "fp32 " + _modes("precision"), choices=PRECISIONS)
     save_every: int = _option(
         CONFIG.SAVE_EVERY, "print the costs and save <i>.png every N iterations (default: "
         "%(default)s)")
@@ -178,9 +204,9 @@ class Settings:
     tv_weight: float = _option(
         0.0, "weight of the total variation cost against high-frequency noise (default: "
         "%(default)s, the course has none)", beyond=True)
-    init: str = _option(
-        INIT_MODES[0], "initial image: the course's noisy content (see --noise-ratio), the "
-        "content, the (first) style, or an image file (default: %(default)s)", beyond=True,
+    init: str | None = _option(
+        None, "initial image: the course's noisy content (see --noise-ratio), the content, the "
+        "(first) style, or an image file " + _modes("init"), beyond=True,
         metavar="noise|content|style|PATH")
     style_scale: float = _option(
         1.0, "resize the style image to this times the generated image's size before taking "
@@ -198,10 +224,18 @@ class Settings:
     max_size: int | None = _option(
         None, "longer side of the output; the other follows the content image's aspect ratio "
         "(overrides --height/--width; default: off)", beyond=True, metavar="N")
-    multires: int = _option(
-        1, "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
-        "result as the next scale's initial image; --iterations per scale (default: "
-        "%(default)s)", beyond=True, metavar="K")
+    multires: int | None = _option(
+        None, "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
+        "result as the next scale's initial image " + _modes("multires"), beyond=True,
+        metavar="K")
+    coarse_iterations: int | None = _option(
+        None, "with --multires, the iterations (evaluations) of each scale below the output "
+        "size " + _modes("coarse_iterations", "as --iterations"), beyond=True, metavar="N")
+    stop_ratio: float | None = _option(
+        None, "with --optimizer lbfgs, stop at the output size once J is at most this times "
+        "its value at that scale's start (after at least 6 evaluations), instead of running "
+        "on past the course's balance " + _modes("stop_ratio", "off"), beyond=True,
+        metavar="R")
 
     def __post_init__(self) -> None:
         if isinstance(self.style, (str, os.PathLike)):
@@ -210,11 +244,19 @@ class Settings:
         if isinstance(self.style_layers, str):
             self.style_layers = parse_style_layers(self.style_layers)
         self.style_layers = [(name, float(coeff)) for name, coeff in self.style_layers]
+        # The options left unset take --fast's choice or the course's value. What --fast
+        # chose is kept (a dataclasses.replace copy, whose options are all set, has none).
+        mode = FAST if self.fast else COURSE
+        self.chosen_by_fast = {name: mode[name] for name in mode
+                               if self.fast and getattr(self, name) is None}
+        for name, value in mode.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         self._check_values()
         self._fill_size()
 
     def _check_values(self):
-        for name in ("iterations", "save_every", "multires", "max_size"):
+        for name in ("iterations", "save_every", "multires", "max_size", "coarse_iterations"):
             self._whole(name, minimum=1)
         self._whole("seed", minimum=0)
         for name in ("height", "width"):
@@ -228,6 +270,8 @@ class Settings:
         for name in ("learning_rate", "style_scale"):
             if not 0 < getattr(self, name) < math.inf:
                 self._fail(name, "must be a finite number > 0")
+        if self.stop_ratio is not None and not 0 < self.stop_ratio < 1:
+            self._fail("stop_ratio", "must be a number between 0 and 1")
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
         if self.style_weights is not None and not all(

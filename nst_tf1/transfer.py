@@ -59,12 +59,14 @@ __all__ = [
     "style_transfer",
 ]
 
-Progress = collections.namedtuple("Progress", "scale scales height width step")
+Progress = collections.namedtuple("Progress", "scale scales height width budget step")
 Progress.__doc__ = """One optimisation step of a :meth:`Runner.run`.
 
 Attributes:
     scale, scales: 1-based index of the scale and their number K (1 without multires).
     height, width: the size optimised at this scale.
+    budget: the iterations (evaluations) of this scale; the Step whose ``iteration`` equals
+        it is the scale's final image.
     step: :class:`nst_tf1.optimize.Step`; with luminance-only colour preservation its image
         is already recombined with the content's chrominance.
 """
@@ -218,6 +220,8 @@ class Runner:
                 last Step (the current image) is the last one yielded.
             iterations, save_every: the settings' unless given; here 0 is allowed (no
                 update, only the initial image's costs; no images attached but the last).
+                Scales below the output size run ``settings.coarse_iterations`` when set;
+                ``settings.stop_ratio`` applies to the output size (L-BFGS).
 
         Yields:
             :class:`Progress`, one per step of every scale.
@@ -257,14 +261,17 @@ class Runner:
                 initial = reshape_and_normalize_image(resize_array(previous, h, w))
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
-            for step in graph.run(a_C, targets, initial, iterations, save_every,
-                                  should_stop=should_stop):
-                if step.iteration == iterations:
+            last = k == len(sizes)
+            budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
+            for step in graph.run(a_C, targets, initial, budget, save_every,
+                                  should_stop=should_stop,
+                                  stop_ratio=s.stop_ratio if last else None):
+                if step.iteration == budget:
                     previous = step.image[0] + CONFIG.MEANS[0]
                 if s.preserve_colors == "luminance" and step.image is not None:
                     rgb = recombine_luminance(step.image[0] + CONFIG.MEANS[0], c)
                     step = step._replace(image=reshape_and_normalize_image(rgb))
-                yield Progress(k, len(sizes), h, w, step)
+                yield Progress(k, len(sizes), h, w, budget, step)
             if should_stop is not None and should_stop():
                 return
 

@@ -47,8 +47,9 @@ def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
         float(lines[at + 1].split("= ")[1])
     assert lines[-1].startswith(f"Saved {out}{os.sep}generated_image.jpg")
     # run.json: the run's record (issue 5).
+    # generated_image.png: the final image losslessly (issue 13).
     assert sorted(os.listdir(out)) == ["0.png", "20.png", "40.png", "generated_image.jpg",
-                                       "run.json"]
+                                       "generated_image.png", "run.json"]
     for name in os.listdir(out):
         if name != "run.json":
             assert Image.open(out / name).size == (WIDTH, HEIGHT)

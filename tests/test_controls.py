@@ -345,7 +345,7 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair,
     for name in names:
         # run.json: each run's record (issue 5).
         assert sorted(os.listdir(out / name)) == ["0.png", "1.png", "generated_image.jpg",
-                                                  "run.json"]
+                                                  "generated_image.png", "run.json"]
     printed = capsys.readouterr().out
     assert printed.count("Saved ") == 3 and "[3/3]" in printed
     # Outputs present: the second run skips them all without reading the weights.

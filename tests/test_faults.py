@@ -103,12 +103,16 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
     # The kept image is iteration 0's, the one 0.png holds: the same pixels, JPEG-encoded.
     import imageio.v3 as imageio
 
+    from nst_tf1.images import JPEG_QUALITY
+
     first = imageio.imread(out_dir / "0.png")
-    expected = imageio.imread(imageio.imwrite("<bytes>", first, extension=".jpg"),
-                              extension=".jpg")
+    expected = imageio.imread(imageio.imwrite("<bytes>", first, extension=".jpg",
+                                              quality=JPEG_QUALITY), extension=".jpg")
     np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.jpg"), expected)
+    np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.png"), first)
     # run.json: the run's record (issue 5), which says how it ended.
-    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg", "run.json"]
+    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg",
+                                           "generated_image.png", "run.json"]
     assert _run_status(out_dir) == "diverged"
 
 

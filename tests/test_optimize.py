@@ -195,7 +195,7 @@ def test_cli_lbfgs_writes_the_result(image_pair, vgg_file, tmp_path):
     assert "at most 4 L-BFGS evaluations" in result.stdout
     names = sorted(p.name for p in tmp_path.iterdir())
     assert [n for n in names if n.endswith((".png", ".jpg"))] == [
-        "0.png", "2.png", "generated_image.jpg"]
+        "0.png", "2.png", "generated_image.jpg", "generated_image.png"]
     if "run.json" in names:
         import json
 

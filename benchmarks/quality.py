@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Quality and speed of the fast modes against the course's run, as whole commands.
+
+    python benchmarks/quality.py --model STANDIN.mat                     # --fast, 3 pairs
+    python benchmarks/quality.py --model M --fast "--optimizer lbfgs --iterations 16" \\
+        --fast "--fast --precision fp32" --pairs demo chelsea --repeats 2
+
+Judge convergence and looks on trained weights: build the stand-in once with
+``../shared/tools/make_proxy_vgg.py STANDIN.mat`` (trained ImageNet VGG-16 convolutions under
+VGG-19's layer names; never the real VGG-19) and keep it outside the repository. Random
+weights converge in a few steps and say nothing about either.
+
+For each content/style pair at 300x400 it runs ``run_nst.py`` as a subprocess: the course's
+command (fp32 Adam, learning rate 2.0, 200 iterations, seed 1) and each ``--fast`` flag set,
+interleaved (course, fast 1, fast 2, ..., repeated ``--repeats`` times), and reports for each:
+
+* the wall time of the whole command (start-up, model load and saving included) and its peak
+  RSS (``ru_maxrss`` of that child);
+* the evaluations (Adam iterations) at the output size, from run.json;
+* the cost of the final image in the run (run.json) and of each saved file,
+  ``generated_image.jpg`` and ``generated_image.png``, read back and re-evaluated here in fp32
+  with the course's own functions (``compute_content_cost``, ``compute_layer_style_cost``,
+  ``total_cost``: content conv4_2, style conv1_1..conv5_1 at 0.2, J = 10 J_c + 40 J_s);
+* when the run first reached the course run's final cost: seconds into the whole command
+  (the command's wall time minus the record's, plus the record's time of that evaluation).
+
+It prints the CPU model and whether it has ``avx512_bf16`` / ``amx_bf16``, and writes a
+side-by-side PNG per pair (content, style, course result, fast result) and ``summary.json``
+into ``--out``.
+
+Pairs: ``demo`` (the package's generated pair), ``louvre`` (the course's louvre_small.jpg
+and monet.jpg from ``--course-images``, used only where they are; never copied), ``chelsea``
+(scikit-image's public-domain photo of a cat, ``pip install scikit-image``, with a brush-stroke
+style drawn here).
+"""
+
+import argparse
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = (300, 400)
+COURSE_STYLE_LAYERS = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2),
+                       ("conv5_1", 0.2))
+SAVED = ("generated_image.jpg", "generated_image.png")
+
+
+def cpu_description():
+    """(model name, {flag: present} for avx512_bf16 and amx_bf16, logical CPUs)."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags.update(value.split())
+    except OSError:
+        pass
+    return model, {name: name in flags for name in ("avx512_bf16", "amx_bf16")}, os.cpu_count()
+
+
+def stroke_style(height=300, width=400, seed=3):
+    """A brush-stroke painting: short, thick strokes of saturated colours following a swirl."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (width, height), (20, 30, 60))
+    draw = ImageDraw.Draw(img)
+    palette = np.array([(230, 180, 40), (200, 60, 40), (40, 110, 200), (250, 240, 210),
+                        (30, 150, 110), (120, 50, 150)])
+    for _ in range(1400):
+        x, y = rng.uniform(-20, width + 20), rng.uniform(-20, height + 20)
+        angle = math.sin(x / 60) * 1.5 + math.cos(y / 45) * 1.2 + rng.normal(0, 0.2)
+        half = rng.uniform(5, 14)
+        colour = np.clip(palette[rng.integers(len(palette))] + rng.integers(-25, 25, 3), 0, 255)
+        dx, dy = math.cos(angle) * half, math.sin(angle) * half
+        draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=tuple(int(c) for c in colour),
+                  width=int(rng.integers(3, 7)))
+    return img.filter(ImageFilter.SMOOTH)
+
+
+def make_pairs(names, course_images, folder):
+    """name -> (content path, style path) of the pairs that can be had here."""
+    from PIL import Image
+
+    pairs = {}
+    for name in names:
+        if name == "demo":
+            pairs[name] = tuple(os.path.join(ROOT, "images", f"demo_{role}.jpg")
+                                for role in ("content", "style"))
+        elif name == "louvre":
+            found = tuple(os.path.join(course_images, f) for f in ("louvre_small.jpg",
+                                                                   "monet.jpg"))
+            if all(map(os.path.exists, found)):
+                pairs[name] = found
+            else:
+                print(f"skipping louvre: no {found[0]} (pass --course-images)")
+        elif name == "chelsea":
+            try:
+                from skimage.data import chelsea
+            except ImportError:
+                print("skipping chelsea: pip install scikit-image")
+                continue
+            content = os.path.join(folder, "chelsea.png")
+            style = os.path.join(folder, "strokes.png")
+            Image.fromarray(chelsea()).save(content)
+            stroke_style().save(style)
+            pairs[name] = (content, style)
+        else:
+            raise SystemExit(f"unknown pair {name!r}")
+    return pairs
+
+
+class CourseCost:
+    """J, J_content, J_style of image files against one pair, with the course's functions."""
+
+    def __init__(self, model, content, style):
+        import tensorflow.compat.v1 as tf
+
+        import nst_tf1
+
+        tf.disable_v2_behavior()
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            vgg = nst_tf1.load_vgg_model(model, *SIZE)
+            self.sess = tf.Session(graph=self.graph)
+            self.input = vgg["input"]
+            self.sess.run(self.input.assign(self._read(content)))
+            a_C = self.sess.run(vgg["conv4_2"])
+            J_content = nst_tf1.compute_content_cost(a_C, vgg["conv4_2"])
+            self.sess.run(self.input.assign(self._read(style)))
+            J_style = 0
+            for name, coeff in COURSE_STYLE_LAYERS:
+                a_S = self.sess.run(vgg[name])
+                J_style += coeff * nst_tf1.compute_layer_style_cost(a_S, vgg[name])
+            self.costs = (nst_tf1.total_cost(J_content, J_style, 10, 40), J_content, J_style)
+
+    @staticmethod
+    def _read(path):
+        import nst_tf1
+
+        return nst_tf1.reshape_and_normalize_image(nst_tf1.load_image(path, *SIZE))
+
+    def __call__(self, path):
+        return [float(v) for v in self.sess.run(self.costs, {self.input: self._read(path)})]
+
+    def close(self):
+        self.sess.close()
+
+
+def run_command(argv, log_path):
+    """Run ``argv``; (exit status, wall seconds, peak RSS MB of that process)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    with open(log_path, "w") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024
+
+
+def outcome(out, wall, target):
+    """What one run's record says: evaluations, in-run J, when it first reached ``target``."""
+    with open(os.path.join(out, "run.json")) as f:
+        record = json.load(f)
+    costs, final = record["costs"], record["final"]
+    # The last entry is the final image (the best one, for L-BFGS): not an evaluation.
+    J, seconds = costs["total_cost"][:-1], costs.get("seconds", [])[:-1]
+    offset = wall - record["wall_time_seconds"]  # start-up, model read, graph, before the record
+    reach = next((offset + seconds[i] for i, j in enumerate(J) if j <= target and seconds), None)
+    return {"evaluations": len(J), "in_run": final["total_cost"], "reach_s": reach,
+            "choices": record.get("choices", {})}
+
+
+def side_by_side(paths, labels, out_path, tile=(225, 300)):
+    from PIL import Image, ImageDraw
+
+    height, width = tile
+    sheet = Image.new("RGB", (width * len(paths), height + 20), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (path, label) in enumerate(zip(paths, labels)):
+        with Image.open(path) as img:
+            sheet.paste(img.convert("RGB").resize((width, height), Image.BICUBIC),
+                        (i * width, 20))
+        draw.text((i * width + 4, 4), label, fill="black")
+    sheet.save(out_path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="the trained stand-in (or the real file)")
+    p.add_argument("--fast", action="append", default=None, metavar="FLAGS",
+                   help="flags of one fast configuration, repeatable (default: '--fast')")
+    p.add_argument("--pairs", nargs="+", default=["demo", "louvre", "chelsea"])
+    p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nst-tf1-quality"))
+    a = p.parse_args(argv)
+    configs = [("course", "")] + [(f"fast{i}", flags) for i, flags in
+                                  enumerate(a.fast or ["--fast"], start=1)]
+    model, flags, cpus = cpu_description()
+    print(f"CPU: {model}, {cpus} logical CPUs; avx512_bf16: {flags['avx512_bf16']}, "
+          f"amx_bf16: {flags['amx_bf16']}")
+    print(f"model: {a.model}; command: {' '.join(map(shlex.quote, sys.argv))}", flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    summary = {"cpu": model, "flags": flags, "model": a.model, "pairs": {}}
+    for pair, (content, style) in make_pairs(a.pairs, a.course_images, a.out).items():
+        print(f"\n== {pair}: {os.path.basename(content)} + {os.path.basename(style)}", flush=True)
+        runs = []
+        for repeat in range(a.repeats):  # interleaved: course, fast1, ..., course, fast1, ...
+            for name, extra in configs:
+                out = os.path.join(a.out, pair, f"{name}.{repeat}")
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                argv = [sys.executable, os.path.join(ROOT, "run_nst.py"), "--content", content,
+                        "--style", style, "--model", a.model, "--output-dir", out, "--seed",
+                        "1", "--overwrite", *shlex.split(extra)]
+                status, wall, rss = run_command(argv, out + ".log")
+                if status:
+                    raise SystemExit(f"{' '.join(argv)} exited {status}; see {out}.log")
+                runs.append({"config": name, "repeat": repeat, "out": out, "wall_s": wall,
+                             "peak_rss_mb": rss})
+                print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MB", flush=True)
+        cost = CourseCost(a.model, content, style)
+        target = None
+        for run in runs:
+            if run["config"] == "course" and target is None:
+                with open(os.path.join(run["out"], "run.json")) as f:
+                    target = json.load(f)["final"]["total_cost"]
+            run.update(outcome(run["out"], run["wall_s"], target))
+            run["saved"] = {name: cost(os.path.join(run["out"], name)) for name in SAVED}
+        cost.close()
+        report(pair, configs, runs, target)
+        finals = [os.path.join(next(r["out"] for r in runs if r["config"] == name),
+                               "generated_image.jpg") for name, _ in configs]
+        sheet = os.path.join(a.out, f"{pair}_side_by_side.png")
+        side_by_side([content, style, *finals],
+                     ["content", "style", "course: Adam 200, fp32",
+                      *[f"{name}: {extra}" for name, extra in configs[1:]]], sheet)
+        print(f"  side by side: {sheet}")
+        summary["pairs"][pair] = {"content": content, "style": style, "target": target,
+                                  "configs": dict(configs), "runs": runs, "side_by_side": sheet}
+    with open(os.path.join(a.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"\nsummary: {os.path.join(a.out, 'summary.json')}")
+
+
+def report(pair, configs, runs, target):
+    print(f"  course run's final J in the run (the target of 'reached'): {target:.4g}")
+    print(f"  {'config':7} {'wall s':>7} {'RSS MB':>7} {'evals':>5} {'J in run':>9} "
+          f"{'J jpg':>9} {'J png':>9} {'reached':>8} {'speed-up':>8}")
+    course = [r["wall_s"] for r in runs if r["config"] == "course"]
+    for name, extra in configs:
+        mine = [r for r in runs if r["config"] == name]
+        for run, course_wall in zip(mine, course):
+            reach = "-" if run["reach_s"] is None else f"{run['reach_s']:.1f} s"
+            speedup = "" if name == "course" else f"{course_wall / run['wall_s']:.2f}x"
+            print(f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mb']:7.0f} "
+                  f"{run['evaluations']:5d} {run['in_run']:9.3g} "
+                  f"{run['saved']['generated_image.jpg'][0]:9.3g} "
+                  f"{run['saved']['generated_image.png'][0]:9.3g} {reach:>8} {speedup:>8}")
+        if name != "course":
+            ratios = [c / r["wall_s"] for r, c in zip(mine, course)]
+            print(f"    {name} = {extra!r}: median speed-up {statistics.median(ratios):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""--fast, --precision auto, L-BFGS's first step and stopping rule, and the saved results."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import HEIGHT, WIDTH, run_cli
+
+from nst_tf1.settings import COURSE, FAST, Settings, SettingsError
+
+NO_BF16_CPU = {"fpu", "sse2", "avx2", "fma"}
+
+
+def _main(*argv, capsys):
+    from nst_tf1.cli import main
+
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _record(out_dir):
+    with open(out_dir / "run.json") as f:
+        return json.load(f)
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_fast_fills_only_the_options_not_given():
+    fast = Settings(fast=True, optimizer="adam", iterations=7)
+    assert fast.optimizer == "adam" and fast.iterations == 7  # explicit flags win
+    for name, value in FAST.items():
+        if name not in ("optimizer", "iterations"):
+            assert getattr(fast, name) == value
+    assert fast.chosen_by_fast == {k: v for k, v in FAST.items()
+                                   if k not in ("optimizer", "iterations")}
+    course = Settings()
+    assert {name: getattr(course, name) for name in COURSE} == COURSE
+    assert course.chosen_by_fast == {}
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("stop_ratio", 1.5, "--stop-ratio: must be a number between 0 and 1"),
+    ("stop_ratio", 0.0, "--stop-ratio: must be a number between 0 and 1"),
+    ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
+])
+def test_fast_options_are_checked(field, value, needle):
+    with pytest.raises(SettingsError, match=needle):
+        Settings(**{field: value})
+
+
+def test_help_says_explicit_flags_win():
+    result = run_cli("--help")
+    text = " ".join(result.stdout.split())
+    assert "--fast" in text and "given explicitly wins over --fast's choice" in text
+    assert "auto: bf16 where the CPU has it, else fp32" in text
+
+
+# --- precision ----------------------------------------------------------------------------
+
+
+def test_precision_auto_is_fp32_without_bf16_instructions(monkeypatch):
+    from nst_tf1 import graph
+
+    monkeypatch.setattr(graph, "cpu_flags", lambda: set(NO_BF16_CPU))
+    precision, why = graph.resolve_precision("auto")
+    assert precision == "fp32" and "no bfloat16 instructions" in why
+    config = graph.session_config("auto")  # never an error
+    assert not config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16
+    with pytest.raises(graph.PrecisionError):
+        graph.session_config("bf16")
+
+
+def test_precision_auto_is_bf16_with_bf16_instructions(monkeypatch):
+    from tensorflow.python.util import _pywrap_util_port
+
+    from nst_tf1 import graph
+
+    monkeypatch.setattr(graph, "cpu_flags", lambda: NO_BF16_CPU | {"avx512_bf16"})
+    monkeypatch.setattr(_pywrap_util_port, "IsMklEnabled", lambda: True)
+    assert graph.resolve_precision("auto")[0] == "bf16"
+
+
+# --- L-BFGS: the first step and the stopping rule ------------------------------------------
+
+
+def _quadratic(tf, shape=(1, 6, 8, 3), offset=120.0):
+    """J = sum (G - T)^2 with T far from the start, so dJ/dG is large at the start."""
+    rng = np.random.default_rng(0)
+    image = tf.Variable(np.zeros(shape, np.float32), name="input")
+    target = tf.constant((rng.uniform(-1, 1, shape) * offset).astype(np.float32))
+    J = 1000.0 * tf.reduce_sum(tf.square(image - target))
+    return image, (J, J, 0.0 * J)
+
+
+def _evaluated_images(first_step, stop_ratio=None, budget=10):
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.optimize import model_lbfgs
+
+    tf.disable_v2_behavior()
+    with tf.Graph().as_default(), tf.Session() as sess:
+        image, costs = _quadratic(tf)
+        sess.run(image.initializer)
+        steps = list(model_lbfgs(sess, {"input": image}, costs, budget, save_every=1,
+                                 first_step=first_step, stop_ratio=stop_ratio))
+    return steps
+
+
+def test_lbfgs_first_step_moves_no_pixel_further_than_first_step():
+    steps = _evaluated_images(first_step=32.0)
+    moved = np.abs(steps[1].image - steps[0].image).max()
+    assert moved <= 32.0 + 1e-3
+    assert steps[1].total_cost < steps[0].total_cost  # no overshoot
+    # Unscaled, L-BFGS-B's first trial point is x - dJ/dG: every pixel at a bound.
+    unscaled = _evaluated_images(first_step=None)
+    assert np.abs(unscaled[1].image - unscaled[0].image).max() > 100
+    assert unscaled[1].total_cost > unscaled[0].total_cost
+
+
+def test_lbfgs_stop_ratio_ends_early_as_converged():
+    from nst_tf1.optimize import MIN_EVALUATIONS
+
+    steps = _evaluated_images(first_step=32.0, stop_ratio=0.5, budget=30)
+    evaluated, final = steps[:-1], steps[-1]
+    assert MIN_EVALUATIONS <= len(evaluated) < 30
+    assert final.iteration == 30  # the final image, as when the budget is spent
+    assert final.total_cost <= 0.5 * evaluated[0].total_cost
+    assert final.total_cost == min(s.total_cost for s in evaluated)
+
+
+# --- whole runs ----------------------------------------------------------------------------
+
+
+def test_fast_run_end_to_end_records_its_choices(vgg_file, image_pair, tmp_path, monkeypatch,
+                                                 capsys):
+    from nst_tf1 import graph
+
+    monkeypatch.setattr(graph, "cpu_flags", lambda: set(NO_BF16_CPU))
+    out = tmp_path / "fast"
+    status, stdout, err = _main("--content", image_pair[0], "--style", image_pair[1],
+                                "--model", vgg_file, "--output-dir", out, "--height", 64,
+                                "--width", 96, "--seed", 0, "--fast", capsys=capsys)
+    assert status == 0, err
+    assert "nst-tf1: --fast chose: --optimizer lbfgs --precision auto" in err
+    assert "nst-tf1: --precision auto: fp32 (this CPU has no bfloat16 instructions" in err
+    assert "Scale 1/2: 32x48" in stdout and "Scale 2/2: 64x96" in stdout
+    record = _record(out)
+    assert record["choices"]["fast"] == FAST
+    assert record["choices"]["precision"]["ran"] == "fp32"
+    assert record["settings"]["fast"] is True and record["settings"]["optimizer"] == "lbfgs"
+    # The output scale ran at most --iterations evaluations.
+    assert 1 <= len(record["costs"]["iteration"]) - 1 <= FAST["iterations"]
+    assert record["status"] == "finished"
+
+
+def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
+    out = tmp_path / "adam"
+    status, _, err = _main("--content", image_pair[0], "--style", image_pair[1], "--model",
+                           vgg_file, "--output-dir", out, "--height", HEIGHT, "--width", WIDTH,
+                           "--fast", "--optimizer", "adam", "--multires", 1, "--iterations", 3,
+                           "--precision", "fp32", capsys=capsys)
+    assert status == 0, err
+    record = _record(out)
+    assert record["settings"]["optimizer"] == "adam"
+    assert record["costs"]["iteration"] == [0, 1, 2, 3]
+    assert set(record["choices"]["fast"]) == {"init", "coarse_iterations", "stop_ratio"}
+    assert "--precision" not in err.split("--fast chose:")[1]
+
+
+def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair, tmp_path,
+                                                            capsys):
+    from PIL import Image
+
+    from nst_tf1.images import JPEG_QUALITY
+
+    out = tmp_path / "course"
+    status, _, err = _main("--content", image_pair[0], "--style", image_pair[1], "--model",
+                           vgg_file, "--output-dir", out, "--height", HEIGHT, "--width", WIDTH,
+                           "--iterations", 4, "--seed", 0, capsys=capsys)
+    assert status == 0, err
+    final = _record(out)["final"]
+    assert set(final["saved"]) == {"generated_image.png", "generated_image.jpg"}
+    with Image.open(out / "generated_image.png") as png, \
+            Image.open(out / "generated_image.jpg") as jpg:
+        png_pixels = np.asarray(png.convert("RGB"), np.int16)
+        # The JPEG is the same image at JPEG_QUALITY: its quantisation tables are the ones
+        # Pillow uses for that quality.
+        reference = Image.fromarray(png_pixels.astype(np.uint8))
+        import io
+
+        buffer = io.BytesIO()
+        reference.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+        with Image.open(buffer) as expected:
+            assert jpg.quantization == expected.quantization
+        assert np.abs(np.asarray(jpg, np.int16) - png_pixels).mean() < 8
+    # The PNG holds the optimised image to 8 bits: its cost is close to the one in the run.
+    png_cost = final["saved"]["generated_image.png"]["total_cost"]
+    assert png_cost == pytest.approx(final["total_cost"], rel=0.05)
+    for costs in final["saved"].values():
+        assert costs["total_cost"] == pytest.approx(
+            10 * costs["content_cost"] + 40 * costs["style_cost"], rel=1e-5)
