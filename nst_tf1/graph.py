@@ -369,7 +369,7 @@ class TransferGraph:
     def run(self, a_C: np.ndarray, grams: Sequence[np.ndarray], initial: np.ndarray,
             num_iterations: int = CONFIG.NUM_ITERATIONS, save_every: int = CONFIG.SAVE_EVERY,
             should_stop: Callable[[], bool] | None = None,
-            stop_ratio: float | None = None) -> Iterator[Step]:
+            stop_when: Callable[[Step], bool] | None = None) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
         Args:
@@ -379,7 +379,7 @@ class TransferGraph:
             num_iterations, save_every, should_stop: as in
                 :func:`nst_tf1.optimize.model_nn` (for L-BFGS, ``num_iterations`` is the
                 evaluation budget of :func:`nst_tf1.optimize.model_lbfgs`).
-            stop_ratio: L-BFGS only, see :func:`nst_tf1.optimize.model_lbfgs`.
+            stop_when: L-BFGS only, see :func:`nst_tf1.optimize.model_lbfgs`.
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
@@ -393,7 +393,7 @@ class TransferGraph:
         if self.optimizer == "lbfgs":
             yield from model_lbfgs(self.sess, self.model, self.costs, num_iterations,
                                    save_every, should_stop=should_stop, gradient=self._gradient,
-                                   stop_ratio=stop_ratio)
+                                   stop_when=stop_when)
             return
         yield from model_nn(self.sess, self.model, self.costs, self.train_step,
                             num_iterations, save_every, should_stop=should_stop,

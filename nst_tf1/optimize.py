@@ -48,7 +48,7 @@ OPTIMIZERS = ("adam", "lbfgs")
 #: after 12 evaluations: unscaled 3.0e8; FIRST_STEP 2, 8, 32, 128: 3.4e8, 2.4e8, 2.0e8, 2.6e8.
 FIRST_STEP = 32.0
 
-#: Fewest evaluations before ``stop_ratio`` may end :func:`model_lbfgs`.
+#: Fewest evaluations before ``stop_when`` may end :func:`model_lbfgs`.
 MIN_EVALUATIONS = 6
 
 Step = collections.namedtuple("Step", "iteration total_cost content_cost style_cost image")
@@ -155,7 +155,7 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
                 save_every: int = CONFIG.SAVE_EVERY,
                 should_stop: Callable[[], bool] | None = None,
                 gradient: Any = None, *, first_step: float | None = FIRST_STEP,
-                stop_ratio: float | None = None) -> Iterator[Step]:
+                stop_when: Callable[[Step], bool] | None = None) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
 
     Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
@@ -175,7 +175,7 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
     SciPy minimises s J with s = ``first_step`` / max|dJ/dG| at the start image, so that its
     first step moves no pixel by more than ``first_step`` grey levels (see
     :data:`FIRST_STEP`); its own convergence tests are off (``ftol = gtol = 0``: they would
-    read the scaled values), so the budget, ``stop_ratio`` or ``should_stop`` ends it.
+    read the scaled values), so the budget, ``stop_when`` or ``should_stop`` ends it.
 
     Args:
         sess: the session.
@@ -189,13 +189,13 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
         gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here when
             ``None`` (pass it for a finalised graph).
         first_step: see above; ``None`` lets SciPy see J unscaled.
-        stop_ratio: end as converged once the best J is at most this times the start
-            image's J, after at least :data:`MIN_EVALUATIONS` evaluations.
+        stop_when: end as converged once this returns true for the best Step so far (its
+            image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
 
     Yields:
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
         last Step with ``iteration == num_evaluations`` (also when L-BFGS-B converged or
-        ``stop_ratio`` ended it in fewer): the best image and its costs.
+        ``stop_when`` ended it in fewer): the best image and its costs.
 
     Raises:
         NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
@@ -280,8 +280,8 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
             if should_stop is not None and should_stop():
                 last = evaluation
                 break
-            if (stop_ratio is not None and evaluation >= MIN_EVALUATIONS
-                    and state["best"].total_cost <= stop_ratio * first.result()[0]):
+            if (stop_when is not None and evaluation >= MIN_EVALUATIONS
+                    and stop_when(state["best"]._replace(image=None))):
                 break  # as converged: the last Step is the final image
             resume.release()
     finally:

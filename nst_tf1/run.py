@@ -214,13 +214,14 @@ class _Run:
         weights, self.model_info = self._load_model(note)
         # A run without --seed draws one and records it, so it can be repeated exactly.
         self.seed = draw_seed() if s.seed is None else s.seed
-        # One size and no style of another size: the first graph's session can hold the
-        # only copy of the weights.
-        sizes = {job.size for job in todo}
-        keep = len(sizes) > 1 or s.multires > 1 or s.style_scale != 1
+        # One pair: one graph open at a time (coarse to fine, each scale's graph is freed
+        # before the next is built), and once the last is built its session holds the only
+        # copy of the weights (unless a style of another size needs a graph of its own).
+        single = len(todo) == 1
         ran = self.choices["precision"]["ran"]
         runner = Runner(weights, dataclasses.replace(s, seed=self.seed, precision=ran),
-                        keep_weights=keep, logdir=s.logdir)
+                        graphs_needed=s.multires if single and s.style_scale == 1 else None,
+                        max_open=1 if single else None, logdir=s.logdir)
         del weights
         self.stop.saving = True  # from here on, a first signal ends the loop and keeps the image
         self.report(Begin(len(todo) * _steps_per_job(s)))
@@ -431,7 +432,7 @@ class _Run:
             self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
         done = f"{self.s.iterations} iterations"
         if self.s.optimizer == "lbfgs":
-            # L-BFGS-B may end early (converged, or --stop-ratio reached).
+            # L-BFGS-B may end early (converged, or --stop-balance reached).
             done = (f"at most {self.s.iterations} L-BFGS evaluations"
                     if state.evaluations == self.s.iterations else
                     f"{state.evaluations} of at most {self.s.iterations} L-BFGS evaluations")

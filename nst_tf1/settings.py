@@ -47,15 +47,16 @@ INIT_MODES = ("noise", "content", "style")
 #: The course's value of each option that ``--fast`` changes (``None``: the option is off;
 #: ``coarse_iterations`` None is "as many as --iterations").
 COURSE = {"optimizer": OPTIMIZERS[0], "precision": "fp32", "init": INIT_MODES[0], "multires": 1,
-          "coarse_iterations": None, "iterations": CONFIG.NUM_ITERATIONS, "stop_ratio": None}
+          "coarse_iterations": None, "iterations": CONFIG.NUM_ITERATIONS, "stop_balance": None}
 
 #: What ``--fast`` chooses for each of those options the user does not give. Measured on the
 #: trained VGG-16 stand-in at 300x400 (benchmarks/README.md): L-BFGS-B with a scaled first
-#: step; two scales, 15 evaluations at 150x200 then at most 12 at 300x400, stopping once J
-#: is a quarter of the full-size start; from the content image (from noise, the coarse scale,
+#: step; two scales, 15 evaluations at 150x200, then at 300x400 until beta J_style is down to
+#: 3000 alpha J_content (the course's Adam-200 run ends at 3260 to 3560 on the stand-in's
+#: pairs, whatever its J), at most 20; from the content image (from noise, the coarse scale,
 #: where the content cost weighs little, dissolves the content); bf16 where the CPU has it.
 FAST = {"optimizer": "lbfgs", "precision": "auto", "init": "content", "multires": 2,
-        "coarse_iterations": 15, "iterations": 12, "stop_ratio": 0.25}
+        "coarse_iterations": 15, "iterations": 20, "stop_balance": 3000.0}
 
 
 class SettingsError(InputError):
@@ -154,8 +155,8 @@ class Settings:
         False, "a result of the course's quality as fast as this machine allows: "
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
-        f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-ratio "
-        f"{FAST['stop_ratio']}; any of these options given explicitly wins over --fast's "
+        f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
+        f"{FAST['stop_balance']:g}; any of these options given explicitly wins over --fast's "
         "choice (default: off, the course's run)")
     iterations: int | None = _option(
         None, "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
@@ -231,11 +232,11 @@ class Settings:
     coarse_iterations: int | None = _option(
         None, "with --multires, the iterations (evaluations) of each scale below the output "
         "size " + _modes("coarse_iterations", "as --iterations"), beyond=True, metavar="N")
-    stop_ratio: float | None = _option(
-        None, "with --optimizer lbfgs, stop at the output size once J is at most this times "
-        "its value at that scale's start (after at least 6 evaluations), instead of running "
-        "on past the course's balance " + _modes("stop_ratio", "off"), beyond=True,
-        metavar="R")
+    stop_balance: float | None = _option(
+        None, "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
+        "times alpha J_content (after at least 6 evaluations): near the balance the course's "
+        "Adam-200 run ends at, instead of lowering the style cost until the content dissolves "
+        + _modes("stop_balance", "off"), beyond=True, metavar="R")
 
     def __post_init__(self) -> None:
         if isinstance(self.style, (str, os.PathLike)):
@@ -270,8 +271,8 @@ class Settings:
         for name in ("learning_rate", "style_scale"):
             if not 0 < getattr(self, name) < math.inf:
                 self._fail(name, "must be a finite number > 0")
-        if self.stop_ratio is not None and not 0 < self.stop_ratio < 1:
-            self._fail("stop_ratio", "must be a number between 0 and 1")
+        if self.stop_balance is not None and not 0 < self.stop_balance < math.inf:
+            self._fail("stop_balance", "must be a finite number > 0")
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
         if self.style_weights is not None and not all(

@@ -102,17 +102,20 @@ class Runner:
     """Runs style transfers with one set of weights and :class:`~nst_tf1.settings.Settings`,
     reusing graphs.
 
-    Graphs are kept per size (at most ``max(multires, 1)`` open at once, least recently
-    used closed first), so a batch of same-size images builds each scale's graph once.
-    Gram targets are cached per style image (by content hash) and size.
+    Graphs are kept per size (at most ``max_open`` open at once, least recently used closed
+    first), so a batch of same-size images builds each scale's graph once. Gram targets are
+    cached per style image (by content hash) and size.
 
     Args:
         weights: :class:`nst_tf1.vgg.VGGWeights`.
         settings: the run's settings (its images, model and output fields are not used
             here); ``settings.seed`` seeds the initial noise.
-        keep_weights: keep ``weights`` for graphs built later. ``False`` drops the
-            reference once the first graph holds them, so a run of one size keeps a single
-            copy (the session's); pass it only when no other size will be needed.
+        graphs_needed: drop the reference to ``weights`` once this many graphs are built,
+            so that their sessions hold the only copies (``None``: keep it for graphs built
+            later). Pass it only when no further graph will be needed.
+        max_open: graphs kept open (default ``max(multires, 1)``, every scale of a batch's
+            image size); 1 frees each scale's graph before the next is built, which lowers
+            the peak memory of a single coarse-to-fine run.
         logdir: TensorBoard directory of the (single) graph, see
             :class:`~nst_tf1.graph.TransferGraph`.
 
@@ -121,11 +124,12 @@ class Runner:
     """
 
     def __init__(self, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
-                 settings: Settings | None = None, *, keep_weights: bool = True,
-                 logdir: str | None = None) -> None:
+                 settings: Settings | None = None, *, graphs_needed: int | None = None,
+                 max_open: int | None = None, logdir: str | None = None) -> None:
         self.weights = weights
         self.settings = settings or Settings()
-        self.keep_weights = keep_weights
+        self.graphs_needed = graphs_needed
+        self.max_open = max_open or max(self.settings.multires, 1)
         self.logdir = logdir
         self._graphs = collections.OrderedDict()
         self._grams = {}
@@ -149,9 +153,9 @@ class Runner:
             self._graphs.move_to_end(key)
             return self._graphs[key]
         if self.weights is None:
-            raise RuntimeError("the weights were released (keep_weights=False): "
+            raise RuntimeError(f"the weights were released after {self.graphs_needed} graphs: "
                                f"cannot build a graph of another size ({height}x{width})")
-        while len(self._graphs) >= max(self.settings.multires, 1):
+        while len(self._graphs) >= self.max_open:
             self._graphs.popitem(last=False)[1].close()
         s = self.settings
         graph = TransferGraph(
@@ -162,8 +166,8 @@ class Runner:
         )
         self.graphs_built += 1
         self._graphs[key] = graph
-        if not self.keep_weights:
-            self.weights = None  # the session holds the only copy from here on
+        if self.graphs_built == self.graphs_needed:
+            self.weights = None  # the sessions hold the only copies from here on
         return graph
 
     def evaluate(self, rgb: np.ndarray) -> tuple[float, float, float]:
@@ -221,7 +225,7 @@ class Runner:
             iterations, save_every: the settings' unless given; here 0 is allowed (no
                 update, only the initial image's costs; no images attached but the last).
                 Scales below the output size run ``settings.coarse_iterations`` when set;
-                ``settings.stop_ratio`` applies to the output size (L-BFGS).
+                ``settings.stop_balance`` applies to the output size (L-BFGS).
 
         Yields:
             :class:`Progress`, one per step of every scale.
@@ -265,7 +269,7 @@ class Runner:
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
             for step in graph.run(a_C, targets, initial, budget, save_every,
                                   should_stop=should_stop,
-                                  stop_ratio=s.stop_ratio if last else None):
+                                  stop_when=self._balanced if last else None):
                 if step.iteration == budget:
                     previous = step.image[0] + CONFIG.MEANS[0]
                 if s.preserve_colors == "luminance" and step.image is not None:
@@ -274,6 +278,13 @@ class Runner:
                 yield Progress(k, len(sizes), h, w, budget, step)
             if should_stop is not None and should_stop():
                 return
+
+    def _balanced(self, step):
+        """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times
+        alpha J_content (never, when the setting is off or alpha is 0)."""
+        s = self.settings
+        return (s.stop_balance is not None and s.alpha > 0
+                and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost)
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings
@@ -357,7 +368,7 @@ def style_transfer(
         content_layer=content_layer, optimizer=optimizer, precision=precision,
     )
     weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
-    with Runner(weights, settings, keep_weights=False, logdir=logdir) as runner:
+    with Runner(weights, settings, graphs_needed=1, logdir=logdir) as runner:
         del weights  # the session holds the only copy once the graph is built
         for progress in runner.run(content_image, [style_image], should_stop=should_stop,
                                    iterations=num_iterations, save_every=save_every):

@@ -41,8 +41,8 @@ def test_fast_fills_only_the_options_not_given():
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("stop_ratio", 1.5, "--stop-ratio: must be a number between 0 and 1"),
-    ("stop_ratio", 0.0, "--stop-ratio: must be a number between 0 and 1"),
+    ("stop_balance", -1.0, "--stop-balance: must be a finite number > 0"),
+    ("stop_balance", 0.0, "--stop-balance: must be a finite number > 0"),
     ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
 ])
 def test_fast_options_are_checked(field, value, needle):
@@ -94,7 +94,7 @@ def _quadratic(tf, shape=(1, 6, 8, 3), offset=120.0):
     return image, (J, J, 0.0 * J)
 
 
-def _evaluated_images(first_step, stop_ratio=None, budget=10):
+def _evaluated_images(first_step, stop_when=None, budget=10):
     import tensorflow.compat.v1 as tf
 
     from nst_tf1.optimize import model_lbfgs
@@ -104,7 +104,7 @@ def _evaluated_images(first_step, stop_ratio=None, budget=10):
         image, costs = _quadratic(tf)
         sess.run(image.initializer)
         steps = list(model_lbfgs(sess, {"input": image}, costs, budget, save_every=1,
-                                 first_step=first_step, stop_ratio=stop_ratio))
+                                 first_step=first_step, stop_when=stop_when))
     return steps
 
 
@@ -119,15 +119,34 @@ def test_lbfgs_first_step_moves_no_pixel_further_than_first_step():
     assert unscaled[1].total_cost > unscaled[0].total_cost
 
 
-def test_lbfgs_stop_ratio_ends_early_as_converged():
+def test_lbfgs_stop_when_ends_early_as_converged():
     from nst_tf1.optimize import MIN_EVALUATIONS
 
-    steps = _evaluated_images(first_step=32.0, stop_ratio=0.5, budget=30)
+    seen = []
+
+    def half_way(best):
+        seen.append(best)
+        return best.total_cost <= 0.5 * start
+
+    start = _evaluated_images(first_step=32.0, budget=1)[0].total_cost
+    steps = _evaluated_images(first_step=32.0, stop_when=half_way, budget=30)
     evaluated, final = steps[:-1], steps[-1]
     assert MIN_EVALUATIONS <= len(evaluated) < 30
     assert final.iteration == 30  # the final image, as when the budget is spent
-    assert final.total_cost <= 0.5 * evaluated[0].total_cost
+    assert final.total_cost <= 0.5 * start
     assert final.total_cost == min(s.total_cost for s in evaluated)
+    assert all(best.image is None for best in seen)
+
+
+def test_stop_balance_compares_the_weighted_terms():
+    from nst_tf1.optimize import Step
+    from nst_tf1.settings import Settings
+    from nst_tf1.transfer import Runner
+
+    runner = Runner(None, Settings(stop_balance=100.0, alpha=10, beta=40))
+    assert runner._balanced(Step(0, 0.0, content_cost=10.0, style_cost=250.0, image=None))
+    assert not runner._balanced(Step(0, 0.0, content_cost=10.0, style_cost=251.0, image=None))
+    assert not Runner(None, Settings())._balanced(Step(0, 0.0, 10.0, 1.0, None))
 
 
 # --- whole runs ----------------------------------------------------------------------------
@@ -165,7 +184,7 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     record = _record(out)
     assert record["settings"]["optimizer"] == "adam"
     assert record["costs"]["iteration"] == [0, 1, 2, 3]
-    assert set(record["choices"]["fast"]) == {"init", "coarse_iterations", "stop_ratio"}
+    assert set(record["choices"]["fast"]) == {"init", "coarse_iterations", "stop_balance"}
     assert "--precision" not in err.split("--fast chose:")[1]
 
 
