@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from . import graph, images, vgg
-from .config import CONFIG, model_source
+from .config import CONFIG, cache_dir, model_location, model_source
 from .errors import InputError, Interrupted, RunFailed
 from .graph import PrecisionError, import_tensorflow
 from .images import (
@@ -339,6 +339,11 @@ class _Run:
     def _ensure_model(self):
         """Download the model file if it is missing (unless --no-download)."""
         s = self.s
+        location = model_location()
+        if location.source == "local" and s.model == location.path:
+            self.report(Message(f"using {s.model} in this folder; the per-user cache "
+                                f"{os.path.join(cache_dir(), 'models')}, shared by every "
+                                "folder, is where a new download goes", "note"))
         if os.path.exists(s.model):
             return
         url, sha256 = model_source()

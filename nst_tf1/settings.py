@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from .colors import PRESERVE_COLORS
-from .config import CONFIG, ENV_MODEL, default_model_path
+from .config import CONFIG, ENV_HOME, ENV_MODEL, default_model_path
 from .errors import InputError
 from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
@@ -121,7 +121,9 @@ class Settings:
         factory=lambda: [DEFAULT_STYLE], nargs="+", metavar="S")
     model: str = _option(
         help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
-        f"(default: %(default)s; ${ENV_MODEL} sets it)", factory=default_model_path)
+        f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
+        f"here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows it)",
+        factory=default_model_path)
     no_download: bool = _option(
         False, "stop with a message instead of downloading a missing --model")
     output_dir: str = _option(

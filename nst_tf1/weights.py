@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .config import CONFIG, VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL
+from .config import VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL, default_model_path
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -319,7 +319,7 @@ class _Download:
         self._write(self.file.flush)
 
 
-def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = VGG_URL,
+def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_URL,
                     sha256: str | None = VGG_SHA256, *,
                     retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
                     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -334,6 +334,7 @@ def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = 
 
     Args:
         dest: final path of the file; it must not exist (an existing file is never touched).
+            Default: :func:`nst_tf1.config.default_model_path`, the per-user cache.
         url: where to GET it (default: MatConvNet's site).
         sha256: expected lower-case hex SHA256 of the whole file, or None to skip the check.
         retries: further attempts after a transient failure.
@@ -351,7 +352,7 @@ def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = 
         ChecksumError: the bytes do not have ``sha256`` (nothing is left under ``dest``, and the
             ``.part`` is deleted).
     """
-    dest = os.fspath(dest)
+    dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
     sha256 = sha256.strip().lower() if sha256 else None
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):

@@ -1,0 +1,69 @@
+"""Installs and runs anywhere: the model's default location, the package's own data, the
+version, ``python -m nst_tf1``."""
+
+import os
+import subprocess
+import sys
+
+from conftest import run_cli
+
+from nst_tf1.config import CONFIG, MODEL_FILE, cache_dir, default_model_path, model_location
+
+
+def test_model_defaults_to_the_per_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("NST_VGG_MODEL", raising=False)
+    monkeypatch.setenv("NST_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert cache_dir() == str(tmp_path / "home")
+    expected = str(tmp_path / "home" / "models" / MODEL_FILE)
+    assert model_location() == (expected, "cache")
+    assert default_model_path() == expected
+
+
+def test_platform_cache_without_nst_home(monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("NST_HOME", raising=False)
+    assert cache_dir() == platformdirs.user_cache_dir("nst-tf1", appauthor=False)
+
+
+def test_an_existing_local_model_then_the_environment_win(tmp_path, monkeypatch):
+    monkeypatch.delenv("NST_VGG_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / CONFIG.VGG_MODEL).write_bytes(b"x")
+    assert model_location() == (CONFIG.VGG_MODEL, "local")
+    # The notebook looks in the checkout above it.
+    os.mkdir(tmp_path / "notebooks")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert model_location("..") == (os.path.join("..", CONFIG.VGG_MODEL), "local")
+    assert model_location().source == "cache"
+    monkeypatch.setenv("NST_VGG_MODEL", "/data/vgg.mat")
+    assert model_location("..") == ("/data/vgg.mat", "env")
+
+
+def test_where_prints_the_path_and_whether_it_is_there(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NST_VGG_MODEL"}
+    env["NST_HOME"] = str(tmp_path / "home")
+    command = [sys.executable, "-m", "nst_tf1", "where"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    path = tmp_path / "home" / "models" / MODEL_FILE
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{path}\n"
+    assert result.stderr.startswith("nst-tf1: not there yet") and result.stderr.count("\n") == 1
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x" * 2**20)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout == f"{path}\n" and "present (1.0 MiB)" in result.stderr
+
+
+def test_a_local_model_is_used_with_a_note(vgg_file, image_pair, tmp_path, monkeypatch):
+    monkeypatch.delenv("NST_VGG_MODEL", raising=False)
+    (tmp_path / "models").mkdir()
+    os.symlink(vgg_file, tmp_path / CONFIG.VGG_MODEL)
+    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--iterations", 1,
+                     "--height", 32, "--width", 32, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(f"nst-tf1: using {CONFIG.VGG_MODEL} in this folder")
+    assert result.stderr.count("\n") == 1
+    assert (tmp_path / "output" / "generated_image.jpg").is_file()
