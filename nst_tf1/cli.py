@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from . import __version__
 from .config import (
     CONFIG,
     ENV_HOME,
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
         "written, out of memory); 2 bad input; 130 SIGINT; 143 SIGTERM."
     ))
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _settings_arguments(p)
     p.add_argument("--print-model", action="store_true", help=(
         "build the graph from --model at --height x --width (and --pooling), pprint the model "

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 from nst_tf1.config import CONFIG, MODEL_FILE, cache_dir, default_model_path, model_location
 
@@ -67,3 +67,28 @@ def test_a_local_model_is_used_with_a_note(vgg_file, image_pair, tmp_path, monke
     assert result.stderr.startswith(f"nst-tf1: using {CONFIG.VGG_MODEL} in this folder")
     assert result.stderr.count("\n") == 1
     assert (tmp_path / "output" / "generated_image.jpg").is_file()
+
+
+def test_version_and_python_m():
+    from nst_tf1 import __version__
+
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"nst-tf1 {__version__}\n")
+    result = subprocess.run([sys.executable, "-m", "nst_tf1", "--help"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("usage: nst-tf1")
+
+
+def test_the_demo_pair_is_package_data():
+    import importlib.resources
+
+    from nst_tf1.settings import DEFAULT_CONTENT, DEFAULT_STYLE, Settings
+
+    data = importlib.resources.files("nst_tf1") / "data"
+    assert (DEFAULT_CONTENT, DEFAULT_STYLE) == (str(data / "demo_content.jpg"),
+                                                str(data / "demo_style.jpg"))
+    assert os.path.isabs(DEFAULT_CONTENT) and os.path.isfile(DEFAULT_STYLE)
+    settings = Settings()
+    assert (settings.content, settings.style) == (DEFAULT_CONTENT, [DEFAULT_STYLE])
+    with open(os.path.join(ROOT, "setup.cfg")) as f:
+        assert "data/*.jpg" in f.read()  # shipped in the wheel
