@@ -29,7 +29,6 @@ unweighted, J = alpha J_content + beta J_style).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -48,7 +47,6 @@ __all__ = [
     "REQUIRED_FIELDS",
     "RunRecord",
     "draw_seed",
-    "file_sha256",
     "library_versions",
     "read_run_record",
     "RunRecordError",
@@ -74,23 +72,6 @@ class RunRecordError(InputError):
 def draw_seed() -> int:
     """A fresh seed in 0 .. 2**32 - 1, for a run whose user gave none (it is recorded)."""
     return secrets.randbelow(2**32)
-
-
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """SHA256 of a file, read in chunks of ``chunk_size`` bytes (a 510 MB file never whole).
-
-    Args:
-        path: the file.
-        chunk_size: bytes read at a time.
-
-    Returns:
-        str: 64 lowercase hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str | None]:

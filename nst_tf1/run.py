@@ -60,13 +60,14 @@ from .preflight import (
     interrupted_signature,
     run_signature,
 )
-from .record import RunRecord, draw_seed, file_sha256, library_versions
+from .record import RunRecord, draw_seed, library_versions
 from .settings import INIT_MODES, Settings
 from .transfer import Runner, scale_sizes
 from .vgg import MIN_IMAGE_SIDE
 from .weights import (
     DownloadError,
     fetch_vgg_model,
+    file_digests,
     format_mib,
     manual_model_hint,
     missing_model_message,
@@ -326,12 +327,12 @@ class _Run:
         _check_precision(s.precision, tensorflow=False)
         self._ensure_model()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
-            sha256 = pool.submit(file_sha256, s.model)
+            digests = pool.submit(file_digests, s.model, md5=False)
             weights = vgg.read_vgg_weights(s.model)
             if note:
                 self.report(Message(note))
             import_tensorflow()
-            info = {"size_bytes": os.path.getsize(s.model), "sha256": sha256.result(),
+            info = {"size_bytes": os.path.getsize(s.model), "sha256": digests.result().sha256,
                     "layout": weights.layout}
         _check_precision(s.precision, tensorflow=True)
         return weights, info

@@ -12,7 +12,7 @@ from conftest import HEIGHT, WIDTH, run_cli
 
 from nst_tf1 import figures
 from nst_tf1.cli import build_parser, main
-from nst_tf1.record import REQUIRED_FIELDS, file_sha256
+from nst_tf1.record import REQUIRED_FIELDS
 
 ITERATIONS, SAVE_EVERY = 6, 2
 # A figure is not blank if its pixels vary at least this much (uint8 variance).
@@ -106,15 +106,6 @@ def test_recorded_seed_reproduces_the_run(finished_run, vgg_file, image_pair, tm
     rerun = _record(str(again))
     for key in ("total_cost", "content_cost", "style_cost"):
         np.testing.assert_allclose(rerun["costs"][key][:2], record["costs"][key][:2], rtol=1e-5)
-
-
-def test_file_sha256_is_chunk_independent(tmp_path):
-    data = np.random.default_rng(0).bytes(10_000)
-    path = tmp_path / "blob"
-    path.write_bytes(data)
-    expected = hashlib.sha256(data).hexdigest()
-    for chunk in (1, 7, 4096, 1 << 20):
-        assert file_sha256(path, chunk_size=chunk) == expected
 
 
 def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkeypatch):
