@@ -320,15 +320,15 @@ def _print_model(settings):
 
 def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
-    from .figures import FIGURES, make_run_figures
+    from .figures import FIGURES, PlotsUnavailableError, make_run_figures, require_matplotlib
 
     p = _Parser(prog=f"{PROG} figure", description=(
         "Make the course's figures from a run's output directory (its run.json, saved images "
         "and final image): panel = content + style = generated; strip = the saved images and "
         "the final one by iteration; noise = the content image next to the noisy initial "
         "image (remade from the recorded seed); costs = J, J_content, J_style against the "
-        "iteration, log scale (needs matplotlib: pip install 'nst-tf1[plots]'). All but "
-        "costs need only Pillow."))
+        "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
+        "default are the others, with a note). All but costs need only Pillow."))
     def figure_name(text):
         if text not in FIGURES:
             raise argparse.ArgumentTypeError(
@@ -353,7 +353,14 @@ def figure_main(argv: Sequence[str]) -> int:
                     f"least 1, got {getattr(args, name)}")
 
     def work():
-        for path, figure in make_run_figures(args.run_dir, args.figures or FIGURES,
+        names = args.figures or FIGURES
+        if not args.figures:  # all of them: those this install cannot draw are skipped
+            try:
+                require_matplotlib()
+            except PlotsUnavailableError as exc:
+                _note(f"skipping costs.png: {exc}")
+                names = [name for name in FIGURES if name != "costs"]
+        for path, figure in make_run_figures(args.run_dir, names,
                                              args.out_dir, args.columns, args.max_images):
             print(f"Wrote {path} ({figure.width}x{figure.height})")
         return EXIT_OK
