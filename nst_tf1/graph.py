@@ -44,6 +44,7 @@ from .costs import (
     total_cost,
     total_variation_cost,
 )
+from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
 from .optimize import OPTIMIZERS, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
@@ -66,9 +67,6 @@ __all__ = [
 #: Arithmetic precisions of the session; the first is the course's.
 PRECISIONS = ("fp32", "bf16")
 
-# /proc/cpuinfo flags of the instructions oneDNN runs bfloat16 convolutions with.
-_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
 
 class PrecisionError(InputError):
     """The requested precision cannot run on this machine; the message says why."""
@@ -88,22 +86,14 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
     Returns:
         str or None: a one-line reason.
     """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(f.read().split())
-    except OSError:
+    flags = cpu_info()["flags"]
+    if flags is None:
         return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
-    if not flags.intersection(_BF16_CPU_FLAGS):
+    if not flags.intersection(BF16_CPU_FLAGS):
         return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
                 "/proc/cpuinfo); use --precision fp32")
     if check_tensorflow:
-        try:
-            from tensorflow.python.util import _pywrap_util_port
-
-            onednn = _pywrap_util_port.IsMklEnabled()
-        except (ImportError, AttributeError):
-            onednn = False
-        if not onednn:
+        if not onednn_enabled():
             return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
                     "bf16 rewrite needs")
     return None

@@ -15,6 +15,9 @@ so an interrupted run leaves a record of what it had done. It holds::
                     output_dir
     model           the model file's size, SHA256 and layout ("new" or "old")
     versions        Python, nst-tf1, TensorFlow, NumPy, SciPy, Pillow
+    device          what ran it (nst_tf1.device): CPU model and logical CPUs, its bfloat16
+                    instructions (avx512_bf16, amx_bf16), the GPUs TensorFlow sees, the
+                    TensorFlow version and package, CUDA build, oneDNN on or off
     started_utc     ISO 8601 start time; finished_utc once it ends
     wall_time_seconds   seconds from the start to the last write
     saves           one entry per saved image: iteration, file, total/content/style cost
@@ -37,6 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .device import TENSORFLOW_DISTRIBUTIONS
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -83,8 +87,7 @@ def library_versions() -> dict[str, str | None]:
     versions = {"python": platform.python_version(), "nst_tf1": __version__}
     # Read from the installed distributions' metadata: no library is imported for it.
     # TensorFlow is published under several distribution names.
-    for key, names in (("tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-macos",
-                                       "tensorflow-intel")),
+    for key, names in (("tensorflow", TENSORFLOW_DISTRIBUTIONS),
                        ("numpy", ("numpy",)), ("scipy", ("scipy",)), ("pillow", ("pillow",))):
         versions[key] = None
         for name in names:
@@ -111,11 +114,13 @@ class RunRecord:
         model: dict describing the model file (size, sha256, layout).
         versions: dict from :func:`library_versions`.
         image_size: (height, width) of the generated image.
+        device: dict from :func:`nst_tf1.device.describe_device` (``{}`` when not known).
     """
 
     def __init__(self, output_dir: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
                  files: Mapping[str, Any], model: Mapping[str, Any],
-                 versions: Mapping[str, str | None], image_size: Sequence[int]) -> None:
+                 versions: Mapping[str, str | None], image_size: Sequence[int],
+                 device: Mapping[str, Any] | None = None) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
         self._start = time.monotonic()
         self.data = {
@@ -127,6 +132,7 @@ class RunRecord:
             "files": dict(files),
             "model": dict(model),
             "versions": dict(versions),
+            "device": dict(device or {}),
             "started_utc": _utc_now(),
             "wall_time_seconds": 0.0,
             "saves": [],

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import graph, images, vgg
 from .config import CONFIG, cache_dir, model_location, model_source
+from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
 from .graph import PrecisionError, import_tensorflow
 from .images import (
@@ -311,8 +312,8 @@ class _Run:
 
     def _load_model(self, note):
         """Check that the CPU can do ``--precision bf16``, download a missing model, read
-        it, report ``note`` (what happens to an existing result), import TensorFlow quietly
-        and check its bf16 support.
+        it, import TensorFlow quietly, report the device (the run's first line) and ``note``
+        (what happens to an existing result), and check TensorFlow's bf16 support.
 
         The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
         (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
@@ -329,9 +330,12 @@ class _Run:
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
             digests = pool.submit(file_digests, s.model, md5=False)
             weights = vgg.read_vgg_weights(s.model)
+            import_tensorflow()
+            # The run's first line on standard output says what it runs on.
+            self.device = describe_device()
+            self.report(Message(device_line(self.device)))
             if note:
                 self.report(Message(note))
-            import_tensorflow()
             info = {"size_bytes": os.path.getsize(s.model), "sha256": digests.result().sha256,
                     "layout": weights.layout}
         _check_precision(s.precision, tensorflow=True)
@@ -372,7 +376,7 @@ class _Run:
                  "styles": [os.path.abspath(path) for path in job.styles],
                  "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out)}
         record = RunRecord(job.out, s.record(), self.seed, files, self.model_info,
-                           library_versions(), job.size)
+                           library_versions(), job.size, self.device)
         record.write()
         return record
 

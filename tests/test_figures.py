@@ -78,6 +78,11 @@ def test_run_json_has_every_field(finished_run, vgg_file):
         assert record["model"]["sha256"] == hashlib.sha256(f.read()).hexdigest()
     assert record["model"]["size_bytes"] == os.path.getsize(vgg_file)
     assert record["versions"]["tensorflow"] == tf.__version__
+    device = record["device"]
+    assert device["tensorflow"] == tf.__version__ and device["tensorflow_package"]
+    assert set(device) == {"cpu", "logical_cpus", "bf16", "gpus", "tensorflow",
+                           "tensorflow_package", "cuda_build", "onednn"}
+    assert isinstance(device["onednn"], bool) and isinstance(device["gpus"], list)
     assert record["versions"]["numpy"] == np.__version__
     assert record["wall_time_seconds"] > 0
     costs = record["costs"]
