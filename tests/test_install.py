@@ -92,3 +92,16 @@ def test_the_demo_pair_is_package_data():
     assert (settings.content, settings.style) == (DEFAULT_CONTENT, [DEFAULT_STYLE])
     with open(os.path.join(ROOT, "setup.cfg")) as f:
         assert "data/*.jpg" in f.read()  # shipped in the wheel
+
+
+def test_the_readme_flavour_recipe_lists_the_other_dependencies():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    requires = config["options"]["install_requires"].split()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        recipe = next(line for line in f if line.startswith("    pip install tensorflow-cpu "))
+    listed = [word.strip('"') for word in recipe.split()[3:]]
+    # CI runs this very line; it must hold every dependency but tensorflow itself.
+    assert sorted(listed) == sorted(r for r in requires if not r.startswith("tensorflow"))
