@@ -12,7 +12,7 @@ images, model file, output directory, an existing result of another content/styl
 128 + the signal's number when stopped by a signal (130 Ctrl-C, 143 SIGTERM).
 
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each): ``run`` (the default), ``figure``,
-``activations``, ``fetch-model``, ``make-vgg``, ``make-demo``.
+``activations``, ``fetch-model``, ``where``, ``make-vgg``, ``make-demo``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import CONFIG, ENV_MODEL, ENV_SHA256, ENV_URL, default_model_path, model_source
+from . import __version__
+from .config import (
+    CONFIG,
+    ENV_HOME,
+    ENV_MODEL,
+    ENV_SHA256,
+    ENV_URL,
+    default_model_path,
+    model_source,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -97,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     ), epilog=(
         "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished run), "
         "'nst-tf1 activations --help' (a layer's activation maps), 'nst-tf1 fetch-model "
-        "--help' (download and verify the VGG-19 file), 'nst-tf1 make-vgg --help' (synthetic "
+        "--help' (download and verify the VGG-19 file), 'nst-tf1 where' (where that file is or "
+        "will go), 'nst-tf1 make-vgg --help' (synthetic "
         "VGG-19 file for tests), 'nst-tf1 make-demo --help' (the generated demo image pair). "
         f"The VGG-19 file (510 MB) comes from {model_source()[0]}; when --model does not "
         "exist it is downloaded there first, unless --no-download is given.\n\n"
@@ -114,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
         "written, out of memory); 2 bad input; 130 SIGINT; 143 SIGTERM."
     ))
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _settings_arguments(p)
     p.add_argument("--print-model", action="store_true", help=(
         "build the graph from --model at --height x --width (and --pooling), pprint the model "
@@ -309,15 +320,15 @@ def _print_model(settings):
 
 def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
-    from .figures import FIGURES, make_run_figures
+    from .figures import FIGURES, PlotsUnavailableError, make_run_figures, require_matplotlib
 
     p = _Parser(prog=f"{PROG} figure", description=(
         "Make the course's figures from a run's output directory (its run.json, saved images "
         "and final image): panel = content + style = generated; strip = the saved images and "
         "the final one by iteration; noise = the content image next to the noisy initial "
         "image (remade from the recorded seed); costs = J, J_content, J_style against the "
-        "iteration, log scale (needs matplotlib: pip install 'nst-tf1[plots]'). All but "
-        "costs need only Pillow."))
+        "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
+        "default are the others, with a note). All but costs need only Pillow."))
     def figure_name(text):
         if text not in FIGURES:
             raise argparse.ArgumentTypeError(
@@ -342,7 +353,14 @@ def figure_main(argv: Sequence[str]) -> int:
                     f"least 1, got {getattr(args, name)}")
 
     def work():
-        for path, figure in make_run_figures(args.run_dir, args.figures or FIGURES,
+        names = args.figures or FIGURES
+        if not args.figures:  # all of them: those this install cannot draw are skipped
+            try:
+                require_matplotlib()
+            except PlotsUnavailableError as exc:
+                _note(f"skipping costs.png: {exc}")
+                names = [name for name in FIGURES if name != "costs"]
+        for path, figure in make_run_figures(args.run_dir, names,
                                              args.out_dir, args.columns, args.max_images):
             print(f"Wrote {path} ({figure.width}x{figure.height})")
         return EXIT_OK
@@ -466,9 +484,10 @@ def fetch_model_main(argv: Sequence[str]) -> int:
         "DEST.part with a progress bar, resumed with an HTTP Range request after an "
         "interruption, checked against --sha256, then renamed into place. An existing DEST is "
         "never overwritten."), epilog=(
-        f"Environment: ${ENV_MODEL} sets the default --dest, ${ENV_URL} and ${ENV_SHA256} the "
-        "default --url and --sha256. Exit status: 0 when the file is in place, 1 when the "
-        "download failed, 2 for bad arguments."))
+        f"Environment: ${ENV_MODEL} sets the default --dest (else {CONFIG.VGG_MODEL} if it "
+        f"exists here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows "
+        f"it), ${ENV_URL} and ${ENV_SHA256} the default --url and --sha256. Exit status: 0 "
+        "when the file is in place, 1 when the download failed, 2 for bad arguments."))
     add, flt = p.add_argument, _number(float)
     add("--dest", default=default_model_path(), help="where the file goes (default: %(default)s)")
     add("--url", default=url,
@@ -509,12 +528,40 @@ def fetch_model_main(argv: Sequence[str]) -> int:
     return _guarded(work)
 
 
+def where_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 where``: where the VGG-19 file is, or will go."""
+    from .config import cache_dir, model_location
+    from .weights import format_mib
+
+    p = _Parser(prog=f"{PROG} where", description=(
+        "Print the path of the VGG-19 file the main job and fetch-model use by default, alone "
+        "on standard output, and on standard error whether the file is there and why that "
+        f"path: ${ENV_MODEL} when set; else {CONFIG.VGG_MODEL} when it exists in the current "
+        "folder; else the per-user cache, shared by every folder "
+        f"(${ENV_HOME}, or the platform's user cache folder). --model overrides all of them."))
+    p.parse_args(argv)
+    location = model_location()
+    why = {
+        "env": f"set by ${ENV_MODEL}",
+        "local": f"found in this folder; the per-user cache is {cache_dir()}",
+        "cache": f"the per-user cache (${ENV_HOME} moves it)",
+    }[location.source]
+    if os.path.isfile(location.path):
+        state = f"present ({format_mib(os.path.getsize(location.path))})"
+    else:
+        state = "not there yet: 'nst-tf1 fetch-model' (or the first run) downloads it"
+    print(location.path, flush=True)
+    _note(f"{state}; {why}")
+    return EXIT_OK
+
+
 #: Subcommand name -> function taking the remaining arguments and returning an exit status.
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "run": run_main,
     "figure": figure_main,
     "activations": activations_main,
     "fetch-model": fetch_model_main,
+    "where": where_main,
     "make-vgg": make_vgg_main,
     "make-demo": make_demo_main,
 }

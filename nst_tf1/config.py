@@ -7,6 +7,7 @@ the matching flag) rather than editing the functions that use it.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,6 +20,12 @@ __all__ = [
     "ENV_MODEL",
     "ENV_URL",
     "ENV_SHA256",
+    "ENV_HOME",
+    "APP_NAME",
+    "MODEL_FILE",
+    "ModelLocation",
+    "cache_dir",
+    "model_location",
     "default_model_path",
     "model_source",
 ]
@@ -40,7 +47,9 @@ class CONFIG:
         COLOR_CHANNELS: 3 (RGB).
         NOISE_RATIO: weight of the uniform(-20, 20) noise in the initial generated image.
         MEANS: ImageNet per-channel RGB pixel mean, shape (1, 1, 1, 3), subtracted before VGG.
-        VGG_MODEL: path of MatConvNet's ``imagenet-vgg-verydeep-19.mat``.
+        VGG_MODEL: the course's path of MatConvNet's ``imagenet-vgg-verydeep-19.mat``, used
+            when that file exists; else the default is in the per-user cache
+            (:func:`model_location`).
         STYLE_LAYERS: (layer name, coefficient) pairs of the style cost.
         CONTENT_LAYER: layer whose activations define the content cost.
         ALPHA, BETA: weights of J_content and J_style in J.
@@ -71,8 +80,15 @@ class CONFIG:
     OUTPUT_DIR = "output/"
 
 
-# Environment variables: the default model path, and a mirror of the VGG-19 file.
+# Environment variables: the default model path, a mirror of the VGG-19 file, and the root of
+# the per-user cache (as $TORCH_HOME and $KERAS_HOME are for torch.hub and Keras).
 ENV_MODEL, ENV_URL, ENV_SHA256 = "NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"
+ENV_HOME = "NST_HOME"
+
+#: The name of the per-user cache folder (``~/.cache/nst-tf1`` on Linux).
+APP_NAME = "nst-tf1"
+#: The file name MatConvNet publishes the network under.
+MODEL_FILE = os.path.basename(CONFIG.VGG_MODEL)
 
 
 def _env(name: str, default: str) -> str:
@@ -80,9 +96,56 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-def default_model_path() -> str:
-    """Where the VGG-19 file is looked for: ``$NST_VGG_MODEL``, else ``CONFIG.VGG_MODEL``."""
-    return _env(ENV_MODEL, CONFIG.VGG_MODEL)
+def cache_dir() -> str:
+    """The per-user cache of nst-tf1, shared by every folder it runs in: ``$NST_HOME`` if set,
+    else the platform's user cache folder (``~/.cache/nst-tf1`` on Linux, honouring
+    ``$XDG_CACHE_HOME``; ``~/Library/Caches/nst-tf1`` on macOS; ``%LOCALAPPDATA%\\nst-tf1\\Cache``
+    on Windows)."""
+    home = os.environ.get(ENV_HOME)
+    if home:
+        return os.path.expanduser(home)
+    import platformdirs
+
+    return platformdirs.user_cache_dir(APP_NAME, appauthor=False)
+
+
+class ModelLocation(NamedTuple):
+    """Where the VGG-19 file is looked for, and why there.
+
+    Attributes:
+        path: the file's path (it may not exist yet).
+        source: ``"env"`` (``$NST_VGG_MODEL``), ``"local"`` (an existing
+            ``models/imagenet-vgg-verydeep-19.mat`` under the folder searched) or ``"cache"``
+            (the per-user cache, :func:`cache_dir`).
+    """
+
+    path: str
+    source: str
+
+
+def model_location(directory: str | os.PathLike[str] = ".") -> ModelLocation:
+    """Resolve the default VGG-19 path; ``--model`` (when given) wins over all of this.
+
+    In order: ``$NST_VGG_MODEL``; ``DIRECTORY/models/imagenet-vgg-verydeep-19.mat`` if that file
+    exists (where the course, and earlier versions, kept it); else
+    ``CACHE/models/imagenet-vgg-verydeep-19.mat`` in the per-user cache (:func:`cache_dir`),
+    where a missing file is downloaded, once for every folder.
+
+    Args:
+        directory: the folder whose ``models/`` is searched (default: the current one).
+    """
+    env = os.environ.get(ENV_MODEL)
+    if env:
+        return ModelLocation(env, "env")
+    local = os.path.normpath(os.path.join(os.fspath(directory), CONFIG.VGG_MODEL))
+    if os.path.isfile(local):
+        return ModelLocation(local, "local")
+    return ModelLocation(os.path.join(cache_dir(), "models", MODEL_FILE), "cache")
+
+
+def default_model_path(directory: str | os.PathLike[str] = ".") -> str:
+    """The default ``--model``: the path of :func:`model_location`."""
+    return model_location(directory).path
 
 
 def model_source() -> tuple[str, str]:

@@ -2,10 +2,11 @@
 
 The course's ``louvre.jpg`` and ``monet.jpg`` cannot be shipped. :func:`make_demo_content`
 draws a scene in their spirit (evening sky, sun, a glass pyramid on a paved square) and
-:func:`make_demo_style` a painting of short coloured brush strokes. ``images/demo_content.jpg``
-and ``images/demo_style.jpg`` in the repository were written by::
+:func:`make_demo_style` a painting of short coloured brush strokes. The pair ships inside the
+package, as ``nst_tf1/data/demo_content.jpg`` and ``nst_tf1/data/demo_style.jpg`` (so the main
+job runs from any folder, installed from a wheel too), written by::
 
-    nst-tf1 make-demo images/        # or: python -m nst_tf1 make-demo images/
+    nst-tf1 make-demo nst_tf1/data/        # or: python -m nst_tf1 make-demo nst_tf1/data/
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Every figure is a PNG; all but the cost curve are drawn with Pillow alone:
     panel        "content image + style image = generated image", three images with captions
     strip        the saved images (0, 20, ..., 180) and the final one, labelled with iterations
     noise        the content image C next to the noisy initial generated image G
-    costs        J, J_content and J_style against the iteration, log scale (needs matplotlib:
-                 ``pip install 'nst-tf1[plots]'``)
+    costs        J, J_content and J_style against the iteration, log scale (needs matplotlib,
+                 a dependency of the package)
     activations  a grid of one layer's activation maps for an image (what the layer "sees")
 
 Layout (all sizes in pixels): images are tiles enlarged by a whole factor (nearest neighbour,
@@ -89,8 +89,8 @@ def require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise PlotsUnavailableError(
-            "the cost curve needs matplotlib, which is not installed: "
-            "pip install 'nst-tf1[plots]' (or pip install matplotlib)"
+            "the cost curve needs matplotlib, which is not installed (an install with "
+            "--no-deps?): pip install matplotlib"
         ) from None
 
 

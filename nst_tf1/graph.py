@@ -44,6 +44,7 @@ from .costs import (
     total_cost,
     total_variation_cost,
 )
+from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
 from .optimize import OPTIMIZERS, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
@@ -59,7 +60,6 @@ __all__ = [
     "resolve_precision",
     "TransferGraph",
     "bf16_unsupported_reason",
-    "cpu_flags",
     "import_tensorflow",
     "session_config",
     "style_grams_in_own_graph",
@@ -69,23 +69,9 @@ __all__ = [
 #: CPU and TensorFlow can run it (:func:`bf16_unsupported_reason`), else fp32.
 PRECISIONS = ("fp32", "bf16", "auto")
 
-# /proc/cpuinfo flags of the instructions oneDNN runs bfloat16 convolutions with.
-_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
 
 class PrecisionError(InputError):
     """The requested precision cannot run on this machine; the message says why."""
-
-
-def cpu_flags() -> set[str] | None:
-    """The instruction-set flags of this machine's CPU (``/proc/cpuinfo``), or ``None``
-    where that file cannot be read (not Linux)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return {word for line in f if line.startswith("flags")
-                    for word in line.partition(":")[2].split()}
-    except OSError:
-        return None
 
 
 def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
@@ -102,20 +88,14 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
     Returns:
         str or None: a one-line reason.
     """
-    flags = cpu_flags()
+    flags = cpu_info()["flags"]
     if flags is None:
         return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
-    if not flags.intersection(_BF16_CPU_FLAGS):
+    if not flags.intersection(BF16_CPU_FLAGS):
         return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
                 "/proc/cpuinfo); use --precision fp32")
     if check_tensorflow:
-        try:
-            from tensorflow.python.util import _pywrap_util_port
-
-            onednn = _pywrap_util_port.IsMklEnabled()
-        except (ImportError, AttributeError):
-            onednn = False
-        if not onednn:
+        if not onednn_enabled():
             return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
                     "bf16 rewrite needs")
     return None

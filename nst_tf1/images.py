@@ -54,11 +54,8 @@ class ImageInputError(InputError):
 #: at twice that) stays in force as well.
 MAX_INPUT_PIXELS = 100_000_000
 
-# EXIF orientation (tag 0x0112) -> the transpose that shows the image upright; Pillow's
-# ``ImageOps.exif_transpose`` uses the same table.
-_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
-                6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
-_EXIF_ORIENTATION_TAG = 0x0112
+# EXIF orientations that turn the image by a quarter: its upright width is the stored height.
+_QUARTER_TURNS = (5, 6, 7, 8)
 
 
 def _one_line(text, limit=200):
@@ -175,7 +172,7 @@ def _checked_size(path, img, upright=False):
         raise ImageInputError(f"{path}: image is {src_width}x{src_height} pixels: empty")
     if not upright:
         return src_width, src_height
-    if _orientation(img) in (5, 6, 7, 8):
+    if _orientation(img) in _QUARTER_TURNS:
         src_width, src_height = src_height, src_width
     return src_height, src_width
 
@@ -240,21 +237,26 @@ def _is_16_bit(img):
 
 
 def _orientation(img):
-    """EXIF orientation 1..8 of an open image; 1 (upright) when absent or unreadable."""
+    """EXIF orientation 1..8 of an open image, read from the header without decoding (as
+    Pillow reads it: the EXIF tag, else XMP's); 1 (upright) when absent or unreadable."""
+    from PIL import ExifTags
+
     try:
-        return int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+        return int(img.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception:  # corrupt EXIF must not make a good image unusable
         return 1
 
 
 def _upright(img):
-    """Apply the EXIF orientation; an unreadable EXIF block means "already upright"."""
-    from PIL import Image
+    """Turn a decoded image upright by its EXIF orientation, with Pillow's
+    ``ImageOps.exif_transpose`` (in place); an unreadable EXIF block means "already upright"."""
+    from PIL import ImageOps
 
-    orientation = _orientation(img)
-    if orientation not in _ORIENTATION:
-        return img
-    return img.transpose(getattr(Image.Transpose, _ORIENTATION[orientation]))
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception:  # corrupt EXIF must not make a good image unusable
+        pass
+    return img
 
 
 def _to_rgb(img, sixteen_bit=False):

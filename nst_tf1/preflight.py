@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 
 from .errors import InputError
-from .record import file_sha256
+from .weights import file_digests
 
 __all__ = [
     "PreflightError",
@@ -195,7 +195,8 @@ def run_signature(content_path: str | os.PathLike[str],
     if isinstance(style_paths, (str, os.PathLike)):
         style_paths = [style_paths]
     record = {
-        role: [{"name": os.path.basename(p), "sha256": file_sha256(p)} for p in paths]
+        role: [{"name": os.path.basename(p), "sha256": file_digests(p, md5=False).sha256}
+               for p in paths]
         for role, paths in (("content", [content_path]), ("style", list(style_paths)))
     }
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)

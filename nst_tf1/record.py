@@ -15,6 +15,9 @@ so an interrupted run leaves a record of what it had done. It holds::
                     output_dir
     model           the model file's size, SHA256 and layout ("new" or "old")
     versions        Python, nst-tf1, TensorFlow, NumPy, SciPy, Pillow
+    device          what ran it (nst_tf1.device): CPU model and logical CPUs, its bfloat16
+                    instructions (avx512_bf16, amx_bf16), the GPUs TensorFlow sees, the
+                    TensorFlow version and package, CUDA build, oneDNN on or off
     started_utc     ISO 8601 start time; finished_utc once it ends
     wall_time_seconds   seconds from the start to the last write
     saves           one entry per saved image: iteration, file, total/content/style cost
@@ -34,7 +37,6 @@ unweighted, J = alpha J_content + beta J_style).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -43,6 +45,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .device import TENSORFLOW_DISTRIBUTIONS
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -53,7 +56,6 @@ __all__ = [
     "REQUIRED_FIELDS",
     "RunRecord",
     "draw_seed",
-    "file_sha256",
     "library_versions",
     "read_run_record",
     "RunRecordError",
@@ -81,23 +83,6 @@ def draw_seed() -> int:
     return secrets.randbelow(2**32)
 
 
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """SHA256 of a file, read in chunks of ``chunk_size`` bytes (a 510 MB file never whole).
-
-    Args:
-        path: the file.
-        chunk_size: bytes read at a time.
-
-    Returns:
-        str: 64 lowercase hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict[str, str | None]:
     """Versions of Python and of the libraries the result depends on, as strings."""
     from importlib import metadata
@@ -107,8 +92,7 @@ def library_versions() -> dict[str, str | None]:
     versions = {"python": platform.python_version(), "nst_tf1": __version__}
     # Read from the installed distributions' metadata: no library is imported for it.
     # TensorFlow is published under several distribution names.
-    for key, names in (("tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-macos",
-                                       "tensorflow-intel")),
+    for key, names in (("tensorflow", TENSORFLOW_DISTRIBUTIONS),
                        ("numpy", ("numpy",)), ("scipy", ("scipy",)), ("pillow", ("pillow",))):
         versions[key] = None
         for name in names:
@@ -135,12 +119,14 @@ class RunRecord:
         model: dict describing the model file (size, sha256, layout).
         versions: dict from :func:`library_versions`.
         image_size: (height, width) of the generated image.
+        device: dict from :func:`nst_tf1.device.describe_device` (``{}`` when not known).
         choices: what ran where the settings leave a choice (see ``choices`` above).
     """
 
     def __init__(self, output_dir: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
                  files: Mapping[str, Any], model: Mapping[str, Any],
                  versions: Mapping[str, str | None], image_size: Sequence[int],
+                 device: Mapping[str, Any] | None = None,
                  choices: Mapping[str, Any] | None = None) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
         self._start = time.monotonic()
@@ -153,6 +139,7 @@ class RunRecord:
             "files": dict(files),
             "model": dict(model),
             "versions": dict(versions),
+            "device": dict(device or {}),
             "started_utc": _utc_now(),
             "wall_time_seconds": 0.0,
             "saves": [],

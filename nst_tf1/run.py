@@ -35,7 +35,8 @@ from typing import Callable
 import numpy as np
 
 from . import graph, images, vgg
-from .config import CONFIG, model_source
+from .config import CONFIG, cache_dir, model_location, model_source
+from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
 from .graph import PrecisionError, import_tensorflow
 from .images import (
@@ -61,13 +62,14 @@ from .preflight import (
     interrupted_signature,
     run_signature,
 )
-from .record import RunRecord, draw_seed, file_sha256, library_versions
+from .record import RunRecord, draw_seed, library_versions
 from .settings import INIT_MODES, Settings
 from .transfer import Runner, scale_sizes
 from .vgg import MIN_IMAGE_SIDE
 from .weights import (
     DownloadError,
     fetch_vgg_model,
+    file_digests,
     format_mib,
     manual_model_hint,
     missing_model_message,
@@ -313,8 +315,8 @@ class _Run:
 
     def _load_model(self, note):
         """Check that the CPU can do ``--precision bf16``, download a missing model, read
-        it, report ``note`` (what happens to an existing result), import TensorFlow quietly
-        and check its bf16 support.
+        it, import TensorFlow quietly, report the device (the run's first line) and ``note``
+        (what happens to an existing result), and check TensorFlow's bf16 support.
 
         The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
         (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
@@ -329,12 +331,15 @@ class _Run:
         _check_precision(s.precision, tensorflow=False)
         self._ensure_model()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
-            sha256 = pool.submit(file_sha256, s.model)
+            digests = pool.submit(file_digests, s.model, md5=False)
             weights = vgg.read_vgg_weights(s.model)
+            import_tensorflow()
+            # The run's first line on standard output says what it runs on.
+            self.device = describe_device()
+            self.report(Message(device_line(self.device)))
             if note:
                 self.report(Message(note))
-            import_tensorflow()
-            info = {"size_bytes": os.path.getsize(s.model), "sha256": sha256.result(),
+            info = {"size_bytes": os.path.getsize(s.model), "sha256": digests.result().sha256,
                     "layout": weights.layout}
         _check_precision(s.precision, tensorflow=True)
         self._choose()
@@ -357,6 +362,11 @@ class _Run:
     def _ensure_model(self):
         """Download the model file if it is missing (unless --no-download)."""
         s = self.s
+        location = model_location()
+        if location.source == "local" and s.model == location.path:
+            self.report(Message(f"using {s.model} in this folder; the per-user cache "
+                                f"{os.path.join(cache_dir(), 'models')}, shared by every "
+                                "folder, is where a new download goes", "note"))
         if os.path.exists(s.model):
             return
         url, sha256 = model_source()
@@ -384,7 +394,7 @@ class _Run:
                  "styles": [os.path.abspath(path) for path in job.styles],
                  "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out)}
         record = RunRecord(job.out, s.record(), self.seed, files, self.model_info,
-                           library_versions(), job.size, choices=self.choices)
+                           library_versions(), job.size, self.device, self.choices)
         record.write()
         return record
 

@@ -15,12 +15,13 @@ Checks that need the file system (does a file exist, is it an image) are made by
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import math
 import os
 from typing import Any
 
 from .colors import PRESERVE_COLORS
-from .config import CONFIG, ENV_MODEL, default_model_path
+from .config import CONFIG, ENV_HOME, ENV_MODEL, default_model_path
 from .errors import InputError
 from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
@@ -37,9 +38,10 @@ __all__ = [
     "parse_style_layers",
 ]
 
-#: The generated demo pair the main job stylises when no image is given.
-DEFAULT_CONTENT = "images/demo_content.jpg"
-DEFAULT_STYLE = "images/demo_style.jpg"
+#: The generated demo pair the main job stylises when no image is given: package data, so
+#: the main job runs from any folder (``nst-tf1 make-demo nst_tf1/data`` rewrites it).
+DEFAULT_CONTENT = str(importlib.resources.files(__package__) / "data" / "demo_content.jpg")
+DEFAULT_STYLE = str(importlib.resources.files(__package__) / "data" / "demo_style.jpg")
 
 #: Named initial images; anything else given as ``init`` is an image path.
 INIT_MODES = ("noise", "content", "style")
@@ -135,14 +137,17 @@ class Settings:
 
     content: str = _option(
         DEFAULT_CONTENT, "content image C, or a directory: one run per image in it (default: "
-        "%(default)s, a generated demo scene)")
+        "%(default)s, a generated demo scene shipped with the package)")
     style: list = _option(
         help="style image S; several images are blended (see --style-weights); a directory "
-        f"gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo painting)",
+        f"gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo painting "
+        "shipped with the package)",
         factory=lambda: [DEFAULT_STYLE], nargs="+", metavar="S")
     model: str = _option(
         help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
-        f"(default: %(default)s; ${ENV_MODEL} sets it)", factory=default_model_path)
+        f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
+        f"here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows it)",
+        factory=default_model_path)
     no_download: bool = _option(
         False, "stop with a message instead of downloading a missing --model")
     output_dir: str = _option(

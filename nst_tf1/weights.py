@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .config import CONFIG, VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL
+from .config import VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL, default_model_path
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -115,19 +115,30 @@ def part_path(dest: str | os.PathLike[str]) -> str:
     return os.fspath(dest) + ".part"
 
 
-def file_digests(path: str | os.PathLike[str], chunk_size: int = _CHUNK_SIZE) -> Digests:
-    """MD5 and SHA256 of a file, read once.
+def file_digests(path: str | os.PathLike[str], chunk_size: int = _CHUNK_SIZE, *,
+                 md5: bool = True) -> Digests:
+    """SHA256 and MD5 of a file, read once in chunks (a 510 MB file is never held whole).
+
+    The package's one file hash: the model check, run.json's model entry and the record of
+    the images that made a result all use it.
+
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+        md5: also compute the MD5 (the older published VGG-19 file is known by it only);
+            ``False`` leaves it ``None`` and hashes 2-3 times faster.
 
     Returns:
-        Digests: (size, md5, sha256).
+        Digests: (size, md5 or None, sha256), the digests as lower-case hex.
     """
-    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    hashes = [hashlib.sha256()] + ([hashlib.md5()] if md5 else [])
+    size = 0
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk_size), b""):
-            md5.update(block)
-            sha256.update(block)
+            for digest in hashes:
+                digest.update(block)
             size += len(block)
-    return Digests(size, md5.hexdigest(), sha256.hexdigest())
+    return Digests(size, hashes[1].hexdigest() if md5 else None, hashes[0].hexdigest())
 
 
 def known_layout(digests: Digests) -> str | None:
@@ -319,7 +330,7 @@ class _Download:
         self._write(self.file.flush)
 
 
-def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = VGG_URL,
+def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_URL,
                     sha256: str | None = VGG_SHA256, *,
                     retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
                     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -334,6 +345,7 @@ def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = 
 
     Args:
         dest: final path of the file; it must not exist (an existing file is never touched).
+            Default: :func:`nst_tf1.config.default_model_path`, the per-user cache.
         url: where to GET it (default: MatConvNet's site).
         sha256: expected lower-case hex SHA256 of the whole file, or None to skip the check.
         retries: further attempts after a transient failure.
@@ -351,7 +363,7 @@ def fetch_vgg_model(dest: str | os.PathLike[str] = CONFIG.VGG_MODEL, url: str = 
         ChecksumError: the bytes do not have ``sha256`` (nothing is left under ``dest``, and the
             ``.part`` is deleted).
     """
-    dest = os.fspath(dest)
+    dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
     sha256 = sha256.strip().lower() if sha256 else None
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):

@@ -1,13 +1,22 @@
 """Shared fixtures: synthetic VGG-19 files and small generated images (no downloads)."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The tests never read or write the user's cache (~/.cache/nst-tf1): NST_HOME points the
+# default model path of this process and of every command it starts into a folder of its own.
+_NST_HOME = tempfile.mkdtemp(prefix="nst-home-")
+os.environ["NST_HOME"] = _NST_HOME
+atexit.register(shutil.rmtree, _NST_HOME, ignore_errors=True)
 
 # Small sizes keep the whole suite fast on 2 CPU cores.
 HEIGHT, WIDTH = 48, 64

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from nst_tf1.images import MAX_INPUT_PIXELS, ImageInputError, load_image
+from nst_tf1.images import MAX_INPUT_PIXELS, ImageInputError, image_size, load_image
 from nst_tf1.vgg import MIN_IMAGE_SIDE, activation_bytes, activation_shapes
 
 # ----------------------------------------------------------------------------------------
@@ -598,3 +598,46 @@ def test_random_arrays_load_or_raise_image_input_error(tmp_path, array, fmt, cut
     path = tmp_path / f"array.{fmt.lower()}"
     path.write_bytes(raw)
     _check_loaded_or_refused(path)
+
+
+def _oriented_png(directory, orientation, exif_bytes=None):
+    """A 40x24 (width x height) PNG whose EXIF says ``orientation`` (or that carries
+    ``exif_bytes`` as they are); returns (path, stored pixels). PNG is lossless, so the
+    pixels can be compared exactly."""
+    from PIL import Image
+
+    rng = np.random.default_rng(orientation)
+    # Large flat blocks survive resizing; a random colour per block tells them apart.
+    blocks = rng.integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    stored = np.kron(blocks, np.ones((8, 8, 1), np.uint8))
+    img = Image.fromarray(stored)
+    path = str(directory / f"o{orientation}.png")
+    if exif_bytes is None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        exif_bytes = exif.tobytes()
+    img.save(path, exif=exif_bytes)
+    return path, stored
+
+
+# EXIF orientation -> how the stored pixels are shown (the EXIF 2.3 definitions).
+_SHOWN = {
+    1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, -1)[::-1], 8: lambda a: np.rot90(a),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(_SHOWN))
+def test_every_exif_orientation_is_shown_upright(tmp_path, orientation):
+    path, stored = _oriented_png(tmp_path, orientation)
+    expected = _SHOWN[orientation](stored)
+    assert image_size(path) == expected.shape[:2]  # from the header, before decoding
+    image = load_image(path, *expected.shape[:2])
+    np.testing.assert_array_equal(image, expected.astype(np.float32))
+
+
+def test_corrupt_exif_means_upright(tmp_path):
+    path, stored = _oriented_png(tmp_path, 6, exif_bytes=b"Exif\x00\x00II*\x00\xff\xff")
+    assert image_size(path) == (24, 40)
+    np.testing.assert_array_equal(load_image(path, 24, 40), stored.astype(np.float32))

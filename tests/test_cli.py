@@ -39,6 +39,10 @@ def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # TensorFlow's start-up logging is kept off the terminal
     lines = result.stdout.splitlines()
+    # The first line names the device: CPU, bfloat16 instructions, GPUs, TensorFlow, oneDNN.
+    assert lines[0].startswith("Device: ") and "TensorFlow " in lines[0]
+    assert "oneDNN o" in lines[0] and "GPU" in lines[0]
+    assert lines[1] == "Iteration 0 :"
     for i in (0, 20, 40):
         at = lines.index(f"Iteration {i} :")
         assert lines[at + 1].startswith("total cost = ")

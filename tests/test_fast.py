@@ -63,7 +63,7 @@ def test_help_says_explicit_flags_win():
 def test_precision_auto_is_fp32_without_bf16_instructions(monkeypatch):
     from nst_tf1 import graph
 
-    monkeypatch.setattr(graph, "cpu_flags", lambda: set(NO_BF16_CPU))
+    monkeypatch.setattr(graph, "cpu_info", lambda: {"flags": set(NO_BF16_CPU)})
     precision, why = graph.resolve_precision("auto")
     assert precision == "fp32" and "no bfloat16 instructions" in why
     config = graph.session_config("auto")  # never an error
@@ -77,7 +77,7 @@ def test_precision_auto_is_bf16_with_bf16_instructions(monkeypatch):
 
     from nst_tf1 import graph
 
-    monkeypatch.setattr(graph, "cpu_flags", lambda: NO_BF16_CPU | {"avx512_bf16"})
+    monkeypatch.setattr(graph, "cpu_info", lambda: {"flags": NO_BF16_CPU | {"avx512_bf16"}})
     monkeypatch.setattr(_pywrap_util_port, "IsMklEnabled", lambda: True)
     assert graph.resolve_precision("auto")[0] == "bf16"
 
@@ -156,7 +156,7 @@ def test_fast_run_end_to_end_records_its_choices(vgg_file, image_pair, tmp_path,
                                                  capsys):
     from nst_tf1 import graph
 
-    monkeypatch.setattr(graph, "cpu_flags", lambda: set(NO_BF16_CPU))
+    monkeypatch.setattr(graph, "cpu_info", lambda: {"flags": set(NO_BF16_CPU)})
     out = tmp_path / "fast"
     status, stdout, err = _main("--content", image_pair[0], "--style", image_pair[1],
                                 "--model", vgg_file, "--output-dir", out, "--height", 64,

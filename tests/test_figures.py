@@ -12,7 +12,7 @@ from conftest import HEIGHT, WIDTH, run_cli
 
 from nst_tf1 import figures
 from nst_tf1.cli import build_parser, main
-from nst_tf1.record import REQUIRED_FIELDS, file_sha256
+from nst_tf1.record import REQUIRED_FIELDS
 
 ITERATIONS, SAVE_EVERY = 6, 2
 # A figure is not blank if its pixels vary at least this much (uint8 variance).
@@ -69,8 +69,8 @@ def test_run_json_has_every_field(finished_run, vgg_file):
     record = _record(finished_run)
     assert set(REQUIRED_FIELDS) | {"final", "finished_utc"} <= set(record)
     assert record["status"] == "finished"
-    # Every setting of the command line (but the --print-model switch) is recorded.
-    dests = {a.dest for a in build_parser()._actions} - {"help", "print_model"}
+    # Every setting of the command line (but the --print-model and --version switches) is recorded.
+    dests = {a.dest for a in build_parser()._actions} - {"help", "version", "print_model"}
     assert dests <= set(record["settings"])
     assert record["settings"]["seed"] is None  # the user gave none...
     assert isinstance(record["seed"], int) and record["seed"] >= 0  # ...so one was drawn
@@ -78,6 +78,11 @@ def test_run_json_has_every_field(finished_run, vgg_file):
         assert record["model"]["sha256"] == hashlib.sha256(f.read()).hexdigest()
     assert record["model"]["size_bytes"] == os.path.getsize(vgg_file)
     assert record["versions"]["tensorflow"] == tf.__version__
+    device = record["device"]
+    assert device["tensorflow"] == tf.__version__ and device["tensorflow_package"]
+    assert set(device) == {"cpu", "logical_cpus", "bf16", "gpus", "tensorflow",
+                           "tensorflow_package", "cuda_build", "onednn"}
+    assert isinstance(device["onednn"], bool) and isinstance(device["gpus"], list)
     assert record["versions"]["numpy"] == np.__version__
     assert record["wall_time_seconds"] > 0
     costs = record["costs"]
@@ -106,15 +111,6 @@ def test_recorded_seed_reproduces_the_run(finished_run, vgg_file, image_pair, tm
     rerun = _record(str(again))
     for key in ("total_cost", "content_cost", "style_cost"):
         np.testing.assert_allclose(rerun["costs"][key][:2], record["costs"][key][:2], rtol=1e-5)
-
-
-def test_file_sha256_is_chunk_independent(tmp_path):
-    data = np.random.default_rng(0).bytes(10_000)
-    path = tmp_path / "blob"
-    path.write_bytes(data)
-    expected = hashlib.sha256(data).hexdigest()
-    for chunk in (1, 7, 4096, 1 << 20):
-        assert file_sha256(path, chunk_size=chunk) == expected
 
 
 def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkeypatch):
@@ -180,12 +176,19 @@ def test_cost_curve_without_matplotlib_is_one_line(finished_run, tmp_path, monke
     assert main(["figure", "costs", "--run-dir", finished_run, "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nst-tf1: error: ")
-    assert "pip install 'nst-tf1[plots]'" in err
+    assert "pip install matplotlib" in err
     assert not os.path.exists(tmp_path / "costs.png")
     # The Pillow figures do not need matplotlib.
     assert main(["figure", "panel", "strip", "noise", "--run-dir", finished_run,
                  "--out-dir", str(tmp_path)]) == 0
     assert sorted(os.listdir(tmp_path)) == ["noise.png", "panel.png", "strip.png"]
+    capsys.readouterr()
+    # With no figure named, the ones this install can draw, and a one-line note.
+    assert main(["figure", "--run-dir", finished_run, "--out-dir", str(tmp_path / "all")]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("nst-tf1: skipping costs.png: ") and err.count("\n") == 1
+    assert out.count("Wrote ") == 3
+    assert sorted(os.listdir(tmp_path / "all")) == ["noise.png", "panel.png", "strip.png"]
 
 
 def test_figure_without_run_is_one_line(tmp_path, capsys):

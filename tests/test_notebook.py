@@ -4,6 +4,7 @@ nbclient, nbformat and ipykernel are in the test extra: if one is missing this f
 not skip.
 """
 
+import importlib.util
 import os
 import sys
 
@@ -60,3 +61,56 @@ def test_notebook_runs_headless(vgg_file, image_pair, tmp_path, monkeypatch):
     for name in ("0.png", "2.png", "generated_image.jpg"):
         assert (out / name).is_file()
     assert any(p.name.startswith("events.out.tfevents") for p in (out / "logs").iterdir())
+
+
+_FIND_SPEC = importlib.util.find_spec
+
+
+def _setup_cell():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    assert "fetch-model" in cell.source  # the first code cell is the hosted-service setup
+    return cell.source
+
+
+def _run_setup_cell(monkeypatch, cwd, installed, hosted):
+    """Execute the notebook's first code cell; return the commands it would have run."""
+    import subprocess
+    import types
+
+    commands = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: commands.append(args[1:]))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
+        _FIND_SPEC(name, *a) if installed or name != "nst_tf1" else None))
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.delenv("NST_VGG_MODEL", raising=False)
+    if hosted:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.chdir(cwd)
+    namespace = {}
+    exec(compile(_setup_cell(), "setup-cell", "exec"), namespace)
+    return commands, namespace
+
+
+def test_notebook_setup_cell_installs_and_fetches_in_a_hosted_service(tmp_path, monkeypatch):
+    import configparser
+
+    commands, namespace = _run_setup_cell(monkeypatch, tmp_path, installed=False, hosted=True)
+    assert commands == [["-m", "pip", "install", "--quiet", namespace["PACKAGE"]],
+                        ["-m", "nst_tf1", "fetch-model"]]
+    assert namespace["IN_CHECKOUT"] is False
+    # It installs from the project's repository, the URL of the package's metadata.
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    assert namespace["PACKAGE"] == "git+" + config["metadata"]["url"]
+    # Run again (the package is installed now): only the model is checked again.
+    commands, _ = _run_setup_cell(monkeypatch, tmp_path, installed=True, hosted=True)
+    assert commands == [["-m", "nst_tf1", "fetch-model"]]
+
+
+def test_notebook_setup_cell_does_nothing_in_the_checkout(monkeypatch):
+    commands, namespace = _run_setup_cell(monkeypatch, os.path.dirname(NOTEBOOK),
+                                          installed=False, hosted=False)
+    assert commands == [] and namespace["IN_CHECKOUT"] is True

@@ -301,6 +301,9 @@ def test_digests_and_known_layouts(tmp_path, payload):
     path.write_bytes(payload)
     digests = file_digests(path, chunk_size=1000)
     assert digests == (len(payload), hashlib.md5(payload).hexdigest(), sha256(payload))
+    for chunk in (1, 7, 4096, 1 << 20):  # the digests do not depend on the chunks
+        assert file_digests(path, chunk_size=chunk, md5=False) == (
+            len(payload), None, sha256(payload))
     assert known_layout(digests) is None
     assert known_layout(Digests(1, VGG_MD5_OLD, "x")) == "older"
     assert known_layout(Digests(1, VGG_MD5, "x")) == "current"
