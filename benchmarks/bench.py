@@ -126,7 +126,7 @@ def ensure_model(path):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     start = time.perf_counter()
     partial = path + ".partial"
-    make_vgg_file(partial, width_divisor=1, fc="full", seed=0)
+    make_vgg_file(partial, width_divisor=1, fc="full", seed=0, overwrite=True)
     os.replace(partial, path)
     return time.perf_counter() - start
 

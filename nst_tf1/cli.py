@@ -7,8 +7,9 @@ stderr when it is a terminal) and maps errors to exit statuses. It is the only m
 prints or exits, and no module imports it.
 
 Exit statuses: 0 done; 1 the run failed (a cost became NaN or infinite, an image could not
-be written, out of memory; a failed download in ``fetch-model``); 2 bad input (arguments,
-images, model file, output directory, an existing result of another content/style pair);
+be written, out of memory, a failed model download in the main job or ``fetch-model``); 2 bad
+input (arguments, images, model file, output directory, an existing result of another
+content/style pair, an output folder or download destination in use by another process);
 128 + the signal's number when stopped by a signal (130 Ctrl-C, 143 SIGTERM).
 
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each): ``run`` (the default), ``figure``,
@@ -89,9 +90,21 @@ def _number(kind):
         try:
             return kind(text)
         except ValueError:
+            pass
+        try:
+            float(text)
+        except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     parse.__name__ = kind.__name__
     return parse
+
+
+def _check_range(parser, flag, value, least, most):
+    """``parser.error`` unless ``least <= value <= most`` (the bounds its --help states)."""
+    if not least <= value <= most:
+        parser.error(f"argument {flag}: must be a whole number from {least} to {most}, got "
+                     f"{value}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,10 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         "available memory (an estimate).\n\n"
         "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that image "
         "was made from the same content and style files (same bytes); otherwise it stops "
-        "before starting, unless --overwrite is given.\n\n"
-        "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg.\n\n"
+        "before starting, unless --overwrite is given. Over a finished result a run writes "
+        "into OUTPUT_DIR/unfinished and replaces the result only once it has finished. One "
+        "run at a time per OUTPUT_DIR: a second one stops at once, naming the first.\n\n"
+        "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg; before "
+        "the first iteration nothing is saved.\n\n"
         "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
-        "written, out of memory); 2 bad input; 130 SIGINT; 143 SIGTERM."
+        "written, out of memory, the model download failed); 2 bad input; 130 SIGINT; 143 "
+        "SIGTERM."
     ))
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _settings_arguments(p)
@@ -150,6 +167,10 @@ def _settings_arguments(p):
         if field.name == "style_layers":
             default = ",".join(f"{name}:{coeff}" for name, coeff in default)
         options = {"default": default, "help": meta["help"], **meta["argparse"]}
+        if options.get("action") == "extend":
+            # Repeated flags add to the list; argparse would add to the default too, so
+            # the default is left to Settings (None means "not given").
+            options["default"] = None
         kind = field.type.split(" | ")[0]  # the annotation: "int | None" -> "int"
         value_type = {"int": int, "float": float}.get(kind, meta["item"])
         if kind == "bool":
@@ -314,7 +335,10 @@ def _print_model(settings):
 
     weights = read_existing_model(settings.model)
     import_tensorflow()
-    print(describe_model(weights, settings.height, settings.width, settings.pooling))
+    # --keep-aspect and --max-size derive a side from a content image, which is not read here.
+    height = settings.height or CONFIG.IMAGE_HEIGHT
+    width = settings.width or CONFIG.IMAGE_WIDTH
+    print(describe_model(weights, height, width, settings.pooling))
     return EXIT_OK
 
 
@@ -342,15 +366,13 @@ def figure_main(argv: Sequence[str]) -> int:
     p.add_argument("--out-dir", default=None,
                    help="where <figure>.png go (default: RUN_DIR/figures)")
     p.add_argument("--columns", type=_number(int), default=4,
-                   help="images per row of the strip (default: %(default)s)")
+                   help="images per row of the strip, 1..100 (default: %(default)s)")
     p.add_argument("--max-images", type=_number(int), default=12,
                    help="most images in the strip, the final one included; evenly spaced saves "
-                        "when the run saved more (default: %(default)s)")
+                        "when the run saved more; 1..1000 (default: %(default)s)")
     args = p.parse_args(argv)
-    for name in ("columns", "max_images"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name.replace('_', '-')}: must be a whole number of at "
-                    f"least 1, got {getattr(args, name)}")
+    _check_range(p, "--columns", args.columns, 1, 100)
+    _check_range(p, "--max-images", args.max_images, 1, 1000)
 
     def work():
         names = args.figures or FIGURES
@@ -382,7 +404,8 @@ def activations_main(argv: Sequence[str]) -> int:
     add("--layer", default=CONFIG.CONTENT_LAYER, choices=MODEL_KEYS[1:], metavar="LAYER",
         help="conv1_1 .. conv5_4 or avgpool1 .. avgpool5 (default: %(default)s, the content "
              "layer)")
-    add("--channels", type=num, default=16, help="how many maps (default: %(default)s)")
+    add("--channels", type=num, default=16,
+        help="how many maps, 1..512 (VGG-19's widest layer) (default: %(default)s)")
     add("--model", default=default_model_path(),
         help="MatConvNet imagenet-vgg-verydeep-19.mat, never downloaded here (default: "
              f"%(default)s; ${ENV_MODEL} sets it)")
@@ -399,9 +422,7 @@ def activations_main(argv: Sequence[str]) -> int:
         from .settings import Settings
 
         Settings(height=args.height, width=args.width)  # the same size checks as a run
-        if args.channels < 1:
-            p.error(f"argument --channels: must be a whole number of at least 1, got "
-                    f"{args.channels}")
+        _check_range(p, "--channels", args.channels, 1, 512)
         path, figure, (n_H, n_W, n_C), count = make_activation_figure(
             args.image, args.layer, args.model, args.channels, args.height, args.width,
             args.output)
@@ -453,25 +474,29 @@ def make_vgg_main(argv: Sequence[str]) -> int:
     add("--layout", choices=("new", "old"), default="new",
         help="the current MatConvNet layout or the older one (default: %(default)s)")
     add("--width-divisor", type=num, default=8,
-        help="divide every layer's channels by this; 1 gives the real widths (default: "
-             "%(default)s)")
+        help="divide every layer's channels by this, 1..64; 1 gives the real widths "
+             "(default: %(default)s)")
     add("--fc", choices=("tiny", "full"), default="tiny",
         help="fully connected layers as tiny placeholders or at full size, which makes the "
              "file as large as the real one (default: %(default)s)")
-    add("--seed", type=num, default=0, help="seed of the weights (default: %(default)s)")
+    add("--seed", type=num, default=0,
+        help="seed of the weights, 0..4294967295 (default: %(default)s)")
+    add("--force", action="store_true",
+        help="replace an existing file at PATH (default: refuse, so that a real VGG-19 file "
+             "is never overwritten by a synthetic one)")
     args = p.parse_args(argv)
-    for flag, value, least in (("--width-divisor", args.width_divisor, 1),
-                               ("--seed", args.seed, 0)):
-        if value < least:
-            p.error(f"argument {flag}: must be a whole number of at least {least}, got {value}")
-    try:
-        make_vgg_file(args.path, layout=args.layout, width_divisor=args.width_divisor,
-                      fc=args.fc, seed=args.seed)
-    except OSError as exc:
-        return _error(f"{args.path}: cannot write ({exc.strerror or exc})")
-    print(f"Wrote {args.path} ({os.path.getsize(args.path) / 1e6:.1f} MB, layout {args.layout}, "
-          f"width divisor {args.width_divisor}, fc {args.fc})")
-    return EXIT_OK
+    _check_range(p, "--width-divisor", args.width_divisor, 1, 64)
+    _check_range(p, "--seed", args.seed, 0, 2**32 - 1)
+    def work():
+        try:
+            make_vgg_file(args.path, layout=args.layout, width_divisor=args.width_divisor,
+                          fc=args.fc, seed=args.seed, overwrite=args.force)
+        except OSError as exc:
+            return _error(f"{args.path}: cannot write ({exc.strerror or exc})")
+        print(f"Wrote {args.path} ({os.path.getsize(args.path) / 1e6:.1f} MB, layout "
+              f"{args.layout}, width divisor {args.width_divisor}, fc {args.fc})")
+        return EXIT_OK
+    return _guarded(work)
 
 
 def fetch_model_main(argv: Sequence[str]) -> int:
@@ -487,7 +512,8 @@ def fetch_model_main(argv: Sequence[str]) -> int:
         f"Environment: ${ENV_MODEL} sets the default --dest (else {CONFIG.VGG_MODEL} if it "
         f"exists here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows "
         f"it), ${ENV_URL} and ${ENV_SHA256} the default --url and --sha256. Exit status: 0 "
-        "when the file is in place, 1 when the download failed, 2 for bad arguments."))
+        "when the file is in place, 1 when the download failed (as for the main job's own "
+        "download), 2 for bad arguments or when another process is downloading to DEST."))
     add, flt = p.add_argument, _number(float)
     add("--dest", default=default_model_path(), help="where the file goes (default: %(default)s)")
     add("--url", default=url,
@@ -495,15 +521,17 @@ def fetch_model_main(argv: Sequence[str]) -> int:
     add("--sha256", default=sha256,
         help="expected SHA256 of the file (default: %(default)s, MatConvNet's current file)")
     add("--retries", type=_number(int), default=weights.DEFAULT_RETRIES,
-        help="further attempts after a connection failure, a timeout or an HTTP 5xx (default: "
-             "%(default)s)")
+        help="further attempts after a connection failure, a timeout or an HTTP 5xx, "
+             f"0..{weights.MAX_RETRIES} (default: %(default)s)")
     add("--backoff", type=flt, default=weights.DEFAULT_BACKOFF,
         help="seconds before the first retry, doubled before each further one (at most "
              f"{weights.MAX_BACKOFF:g}) (default: %(default)s)")
     add("--connect-timeout", type=flt, default=weights.DEFAULT_CONNECT_TIMEOUT,
-        help="seconds allowed to connect (default: %(default)s)")
+        help=f"seconds allowed to connect, at most {weights.MAX_TIMEOUT:g} (default: "
+             "%(default)s)")
     add("--read-timeout", type=flt, default=weights.DEFAULT_READ_TIMEOUT,
-        help="seconds allowed without receiving data (default: %(default)s)")
+        help=f"seconds allowed without receiving data, at most {weights.MAX_TIMEOUT:g} "
+             "(default: %(default)s)")
     args = p.parse_args(argv)
 
     def work():

@@ -375,8 +375,38 @@ def activation_grid(activations: np.ndarray, channels: int = 16, columns: int | 
 def _read_rgb(path):
     from PIL import Image
 
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"))
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: recorded in run.json but missing from the run folder") \
+            from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise ValueError(f"{path}: not a readable image ({' '.join(str(exc).split())})") \
+            from None
+
+
+def _input_image(record, role, height, width):
+    """The run's content or (first) style image, as uint8, after checking that the file is
+    the one the run used (its SHA-256 in run.json, when the record has it)."""
+    from .images import load_image
+    from .weights import file_digests
+
+    path = record["files"][role]
+    if not os.path.isfile(path):
+        raise ValueError(f"the {role} image {path} recorded in run.json is missing (moved or "
+                         "deleted since the run)")
+    digests = record["files"].get("sha256")
+    expected = None
+    if isinstance(digests, dict):
+        expected = digests.get("content") if role == "content" else \
+            (digests.get("styles") or [None])[0]
+    if isinstance(expected, str) and file_digests(path, md5=False).sha256 != expected:
+        raise ValueError(f"the {role} image {path} has changed since the run (its SHA-256 "
+                         "differs from the one in run.json)")
+    return load_image(path, height, width).astype(np.uint8)
 
 
 def strip_entries(saves: Iterable[dict[str, Any]], final: dict[str, Any] | None = None,
@@ -401,32 +431,40 @@ def strip_entries(saves: Iterable[dict[str, Any]], final: dict[str, Any] | None 
 
 
 def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
-               max_images: int = 12) -> PIL.Image.Image:
+               max_images: int = 12,
+               run_dir: str | os.PathLike[str] | None = None) -> PIL.Image.Image:
     """Make one of :data:`FIGURES` from a run record (see :mod:`nst_tf1.record`).
+
+    The run's saved images are read from ``run_dir`` (by their names in the record, which
+    are relative to it), so a moved or copied run folder shows its own images. The content
+    and style images are read from their recorded paths and checked against their recorded
+    SHA-256.
 
     Args:
         name: ``panel``, ``strip``, ``noise`` or ``costs``.
         record: dict read from ``run.json``.
         columns: tiles per row of the strip.
         max_images: most images in the strip (see :func:`strip_entries`).
+        run_dir: the folder holding ``run.json`` (default: the record's ``output_dir``,
+            where the run wrote it).
 
     Returns:
         PIL.Image.Image.
 
     Raises:
-        ValueError: the run has not got that far (no final image, no saves), or an input
-            file has gone (``nst_tf1.images.ImageInputError``).
+        ValueError: the run has not got that far (no final image, no saves), or a file has
+            gone or changed (the message names it).
         PlotsUnavailableError: ``costs`` without matplotlib.
     """
-    from .images import generate_noise_image, load_image, reshape_and_normalize_image
+    from .images import generate_noise_image, reshape_and_normalize_image
 
-    settings, files = record["settings"], record["files"]
-    out = files["output_dir"]
+    settings = record["settings"]
+    out = os.fspath(run_dir) if run_dir is not None else record["files"]["output_dir"]
     height, width = record["image_size"]
     if name == "costs":
         return cost_curve(record["costs"], settings["alpha"], settings["beta"],
                           saves=[s["iteration"] for s in record["saves"]])
-    content = load_image(files["content"], height, width).astype(np.uint8)
+    content = _input_image(record, "content", height, width)
     if name == "noise":
         if (settings.get("init", "noise") != "noise" or settings.get("multires", 1) > 1
                 or settings.get("preserve_colors") == "luminance"):
@@ -439,9 +477,11 @@ def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
     final = record.get("final")
     if name == "panel":
         if final is None:
-            raise ValueError(f"{out}: the run has no final image yet (status "
-                             f"{record['status']!r})")
-        style = load_image(files["style"], height, width).astype(np.uint8)
+            from .record import effective_status
+
+            raise ValueError(f"{out}: the run has no final image (status "
+                             f"{effective_status(out, record)!r})")
+        style = _input_image(record, "style", height, width)
         return panel(content, style, _read_rgb(os.path.join(out, final["file"])))
     if name == "strip":
         entries = strip_entries(record["saves"], final, max_images)
@@ -503,9 +543,12 @@ def make_run_figures(run_dir: str | os.PathLike[str], names: Collection[str] = F
     check_writable_dir(out_dir)
     for name in names:
         try:
-            figure = run_figure(name, record, columns=columns, max_images=max_images)
+            figure = run_figure(name, record, columns=columns, max_images=max_images,
+                                run_dir=run_dir)
         except (ValueError, OSError) as exc:
-            raise InputError(f"{name}: {exc}") from None
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise InputError(f"{name}: {where}{message}") from None
         path = os.path.join(out_dir, f"{name}.png")
         save_figure(path, figure)
         yield path, figure
@@ -531,17 +574,18 @@ def make_activation_figure(image_path: str | os.PathLike[str], layer: str, model
         (path, figure, activations shape (h, w, n_C), count of maps drawn).
 
     Raises:
-        nst_tf1.errors.InputError: a bad image, size, output directory or model file.
+        nst_tf1.errors.InputError: a bad image, size, output (a directory, a special file, an
+            unwritable folder) or model file; all checked before the model is read.
     """
     from .graph import import_tensorflow
     from .images import load_image
-    from .preflight import check_memory, check_writable_dir
+    from .preflight import check_memory, check_output_file
     from .weights import read_existing_model
 
     output = output or os.path.join(CONFIG.OUTPUT_DIR, f"activations_{layer}.png")
     check_memory(height, width)
     image = load_image(image_path, height, width)
-    check_writable_dir(os.path.dirname(output) or ".")
+    check_output_file(output)
     weights = read_existing_model(model)
     import_tensorflow()
     activations = layer_activations(weights, image, layer)

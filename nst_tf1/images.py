@@ -23,6 +23,8 @@ __all__ = [
     "generate_noise_image",
     "save_image",
     "write_atomically",
+    "is_temporary",
+    "remove_temporaries",
     "IMAGE_EXTENSIONS",
     "JPEG_QUALITY",
     "image_size",
@@ -182,6 +184,8 @@ def _decode(path, img, height, width):
     from PIL import Image
 
     _checked_size(path, img)
+    if img.format == "JPEG":
+        _check_jpeg_length(path, img.size)
     sixteen_bit = _is_16_bit(img)
     img.load()  # decodes; truncated or corrupt data fails here
     img = _upright(img)
@@ -189,6 +193,47 @@ def _decode(path, img, height, width):
     height, width = _output_size(path, img.size, height, width)
     img = img.resize((width, height), Image.BICUBIC)
     return np.asarray(img, dtype=np.float32)
+
+
+def _check_jpeg_length(path, size):
+    """Refuse a JPEG far shorter than its header's size allows.
+
+    libjpeg decodes a file whose data stops early (but ends with an end-of-image marker) as
+    a gray image and only warns, which Pillow does not pass on; so a header saying
+    9999x9999 followed by a few bytes would be "read". Huffman coding (baseline and
+    progressive, what cameras and editors write) spends at least one bit on every 8x8 block
+    of the full-resolution component, which bounds the file's length from below.
+    Arithmetic-coded files (rare) have no such bound and are left to the decoder.
+    """
+    width, height = size
+    needed = (-(-width // 8) * -(-height // 8)) // 8
+    length = os.path.getsize(path)
+    if length < needed and not _jpeg_is_arithmetic(path):
+        raise ImageInputError(
+            f"{path}: truncated or corrupt image data (its header says {width}x{height} "
+            f"pixels, which take at least {needed:,} bytes of JPEG data; the file has "
+            f"{length:,} bytes)"
+        )
+
+
+def _jpeg_is_arithmetic(path):
+    """Whether a JPEG's frame header (SOF9..SOF15) says arithmetic coding."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    i = 2  # after SOI
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker in (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            return True
+        elif marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xDA):
+            return False  # a Huffman frame, or the scan started
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            i += 2
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return False
 
 
 def _too_many_pixels(path, pixels):
@@ -394,6 +439,38 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray | mem
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+# Names write_atomically gives its temporary files: ".<stem>.<8 random>.tmp<ext>".
+_TEMPORARY = re.compile(r"^\..*\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` (a file name) is a temporary file of :func:`write_atomically`."""
+    return bool(_TEMPORARY.match(name))
+
+
+def remove_temporaries(directory: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files :func:`write_atomically` left in ``directory`` when its
+    process was killed (SIGKILL, a power cut) between writing and renaming them.
+
+    Only call it while no other process writes there (the run holds the folder's lock).
+
+    Returns:
+        list of the names removed (none when the directory does not exist).
+    """
+    try:
+        names = sorted(name for name in os.listdir(directory) if is_temporary(name))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        try:
+            os.remove(os.path.join(directory, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:

@@ -31,6 +31,7 @@ __all__ = [
     "check_memory",
     "check_output_dir",
     "check_writable_dir",
+    "check_output_file",
     "run_signature",
     "interrupted_signature",
     "interrupted_at",
@@ -143,6 +144,35 @@ def check_writable_dir(path: str | os.PathLike[str]) -> None:
     except OSError as exc:
         raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") \
             from None
+
+
+def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:
+    """Check, before any work, that a file can be written at ``path``: not an existing
+    directory or special file (a device, a FIFO), in a writable directory (created if
+    needed).
+
+    Raises:
+        PreflightError: one line naming the path and the flag.
+    """
+    import stat
+
+    path = os.fspath(path)
+    if not path or path.endswith(os.sep):
+        raise PreflightError(f"{flag}: {path!r} is not a file name")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise PreflightError(f"{path}: cannot use it as {flag} ({exc.strerror or exc})") \
+            from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise PreflightError(f"{path}: {flag} is a directory; give a file name in it, such as "
+                             f"{os.path.join(path, 'figure.png')}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise PreflightError(f"{path}: {flag} exists and is not a regular file; not "
+                             "replacing it")
+    check_writable_dir(os.path.dirname(path) or ".")
 
 
 def check_output_dir(path: str | os.PathLike[str], height: int, width: int, n_images: int) -> None:

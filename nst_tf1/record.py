@@ -6,13 +6,17 @@ so an interrupted run leaves a record of what it had done. It holds::
     format          1 (the version of this layout)
     status          "running"; then "finished", "stopped" (by a signal: the final image is
                     the current one), "diverged" (a NaN/Inf cost), "failed" (an image could
-                    not be read or written, out of memory) or "interrupted" (no final image)
+                    not be read or written, out of memory) or "interrupted" (no final image);
+                    "killed" when the next run into the folder finds a "running" record whose
+                    process has gone (SIGKILL, power cut), and :func:`read_run_record` reads it
+                    so as long as no process holds the folder's lock
     settings        every setting of the run: each command-line option's value, file paths
                     as given (``seed`` is null here when the user gave none)
     seed            the seed of the initial noise (drawn and recorded when none was given)
     image_size      [height, width] of the generated image
     files           absolute paths: content, style (the first), styles (all), model and
-                    output_dir
+                    output_dir (where it was written; a moved run folder is read from where
+                    it is now); sha256: {"content": ..., "styles": [...]} of the inputs
     model           the model file's size, SHA256 and layout ("new" or "old")
     versions        Python, nst-tf1, TensorFlow, NumPy, SciPy, Pillow
     device          what ran it (nst_tf1.device): CPU model and logical CPUs, its bfloat16
@@ -20,7 +24,8 @@ so an interrupted run leaves a record of what it had done. It holds::
                     TensorFlow version and package, CUDA build, oneDNN on or off
     started_utc     ISO 8601 start time; finished_utc once it ends
     wall_time_seconds   seconds from the start to the last write
-    saves           one entry per saved image: iteration, file, total/content/style cost
+    saves           one entry per saved image: iteration, file (relative to the run folder),
+                    total/content/style cost
     costs           every iteration's costs: {"iteration": [...], "total_cost": [...],
                     "content_cost": [...], "style_cost": [...], "seconds": [...]} (seconds:
                     when each was known, from the record's start, as wall_time_seconds)
@@ -32,6 +37,11 @@ so an interrupted run leaves a record of what it had done. It holds::
 
 Costs are J, J_content and J_style as the course prints them (J_content and J_style
 unweighted, J = alpha J_content + beta J_style).
+
+The file is first written with the run's first saved image (nothing is written before the
+first iteration), then rewritten atomically at every save. Its ``status`` value is padded
+with spaces to the longest status, so that when the disk is full and no new file can be
+written, the status alone is overwritten in place (:meth:`RunRecord.interrupt`).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -53,6 +64,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUN_FILE",
+    "STATUSES",
+    "effective_status",
+    "mark_killed",
     "REQUIRED_FIELDS",
     "RunRecord",
     "draw_seed",
@@ -72,6 +86,10 @@ REQUIRED_FIELDS = (
 )
 
 _COST_KEYS = ("total_cost", "content_cost", "style_cost")
+
+#: Every value of ``status``.
+STATUSES = ("running", "finished", "stopped", "diverged", "failed", "interrupted", "killed")
+_STATUS_WIDTH = max(len(status) for status in STATUSES) + 2  # with the quotes
 
 
 class RunRecordError(InputError):
@@ -129,6 +147,7 @@ class RunRecord:
                  device: Mapping[str, Any] | None = None,
                  choices: Mapping[str, Any] | None = None) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
+        self.written = False  # nothing is on disk before the first save
         self._start = time.monotonic()
         self.data = {
             "format": 1,
@@ -184,29 +203,109 @@ class RunRecord:
         self.data["finished_utc"] = _utc_now()
         self.write()
 
-    def interrupt(self, status: str = "interrupted") -> None:
+    def interrupt(self, status: str = "interrupted", write: bool = False) -> bool:
         """Set ``status`` on a run that ends without a final image and write the file.
 
-        What was done so far stays. Best effort: the run is ending with an error of its
-        own, so a failure to write here is not raised.
+        What was done so far stays. A record never written (the run ended before its first
+        save) stays unwritten unless ``write``. When the file cannot be rewritten (a full
+        disk), the status alone is overwritten in place, which needs no new disk space.
+        Best effort: the run is ending with an error of its own, so a failure here is not
+        raised.
+
+        Returns:
+            bool: whether the file on disk now says ``status`` (or nothing was to be written).
         """
         self.data["status"] = status
         self.data["finished_utc"] = _utc_now()
+        if not (self.written or write):
+            return True
         try:
             self.write()
+            return True
         except OSError:
-            pass
+            return self.written and _patch_status(self.path, status)
 
     def write(self) -> None:
         """Write ``run.json`` atomically (temporary file renamed into place)."""
         from .images import write_atomically
 
         self.data["wall_time_seconds"] = round(time.monotonic() - self._start, 3)
-        write_atomically(self.path, (json.dumps(self.data, indent=2) + "\n").encode("utf-8"))
+        write_atomically(self.path, _encode(self.data))
+        self.written = True
+
+
+def _encode(data: Mapping[str, Any]) -> bytes:
+    """``data`` as indented JSON whose ``status`` value is padded to :data:`_STATUS_WIDTH`."""
+    text = json.dumps(data, indent=2) + "\n"
+    value = json.dumps(data["status"])
+    key = '"status": '
+    return text.replace(key + value, key + value.ljust(_STATUS_WIDTH), 1).encode("utf-8")
+
+
+def _patch_status(path: str, status: str) -> bool:
+    """Overwrite the status of ``path`` in place (same length, no new blocks); success."""
+    value = json.dumps(status).ljust(_STATUS_WIDTH).encode("utf-8")
+    try:
+        with open(path, "r+b") as f:
+            head = f.read(4096)
+            match = re.search(rb'"status": ("[a-z]+" *)', head)
+            if match is None or len(match.group(1)) != len(value):
+                return False
+            f.seek(match.start(1))
+            f.write(value)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        return False
+    return True
+
+
+def effective_status(run_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> str:
+    """The record's status, but ``"killed"`` for a ``"running"`` record whose run has ended
+    without saying so: no process holds the lock of its folder (or of the batch folder
+    above it)."""
+    from .lock import LOCK_FILE, lock_holder
+
+    status = record.get("status")
+    if status != "running":
+        return str(status)
+    run_dir = os.path.abspath(os.fspath(run_dir))
+    for folder in (run_dir, os.path.dirname(run_dir)):
+        if lock_holder(os.path.join(folder, LOCK_FILE)) is not None:
+            return "running"
+    return "killed"
+
+
+def mark_killed(run_dir: str | os.PathLike[str]) -> bool:
+    """Rewrite a ``"running"`` run.json in ``run_dir`` as ``"killed"``; whether it was one.
+
+    Called by a run that holds the folder's lock: a record still "running" then belongs to
+    a process that ended without a word (SIGKILL, a power cut).
+    """
+    from .images import write_atomically
+
+    path = os.path.join(os.fspath(run_dir), RUN_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("status") != "running":
+        return False
+    data["status"] = "killed"
+    try:
+        write_atomically(path, _encode(data))
+    except OSError:
+        return _patch_status(path, "killed")
+    return True
 
 
 def read_run_record(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``<run_dir>/run.json``.
+    """Read and check ``<run_dir>/run.json``.
+
+    Every field a figure reads is checked for its type, so a truncated, hand-edited or
+    foreign file is one line rather than an error deep inside a figure. Records of every
+    earlier version of this package (without ``files.sha256``) are read as they are.
 
     Args:
         run_dir: a run's output directory.
@@ -215,20 +314,79 @@ def read_run_record(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         dict: the record.
 
     Raises:
-        RunRecordError: the file is missing, not JSON, or lacks a field.
+        RunRecordError: the file is missing, not JSON, or not a run record of this package;
+            the message names the file and the field.
     """
     path = os.path.join(os.fspath(run_dir), RUN_FILE)
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
         raise RunRecordError(
             f"{path}: no such file; run 'nst-tf1 --output-dir {run_dir} ...' first"
         ) from None
     except (OSError, ValueError) as exc:
-        raise RunRecordError(f"{path}: not a readable run record ({exc})") from None
-    missing = [key for key in REQUIRED_FIELDS if key not in data] if isinstance(data, dict) \
-        else list(REQUIRED_FIELDS)
-    if missing:
-        raise RunRecordError(f"{path}: not a run record (missing {', '.join(missing)})")
+        detail = " ".join(str(exc).split())[:120]
+        raise RunRecordError(f"{path}: not a readable run record ({detail})") from None
+    problem = _record_problem(data)
+    if problem:
+        raise RunRecordError(f"{path}: not a run record of nst-tf1 ({problem})")
     return data
+
+
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with a decoded run.json, or ``None``."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    missing = [key for key in REQUIRED_FIELDS if key not in data]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    number = (int, float)
+
+    def entry_problem(entry, where):
+        if not isinstance(entry, dict):
+            return f"{where} is not an object"
+        if not _is_int(entry.get("iteration")):
+            return f"{where} has no whole iteration"
+        name = entry.get("file")
+        if not isinstance(name, str) or not name or os.path.isabs(name) \
+                or ".." in name.replace("\\", "/").split("/"):
+            return f"{where} has no file name inside the run folder"
+        return None
+
+    checks = (
+        (data["format"] == 1, f"format {data['format']!r}, this version reads 1"),
+        (data["status"] in STATUSES, f"unknown status {data['status']!r}"),
+        (isinstance(data["settings"], dict), "settings is not an object"),
+        (isinstance(data["files"], dict), "files is not an object"),
+        (_is_int(data["seed"]), "seed is not a whole number"),
+        (isinstance(data["image_size"], list) and len(data["image_size"]) == 2
+         and all(_is_int(v) and v > 0 for v in data["image_size"]),
+         "image_size is not [height, width]"),
+        (isinstance(data["saves"], list), "saves is not a list"),
+        (isinstance(data["costs"], dict) and all(
+            isinstance(data["costs"].get(key), list)
+            and all(isinstance(v, number) for v in data["costs"][key])
+            for key in ("iteration", *_COST_KEYS)), "costs is not four lists of numbers"),
+    )
+    for ok, problem in checks:
+        if not ok:
+            return problem
+    settings = data["settings"]
+    for key in ("alpha", "beta", "noise_ratio"):
+        if not isinstance(settings.get(key), number):
+            return f"settings.{key} is not a number"
+    for key in ("content", "style"):
+        if not isinstance(data["files"].get(key), str):
+            return f"files.{key} is not a path"
+    for k, entry in enumerate(data["saves"]):
+        problem = entry_problem(entry, f"saves[{k}]")
+        if problem:
+            return problem
+    if "final" in data:
+        return entry_problem(data["final"], "final")
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -19,6 +19,13 @@ saves the current image; a second one, or one before the optimisation, stops at 
 (:class:`~nst_tf1.errors.Interrupted`). A NaN or infinite cost stops the run and saves the
 last finite image (:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
 :class:`~nst_tf1.errors.InputError` before anything is written.
+
+Nothing lost: the output folder is locked for the whole run (a second run into it is refused
+at once, naming the first); nothing is written into it before the first iteration's save;
+a rerun into a folder that holds a finished result writes into ``OUTPUT_DIR/unfinished/``
+and moves its files over the earlier result only once it has finished, so an interrupted
+rerun leaves the finished result (and its run.json) as they were. Temporary files and a
+"running" run.json left by a killed run are cleaned up (and reported) by the next run.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import json
 import os
+import re
+import shutil
 import signal
 import threading
 from typing import Callable
@@ -44,11 +54,13 @@ from .images import (
     image_size,
     list_images,
     load_image,
+    remove_temporaries,
     reshape_and_normalize_image,
     resize_array,
     size_for_aspect,
     size_for_max_side,
 )
+from .lock import LOCK_FILE, FileLock
 from .optimize import NonFiniteCostError, Step
 from .preflight import (
     FINAL_IMAGE,
@@ -62,7 +74,7 @@ from .preflight import (
     interrupted_signature,
     run_signature,
 )
-from .record import RunRecord, draw_seed, library_versions
+from .record import RUN_FILE, RunRecord, draw_seed, library_versions, mark_killed
 from .settings import INIT_MODES, Settings
 from .transfer import Runner, scale_sizes
 from .vgg import MIN_IMAGE_SIDE
@@ -76,7 +88,10 @@ from .weights import (
     part_path,
 )
 
-__all__ = ["Message", "Begin", "Advance", "Costs", "Download", "Job", "run"]
+__all__ = ["Message", "Begin", "Advance", "Costs", "Download", "Job", "UNFINISHED_DIR", "run"]
+
+#: Where a rerun into a folder holding a finished result writes until it finishes.
+UNFINISHED_DIR = "unfinished"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,8 +156,9 @@ def run(settings: Settings, report: Callable[[object], None] = lambda event: Non
     """
     _limit_malloc_arenas()
     with _StopRequest() as stop:
+        this = _Run(settings, report, stop)
         try:
-            _Run(settings, report, stop).execute()
+            this.execute()
         except Interrupted as exc:
             if not exc.message:
                 where = ("before the optimisation started; nothing saved" if stop.signum is None
@@ -151,6 +167,9 @@ def run(settings: Settings, report: Callable[[object], None] = lambda event: Non
             raise
         except MemoryError:
             raise RunFailed("out of memory; try a smaller --height/--width") from None
+        finally:
+            if this.lock is not None:
+                this.lock.release()
 
 
 class _StopRequest:
@@ -200,6 +219,7 @@ class _Run:
         self.batch = settings.batch()
         self.images = {}  # path -> decoded array, for the single pair's images
         self.failures = 0
+        self.lock = None  # the output folder's FileLock, held from the plan to the end
 
     def execute(self):
         s = self.s
@@ -225,7 +245,6 @@ class _Run:
                         graphs_needed=s.multires if single and s.style_scale == 1 else None,
                         max_open=1 if single else None, logdir=s.logdir)
         del weights
-        self.stop.saving = True  # from here on, a first signal ends the loop and keeps the image
         self.report(Begin(len(todo) * _steps_per_job(s)))
         with runner:
             for number, job in enumerate(todo, start=1):
@@ -262,6 +281,8 @@ class _Run:
             n_images = len(range(0, s.iterations, s.save_every)) + 1
             largest = max(sizes.values(), key=lambda size: size[0] * size[1])
             check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(style_sets))
+            jobs = _jobs(s, contents, style_sets, sizes, self.batch)
+            self._lock_output_dir()
             note = None
             if not self.batch:
                 note = check_existing_output(s.output_dir,
@@ -269,7 +290,22 @@ class _Run:
                                              s.overwrite)
         except OSError as exc:  # an image vanished or became unreadable after its header
             raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
-        return _jobs(s, contents, style_sets, sizes, self.batch), note
+        return jobs, note
+
+    def _lock_output_dir(self):
+        """Take the output folder's lock (refusing at once if another run holds it) and
+        clean up after a run that was killed there."""
+        out = self.s.output_dir
+        try:
+            self.lock = FileLock(os.path.join(out, LOCK_FILE),
+                                 f"output folder {out} is in use by").acquire()
+        except OSError as exc:
+            raise PreflightError(f"{out}: output directory is not writable "
+                                 f"({exc.strerror or exc})") from None
+        if self.lock.stale:
+            pid = self.lock.stale.get("pid", "?")
+            self.report(Message(f"An earlier run into {out} (pid {pid}) was killed; cleaning "
+                                "up after it", "note"))
 
     def _style_sets(self):
         """The style images of each run: all styles blended, or one run per style file."""
@@ -291,6 +327,8 @@ class _Run:
     def _todo(self, jobs):
         """The jobs to run: in a batch, a pair whose result exists is skipped (unless
         --overwrite) and one saved by an interrupted run is rerun."""
+        for job in jobs:
+            self._clean_up(job.out)
         if not self.batch:
             return jobs
         todo = []
@@ -313,6 +351,23 @@ class _Run:
                                     "(--overwrite reruns it)"))
         return todo
 
+    def _clean_up(self, out):
+        """After a killed run in ``out``: finish moving a finished rerun into place, remove
+        temporary files, mark a "running" run.json "killed"; say what was done."""
+        unfinished = os.path.join(out, UNFINISHED_DIR)
+        if _record_status(unfinished) == "finished":
+            _move_into_place(unfinished, out)
+            self.report(Message(f"Moved the finished rerun in {unfinished} over the earlier "
+                                f"result in {out} (its run was killed while moving it)", "note"))
+        for folder in (out, unfinished):
+            removed = remove_temporaries(folder)
+            if removed:
+                self.report(Message(f"Removed {len(removed)} temporary file(s) a killed run "
+                                    f"left in {folder}: {', '.join(removed)}", "note"))
+            if mark_killed(folder):
+                self.report(Message(f"{os.path.join(folder, RUN_FILE)} said 'running', but its "
+                                    "run was killed: marked it 'killed'", "note"))
+
     def _load_model(self, note):
         """Check that the CPU can do ``--precision bf16``, download a missing model, read
         it, import TensorFlow quietly, report the device (the run's first line) and ``note``
@@ -330,6 +385,7 @@ class _Run:
         s = self.s
         _check_precision(s.precision, tensorflow=False)
         self._ensure_model()
+        vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
             digests = pool.submit(file_digests, s.model, md5=False)
             weights = vgg.read_vgg_weights(s.model)
@@ -367,7 +423,7 @@ class _Run:
             self.report(Message(f"using {s.model} in this folder; the per-user cache "
                                 f"{os.path.join(cache_dir(), 'models')}, shared by every "
                                 "folder, is where a new download goes", "note"))
-        if os.path.exists(s.model):
+        if os.path.lexists(s.model):
             return
         url, sha256 = model_source()
         if s.no_download:
@@ -377,8 +433,8 @@ class _Run:
         self.report(Download(url, s.model))
         try:
             digests = fetch_vgg_model(s.model, url, sha256, report=self.report)
-        except DownloadError as exc:
-            raise InputError(f"{exc}; {manual_model_hint(s.model, url)}") from None
+        except DownloadError as exc:  # a failed download, as in fetch-model: exit status 1
+            raise RunFailed(f"{exc}; {manual_model_hint(s.model, url)}") from None
         except KeyboardInterrupt as exc:
             raise Interrupted(getattr(exc, "signum", signal.SIGINT),
                               f"interrupted; {part_path(s.model)} is kept and the next run "
@@ -386,58 +442,93 @@ class _Run:
         self.report(Message(f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 "
                             "verified)"))
 
-    def _record(self, job):
-        """A :class:`nst_tf1.record.RunRecord` of one job, written once."""
+    def _record(self, job, folder):
+        """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
+        save, not before."""
         s = self.s
         files = {"content": os.path.abspath(job.content),
                  "style": os.path.abspath(job.styles[0]),
                  "styles": [os.path.abspath(path) for path in job.styles],
-                 "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out)}
-        record = RunRecord(job.out, s.record(), self.seed, files, self.model_info,
-                           library_versions(), job.size, self.device, self.choices)
-        record.write()
-        return record
+                 "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out),
+                 "sha256": {"content": _sha256(job.content),
+                            "styles": [_sha256(path) for path in job.styles]}}
+        return RunRecord(folder, s.record(), self.seed, files, self.model_info,
+                         library_versions(), job.size, self.device, self.choices)
 
     def _run_job(self, runner, job):
-        """Optimise one pair, saving as it goes; a batch goes on after a failed pair."""
+        """Optimise one pair, saving as it goes; a batch goes on after a failed pair.
+
+        Over a finished result the pair's files go to ``job.out/unfinished`` and are moved
+        over it only once the run has finished.
+        """
         per_job = _steps_per_job(self.s)
         final = os.path.join(job.out, FINAL_IMAGE)
-        state = _JobState(final)
+        staged = os.path.lexists(final) and interrupted_at(final) is None
+        unfinished = os.path.join(job.out, UNFINISHED_DIR)
+        if os.path.lexists(unfinished):
+            shutil.rmtree(unfinished, ignore_errors=True)
+            self.report(Message(f"Removed {unfinished}, left by an earlier rerun that did not "
+                                "finish", "note"))
+        if staged:
+            self.report(Message(f"Until this run finishes its files go to {unfinished}; "
+                                f"{final} stays as it is"))
+        state = _JobState(unfinished if staged else job.out, final if staged else None)
+        # Until the first step a signal stops at once (nothing to save); _step lifts this.
+        self.stop.saving = False
         try:
             state.signature = run_signature(job.content, job.styles)
             content = self.images.get(job.content)
             if content is None:
                 content = load_image(job.content, *job.size)
-            os.makedirs(job.out, exist_ok=True)
-            state.record = self._record(job)
+            state.record = self._record(job, state.folder)
             self._optimise(runner, job, content, state)
+            if staged and state.finished:
+                state.writing = job.out
+                _move_into_place(unfinished, job.out)
         except ImageInputError as exc:
             # Found unreadable only now (the header was fine): report, go on with the rest.
             state.interrupt("failed")
             self._failed(str(exc), per_job - state.done)
             return
         except NonFiniteCostError as exc:
-            state.interrupt("diverged")
-            saved = _save_last_finite(exc, final, state.signature)
-            message = _non_finite_message(exc, final, self.s.learning_rate, saved)
+            state.interrupt("diverged", write=True)
+            saved = _save_last_finite(exc, state.final, state.signature)
+            message = _non_finite_message(exc, state.final, self.s.learning_rate, saved)
+            message += state.kept()
             if not self.batch:
                 raise RunFailed(message) from None
             self._failed(f"{job.out}: {message}", per_job - state.done)
             return
         except OSError as exc:
-            state.interrupt("failed")
-            raise RunFailed(f"cannot write {state.writing} ({exc.strerror or exc}); the images "
-                            f"saved before it in {job.out} are intact") from None
+            recorded = state.interrupt("failed")
+            said = ""
+            if state.record is not None and state.record.written:
+                said = ("; run.json says 'failed'" if recorded else
+                        "; run.json could not be updated (it still says 'running')")
+            raise RunFailed(f"cannot write {state.writing} ({exc.strerror or exc}); the files "
+                            f"saved before it in {state.folder} are intact{said}"
+                            f"{state.kept()}") from None
         except BaseException as exc:
             if _is_out_of_memory(exc):
                 state.interrupt("failed")
                 raise RunFailed(f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller "
                                 "--height/--width") from None
             state.interrupt()
+            if isinstance(exc, Interrupted) and not exc.message and (
+                    state.previous or self.batch or state.step is not None):
+                name = signal.Signals(exc.signum).name
+                if state.step is None:
+                    which = f" of {job.out}" if self.batch else ""
+                    exc.message = (f"interrupted by {name} before the optimisation{which} "
+                                   f"started; nothing saved{state.kept()}")
+                else:
+                    exc.message = (f"interrupted by {name} again; stopped without saving the "
+                                   f"current image{state.kept()}")
             raise
         if state.stopped is not None:
             raise Interrupted(self.stop.signum, state.stopped)
-        self.report(Message(f"Recorded the run in {state.record.path} (seed {self.seed})"))
+        self.report(Message(f"Recorded the run in {os.path.join(job.out, RUN_FILE)} (seed "
+                            f"{self.seed})"))
         if self.s.logdir:
             self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
         done = f"{self.s.iterations} iterations"
@@ -467,18 +558,20 @@ class _Run:
         generated_image.jpg, and record both with the cost of each file as saved (read back:
         8 bits a channel, the JPEG compressed) unless ``evaluate`` is false (an image
         upsampled from a coarse scale has no targets of its size yet)."""
-        png = os.path.join(job.out, FINAL_PNG)
+        png = os.path.join(state.folder, FINAL_PNG)
         state.save(png, image, comment)
         state.save(state.final, image, comment)
         saved = {}
         if evaluate:
             for path in (png, state.final):
                 saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
-        state.record.finish(step, FINAL_IMAGE, status, saved)
+        state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved))
 
     def _step(self, runner, job, progress, state):
         """One optimisation step: record, report, and save it when it is due."""
         s = self.s
+        # From the first step on, a first signal ends the loop and the image is kept.
+        self.stop.saving = True
         step, last = progress.step, progress.scale == progress.scales
         state.step = step
         if last:  # run.json holds the costs of the output size's scale
@@ -498,8 +591,8 @@ class _Run:
             self.report(Costs(step))
             if last:
                 name = f"{step.iteration}.png"
-                state.save(os.path.join(job.out, name), step.image)
-                state.record.add_save(step, name)
+                state.save(os.path.join(state.folder, name), step.image)
+                state.record_write(lambda: state.record.add_save(step, name))
 
     def _save_stopped(self, runner, job, progress, state):
         """After a signal: save the current image as the final one, marked as stopped."""
@@ -513,8 +606,10 @@ class _Run:
         self._save_final(runner, job, state, step, image,
                          interrupted_signature(state.signature, step.iteration), "stopped",
                          evaluate=progress.scale == progress.scales)
+        beside = " (with its run.json)" if state.previous else ""
         state.stopped = (f"interrupted by {self.stop.name} at iteration {step.iteration} of "
-                         f"{progress.budget}{where}; saved the current image as {state.final}")
+                         f"{progress.budget}{where}; saved the current image as "
+                         f"{state.final}{beside}{state.kept()}")
 
     def _failed(self, message, skipped_steps):
         """One pair of a batch failed: say so, count it, move the progress on."""
@@ -524,21 +619,80 @@ class _Run:
 
 
 class _JobState:
-    """What one job has done so far: for its saves, its record and its error messages."""
+    """What one job has done so far: for its saves, its record and its error messages.
 
-    def __init__(self, final):
-        self.final = self.writing = final
+    ``folder`` is where the job writes (the output folder, or its ``unfinished`` folder
+    when ``previous``, the finished result there, must stay until the job finishes).
+    """
+
+    def __init__(self, folder, previous=None):
+        self.folder, self.previous = folder, previous
+        self.final = self.writing = os.path.join(folder, FINAL_IMAGE)
         self.signature = self.record = self.step = self.stopped = None
         self.done, self.finished = 0, False
         self.evaluations = 0  # steps of the output scale so far
 
     def save(self, path, image, comment=None):
         self.writing = path
+        os.makedirs(self.folder, exist_ok=True)  # only now: nothing before the first save
         images.save_image(path, image, comment=comment)
 
-    def interrupt(self, status="interrupted"):
-        if self.record is not None:
-            self.record.interrupt(status)
+    def record_write(self, write):
+        self.writing = self.record.path
+        write()
+
+    def interrupt(self, status="interrupted", write=False):
+        """Record how the job ended; whether run.json says so (or was never written)."""
+        if self.record is None:
+            return True
+        if write:
+            os.makedirs(self.folder, exist_ok=True)
+        return self.record.interrupt(status, write=write)
+
+    def kept(self):
+        """The end of a message about an unfinished rerun: the earlier result is kept."""
+        if not self.previous:
+            return ""
+        return f"; the finished result {self.previous} and its run.json are kept as they were"
+
+
+def _record_status(folder):
+    """The ``status`` of ``folder/run.json``, or ``None``."""
+    try:
+        with open(os.path.join(folder, RUN_FILE), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data.get("status") if isinstance(data, dict) else None
+
+
+def _move_into_place(unfinished, out):
+    """Move a finished rerun's files from ``unfinished`` over the earlier result in ``out``.
+
+    The earlier run's saved images that the rerun did not save again go first (they belong
+    to the record being replaced), then the rerun's images, ``generated_image.jpg``, and
+    ``run.json`` last; ``unfinished`` is removed at the end. Each step is a rename, and a run
+    killed halfway is completed by the next one (``unfinished/run.json`` says "finished"
+    until the very end).
+    """
+    names = set(os.listdir(unfinished))
+    try:
+        with open(os.path.join(out, RUN_FILE), encoding="utf-8") as f:
+            earlier = [entry.get("file") for entry in json.load(f).get("saves", [])]
+    except (OSError, ValueError, AttributeError):
+        earlier = []
+    for name in earlier:
+        if isinstance(name, str) and re.fullmatch(r"\d+\.png", name) and name not in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out, name))
+    last = [name for name in (FINAL_IMAGE, RUN_FILE) if name in names]
+    for name in sorted(names - set(last)) + last:
+        os.replace(os.path.join(unfinished, name), os.path.join(out, name))
+    os.rmdir(unfinished)
+
+
+def _sha256(path):
+    return file_digests(path, md5=False).sha256
 
 
 def _steps_per_job(settings):
@@ -549,28 +703,40 @@ def _steps_per_job(settings):
 
 def _jobs(settings, contents, style_sets, sizes, batch):
     """Every (content, styles) pair as a :class:`Job`, ordered by size so that runs of one
-    size are consecutive (each size's graph is built once)."""
+    size are consecutive (each size's graph is built once).
+
+    Raises:
+        InputError: two pairs of a batch would write into one folder.
+    """
     content_labels = _labels(contents)
     style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
-    jobs = []
+    jobs, folders = [], {}
     for path in contents:
         for styles in style_sets:
             out = settings.output_dir
             if batch:
                 name = "+".join(style_labels[s] for s in styles)
                 out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
+                pair = f"{path} + {' + '.join(styles)}"
+                if out in folders:
+                    raise InputError(f"{folders[out]} and {pair} would both write into {out}; "
+                                     "rename one of the files")
+                folders[out] = pair
             jobs.append(Job(sizes[path], path, list(styles), out))
     jobs.sort(key=lambda job: job.size)  # stable
     return jobs
 
 
 def _labels(paths):
-    """Short names of image files for output directories: the stem, or the whole file name
-    where two stems collide."""
-    stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
+    """Short names of image files for output directories: the stem (``x`` of ``x.jpg``), or
+    the whole file name where the stem is another file's stem or name (``x.jpg``, ``x.png``
+    and ``x_jpg.bmp`` give ``x.jpg``, ``x.png`` and ``x_jpg``). File names in one folder
+    differ, so the labels of one folder's files do too; :func:`_jobs` refuses the rest."""
+    names = [os.path.basename(path) for path in paths]
+    stems = [os.path.splitext(name)[0] for name in names]
     return {
-        path: stem if stems.count(stem) == 1 else os.path.basename(path).replace(".", "_")
-        for path, stem in zip(paths, stems)
+        path: stem if stems.count(stem) == 1 and stem not in names else name
+        for path, name, stem in zip(paths, names, stems)
     }
 
 

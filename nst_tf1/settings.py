@@ -33,6 +33,10 @@ __all__ = [
     "INIT_MODES",
     "COURSE",
     "FAST",
+    "MAX_ITERATIONS",
+    "MAX_SIDE",
+    "MAX_MULTIRES",
+    "MAX_SEED",
     "Settings",
     "SettingsError",
     "parse_style_layers",
@@ -59,6 +63,18 @@ COURSE = {"optimizer": OPTIMIZERS[0], "precision": "fp32", "init": INIT_MODES[0]
 #: where the content cost weighs little, dissolves the content); bf16 where the CPU has it.
 FAST = {"optimizer": "lbfgs", "precision": "auto", "init": "content", "multires": 2,
         "coarse_iterations": 15, "iterations": 20, "stop_balance": 3000.0}
+
+#: Most iterations (Adam steps or L-BFGS evaluations) per scale, and the largest
+#: --save-every: 500 times the course's 200, hours of work at 300x400 on a CPU.
+MAX_ITERATIONS = 100_000
+#: Longest side of the generated image, --height, --width or --max-size (2^14); the
+#: memory check refuses most sizes below it already.
+MAX_SIDE = 2 ** 14
+#: Most coarse-to-fine scales: each scale halves the size and the coarsest must keep
+#: MIN_IMAGE_SIDE pixels, so MAX_SIDE allows log2(MAX_SIDE / MIN_IMAGE_SIDE) + 1 of them.
+MAX_MULTIRES = (MAX_SIDE // MIN_IMAGE_SIDE).bit_length()
+#: Largest --seed (the seeds drawn for run.json are below it too).
+MAX_SEED = 2 ** 32 - 1
 
 
 class SettingsError(InputError):
@@ -128,7 +144,8 @@ class Settings:
 
     The defaults are the course's (``CONFIG``); each field's help text is the one ``--help``
     shows. ``height``/``width`` left at ``None`` are filled in when the settings are built:
-    300 x 400, or one side only with ``keep_aspect`` (the other follows the content image).
+    300 x 400, or one side only with ``keep_aspect`` (the other follows the content image);
+    with ``max_size`` both stay ``None`` (both follow the content image).
     ``seed`` ``None`` means a fresh seed, drawn by the run and recorded in run.json.
 
     Raises:
@@ -139,10 +156,11 @@ class Settings:
         DEFAULT_CONTENT, "content image C, or a directory: one run per image in it (default: "
         "%(default)s, a generated demo scene shipped with the package)")
     style: list = _option(
-        help="style image S; several images are blended (see --style-weights); a directory "
-        f"gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo painting "
-        "shipped with the package)",
-        factory=lambda: [DEFAULT_STYLE], nargs="+", metavar="S")
+        help="style image S; several images are blended (see --style-weights), given after "
+        "one --style or as repeated --style flags (--style A --style B is --style A B); a "
+        f"directory gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo "
+        "painting shipped with the package)",
+        factory=lambda: [DEFAULT_STYLE], nargs="+", action="extend", metavar="S")
     model: str = _option(
         help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
         f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
@@ -165,7 +183,7 @@ class Settings:
         "choice (default: off, the course's run)")
     iterations: int | None = _option(
         None, "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
-        "the output size " + _modes("iterations"))
+        f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"))
     optimizer: str | None = _option(
         None, "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
         + _modes("optimizer"), choices=OPTIMIZERS)
@@ -174,14 +192,14 @@ class Settings:
         "rewrite, on CPUs with avx512_bf16 or amx_bf16; auto: bf16 where the CPU has it, else "
         "fp32 " + _modes("precision"), choices=PRECISIONS)
     save_every: int = _option(
-        CONFIG.SAVE_EVERY, "print the costs and save <i>.png every N iterations (default: "
-        "%(default)s)")
+        CONFIG.SAVE_EVERY, "print the costs and save <i>.png every N iterations, "
+        f"1..{MAX_ITERATIONS} (default: %(default)s)")
     height: int | None = _option(
-        None, f"height both images are resized to, at least {MIN_IMAGE_SIDE} (default: "
-        f"{CONFIG.IMAGE_HEIGHT})")
+        None, f"height both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
+        f"(default: {CONFIG.IMAGE_HEIGHT})")
     width: int | None = _option(
-        None, f"width both images are resized to, at least {MIN_IMAGE_SIDE} (default: "
-        f"{CONFIG.IMAGE_WIDTH})")
+        None, f"width both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
+        f"(default: {CONFIG.IMAGE_WIDTH})")
     keep_aspect: bool = _option(
         False, "derive the side not given (--width, or --height when only --width is given) "
         f"from the content image's aspect ratio; with neither, the height is "
@@ -194,15 +212,16 @@ class Settings:
         CONFIG.NOISE_RATIO, "weight of the uniform(-20, 20) noise in the initial image, 0..1 "
         "(default: %(default)s)")
     seed: int | None = _option(
-        None, "seed of the initial noise; the same seed gives the same images (default: "
-        "%(default)s: a fresh one, recorded in run.json)")
+        None, f"seed of the initial noise, 0..{MAX_SEED}; the same seed gives the same images "
+        "(default: %(default)s: a fresh one, recorded in run.json)")
     logdir: str | None = _option(
         None, "write the graph and every iteration's costs there for TensorBoard (tensorboard "
         "--logdir DIR); the course's run only (default: %(default)s, none)")
     style_weights: list | None = _option(
-        None, "one weight per --style image; the Gram targets are blended with the weights "
+        None, "one weight per --style image, in the same order (repeated --style-weights "
+        "flags add up like --style's); the Gram targets are blended with the weights "
         "normalised to sum 1 (default: equal weights)", beyond=True, item=float, nargs="+",
-        metavar="W")
+        action="extend", metavar="W")
     preserve_colors: str | None = _option(
         None, "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
         "back the content's chrominance; 'histogram' gives the style the content's colour "
@@ -228,15 +247,18 @@ class Settings:
         f"layers) (default: {_STYLE_LAYERS_TEXT})", factory=lambda: list(CONFIG.STYLE_LAYERS),
         beyond=True, metavar="NAME[:W],...")
     max_size: int | None = _option(
-        None, "longer side of the output; the other follows the content image's aspect ratio "
-        "(overrides --height/--width; default: off)", beyond=True, metavar="N")
+        None, f"longer side of the output, {MIN_IMAGE_SIDE}..{MAX_SIDE}; the other follows "
+        "the content image's aspect ratio (cannot be given with --height/--width; default: "
+        "off)", beyond=True, metavar="N")
     multires: int | None = _option(
         None, "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
-        "result as the next scale's initial image " + _modes("multires"), beyond=True,
+        f"result as the next scale's initial image; 1..{MAX_MULTIRES}, and the coarsest scale "
+        f"must keep {MIN_IMAGE_SIDE} pixels a side " + _modes("multires"), beyond=True,
         metavar="K")
     coarse_iterations: int | None = _option(
         None, "with --multires, the iterations (evaluations) of each scale below the output "
-        "size " + _modes("coarse_iterations", "as --iterations"), beyond=True, metavar="N")
+        f"size, 1..{MAX_ITERATIONS} " + _modes("coarse_iterations", "as --iterations"),
+        beyond=True, metavar="N")
     stop_balance: float | None = _option(
         None, "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
         "times alpha J_content (after at least 6 evaluations): near the balance the course's "
@@ -244,6 +266,8 @@ class Settings:
         + _modes("stop_balance", "off"), beyond=True, metavar="R")
 
     def __post_init__(self) -> None:
+        if self.style is None:  # the command line's repeatable --style, not given
+            self.style = [DEFAULT_STYLE]
         if isinstance(self.style, (str, os.PathLike)):
             self.style = [self.style]
         self.style = [os.fspath(s) for s in self.style]
@@ -262,14 +286,23 @@ class Settings:
         self._fill_size()
 
     def _check_values(self):
-        for name in ("iterations", "save_every", "multires", "max_size", "coarse_iterations"):
-            self._whole(name, minimum=1)
-        self._whole("seed", minimum=0)
-        for name in ("height", "width"):
+        for name, maximum in (("iterations", MAX_ITERATIONS), ("save_every", MAX_ITERATIONS),
+                              ("multires", MAX_MULTIRES),
+                              ("coarse_iterations", MAX_ITERATIONS)):
+            self._whole(name, 1, maximum)
+        self._whole("seed", 0, MAX_SEED)
+        for name in ("height", "width", "max_size"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < MIN_IMAGE_SIDE):
                 self._fail(name, f"must be at least {MIN_IMAGE_SIDE} pixels (the network's "
                                  "five 2x2 poolings)")
+            if value is not None and value > MAX_SIDE:
+                self._fail(name, f"must be at most {MAX_SIDE} pixels")
+        for name in ("content", "model", "output_dir"):
+            if not getattr(self, name):
+                raise SettingsError(f"{_flag(name)}: empty path")
+        if any(not style for style in self.style):
+            raise SettingsError("--style: empty path")
         for name in ("alpha", "beta", "tv_weight"):
             if not 0 <= getattr(self, name) < math.inf:
                 self._fail(name, "must be a finite number >= 0")
@@ -298,23 +331,31 @@ class Settings:
         if self.keep_aspect and self.max_size:
             raise SettingsError("--keep-aspect and --max-size both derive the size from the "
                                 "content image: give one of them")
+        if self.max_size and (self.height is not None or self.width is not None):
+            raise SettingsError("--max-size sets the longer side and derives the other from "
+                                "the content image: give it without --height/--width")
         if self.keep_aspect and self.height is not None and self.width is not None:
             raise SettingsError("--keep-aspect derives one side from the content image: give "
                                 "--height or --width, not both")
 
     def _fill_size(self):
-        """The course's 300 x 400 for the sides that are neither given nor derived."""
+        """The course's 300 x 400 for the sides that are neither given nor derived (with
+        --max-size both are derived: they stay ``None``)."""
+        if self.max_size:
+            return
         if not self.keep_aspect:
             self.height = self.height or CONFIG.IMAGE_HEIGHT
             self.width = self.width or CONFIG.IMAGE_WIDTH
         elif self.height is None and self.width is None:
             self.height = CONFIG.IMAGE_HEIGHT
 
-    def _whole(self, name, minimum):
+    def _whole(self, name, minimum, maximum):
         value = getattr(self, name)
         if value is not None and (not _is_int(value) or value < minimum):
             word = "of at least 1" if minimum == 1 else ">= 0"
             self._fail(name, f"must be a whole number {word}")
+        if value is not None and value > maximum:
+            self._fail(name, f"must be at most {maximum}")
 
     def _fail(self, name, message):
         value = getattr(self, name)

@@ -65,8 +65,13 @@ def _cell(*items):
 
 
 def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divisor: int = 8,
-                  fc: str = "tiny", seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  fc: str = "tiny", seed: int = 0, overwrite: bool = False,
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Write a synthetic MatConvNet VGG-19 file.
+
+    The file is written next to ``path`` under a temporary name and renamed into place, so
+    ``path`` never holds half a file; an existing file is kept unless ``overwrite`` (a
+    synthetic file at the default model path would silently replace the real network).
 
     Args:
         path: output ``.mat`` path.
@@ -77,14 +82,27 @@ def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divis
         width_divisor: narrow every layer by this factor (1: real widths).
         fc: ``"tiny"`` or ``"full"`` fully connected layers, see :func:`synthetic_layer_shapes`.
         seed: seed of the random weights.
+        overwrite: replace an existing file at ``path``.
 
     Returns:
         dict: layer name -> (W, b) as written (float32), for comparing against a reference.
+
+    Raises:
+        nst_tf1.errors.InputError: ``path`` exists and ``overwrite`` is false.
+        OSError: the file cannot be written.
     """
     import scipy.io
 
     if layout not in ("new", "old"):
         raise ValueError(f"layout must be 'new' or 'old', got {layout!r}")
+    path = os.fspath(path)
+    if os.path.lexists(path) and not overwrite:
+        from .errors import InputError
+
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        raise InputError(f"{path} exists ({size / 1e6:.1f} MB); not overwriting it with a "
+                         "synthetic network: pass --force to replace it, or choose another "
+                         "path")
     rng = np.random.default_rng(seed)
     shapes = synthetic_layer_shapes(width_divisor, fc)
     mean_pixel = np.asarray(CONFIG.MEANS, dtype=np.float32).reshape(3)
@@ -139,6 +157,20 @@ def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divis
             "normalization": normalization,
             "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
         }
-    scipy.io.savemat(path, contents, do_compression=False)
+    import tempfile
+
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            scipy.io.savemat(f, contents, do_compression=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return written
 

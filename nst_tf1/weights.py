@@ -3,9 +3,11 @@
 The course's network is the 510 MB ``imagenet-vgg-verydeep-19.mat`` at :data:`~nst_tf1.config.
 VGG_URL`. :func:`fetch_vgg_model` gets it safely::
 
+    lock <dest>.lock (flock: one download of <dest> at a time; a second is refused at once)
     GET url  (Range: bytes=N- when <dest>.part already holds N bytes)
         --> append to <dest>.part, hashing MD5 and SHA256 of every byte as it is written
-        --> compare the SHA256 with the expected one
+        --> fsync, then hash <dest>.part again as it is on disk; both must be the expected
+            SHA256 (what was received, and what was written)
         --> os.replace(<dest>.part, <dest>)      (atomic: <dest> is the verified file or absent)
 
 A connection cut, a timeout or an HTTP 5xx/429 is retried after a backoff of
@@ -50,9 +52,13 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_BACKOFF",
     "MAX_BACKOFF",
+    "MAX_RETRIES",
+    "MAX_TIMEOUT",
+    "SYNTHETIC_MODEL",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "part_path",
+    "lock_path",
     "file_digests",
     "known_layout",
     "fetch_vgg_model",
@@ -71,6 +77,10 @@ DEFAULT_RETRIES = 4
 DEFAULT_BACKOFF = 1.0
 #: Upper bound of one backoff delay, in seconds.
 MAX_BACKOFF = 30.0
+#: Most retries ``nst-tf1 fetch-model --retries`` accepts.
+MAX_RETRIES = 100
+#: Longest timeout, in seconds, ``--connect-timeout`` and ``--read-timeout`` accept.
+MAX_TIMEOUT = 3600.0
 #: Seconds allowed to open the TCP connection (and the TLS handshake).
 DEFAULT_CONNECT_TIMEOUT = 15.0
 #: Seconds allowed between two received blocks once connected.
@@ -108,6 +118,11 @@ Attributes:
 
 class _Transient(Exception):
     """A failure worth another attempt (connection cut, timeout, HTTP 5xx)."""
+
+
+def lock_path(dest: str | os.PathLike[str]) -> str:
+    """The lock file of a download of ``dest``: ``<dest>.lock`` (removed when it ends)."""
+    return os.fspath(dest) + ".lock"
 
 
 def part_path(dest: str | os.PathLike[str]) -> str:
@@ -363,13 +378,34 @@ def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_U
         ChecksumError: the bytes do not have ``sha256`` (nothing is left under ``dest``, and the
             ``.part`` is deleted).
     """
+    from .lock import FileLock
+
     dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
     sha256 = sha256.strip().lower() if sha256 else None
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise DownloadError(f"{url}: not an http:// or https:// URL")
+    if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
+        raise DownloadError(f"{dest!r}: not a file name to download to")
     if os.path.lexists(dest):
         raise DownloadError(f"{dest} already exists; not overwriting it")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        lock = FileLock(lock_path(dest), f"{dest} is being downloaded by").acquire()
+    except OSError as exc:
+        raise DownloadError(f"cannot write {part_path(dest)}: {exc.strerror or exc}") from exc
+    try:
+        if os.path.lexists(dest):  # another download put it in place meanwhile
+            raise DownloadError(f"{dest} already exists; not overwriting it")
+        return _fetch_locked(dest, url, sha256, retries, backoff, connect_timeout,
+                             read_timeout, report, chunk_size)
+    finally:
+        lock.release()
+
+
+def _fetch_locked(dest, url, sha256, retries, backoff, connect_timeout, read_timeout, report,
+                  chunk_size):
+    """:func:`fetch_vgg_model` once the destination's lock is held."""
     part = part_path(dest)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
@@ -402,7 +438,17 @@ def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_U
                     ))
                     time.sleep(delay)
             download._write(lambda: os.fsync(file.fileno()))
-        digests = Digests(download.done, download.md5.hexdigest(), download.sha256.hexdigest())
+        received = Digests(download.done, download.md5.hexdigest(), download.sha256.hexdigest())
+        # What is on disk after the last write is what gets renamed: hash it again (a second
+        # writer, a bad disk or a full one that lost a block would show here).
+        digests = file_digests(part)
+        if digests != received:
+            os.remove(part)
+            raise DownloadError(
+                f"{part} on disk (SHA256 {digests.sha256}, {digests.size} bytes) is not what "
+                f"was received (SHA256 {received.sha256}, {received.size} bytes): something "
+                "else wrote to it; deleted it, run again"
+            )
         if sha256 and digests.sha256 != sha256:
             os.remove(part)
             raise ChecksumError(
@@ -444,11 +490,21 @@ def format_mib(size: float) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-def manual_model_hint(path: str, url: str = VGG_URL) -> str:
-    """How to get the VGG-19 file to ``path`` by hand, one line."""
+#: Where the hints suggest writing a synthetic network (the README's example path).
+SYNTHETIC_MODEL = "models/synthetic-vgg19.mat"
+
+
+def manual_model_hint(path: str, url: str = VGG_URL, fetch: bool = True) -> str:
+    """How to get the VGG-19 file to ``path`` by hand, or do without it, one line.
+
+    ``fetch`` includes ``nst-tf1 fetch-model`` (not for a failed fetch-model itself).
+    """
+    fetch_model = f"run 'nst-tf1 fetch-model --dest {path}', or " if fetch else ""
     return (
-        f"run 'nst-tf1 fetch-model --dest {path}', or download imagenet-vgg-verydeep-19.mat "
-        f"(510 MB) from {url} and put it at {path}, or pass --model PATH"
+        f"{fetch_model}download imagenet-vgg-verydeep-19.mat (510 MB) from {url} and put it "
+        f"at {path}, or pass --model PATH; to try the pipeline without the download: "
+        f"'nst-tf1 make-vgg {SYNTHETIC_MODEL}' and --model {SYNTHETIC_MODEL} (random "
+        "weights: noise, not art)"
     )
 
 
@@ -503,6 +559,8 @@ def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256,
     """
     from .errors import InputError
 
+    if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
+        raise InputError(f"--dest: {dest!r} is not a file name")
     if os.path.lexists(dest):
         if not os.path.isfile(dest):
             raise InputError(f"{dest}: exists and is not a regular file; not touching it")
@@ -517,7 +575,10 @@ def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256,
             f"{dest} exists but is not a known VGG-19 file (SHA256 {digests.sha256}, "
             f"expected {sha256}); not overwriting it: move it away or pass --dest"
         )
-    return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+    try:
+        return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+    except DownloadError as exc:
+        raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
 
 
 def check_fetch_options(*, dest: str, url: str, sha256: str, retries: int, backoff: float,
@@ -528,22 +589,24 @@ def check_fetch_options(*, dest: str, url: str, sha256: str, retries: int, backo
     Raises:
         nst_tf1.errors.InputError: one line naming the flag.
     """
-    import math
-
     from .errors import InputError
 
+    if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
+        raise InputError(f"--dest: {dest!r} is not a file name")
     value = sha256.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
         raise InputError(f"--sha256: not a SHA256 (64 hex digits): {sha256!r}")
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
-    if retries < 0:
-        raise InputError(f"--retries: must be a whole number >= 0, got {retries}")
-    if not 0 <= backoff < math.inf:
-        raise InputError(f"--backoff: must be a finite number >= 0, got {backoff}")
+    if not 0 <= retries <= MAX_RETRIES:
+        raise InputError(f"--retries: must be a whole number from 0 to {MAX_RETRIES}, got "
+                         f"{retries}")
+    if not 0 <= backoff <= MAX_BACKOFF:
+        raise InputError(f"--backoff: must be a number from 0 to {MAX_BACKOFF:g}, got {backoff}")
     for flag, seconds in (("--connect-timeout", connect_timeout),
                           ("--read-timeout", read_timeout)):
-        if not 0 < seconds < math.inf:
-            raise InputError(f"{flag}: must be a finite number > 0, got {seconds}")
+        if not 0 < seconds <= MAX_TIMEOUT:
+            raise InputError(f"{flag}: must be a number > 0 and at most {MAX_TIMEOUT:g}, got "
+                             f"{seconds}")
     return {"dest": dest, "url": url, "sha256": value, "retries": retries, "backoff": backoff,
             "connect_timeout": connect_timeout, "read_timeout": read_timeout}

@@ -18,6 +18,10 @@ _NST_HOME = tempfile.mkdtemp(prefix="nst-home-")
 os.environ["NST_HOME"] = _NST_HOME
 atexit.register(shutil.rmtree, _NST_HOME, ignore_errors=True)
 
+# (case, outcome) rows of the fault-injection suite (test_fault_suite.py), printed as a table
+# at the end of the session.
+FAULT_TABLE = []
+
 # Small sizes keep the whole suite fast on 2 CPU cores.
 HEIGHT, WIDTH = 48, 64
 WIDTH_DIVISOR = 8
@@ -87,3 +91,13 @@ def run_cli(*args, cwd=ROOT, timeout=600):
         [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection suite's table: each case and what happened."""
+    if not FAULT_TABLE:
+        return
+    width = max(len(case) for case, _ in FAULT_TABLE)
+    terminalreporter.section("fault injection: case, outcome")
+    for case, outcome in FAULT_TABLE:
+        terminalreporter.write_line(f"{case.ljust(width)}  {outcome}")

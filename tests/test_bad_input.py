@@ -359,7 +359,7 @@ ARG_CASES = [
     (["--height", "16"], "--height: must be at least 32 pixels"),
     (["--width", "0"], "--width: must be at least 32 pixels"),
     (["--height", "abc"], "--height: not a number"),
-    (["--height", "100000", "--width", "100000"], "of memory (estimate:"),
+    (["--height", "16384", "--width", "16384"], "of memory (estimate:"),
     (["--keep-aspect", "--height", "64", "--width", "64"], "not both"),
     (["--keep-aspect", "--max-size", "64"], "give one of them"),
 ]
@@ -528,7 +528,7 @@ def test_refusals_in_a_real_process(tmp_path, image_pair, vgg_file, case):
     elif case == "not-vgg":
         model = _bad_model("not-network", tmp_path, vgg_file, content)
     else:
-        extra = ["--height", 100000, "--width", 100000]
+        extra = ["--height", 16384, "--width", 16384]
     result = run_cli("--content", content, "--style", style, "--model", model,
                      "--output-dir", tmp_path / "out", *extra)
     assert_one_line_error(result.returncode, result.stderr)

@@ -53,7 +53,7 @@ def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, 
     out_dir = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONUNBUFFERED"] = "1"
-    args = _args(*image_pair, vgg_file, out_dir, "--iterations", 1000000, "--save-every", 3)
+    args = _args(*image_pair, vgg_file, out_dir, "--iterations", 100000, "--save-every", 3)
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

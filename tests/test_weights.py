@@ -64,6 +64,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if state.hold is not None:
+            # Send half the body, then wait until the test lets the rest go.
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            state.hold.wait(60)
+            try:
+                self.wfile.write(body[len(body) // 2:])
+            except OSError:  # the client was killed meanwhile
+                pass
+            return
         if state.cuts > 0:
             # Promise the whole body, send half of it, close the connection.
             state.cuts -= 1
@@ -82,6 +92,7 @@ class _State:
         self.fail_with = []  # statuses to answer the next requests with
         self.ignore_range = False
         self.stall = None  # an Event: answer nothing until it is set
+        self.hold = None  # an Event: send half the body, the rest once it is set
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +115,9 @@ def server(payload):
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield httpd.state, f"http://127.0.0.1:{httpd.server_address[1]}"
-    if httpd.state.stall is not None:
-        httpd.state.stall.set()
+    for event in (httpd.state.stall, httpd.state.hold):
+        if event is not None:
+            event.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -392,7 +404,8 @@ def test_main_job_failed_download_is_one_error_line(server, image_pair, tmp_path
     main_job_env(monkeypatch, NST_VGG_URL=base + "/moved.mat")
     result = run_cli("--content", content, "--style", style, "--output-dir", tmp_path / "out",
                      "--model", model)
-    assert result.returncode == 2
+    # A failed download is a failure (1), as in fetch-model, not bad input (2).
+    assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = error_lines(result.stderr)
     assert len(errors) == 1
