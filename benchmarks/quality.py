@@ -96,8 +96,9 @@ def make_pairs(names, course_images, folder):
     pairs = {}
     for name in names:
         if name == "demo":
-            pairs[name] = tuple(os.path.join(ROOT, "images", f"demo_{role}.jpg")
-                                for role in ("content", "style"))
+            from nst_tf1.settings import DEFAULT_CONTENT, DEFAULT_STYLE
+
+            pairs[name] = (DEFAULT_CONTENT, DEFAULT_STYLE)
         elif name == "louvre":
             found = tuple(os.path.join(course_images, f) for f in ("louvre_small.jpg",
                                                                    "monet.jpg"))
@@ -214,9 +215,13 @@ def main(argv=None):
     print(f"model: {a.model}; command: {' '.join(map(shlex.quote, sys.argv))}", flush=True)
     os.makedirs(a.out, exist_ok=True)
     summary = {"cpu": model, "flags": flags, "model": a.model, "pairs": {}}
-    for pair, (content, style) in make_pairs(a.pairs, a.course_images, a.out).items():
+    pairs = make_pairs(a.pairs, a.course_images, a.out)
+    # Every command runs before this process imports TensorFlow to evaluate the results: a
+    # child's peak RSS (ru_maxrss) counts the parent's pages it was forked with.
+    all_runs = {}
+    for pair, (content, style) in pairs.items():
         print(f"\n== {pair}: {os.path.basename(content)} + {os.path.basename(style)}", flush=True)
-        runs = []
+        runs = all_runs[pair] = []
         for repeat in range(a.repeats):  # interleaved: course, fast1, ..., course, fast1, ...
             for name, extra in configs:
                 out = os.path.join(a.out, pair, f"{name}.{repeat}")
@@ -230,6 +235,9 @@ def main(argv=None):
                 runs.append({"config": name, "repeat": repeat, "out": out, "wall_s": wall,
                              "peak_rss_mb": rss})
                 print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MB", flush=True)
+    for pair, (content, style) in pairs.items():
+        runs = all_runs[pair]
+        print(f"\n== {pair}: {os.path.basename(content)} + {os.path.basename(style)}")
         cost = CourseCost(a.model, content, style)
         target = None
         for run in runs:
