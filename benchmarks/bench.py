@@ -50,8 +50,13 @@ RESULT = "BENCH-RESULT "
 
 # The course's settings, written out so that the references use no project code.
 MEANS = (123.68, 116.779, 103.939)
-STYLE_LAYERS = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2),
-                ("conv5_1", 0.2))
+STYLE_LAYERS = (
+    ("conv1_1", 0.2),
+    ("conv2_1", 0.2),
+    ("conv3_1", 0.2),
+    ("conv4_1", 0.2),
+    ("conv5_1", 0.2),
+)
 CONTENT_LAYER = "conv4_2"
 ALPHA, BETA, LEARNING_RATE, SAVE_EVERY, NOISE_RATIO = 10.0, 40.0, 2.0, 20, 0.6
 # VGG-19 up to conv5_1, the last layer the cost reads: (block, convolutions, channels).
@@ -141,8 +146,10 @@ def ensure_images(directory, height, width, content=None, style=None):
     from nst_tf1.images import load_image
 
     paths = []
-    for name, given, make in (("content", content, make_demo_content),
-                              ("style", style, make_demo_style)):
+    for name, given, make in (
+        ("content", content, make_demo_content),
+        ("style", style, make_demo_style),
+    ):
         array = load_image(given, height, width) if given else make(height, width)
         path = os.path.join(directory, f"{name}-{height}x{width}.png")
         Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
@@ -202,8 +209,9 @@ class BareReference:
                     h = tf.nn.avg_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
                 for i in range(1, count + 1):
                     W, b = layers[f"conv{block}_{i}"]
-                    h = tf.nn.relu(tf.nn.conv2d(h, tf.constant(W), [1, 1, 1, 1], "SAME")
-                                   + tf.constant(b))
+                    h = tf.nn.relu(
+                        tf.nn.conv2d(h, tf.constant(W), [1, 1, 1, 1], "SAME") + tf.constant(b)
+                    )
                     act[f"conv{block}_{i}"] = h
             self.sess = tf.Session(graph=self.graph)
             a_C = self.sess.run(act[CONTENT_LAYER], {x: C})
@@ -261,8 +269,14 @@ def timed_iterations(spec, start, load, step, image, means):
         mark = now
     bare_save(os.path.join(spec["out"], "generated_image.jpg"), image(), means)
     wall = time.perf_counter() - start
-    return {"load_s": load, "setup_s": setup + times[0], "iter_times": times[1:],
-            "wall_s": wall, "final_cost": J, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "load_s": load,
+        "setup_s": setup + times[0],
+        "iter_times": times[1:],
+        "wall_s": wall,
+        "final_cost": J,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_reference(spec):
@@ -315,7 +329,8 @@ def run_eager(spec):
             acts = model(image)
             a_G = acts[-1]
             J_content = tf.reduce_sum(tf.square(content_target - a_G)) / (
-                4.0 * float(a_G.shape[1] * a_G.shape[2] * a_G.shape[3]))
+                4.0 * float(a_G.shape[1] * a_G.shape[2] * a_G.shape[3])
+            )
             J_style = 0.0
             for (_, coeff), a, GS in zip(STYLE_LAYERS, acts[:-1], style_targets):
                 hw, c = float(a.shape[1] * a.shape[2]), float(a.shape[3])
@@ -368,9 +383,15 @@ def run_project_cli(spec):
     if status != 0:
         raise SystemExit(f"nst_tf1.cli.main({spec['argv']}) exited {status}")
     # times[0] covers build, a_C and a_S and the first step; the last Step is the final image.
-    return {"load_s": marks["load_end"] - marks["load_start"], "setup_s": times[0],
-            "iter_times": times[1:-1], "wall_s": wall, "costs": costs[:-1],
-            "final_cost": costs[-1], "peak_rss_mb": peak_rss_mb()}
+    return {
+        "load_s": marks["load_end"] - marks["load_start"],
+        "setup_s": times[0],
+        "iter_times": times[1:-1],
+        "wall_s": wall,
+        "costs": costs[:-1],
+        "final_cost": costs[-1],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_interleaved(spec):
@@ -387,8 +408,14 @@ def run_interleaved(spec):
     C, S, G, means = bare_images(spec)
     content = C[0] + means[0]
     style = S[0] + means[0]
-    project = style_transfer(content, style, weights, seed=spec["seed"],
-                             num_iterations=spec["warmup"] + spec["timed"] + 1, save_every=0)
+    project = style_transfer(
+        content,
+        style,
+        weights,
+        seed=spec["seed"],
+        num_iterations=spec["warmup"] + spec["timed"] + 1,
+        save_every=0,
+    )
     next(project)
     ref = BareReference(layers, C, S, G)
     ref.step()
@@ -420,9 +447,18 @@ def run_bf16(spec):
     weights = read_vgg_weights(spec["model"])
     h, w = spec["height"], spec["width"]
     content, style = load_image(spec["content"], h, w), load_image(spec["style"], h, w)
-    runs = {p: style_transfer(content, style, weights, seed=spec["seed"], save_every=0,
-                              num_iterations=spec["iterations"], precision=p)
-            for p in ("fp32", "bf16")}
+    runs = {
+        p: style_transfer(
+            content,
+            style,
+            weights,
+            seed=spec["seed"],
+            save_every=0,
+            num_iterations=spec["iterations"],
+            precision=p,
+        )
+        for p in ("fp32", "bf16")
+    }
     times = {p: [] for p in runs}
     last = {p: next(g) for p, g in runs.items()}  # build, a_C, a_S, first step
     for _ in range(spec["iterations"]):
@@ -433,8 +469,13 @@ def run_bf16(spec):
     return {"times": times, "final_cost": {p: s.total_cost for p, s in last.items()}}
 
 
-CHILDREN = {"project": run_project_cli, "reference": run_reference, "eager": run_eager,
-            "interleaved": run_interleaved, "bf16": run_bf16}
+CHILDREN = {
+    "project": run_project_cli,
+    "reference": run_reference,
+    "eager": run_eager,
+    "interleaved": run_interleaved,
+    "bf16": run_bf16,
+}
 
 
 # --------------------------------------------------------------------------- the parent
@@ -442,14 +483,18 @@ def child(name, spec, log):
     """Run one configuration in a fresh interpreter; return its result dict and wall time."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name,
-                           json.dumps(spec)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", name, json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode != 0 or not lines:
         log(f"  {name} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
         return None, wall
-    result = json.loads(lines[-1][len(RESULT):])
+    result = json.loads(lines[-1][len(RESULT) :])
     result["process_wall_s"] = wall
     return result, wall
 
@@ -482,33 +527,55 @@ def machine():
         tf_version = version("tensorflow")
     except Exception:  # not installed under that name
         tf_version = "?"
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, {' '.join(simd) or 'no AVX-512/AMX'}; "
-            f"Python {platform.python_version()}, TensorFlow {tf_version}; load average "
-            f"{load[0]:.2f} at start")
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, {' '.join(simd) or 'no AVX-512/AMX'}; "
+        f"Python {platform.python_version()}, TensorFlow {tf_version}; load average "
+        f"{load[0]:.2f} at start"
+    )
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--size", default="300x400", help="HEIGHTxWIDTH (default: %(default)s)")
-    p.add_argument("--iterations", type=int, default=200,
-                   help="Adam iterations of the whole runs (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=3,
-                   help="iterations left out of the medians (default: %(default)s)")
-    p.add_argument("--timed", type=int, default=20,
-                   help="interleaved iterations timed per side (default: %(default)s)")
-    p.add_argument("--lbfgs-max", type=int, default=50,
-                   help="L-BFGS evaluation budget when counting evaluations "
-                        "(default: %(default)s)")
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="full-width synthetic VGG-19 file, written if missing "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=200,
+        help="Adam iterations of the whole runs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help="iterations left out of the medians (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timed",
+        type=int,
+        default=20,
+        help="interleaved iterations timed per side (default: %(default)s)",
+    )
+    p.add_argument(
+        "--lbfgs-max",
+        type=int,
+        default=50,
+        help="L-BFGS evaluation budget when counting evaluations (default: %(default)s)",
+    )
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="full-width synthetic VGG-19 file, written if missing (default: %(default)s)",
+    )
     p.add_argument("--content", help="content image (default: the package's demo scene)")
     p.add_argument("--style", help="style image (default: the package's demo painting)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
-    p.add_argument("--skip", default="",
-                   help="comma-separated sections to skip: reference, eager, interleaved, "
-                        "bf16, lbfgs, fast")
+    p.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated sections to skip: reference, eager, interleaved, bf16, lbfgs, fast",
+    )
     p.add_argument("--json", help="also write every raw figure to this JSON file")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -525,14 +592,15 @@ def main(argv=None):
     def log(text=""):
         print(text, flush=True)
 
-    log(f"nst-tf1 benchmark: {height}x{width}, {args.iterations} Adam iterations, seed "
-        f"{args.seed}")
+    log(f"nst-tf1 benchmark: {height}x{width}, {args.iterations} Adam iterations, seed {args.seed}")
     shown = " ".join(argv if argv is not None else sys.argv[1:])
     log(f"command: python benchmarks/bench.py {shown}")
     log(f"machine: {machine()}")
     made = ensure_model(args.model)
-    log(f"model: {args.model} ({os.path.getsize(args.model) / 1e6:.0f} MB"
-        + (f", written in {made:.1f} s)" if made else ", cached)"))
+    log(
+        f"model: {args.model} ({os.path.getsize(args.model) / 1e6:.0f} MB"
+        + (f", written in {made:.1f} s)" if made else ", cached)")
+    )
     sys.path.insert(0, ROOT)
     from nst_tf1.graph import bf16_unsupported_reason
 
@@ -541,10 +609,29 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="nst-tf1-bench-")
     content, style = ensure_images(work, height, width, args.content, args.style)
     flops = flops_per_iteration(height, width)
-    base = {"model": args.model, "content": content, "style": style, "seed": args.seed,
-            "height": height, "width": width, "iterations": args.iterations}
-    common_argv = ["--model", args.model, "--content", content, "--style", style,
-                   "--height", str(height), "--width", str(width), "--seed", str(args.seed)]
+    base = {
+        "model": args.model,
+        "content": content,
+        "style": style,
+        "seed": args.seed,
+        "height": height,
+        "width": width,
+        "iterations": args.iterations,
+    }
+    common_argv = [
+        "--model",
+        args.model,
+        "--content",
+        content,
+        "--style",
+        style,
+        "--height",
+        str(height),
+        "--width",
+        str(width),
+        "--seed",
+        str(args.seed),
+    ]
     raw = {"size": [height, width], "flops_per_iteration": flops}
 
     def outdir(name):
@@ -554,9 +641,20 @@ def main(argv=None):
 
     # Whole runs, one process each.
     whole = {}
-    whole["project"], _ = child("project", {**base, "argv": [
-        *common_argv, "--iterations", str(args.iterations), "--output-dir", outdir("project")]},
-        log)
+    whole["project"], _ = child(
+        "project",
+        {
+            **base,
+            "argv": [
+                *common_argv,
+                "--iterations",
+                str(args.iterations),
+                "--output-dir",
+                outdir("project"),
+            ],
+        },
+        log,
+    )
     if "reference" not in skip:
         whole["reference"], _ = child("reference", {**base, "out": outdir("reference")}, log)
     if "eager" not in skip:
@@ -568,46 +666,70 @@ def main(argv=None):
     # during the run slows iterations and inflates it; "rest" (wall minus the sum of all
     # measured iteration times: start-up, load, setup, saves) and (N*it + rest)/(N*it) show
     # the time spent outside the iterations, which is what the project can add.
-    log(f"{'whole run (' + str(args.iterations) + ' it)':20} {'load s':>6} {'setup s':>7} "
+    log(
+        f"{'whole run (' + str(args.iterations) + ' it)':20} {'load s':>6} {'setup s':>7} "
         f"{'ms/it':>7} {'wall s':>7} {'wall/(N*it)':>11} {'rest s':>6} {'(N*it+rest)/(N*it)':>18} "
-        f"{'peak RSS MB':>11} {'final J':>10}")
+        f"{'peak RSS MB':>11} {'final J':>10}"
+    )
     for name, r in whole.items():
         if not r:
             continue
         ms = median_ms(r["iter_times"], args.warmup)
         n_it = args.iterations * ms / 1000
         rest = r["wall_s"] - sum(r["iter_times"])
-        log(f"{name:20} {r['load_s']:6.2f} {r['setup_s']:7.2f} {ms:7.1f} {r['wall_s']:7.1f} "
+        log(
+            f"{name:20} {r['load_s']:6.2f} {r['setup_s']:7.2f} {ms:7.1f} {r['wall_s']:7.1f} "
             f"{r['wall_s'] / n_it:11.3f} {rest:6.1f} {(n_it + rest) / n_it:18.3f} "
-            f"{r['peak_rss_mb']:11.0f} {r['final_cost']:10.4g}")
+            f"{r['peak_rss_mb']:11.0f} {r['final_cost']:10.4g}"
+        )
     proj = whole.get("project")
     if proj and whole.get("eager"):
-        log(f"project/eager ms per iteration: "
-            f"{median_ms(proj['iter_times'], args.warmup) / median_ms(whole['eager']['iter_times'], args.warmup):.3f}")  # noqa: E501
+        log(
+            f"project/eager ms per iteration: "
+            f"{median_ms(proj['iter_times'], args.warmup) / median_ms(whole['eager']['iter_times'], args.warmup):.3f}"  # noqa: E501
+        )
     if proj and whole.get("reference"):
         pr, rr = proj, whole["reference"]
-        log(f"project/reference (separate processes): ms per iteration "
+        log(
+            f"project/reference (separate processes): ms per iteration "
             f"{median_ms(pr['iter_times'], args.warmup) / median_ms(rr['iter_times'], args.warmup):.3f}, "  # noqa: E501
             f"wall {pr['wall_s'] / rr['wall_s']:.3f}, peak RSS "
-            f"{pr['peak_rss_mb'] / rr['peak_rss_mb']:.3f}")
+            f"{pr['peak_rss_mb'] / rr['peak_rss_mb']:.3f}"
+        )
 
     if "interleaved" not in skip:
-        inter, _ = child("interleaved", {**base, "warmup": args.warmup, "timed": args.timed,
-                                         "matmul": True, "bf16_ok": bf16_reason is None}, log)
+        inter, _ = child(
+            "interleaved",
+            {
+                **base,
+                "warmup": args.warmup,
+                "timed": args.timed,
+                "matmul": True,
+                "bf16_ok": bf16_reason is None,
+            },
+            log,
+        )
         raw["interleaved"] = inter
         if inter:
             p_ms = median_ms(inter["project_times"], args.warmup)
             r_ms = median_ms(inter["reference_times"], args.warmup)
             log("")
-            log(f"interleaved ({args.timed} timed iterations each, after {args.warmup} "
+            log(
+                f"interleaved ({args.timed} timed iterations each, after {args.warmup} "
                 f"warm-up): project {p_ms:.1f} ms, reference {r_ms:.1f} ms, "
-                f"project/reference {p_ms / r_ms:.3f}")
-            log(f"FLOPs per iteration: {flops / 1e9:.1f} GFLOP; achieved "
+                f"project/reference {p_ms / r_ms:.3f}"
+            )
+            log(
+                f"FLOPs per iteration: {flops / 1e9:.1f} GFLOP; achieved "
                 f"{flops / p_ms / 1e6:.1f} GFLOP/s (project), matmul peak "
                 f"{inter['matmul_fp32_gflops']:.1f} GFLOP/s fp32"
-                + (f", {inter['matmul_bf16_gflops']:.1f} GFLOP/s bf16"
-                   if "matmul_bf16_gflops" in inter else "")
-                + f"; {flops / p_ms / 1e6 / inter['matmul_fp32_gflops']:.0%} of the fp32 peak")
+                + (
+                    f", {inter['matmul_bf16_gflops']:.1f} GFLOP/s bf16"
+                    if "matmul_bf16_gflops" in inter
+                    else ""
+                )
+                + f"; {flops / p_ms / 1e6 / inter['matmul_fp32_gflops']:.0%} of the fp32 peak"
+            )
 
     adam_cost = proj["final_cost"] if proj else None
     log("")
@@ -620,40 +742,71 @@ def main(argv=None):
             f_ms = median_ms(b["times"]["fp32"], args.warmup)
             h_ms = median_ms(b["times"]["bf16"], args.warmup)
             fc, hc = b["final_cost"]["fp32"], b["final_cost"]["bf16"]
-            log(f"bf16 vs fp32 (interleaved, {args.iterations} Adam iterations each): fp32 "
+            log(
+                f"bf16 vs fp32 (interleaved, {args.iterations} Adam iterations each): fp32 "
                 f"{f_ms:.1f} ms/it, bf16 {h_ms:.1f} ms/it, speed-up {f_ms / h_ms:.2f}x; final "
-                f"J fp32 {fc:.5g}, bf16 {hc:.5g} ({(hc - fc) / fc:+.1%})")
+                f"J fp32 {fc:.5g}, bf16 {hc:.5g} ({(hc - fc) / fc:+.1%})"
+            )
 
     if "lbfgs" not in skip and adam_cost is not None:
         needed = {}
         for precision in ("fp32", "bf16"):
             if precision == "bf16" and bf16_reason:
                 continue
-            r, _ = child("project", {**base, "argv": [
-                *common_argv, "--optimizer", "lbfgs", "--precision", precision,
-                "--iterations", str(args.lbfgs_max), "--save-every", str(args.lbfgs_max),
-                "--output-dir", outdir(f"lbfgs-{precision}")]}, log)
+            r, _ = child(
+                "project",
+                {
+                    **base,
+                    "argv": [
+                        *common_argv,
+                        "--optimizer",
+                        "lbfgs",
+                        "--precision",
+                        precision,
+                        "--iterations",
+                        str(args.lbfgs_max),
+                        "--save-every",
+                        str(args.lbfgs_max),
+                        "--output-dir",
+                        outdir(f"lbfgs-{precision}"),
+                    ],
+                },
+                log,
+            )
             raw[f"lbfgs_{precision}"] = r
             if r:
                 needed[precision] = first_reaching(r["costs"], adam_cost)
                 ms = median_ms(r["iter_times"], args.warmup)
-                log(f"lbfgs {precision}: evaluations to reach Adam-{args.iterations} fp32 J "
+                log(
+                    f"lbfgs {precision}: evaluations to reach Adam-{args.iterations} fp32 J "
                     f"{adam_cost:.5g}: {needed[precision] or 'not within ' + str(args.lbfgs_max)}"
                     f"; best J after {args.lbfgs_max}: {r['final_cost']:.5g}; {ms:.1f} ms per "
-                    f"evaluation")
+                    f"evaluation"
+                )
         if "fast" not in skip:
             precision = "fp32" if bf16_reason else "bf16"
             k = needed.get(precision) or 25
-            argv = [*common_argv, "--optimizer", "lbfgs", "--precision", precision,
-                    "--iterations", str(k), "--output-dir", outdir("fast")]
+            argv = [
+                *common_argv,
+                "--optimizer",
+                "lbfgs",
+                "--precision",
+                precision,
+                "--iterations",
+                str(k),
+                "--output-dir",
+                outdir("fast"),
+            ]
             r, wall = child("project", {**base, "argv": argv}, log)
             raw["fast"] = r
             if r:
-                log(f"fast: nst-tf1 {' '.join(argv[argv.index('--optimizer'):-2])}: "
+                log(
+                    f"fast: nst-tf1 {' '.join(argv[argv.index('--optimizer') : -2])}: "
                     f"process wall {wall:.1f} s (Python and TensorFlow start-up included), "
                     f"in-process {r['wall_s']:.1f} s (load {r['load_s']:.1f} s); final J "
                     f"{r['final_cost']:.5g} vs Adam-{args.iterations} fp32 {adam_cost:.5g} "
-                    f"({'at or below' if r['final_cost'] <= adam_cost else 'ABOVE'})")
+                    f"({'at or below' if r['final_cost'] <= adam_cost else 'ABOVE'})"
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(raw, f, indent=1)

@@ -47,8 +47,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = (300, 400)
-COURSE_STYLE_LAYERS = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2),
-                       ("conv5_1", 0.2))
+COURSE_STYLE_LAYERS = (
+    ("conv1_1", 0.2),
+    ("conv2_1", 0.2),
+    ("conv3_1", 0.2),
+    ("conv4_1", 0.2),
+    ("conv5_1", 0.2),
+)
 SAVED = ("generated_image.jpg", "generated_image.png")
 
 
@@ -76,16 +81,27 @@ def stroke_style(height=300, width=400, seed=3):
     rng = np.random.default_rng(seed)
     img = Image.new("RGB", (width, height), (20, 30, 60))
     draw = ImageDraw.Draw(img)
-    palette = np.array([(230, 180, 40), (200, 60, 40), (40, 110, 200), (250, 240, 210),
-                        (30, 150, 110), (120, 50, 150)])
+    palette = np.array(
+        [
+            (230, 180, 40),
+            (200, 60, 40),
+            (40, 110, 200),
+            (250, 240, 210),
+            (30, 150, 110),
+            (120, 50, 150),
+        ]
+    )
     for _ in range(1400):
         x, y = rng.uniform(-20, width + 20), rng.uniform(-20, height + 20)
         angle = math.sin(x / 60) * 1.5 + math.cos(y / 45) * 1.2 + rng.normal(0, 0.2)
         half = rng.uniform(5, 14)
         colour = np.clip(palette[rng.integers(len(palette))] + rng.integers(-25, 25, 3), 0, 255)
         dx, dy = math.cos(angle) * half, math.sin(angle) * half
-        draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=tuple(int(c) for c in colour),
-                  width=int(rng.integers(3, 7)))
+        draw.line(
+            [(x - dx, y - dy), (x + dx, y + dy)],
+            fill=tuple(int(c) for c in colour),
+            width=int(rng.integers(3, 7)),
+        )
     return img.filter(ImageFilter.SMOOTH)
 
 
@@ -100,8 +116,7 @@ def make_pairs(names, course_images, folder):
 
             pairs[name] = (DEFAULT_CONTENT, DEFAULT_STYLE)
         elif name == "louvre":
-            found = tuple(os.path.join(course_images, f) for f in ("louvre_small.jpg",
-                                                                   "monet.jpg"))
+            found = tuple(os.path.join(course_images, f) for f in ("louvre_small.jpg", "monet.jpg"))
             if all(map(os.path.exists, found)):
                 pairs[name] = found
             else:
@@ -179,8 +194,12 @@ def outcome(out, wall, target):
     J, seconds = costs["total_cost"][:-1], costs.get("seconds", [])[:-1]
     offset = wall - record["wall_time_seconds"]  # start-up, model read, graph, before the record
     reach = next((offset + seconds[i] for i, j in enumerate(J) if j <= target and seconds), None)
-    return {"evaluations": len(J), "in_run": final["total_cost"], "reach_s": reach,
-            "choices": record.get("choices", {})}
+    return {
+        "evaluations": len(J),
+        "in_run": final["total_cost"],
+        "reach_s": reach,
+        "choices": record.get("choices", {}),
+    }
 
 
 def side_by_side(paths, labels, out_path, tile=(225, 300)):
@@ -191,8 +210,7 @@ def side_by_side(paths, labels, out_path, tile=(225, 300)):
     draw = ImageDraw.Draw(sheet)
     for i, (path, label) in enumerate(zip(paths, labels)):
         with Image.open(path) as img:
-            sheet.paste(img.convert("RGB").resize((width, height), Image.BICUBIC),
-                        (i * width, 20))
+            sheet.paste(img.convert("RGB").resize((width, height), Image.BICUBIC), (i * width, 20))
         draw.text((i * width + 4, 4), label, fill="black")
     sheet.save(out_path)
 
@@ -200,18 +218,26 @@ def side_by_side(paths, labels, out_path, tile=(225, 300)):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="the trained stand-in (or the real file)")
-    p.add_argument("--fast", action="append", default=None, metavar="FLAGS",
-                   help="flags of one fast configuration, repeatable (default: '--fast')")
+    p.add_argument(
+        "--fast",
+        action="append",
+        default=None,
+        metavar="FLAGS",
+        help="flags of one fast configuration, repeatable (default: '--fast')",
+    )
     p.add_argument("--pairs", nargs="+", default=["demo", "louvre", "chelsea"])
     p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nst-tf1-quality"))
     a = p.parse_args(argv)
-    configs = [("course", "")] + [(f"fast{i}", flags) for i, flags in
-                                  enumerate(a.fast or ["--fast"], start=1)]
+    configs = [("course", "")] + [
+        (f"fast{i}", flags) for i, flags in enumerate(a.fast or ["--fast"], start=1)
+    ]
     model, flags, cpus = cpu_description()
-    print(f"CPU: {model}, {cpus} logical CPUs; avx512_bf16: {flags['avx512_bf16']}, "
-          f"amx_bf16: {flags['amx_bf16']}")
+    print(
+        f"CPU: {model}, {cpus} logical CPUs; avx512_bf16: {flags['avx512_bf16']}, "
+        f"amx_bf16: {flags['amx_bf16']}"
+    )
     print(f"model: {a.model}; command: {' '.join(map(shlex.quote, sys.argv))}", flush=True)
     os.makedirs(a.out, exist_ok=True)
     summary = {"cpu": model, "flags": flags, "model": a.model, "pairs": {}}
@@ -226,14 +252,34 @@ def main(argv=None):
             for name, extra in configs:
                 out = os.path.join(a.out, pair, f"{name}.{repeat}")
                 os.makedirs(os.path.dirname(out), exist_ok=True)
-                argv = [sys.executable, os.path.join(ROOT, "run_nst.py"), "--content", content,
-                        "--style", style, "--model", a.model, "--output-dir", out, "--seed",
-                        "1", "--overwrite", *shlex.split(extra)]
+                argv = [
+                    sys.executable,
+                    os.path.join(ROOT, "run_nst.py"),
+                    "--content",
+                    content,
+                    "--style",
+                    style,
+                    "--model",
+                    a.model,
+                    "--output-dir",
+                    out,
+                    "--seed",
+                    "1",
+                    "--overwrite",
+                    *shlex.split(extra),
+                ]
                 status, wall, rss = run_command(argv, out + ".log")
                 if status:
                     raise SystemExit(f"{' '.join(argv)} exited {status}; see {out}.log")
-                runs.append({"config": name, "repeat": repeat, "out": out, "wall_s": wall,
-                             "peak_rss_mb": rss})
+                runs.append(
+                    {
+                        "config": name,
+                        "repeat": repeat,
+                        "out": out,
+                        "wall_s": wall,
+                        "peak_rss_mb": rss,
+                    }
+                )
                 print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MB", flush=True)
     for pair, (content, style) in pairs.items():
         runs = all_runs[pair]
@@ -248,15 +294,30 @@ def main(argv=None):
             run["saved"] = {name: cost(os.path.join(run["out"], name)) for name in SAVED}
         cost.close()
         report(pair, configs, runs, target)
-        finals = [os.path.join(next(r["out"] for r in runs if r["config"] == name),
-                               "generated_image.jpg") for name, _ in configs]
+        finals = [
+            os.path.join(next(r["out"] for r in runs if r["config"] == name), "generated_image.jpg")
+            for name, _ in configs
+        ]
         sheet = os.path.join(a.out, f"{pair}_side_by_side.png")
-        side_by_side([content, style, *finals],
-                     ["content", "style", "course: Adam 200, fp32",
-                      *[f"{name}: {extra}" for name, extra in configs[1:]]], sheet)
+        side_by_side(
+            [content, style, *finals],
+            [
+                "content",
+                "style",
+                "course: Adam 200, fp32",
+                *[f"{name}: {extra}" for name, extra in configs[1:]],
+            ],
+            sheet,
+        )
         print(f"  side by side: {sheet}")
-        summary["pairs"][pair] = {"content": content, "style": style, "target": target,
-                                  "configs": dict(configs), "runs": runs, "side_by_side": sheet}
+        summary["pairs"][pair] = {
+            "content": content,
+            "style": style,
+            "target": target,
+            "configs": dict(configs),
+            "runs": runs,
+            "side_by_side": sheet,
+        }
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"\nsummary: {os.path.join(a.out, 'summary.json')}")
@@ -264,18 +325,22 @@ def main(argv=None):
 
 def report(pair, configs, runs, target):
     print(f"  course run's final J in the run (the target of 'reached'): {target:.4g}")
-    print(f"  {'config':7} {'wall s':>7} {'RSS MB':>7} {'evals':>5} {'J in run':>9} "
-          f"{'J jpg':>9} {'J png':>9} {'reached':>8} {'speed-up':>8}")
+    print(
+        f"  {'config':7} {'wall s':>7} {'RSS MB':>7} {'evals':>5} {'J in run':>9} "
+        f"{'J jpg':>9} {'J png':>9} {'reached':>8} {'speed-up':>8}"
+    )
     course = [r["wall_s"] for r in runs if r["config"] == "course"]
     for name, extra in configs:
         mine = [r for r in runs if r["config"] == name]
         for run, course_wall in zip(mine, course):
             reach = "-" if run["reach_s"] is None else f"{run['reach_s']:.1f} s"
             speedup = "" if name == "course" else f"{course_wall / run['wall_s']:.2f}x"
-            print(f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mb']:7.0f} "
-                  f"{run['evaluations']:5d} {run['in_run']:9.3g} "
-                  f"{run['saved']['generated_image.jpg'][0]:9.3g} "
-                  f"{run['saved']['generated_image.png'][0]:9.3g} {reach:>8} {speedup:>8}")
+            print(
+                f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mb']:7.0f} "
+                f"{run['evaluations']:5d} {run['in_run']:9.3g} "
+                f"{run['saved']['generated_image.jpg'][0]:9.3g} "
+                f"{run['saved']['generated_image.png'][0]:9.3g} {reach:>8} {speedup:>8}"
+            )
         if name != "course":
             ratios = [c / r["wall_s"] for r, c in zip(mine, course)]
             print(f"    {name} = {extra!r}: median speed-up {statistics.median(ratios):.2f}x")

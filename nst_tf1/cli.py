@@ -49,16 +49,22 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _wrap(self, text, width, indent=""):
         import textwrap
 
-        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
-                             initial_indent=indent, subsequent_indent=indent,
-                             break_on_hyphens=False, break_long_words=False)
+        return textwrap.wrap(
+            self._whitespace_matcher.sub(" ", text).strip(),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
 
     def _split_lines(self, text, width):
         return self._wrap(text, width)
 
     def _fill_text(self, text, width, indent):
-        return "\n\n".join("\n".join(self._wrap(paragraph, width, indent))
-                           for paragraph in text.split("\n\n"))
+        return "\n\n".join(
+            "\n".join(self._wrap(paragraph, width, indent)) for paragraph in text.split("\n\n")
+        )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +92,7 @@ def _note(message):
 def _number(kind):
     """An argparse type: text -> ``kind`` (int or float), with a one-line message for
     anything else."""
+
     def parse(text):
         try:
             return kind(text)
@@ -96,6 +103,7 @@ def _number(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+
     parse.__name__ = kind.__name__
     return parse
 
@@ -103,8 +111,7 @@ def _number(kind):
 def _check_range(parser, flag, value, least, most):
     """``parser.error`` unless ``least <= value <= most`` (the bounds its --help states)."""
     if not least <= value <= most:
-        parser.error(f"argument {flag}: must be a whole number from {least} to {most}, got "
-                     f"{value}")
+        parser.error(f"argument {flag}: must be a whole number from {least} to {most}, got {value}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,40 +120,49 @@ def build_parser() -> argparse.ArgumentParser:
     from .images import MAX_INPUT_PIXELS
     from .vgg import MIN_IMAGE_SIDE
 
-    p = _Parser(prog=PROG, description=(
-        "Neural style transfer (Gatys et al. 2015) as in the deeplearning.ai course: "
-        "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
-    ), epilog=(
-        "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished run), "
-        "'nst-tf1 activations --help' (a layer's activation maps), 'nst-tf1 fetch-model "
-        "--help' (download and verify the VGG-19 file), 'nst-tf1 where' (where that file is or "
-        "will go), 'nst-tf1 make-vgg --help' (synthetic "
-        "VGG-19 file for tests), 'nst-tf1 make-demo --help' (the generated demo image pair). "
-        f"The VGG-19 file (510 MB) comes from {model_source()[0]}; when --model does not "
-        "exist it is downloaded there first, unless --no-download is given.\n\n"
-        "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF orientation "
-        "is honoured; grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB; "
-        "transparency (RGBA, LA, palette) is composited on WHITE. Files above "
-        f"{MAX_INPUT_PIXELS:,} pixels are refused before decoding. The size the network sees "
-        f"must be at least {MIN_IMAGE_SIDE} pixels a side, and is checked against the "
-        "available memory (an estimate).\n\n"
-        "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that image "
-        "was made from the same content and style files (same bytes); otherwise it stops "
-        "before starting, unless --overwrite is given. Over a finished result a run writes "
-        "into OUTPUT_DIR/unfinished and replaces the result only once it has finished. One "
-        "run at a time per OUTPUT_DIR: a second one stops at once, naming the first.\n\n"
-        "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg; before "
-        "the first iteration nothing is saved.\n\n"
-        "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
-        "written, out of memory, the model download failed); 2 bad input; 130 SIGINT; 143 "
-        "SIGTERM."
-    ))
+    p = _Parser(
+        prog=PROG,
+        description=(
+            "Neural style transfer (Gatys et al. 2015) as in the deeplearning.ai course: "
+            "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
+        ),
+        epilog=(
+            "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished run), "
+            "'nst-tf1 activations --help' (a layer's activation maps), 'nst-tf1 fetch-model "
+            "--help' (download and verify the VGG-19 file), 'nst-tf1 where' (where that file is or "
+            "will go), 'nst-tf1 make-vgg --help' (synthetic "
+            "VGG-19 file for tests), 'nst-tf1 make-demo --help' (the generated demo image pair). "
+            f"The VGG-19 file (510 MB) comes from {model_source()[0]}; when --model does not "
+            "exist it is downloaded there first, unless --no-download is given.\n\n"
+            "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF orientation "
+            "is honoured; grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB; "
+            "transparency (RGBA, LA, palette) is composited on WHITE. Files above "
+            f"{MAX_INPUT_PIXELS:,} pixels are refused before decoding. The size the network sees "
+            f"must be at least {MIN_IMAGE_SIDE} pixels a side, and is checked against the "
+            "available memory (an estimate).\n\n"
+            "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that image "
+            "was made from the same content and style files (same bytes); otherwise it stops "
+            "before starting, unless --overwrite is given. Over a finished result a run writes "
+            "into OUTPUT_DIR/unfinished and replaces the result only once it has finished. One "
+            "run at a time per OUTPUT_DIR: a second one stops at once, naming the first.\n\n"
+            "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg; before "
+            "the first iteration nothing is saved.\n\n"
+            "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
+            "written, out of memory, the model download failed); 2 bad input; 130 SIGINT; 143 "
+            "SIGTERM."
+        ),
+    )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _settings_arguments(p)
-    p.add_argument("--print-model", action="store_true", help=(
-        "build the graph from --model at --height x --width (and --pooling), pprint the model "
-        "dict as the course does (layer -> tensor name, shape, dtype) and exit; needs no "
-        "images, runs no optimisation and never downloads"))
+    p.add_argument(
+        "--print-model",
+        action="store_true",
+        help=(
+            "build the graph from --model at --height x --width (and --pooling), pprint the model "
+            "dict as the course does (layer -> tensor name, shape, dtype) and exit; needs no "
+            "images, runs no optimisation and never downloads"
+        ),
+    )
     return p
 
 
@@ -157,13 +173,20 @@ def _settings_arguments(p):
 
     from .settings import Settings
 
-    beyond = p.add_argument_group("beyond the course", (
-        "Controls of the best style-transfer tools; the defaults are the course's, and left "
-        "at them the run gives the course's numbers (one graph builder serves both)."))
+    beyond = p.add_argument_group(
+        "beyond the course",
+        (
+            "Controls of the best style-transfer tools; the defaults are the course's, and left "
+            "at them the run gives the course's numbers (one graph builder serves both)."
+        ),
+    )
     for field in dataclasses.fields(Settings):
         meta = field.metadata
-        default = (field.default if field.default_factory is dataclasses.MISSING
-                   else field.default_factory())
+        default = (
+            field.default
+            if field.default_factory is dataclasses.MISSING
+            else field.default_factory()
+        )
         if field.name == "style_layers":
             default = ",".join(f"{name}:{coeff}" for name, coeff in default)
         options = {"default": default, "help": meta["help"], **meta["argparse"]}
@@ -178,17 +201,20 @@ def _settings_arguments(p):
         elif value_type is not str:
             options["type"] = _number(value_type)
         (beyond if meta["beyond"] else p).add_argument(
-            "--" + field.name.replace("_", "-"), **options)
+            "--" + field.name.replace("_", "-"), **options
+        )
 
 
 def _course_lines(step):
     """The course's progress lines, its float32 formatting included."""
     import numpy as np
 
-    return (f"Iteration {step.iteration} :\n"
-            f"total cost = {np.float32(step.total_cost)!s}\n"
-            f"content cost = {np.float32(step.content_cost)!s}\n"
-            f"style cost = {np.float32(step.style_cost)!s}")
+    return (
+        f"Iteration {step.iteration} :\n"
+        f"total cost = {np.float32(step.total_cost)!s}\n"
+        f"content cost = {np.float32(step.content_cost)!s}\n"
+        f"style cost = {np.float32(step.style_cost)!s}"
+    )
 
 
 class _Printer:
@@ -214,8 +240,14 @@ class _Printer:
         elif isinstance(event, run.Begin):
             from tqdm import tqdm
 
-            self.bar = tqdm(total=event.total, desc="style transfer", unit="it",
-                            file=sys.stderr, disable=None, leave=False)
+            self.bar = tqdm(
+                total=event.total,
+                desc="style transfer",
+                unit="it",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+            )
         elif isinstance(event, run.Download):
             self.fetch = _FetchProgress(event.url, event.dest)
         elif isinstance(event, FetchEvent) and self.fetch is not None:
@@ -259,9 +291,16 @@ class _FetchProgress:
                 from tqdm import tqdm
 
                 self.close()
-                self.bar = tqdm(total=event.total, initial=event.done, unit="iB",
-                                unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                                desc=os.path.basename(self.dest), dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=event.total,
+                    initial=event.done,
+                    unit="iB",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=sys.stderr,
+                    desc=os.path.basename(self.dest),
+                    dynamic_ncols=True,
+                )
             else:
                 size = "unknown size" if event.total is None else mib(event.total)
                 at = f", resuming at {mib(event.done)}" if event.done else ""
@@ -275,8 +314,10 @@ class _FetchProgress:
                 self.next_tenth = event.done * 10 // event.total + 1
                 t0, d0 = self.started
                 rate = (event.done - d0) / max(time.monotonic() - t0, 1e-6)
-                self._line(f"{100 * event.done // event.total}% ({mib(event.done)} of "
-                           f"{mib(event.total)}, {mib(rate)}/s)")
+                self._line(
+                    f"{100 * event.done // event.total}% ({mib(event.done)} of "
+                    f"{mib(event.total)}, {mib(rate)}/s)"
+                )
         elif event.kind in ("retry", "done"):
             self.close()  # a stalled bar stays on screen above the retry's message
             if event.kind == "retry":
@@ -324,6 +365,7 @@ def run_main(argv: Sequence[str]) -> int:
         finally:
             printer.close()
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -346,30 +388,53 @@ def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
     from .figures import FIGURES, PlotsUnavailableError, make_run_figures, require_matplotlib
 
-    p = _Parser(prog=f"{PROG} figure", description=(
-        "Make the course's figures from a run's output directory (its run.json, saved images "
-        "and final image): panel = content + style = generated; strip = the saved images and "
-        "the final one by iteration; noise = the content image next to the noisy initial "
-        "image (remade from the recorded seed); costs = J, J_content, J_style against the "
-        "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
-        "default are the others, with a note). All but costs need only Pillow."))
+    p = _Parser(
+        prog=f"{PROG} figure",
+        description=(
+            "Make the course's figures from a run's output directory (its run.json, saved images "
+            "and final image): panel = content + style = generated; strip = the saved images and "
+            "the final one by iteration; noise = the content image next to the noisy initial "
+            "image (remade from the recorded seed); costs = J, J_content, J_style against the "
+            "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
+            "default are the others, with a note). All but costs need only Pillow."
+        ),
+    )
+
     def figure_name(text):
         if text not in FIGURES:
             raise argparse.ArgumentTypeError(
-                f"unknown figure {text!r}; choose from {', '.join(FIGURES)}")
+                f"unknown figure {text!r}; choose from {', '.join(FIGURES)}"
+            )
         return text
 
-    p.add_argument("figures", nargs="*", type=figure_name, metavar="FIGURE",
-                   help=f"which figures, from {', '.join(FIGURES)} (default: all)")
-    p.add_argument("--run-dir", default=CONFIG.OUTPUT_DIR,
-                   help="the run's output directory, holding run.json (default: %(default)s)")
-    p.add_argument("--out-dir", default=None,
-                   help="where <figure>.png go (default: RUN_DIR/figures)")
-    p.add_argument("--columns", type=_number(int), default=4,
-                   help="images per row of the strip, 1..100 (default: %(default)s)")
-    p.add_argument("--max-images", type=_number(int), default=12,
-                   help="most images in the strip, the final one included; evenly spaced saves "
-                        "when the run saved more; 1..1000 (default: %(default)s)")
+    p.add_argument(
+        "figures",
+        nargs="*",
+        type=figure_name,
+        metavar="FIGURE",
+        help=f"which figures, from {', '.join(FIGURES)} (default: all)",
+    )
+    p.add_argument(
+        "--run-dir",
+        default=CONFIG.OUTPUT_DIR,
+        help="the run's output directory, holding run.json (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out-dir", default=None, help="where <figure>.png go (default: RUN_DIR/figures)"
+    )
+    p.add_argument(
+        "--columns",
+        type=_number(int),
+        default=4,
+        help="images per row of the strip, 1..100 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-images",
+        type=_number(int),
+        default=12,
+        help="most images in the strip, the final one included; evenly spaced saves "
+        "when the run saved more; 1..1000 (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     _check_range(p, "--columns", args.columns, 1, 100)
     _check_range(p, "--max-images", args.max_images, 1, 1000)
@@ -382,10 +447,12 @@ def figure_main(argv: Sequence[str]) -> int:
             except PlotsUnavailableError as exc:
                 _note(f"skipping costs.png: {exc}")
                 names = [name for name in FIGURES if name != "costs"]
-        for path, figure in make_run_figures(args.run_dir, names,
-                                             args.out_dir, args.columns, args.max_images):
+        for path, figure in make_run_figures(
+            args.run_dir, names, args.out_dir, args.columns, args.max_images
+        ):
             print(f"Wrote {path} ({figure.width}x{figure.height})")
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -394,28 +461,54 @@ def activations_main(argv: Sequence[str]) -> int:
     from .figures import make_activation_figure
     from .vgg import MODEL_KEYS
 
-    p = _Parser(prog=f"{PROG} activations", description=(
-        "Show what a layer of VGG-19 sees: the image goes through the network (resized to "
-        "--height x --width and normalised as in a run) and the layer's most active channels "
-        "(highest mean activation) are drawn as a grid of maps, each scaled to its own "
-        "maximum."))
+    p = _Parser(
+        prog=f"{PROG} activations",
+        description=(
+            "Show what a layer of VGG-19 sees: the image goes through the network (resized to "
+            "--height x --width and normalised as in a run) and the layer's most active channels "
+            "(highest mean activation) are drawn as a grid of maps, each scaled to its own "
+            "maximum."
+        ),
+    )
     add, num = p.add_argument, _number(int)
     add("--image", required=True, help="the input image")
-    add("--layer", default=CONFIG.CONTENT_LAYER, choices=MODEL_KEYS[1:], metavar="LAYER",
-        help="conv1_1 .. conv5_4 or avgpool1 .. avgpool5 (default: %(default)s, the content "
-             "layer)")
-    add("--channels", type=num, default=16,
-        help="how many maps, 1..512 (VGG-19's widest layer) (default: %(default)s)")
-    add("--model", default=default_model_path(),
+    add(
+        "--layer",
+        default=CONFIG.CONTENT_LAYER,
+        choices=MODEL_KEYS[1:],
+        metavar="LAYER",
+        help="conv1_1 .. conv5_4 or avgpool1 .. avgpool5 (default: %(default)s, the content layer)",
+    )
+    add(
+        "--channels",
+        type=num,
+        default=16,
+        help="how many maps, 1..512 (VGG-19's widest layer) (default: %(default)s)",
+    )
+    add(
+        "--model",
+        default=default_model_path(),
         help="MatConvNet imagenet-vgg-verydeep-19.mat, never downloaded here (default: "
-             f"%(default)s; ${ENV_MODEL} sets it)")
-    add("--height", type=num, default=CONFIG.IMAGE_HEIGHT,
-        help="height the image is resized to, at least 32 (default: %(default)s)")
-    add("--width", type=num, default=CONFIG.IMAGE_WIDTH,
-        help="width the image is resized to, at least 32 (default: %(default)s)")
-    add("--output", default=None,
+        f"%(default)s; ${ENV_MODEL} sets it)",
+    )
+    add(
+        "--height",
+        type=num,
+        default=CONFIG.IMAGE_HEIGHT,
+        help="height the image is resized to, at least 32 (default: %(default)s)",
+    )
+    add(
+        "--width",
+        type=num,
+        default=CONFIG.IMAGE_WIDTH,
+        help="width the image is resized to, at least 32 (default: %(default)s)",
+    )
+    add(
+        "--output",
+        default=None,
         help=f"output PNG (default: OUTPUT_DIR/activations_LAYER.png, OUTPUT_DIR being "
-             f"{CONFIG.OUTPUT_DIR})")
+        f"{CONFIG.OUTPUT_DIR})",
+    )
     args = p.parse_args(argv)
 
     def work():
@@ -424,11 +517,14 @@ def activations_main(argv: Sequence[str]) -> int:
         Settings(height=args.height, width=args.width)  # the same size checks as a run
         _check_range(p, "--channels", args.channels, 1, 512)
         path, figure, (n_H, n_W, n_C), count = make_activation_figure(
-            args.image, args.layer, args.model, args.channels, args.height, args.width,
-            args.output)
-        print(f"Wrote {path} ({figure.width}x{figure.height}): the {count} most active of the "
-              f"{n_C} channels of {args.layer}, maps of {n_H}x{n_W}")
+            args.image, args.layer, args.model, args.channels, args.height, args.width, args.output
+        )
+        print(
+            f"Wrote {path} ({figure.width}x{figure.height}): the {count} most active of the "
+            f"{n_C} channels of {args.layer}, maps of {n_H}x{n_W}"
+        )
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -436,16 +532,29 @@ def make_demo_main(argv: Sequence[str]) -> int:
     """``nst-tf1 make-demo [DIR]``: write the generated demo content/style pair."""
     from .demo import write_demo_images
 
-    p = _Parser(prog=f"{PROG} make-demo", description=(
-        "Write demo_content.jpg (a sky, a sun and a glass pyramid) and demo_style.jpg "
-        "(coloured brush strokes), drawn by nst_tf1.demo, into DIR: the pair the main job "
-        "uses when no images are given."))
-    p.add_argument("directory", nargs="?", default="images",
-                   help="where to write them (default: %(default)s)")
-    p.add_argument("--height", type=_number(int), default=CONFIG.IMAGE_HEIGHT,
-                   help="height of the images (default: %(default)s)")
-    p.add_argument("--width", type=_number(int), default=CONFIG.IMAGE_WIDTH,
-                   help="width of the images (default: %(default)s)")
+    p = _Parser(
+        prog=f"{PROG} make-demo",
+        description=(
+            "Write demo_content.jpg (a sky, a sun and a glass pyramid) and demo_style.jpg "
+            "(coloured brush strokes), drawn by nst_tf1.demo, into DIR: the pair the main job "
+            "uses when no images are given."
+        ),
+    )
+    p.add_argument(
+        "directory", nargs="?", default="images", help="where to write them (default: %(default)s)"
+    )
+    p.add_argument(
+        "--height",
+        type=_number(int),
+        default=CONFIG.IMAGE_HEIGHT,
+        help="height of the images (default: %(default)s)",
+    )
+    p.add_argument(
+        "--width",
+        type=_number(int),
+        default=CONFIG.IMAGE_WIDTH,
+        help="width of the images (default: %(default)s)",
+    )
     args = p.parse_args(argv)
 
     def work():
@@ -459,6 +568,7 @@ def make_demo_main(argv: Sequence[str]) -> int:
         for path in paths:
             print(f"Wrote {path}")
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -466,36 +576,69 @@ def make_vgg_main(argv: Sequence[str]) -> int:
     """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
     from .testing import make_vgg_file
 
-    p = _Parser(prog=f"{PROG} make-vgg", description=(
-        "Write a synthetic MatConvNet VGG-19 .mat: the real file's structure and field names, "
-        "random He-initialised weights. For tests and benchmarks; it produces noise, not art."))
+    p = _Parser(
+        prog=f"{PROG} make-vgg",
+        description=(
+            "Write a synthetic MatConvNet VGG-19 .mat: the real file's structure and field names, "
+            "random He-initialised weights. For tests and benchmarks; it produces noise, not art."
+        ),
+    )
     add, num = p.add_argument, _number(int)
     add("path", help="output .mat file")
-    add("--layout", choices=("new", "old"), default="new",
-        help="the current MatConvNet layout or the older one (default: %(default)s)")
-    add("--width-divisor", type=num, default=8,
+    add(
+        "--layout",
+        choices=("new", "old"),
+        default="new",
+        help="the current MatConvNet layout or the older one (default: %(default)s)",
+    )
+    add(
+        "--width-divisor",
+        type=num,
+        default=8,
         help="divide every layer's channels by this, 1..64; 1 gives the real widths "
-             "(default: %(default)s)")
-    add("--fc", choices=("tiny", "full"), default="tiny",
+        "(default: %(default)s)",
+    )
+    add(
+        "--fc",
+        choices=("tiny", "full"),
+        default="tiny",
         help="fully connected layers as tiny placeholders or at full size, which makes the "
-             "file as large as the real one (default: %(default)s)")
-    add("--seed", type=num, default=0,
-        help="seed of the weights, 0..4294967295 (default: %(default)s)")
-    add("--force", action="store_true",
+        "file as large as the real one (default: %(default)s)",
+    )
+    add(
+        "--seed",
+        type=num,
+        default=0,
+        help="seed of the weights, 0..4294967295 (default: %(default)s)",
+    )
+    add(
+        "--force",
+        action="store_true",
         help="replace an existing file at PATH (default: refuse, so that a real VGG-19 file "
-             "is never overwritten by a synthetic one)")
+        "is never overwritten by a synthetic one)",
+    )
     args = p.parse_args(argv)
     _check_range(p, "--width-divisor", args.width_divisor, 1, 64)
     _check_range(p, "--seed", args.seed, 0, 2**32 - 1)
+
     def work():
         try:
-            make_vgg_file(args.path, layout=args.layout, width_divisor=args.width_divisor,
-                          fc=args.fc, seed=args.seed, overwrite=args.force)
+            make_vgg_file(
+                args.path,
+                layout=args.layout,
+                width_divisor=args.width_divisor,
+                fc=args.fc,
+                seed=args.seed,
+                overwrite=args.force,
+            )
         except OSError as exc:
             return _error(f"{args.path}: cannot write ({exc.strerror or exc})")
-        print(f"Wrote {args.path} ({os.path.getsize(args.path) / 1e6:.1f} MB, layout "
-              f"{args.layout}, width divisor {args.width_divisor}, fc {args.fc})")
+        print(
+            f"Wrote {args.path} ({os.path.getsize(args.path) / 1e6:.1f} MB, layout "
+            f"{args.layout}, width divisor {args.width_divisor}, fc {args.fc})"
+        )
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -504,34 +647,59 @@ def fetch_model_main(argv: Sequence[str]) -> int:
     from . import weights
 
     url, sha256 = model_source()
-    p = _Parser(prog=f"{PROG} fetch-model", description=(
-        "Download MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB) to --dest: streamed to "
-        "DEST.part with a progress bar, resumed with an HTTP Range request after an "
-        "interruption, checked against --sha256, then renamed into place. An existing DEST is "
-        "never overwritten."), epilog=(
-        f"Environment: ${ENV_MODEL} sets the default --dest (else {CONFIG.VGG_MODEL} if it "
-        f"exists here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows "
-        f"it), ${ENV_URL} and ${ENV_SHA256} the default --url and --sha256. Exit status: 0 "
-        "when the file is in place, 1 when the download failed (as for the main job's own "
-        "download), 2 for bad arguments or when another process is downloading to DEST."))
+    p = _Parser(
+        prog=f"{PROG} fetch-model",
+        description=(
+            "Download MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB) to --dest: streamed to "
+            "DEST.part with a progress bar, resumed with an HTTP Range request after an "
+            "interruption, checked against --sha256, then renamed into place. An existing DEST is "
+            "never overwritten."
+        ),
+        epilog=(
+            f"Environment: ${ENV_MODEL} sets the default --dest (else {CONFIG.VGG_MODEL} if it "
+            f"exists here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows "
+            f"it), ${ENV_URL} and ${ENV_SHA256} the default --url and --sha256. Exit status: 0 "
+            "when the file is in place, 1 when the download failed (as for the main job's own "
+            "download), 2 for bad arguments or when another process is downloading to DEST."
+        ),
+    )
     add, flt = p.add_argument, _number(float)
     add("--dest", default=default_model_path(), help="where the file goes (default: %(default)s)")
-    add("--url", default=url,
-        help="where to download it from, e.g. a mirror (default: %(default)s)")
-    add("--sha256", default=sha256,
-        help="expected SHA256 of the file (default: %(default)s, MatConvNet's current file)")
-    add("--retries", type=_number(int), default=weights.DEFAULT_RETRIES,
+    add(
+        "--url", default=url, help="where to download it from, e.g. a mirror (default: %(default)s)"
+    )
+    add(
+        "--sha256",
+        default=sha256,
+        help="expected SHA256 of the file (default: %(default)s, MatConvNet's current file)",
+    )
+    add(
+        "--retries",
+        type=_number(int),
+        default=weights.DEFAULT_RETRIES,
         help="further attempts after a connection failure, a timeout or an HTTP 5xx, "
-             f"0..{weights.MAX_RETRIES} (default: %(default)s)")
-    add("--backoff", type=flt, default=weights.DEFAULT_BACKOFF,
+        f"0..{weights.MAX_RETRIES} (default: %(default)s)",
+    )
+    add(
+        "--backoff",
+        type=flt,
+        default=weights.DEFAULT_BACKOFF,
         help="seconds before the first retry, doubled before each further one (at most "
-             f"{weights.MAX_BACKOFF:g}) (default: %(default)s)")
-    add("--connect-timeout", type=flt, default=weights.DEFAULT_CONNECT_TIMEOUT,
-        help=f"seconds allowed to connect, at most {weights.MAX_TIMEOUT:g} (default: "
-             "%(default)s)")
-    add("--read-timeout", type=flt, default=weights.DEFAULT_READ_TIMEOUT,
+        f"{weights.MAX_BACKOFF:g}) (default: %(default)s)",
+    )
+    add(
+        "--connect-timeout",
+        type=flt,
+        default=weights.DEFAULT_CONNECT_TIMEOUT,
+        help=f"seconds allowed to connect, at most {weights.MAX_TIMEOUT:g} (default: %(default)s)",
+    )
+    add(
+        "--read-timeout",
+        type=flt,
+        default=weights.DEFAULT_READ_TIMEOUT,
         help=f"seconds allowed without receiving data, at most {weights.MAX_TIMEOUT:g} "
-             "(default: %(default)s)")
+        "(default: %(default)s)",
+    )
     args = p.parse_args(argv)
 
     def work():
@@ -540,19 +708,26 @@ def fetch_model_main(argv: Sequence[str]) -> int:
         try:
             placed = weights.place_model(report=progress, **options)
         except KeyboardInterrupt:
-            return _error(f"interrupted; {weights.part_path(args.dest)} is kept and the next "
-                          "run resumes it", 130)
+            return _error(
+                f"interrupted; {weights.part_path(args.dest)} is kept and the next run resumes it",
+                130,
+            )
         finally:
             progress.close()
         size, digests = weights.format_mib(placed.digests.size), placed.digests
         if not placed.downloaded:
-            what = (f"the {placed.layout} MatConvNet layout" if placed.layout
-                    else "SHA256 matches --sha256")
+            what = (
+                f"the {placed.layout} MatConvNet layout"
+                if placed.layout
+                else "SHA256 matches --sha256"
+            )
             print(f"{args.dest} is already in place ({size}, {what}); nothing to download")
         else:
-            print(f"Saved {args.dest} ({size}; SHA256 {digests.sha256} verified; MD5 "
-                  f"{digests.md5})")
+            print(
+                f"Saved {args.dest} ({size}; SHA256 {digests.sha256} verified; MD5 {digests.md5})"
+            )
         return EXIT_OK
+
     return _guarded(work)
 
 
@@ -561,12 +736,16 @@ def where_main(argv: Sequence[str]) -> int:
     from .config import cache_dir, model_location
     from .weights import format_mib
 
-    p = _Parser(prog=f"{PROG} where", description=(
-        "Print the path of the VGG-19 file the main job and fetch-model use by default, alone "
-        "on standard output, and on standard error whether the file is there and why that "
-        f"path: ${ENV_MODEL} when set; else {CONFIG.VGG_MODEL} when it exists in the current "
-        "folder; else the per-user cache, shared by every folder "
-        f"(${ENV_HOME}, or the platform's user cache folder). --model overrides all of them."))
+    p = _Parser(
+        prog=f"{PROG} where",
+        description=(
+            "Print the path of the VGG-19 file the main job and fetch-model use by default, alone "
+            "on standard output, and on standard error whether the file is there and why that "
+            f"path: ${ENV_MODEL} when set; else {CONFIG.VGG_MODEL} when it exists in the current "
+            "folder; else the per-user cache, shared by every folder "
+            f"(${ENV_HOME}, or the platform's user cache folder). --model overrides all of them."
+        ),
+    )
     p.parse_args(argv)
     location = model_location()
     why = {

@@ -39,11 +39,13 @@ __all__ = [
 PRESERVE_COLORS = ("luminance", "histogram")
 
 #: RGB -> YIQ (FCC NTSC), rows Y, I, Q. Y is the luminance; I and Q the chrominance.
-YIQ_FROM_RGB = np.array([
-    [0.299, 0.587, 0.114],
-    [0.595716, -0.274453, -0.321263],
-    [0.211456, -0.522591, 0.311135],
-])
+YIQ_FROM_RGB = np.array(
+    [
+        [0.299, 0.587, 0.114],
+        [0.595716, -0.274453, -0.321263],
+        [0.211456, -0.522591, 0.311135],
+    ]
+)
 #: YIQ -> RGB, the exact inverse of :data:`YIQ_FROM_RGB`.
 RGB_FROM_YIQ = np.linalg.inv(YIQ_FROM_RGB)
 

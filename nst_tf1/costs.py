@@ -186,9 +186,14 @@ def hold_in_variable(sess: Any, value: np.ndarray, name: str = "held") -> Any:
     return variable
 
 
-def compute_style_cost(sess: Any, model: dict[str, Any],
-                       style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS, *,
-                       return_layer_costs: bool = False, a_S_as: str = "constants") -> Any:
+def compute_style_cost(
+    sess: Any,
+    model: dict[str, Any],
+    style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
+    *,
+    return_layer_costs: bool = False,
+    a_S_as: str = "constants",
+) -> Any:
     """Style cost J_style = sum of coefficient * J_style^[l] over ``style_layers``.
 
     The style image must be the value of ``model['input']`` when this is called: each
@@ -235,8 +240,9 @@ def compute_style_cost(sess: Any, model: dict[str, Any],
     return J_style
 
 
-def total_cost(J_content: Any, J_style: Any, alpha: float = CONFIG.ALPHA,
-               beta: float = CONFIG.BETA) -> Any:
+def total_cost(
+    J_content: Any, J_style: Any, alpha: float = CONFIG.ALPHA, beta: float = CONFIG.BETA
+) -> Any:
     """Total cost J = alpha * J_content + beta * J_style.
 
     Args:

@@ -20,8 +20,9 @@ from .config import CONFIG
 __all__ = ["make_demo_content", "make_demo_style", "write_demo_images"]
 
 
-def make_demo_content(height: int = CONFIG.IMAGE_HEIGHT,
-                      width: int = CONFIG.IMAGE_WIDTH) -> np.ndarray:
+def make_demo_content(
+    height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH
+) -> np.ndarray:
     """A sky, a sun and a glass pyramid on a paved square.
 
     Returns:
@@ -46,8 +47,8 @@ def make_demo_content(height: int = CONFIG.IMAGE_HEIGHT,
     # Pyramid: base on the horizon, apex above it; two glass faces and a frame grid.
     apex_u, apex_v, half_base = 0.42, 0.25, 0.28
     height_v = horizon - apex_v
-    inside = (v >= apex_v) & (v <= horizon) & (
-        np.abs(u - apex_u) <= half_base * (v - apex_v) / height_v
+    inside = (
+        (v >= apex_v) & (v <= horizon) & (np.abs(u - apex_u) <= half_base * (v - apex_v) / height_v)
     )
     glass = np.where((u < apex_u)[..., None], [[90, 130, 170]], [[150, 185, 210]])
     glass = glass + 40 * np.sin(v * 40)[..., None] * 0.3
@@ -59,18 +60,28 @@ def make_demo_content(height: int = CONFIG.IMAGE_HEIGHT,
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_demo_style(height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH,
-                    seed: int = 1) -> np.ndarray:
+def make_demo_style(
+    height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH, seed: int = 1
+) -> np.ndarray:
     """An impressionist-like painting of short coloured brush strokes.
 
     Returns:
         np.ndarray: (height, width, 3) uint8 RGB.
     """
     rng = np.random.default_rng(seed)
-    palette = np.array([
-        [38, 76, 140], [70, 130, 180], [120, 170, 200], [230, 200, 120],
-        [240, 160, 90], [200, 90, 70], [90, 150, 90], [250, 240, 210],
-    ], dtype=np.float64)
+    palette = np.array(
+        [
+            [38, 76, 140],
+            [70, 130, 180],
+            [120, 170, 200],
+            [230, 200, 120],
+            [240, 160, 90],
+            [200, 90, 70],
+            [90, 150, 90],
+            [250, 240, 210],
+        ],
+        dtype=np.float64,
+    )
     image = np.zeros((height, width, 3)) + palette[1]
     strokes = max(200, height * width // 60)
     length = max(height, width) / 18
@@ -92,8 +103,11 @@ def make_demo_style(height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def write_demo_images(directory: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIGHT,
-                      width: int = CONFIG.IMAGE_WIDTH) -> tuple[str, ...]:
+def write_demo_images(
+    directory: str | os.PathLike[str],
+    height: int = CONFIG.IMAGE_HEIGHT,
+    width: int = CONFIG.IMAGE_WIDTH,
+) -> tuple[str, ...]:
     """Write ``demo_content.jpg`` and ``demo_style.jpg`` into ``directory``.
 
     Returns:
@@ -103,11 +117,12 @@ def write_demo_images(directory: str | os.PathLike[str], height: int = CONFIG.IM
 
     os.makedirs(directory, exist_ok=True)
     paths = []
-    for name, array in (("demo_content.jpg", make_demo_content(height, width)),
-                        ("demo_style.jpg", make_demo_style(height, width))):
+    for name, array in (
+        ("demo_content.jpg", make_demo_content(height, width)),
+        ("demo_style.jpg", make_demo_style(height, width)),
+    ):
         path = os.path.join(directory, name)
         # save_image takes a normalised (1, H, W, 3) image and adds the means back.
         save_image(path, array[None].astype(np.float32) - CONFIG.MEANS)
         paths.append(path)
     return tuple(paths)
-

@@ -31,8 +31,7 @@ __all__ = [
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 #: The distribution names TensorFlow is published under, the default one first.
-TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos",
-                            "tensorflow-intel")
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel")
 
 
 def cpu_info() -> dict[str, Any]:
@@ -142,5 +141,7 @@ def device_line(device: dict[str, Any]) -> str:
     if device.get("cuda_build"):
         build.append("CUDA build")
     onednn = "on" if device.get("onednn") else "off"
-    return (f"Device: {cpu}, {gpu}; TensorFlow {device.get('tensorflow')} "
-            f"({', '.join(build)}), oneDNN {onednn}")
+    return (
+        f"Device: {cpu}, {gpu}; TensorFlow {device.get('tensorflow')} "
+        f"({', '.join(build)}), oneDNN {onednn}"
+    )

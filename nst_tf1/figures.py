@@ -144,9 +144,14 @@ def _centered_text(draw, box, text, font):
     draw.text((x, y), text, fill=(0, 0, 0), font=font)
 
 
-def grid(images: Sequence[np.ndarray], captions: Sequence[str], columns: int = 4,
-         title: str | None = None, scale: int | None = None,
-         min_width: int = MIN_TILE_WIDTH) -> PIL.Image.Image:
+def grid(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str],
+    columns: int = 4,
+    title: str | None = None,
+    scale: int | None = None,
+    min_width: int = MIN_TILE_WIDTH,
+) -> PIL.Image.Image:
     """Images of one size in a grid, each with a caption under it.
 
     Args:
@@ -173,14 +178,17 @@ def grid(images: Sequence[np.ndarray], captions: Sequence[str], columns: int = 4
     columns = max(1, min(columns, len(images)))
     rows = math.ceil(len(images) / columns)
     top = PAD + (TITLE if title else 0)
-    size = (2 * PAD + columns * tw + (columns - 1) * GAP,
-            top + PAD + rows * (th + CAPTION) + (rows - 1) * GAP)
+    size = (
+        2 * PAD + columns * tw + (columns - 1) * GAP,
+        top + PAD + rows * (th + CAPTION) + (rows - 1) * GAP,
+    )
     figure = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(figure)
     font = _font(16)
     if title:
-        _centered_text(draw, (0, PAD, size[0], top), title,
-                       _fitting_font(draw, title, size[0] - 2 * PAD))
+        _centered_text(
+            draw, (0, PAD, size[0], top), title, _fitting_font(draw, title, size[0] - 2 * PAD)
+        )
     for k, (array, caption) in enumerate(zip(images, captions)):
         row, col = divmod(k, columns)
         x = PAD + col * (tw + GAP)
@@ -190,9 +198,12 @@ def grid(images: Sequence[np.ndarray], captions: Sequence[str], columns: int = 4
     return figure
 
 
-def panel(content: np.ndarray, style: np.ndarray, generated: np.ndarray,
-          captions: Sequence[str] = ("content image", "style image", "generated image"),
-          ) -> PIL.Image.Image:
+def panel(
+    content: np.ndarray,
+    style: np.ndarray,
+    generated: np.ndarray,
+    captions: Sequence[str] = ("content image", "style image", "generated image"),
+) -> PIL.Image.Image:
     """The course's "content + style = generated" panel.
 
     Args:
@@ -220,12 +231,16 @@ def panel(content: np.ndarray, style: np.ndarray, generated: np.ndarray,
         figure.paste(_tile(array, scale), (x, PAD))
         _centered_text(draw, (x, PAD + th, x + tw, PAD + th + CAPTION), caption, font)
         if k < 2:
-            _centered_text(draw, (x + tw, PAD, x + tw + OPERATOR, PAD + th), "+=" [k], big)
+            _centered_text(draw, (x + tw, PAD, x + tw + OPERATOR, PAD + th), "+="[k], big)
     return figure
 
 
-def iteration_strip(images: Sequence[np.ndarray], iterations: Sequence[int],
-                    final_iteration: int | None = None, columns: int = 4) -> PIL.Image.Image:
+def iteration_strip(
+    images: Sequence[np.ndarray],
+    iterations: Sequence[int],
+    final_iteration: int | None = None,
+    columns: int = 4,
+) -> PIL.Image.Image:
     """The generated image as the optimisation goes, in a grid labelled with iterations.
 
     Args:
@@ -238,8 +253,7 @@ def iteration_strip(images: Sequence[np.ndarray], iterations: Sequence[int],
         PIL.Image.Image: see :func:`grid`.
     """
     captions = [
-        f"final (iteration {i})" if i == final_iteration else f"iteration {i}"
-        for i in iterations
+        f"final (iteration {i})" if i == final_iteration else f"iteration {i}" for i in iterations
     ]
     return grid(images, captions, columns=columns)
 
@@ -255,13 +269,19 @@ def noise_figure(content: np.ndarray, noisy: np.ndarray, noise_ratio: float) -> 
     Returns:
         PIL.Image.Image: a 1 x 2 :func:`grid`.
     """
-    return grid([content, noisy],
-                ["content image C", f"initial generated image G (noise ratio {noise_ratio:g})"],
-                columns=2)
+    return grid(
+        [content, noisy],
+        ["content image C", f"initial generated image G (noise ratio {noise_ratio:g})"],
+        columns=2,
+    )
 
 
-def cost_curve(costs: Mapping[str, Sequence[float]], alpha: float = CONFIG.ALPHA,
-               beta: float = CONFIG.BETA, saves: Collection[int] = ()) -> PIL.Image.Image:
+def cost_curve(
+    costs: Mapping[str, Sequence[float]],
+    alpha: float = CONFIG.ALPHA,
+    beta: float = CONFIG.BETA,
+    saves: Collection[int] = (),
+) -> PIL.Image.Image:
     """J, J_content and J_style against the iteration, on a log scale (needs matplotlib).
 
     Drawn with matplotlib's object API on the Agg canvas: no pyplot state, no display.
@@ -295,8 +315,7 @@ def cost_curve(costs: Mapping[str, Sequence[float]], alpha: float = CONFIG.ALPHA
     ax.plot(iterations, costs["style_cost"], label="J_style")
     marked = [k for k, i in enumerate(iterations) if i in set(saves)]
     if marked:
-        ax.plot(iterations[marked], total[marked], "o", color="C0", ms=4,
-                label="saved images")
+        ax.plot(iterations[marked], total[marked], "o", color="C0", ms=4, label="saved images")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost (log scale)")
@@ -309,8 +328,9 @@ def cost_curve(costs: Mapping[str, Sequence[float]], alpha: float = CONFIG.ALPHA
     return Image.fromarray(rgba[..., :3].copy())
 
 
-def layer_activations(weights: VGGWeights | str | os.PathLike[str], image: np.ndarray,
-                      layer: str) -> np.ndarray:
+def layer_activations(
+    weights: VGGWeights | str | os.PathLike[str], image: np.ndarray, layer: str
+) -> np.ndarray:
     """One layer's activations for an image, in a fresh graph and session.
 
     Args:
@@ -336,8 +356,12 @@ def layer_activations(weights: VGGWeights | str | os.PathLike[str], image: np.nd
         return sess.run(model[layer])[0]
 
 
-def activation_grid(activations: np.ndarray, channels: int = 16, columns: int | None = None,
-                    title: str | None = None) -> PIL.Image.Image:
+def activation_grid(
+    activations: np.ndarray,
+    channels: int = 16,
+    columns: int | None = None,
+    title: str | None = None,
+) -> PIL.Image.Image:
     """A grid of the ``channels`` most active maps of a layer.
 
     Channels are ranked by their mean activation (highest first, ties by index); each map is
@@ -364,8 +388,12 @@ def activation_grid(activations: np.ndarray, channels: int = 16, columns: int | 
         a = activations[..., c]
         top = a.max()
         gray = np.zeros(a.shape, np.uint8) if top <= 0 else np.clip(a / top * 255, 0, 255)
-        colored = ImageOps.colorize(Image.fromarray(gray.astype(np.uint8), "L"),
-                                    black="#440154", mid="#21918c", white="#fde725")
+        colored = ImageOps.colorize(
+            Image.fromarray(gray.astype(np.uint8), "L"),
+            black="#440154",
+            mid="#21918c",
+            white="#fde725",
+        )
         maps.append(np.asarray(colored))
         captions.append(f"channel {c}")
     columns = columns or math.ceil(math.sqrt(count))
@@ -379,13 +407,11 @@ def _read_rgb(path):
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:
-        raise ValueError(f"{path}: recorded in run.json but missing from the run folder") \
-            from None
+        raise ValueError(f"{path}: recorded in run.json but missing from the run folder") from None
     except OSError as exc:
         if exc.errno is not None:
             raise
-        raise ValueError(f"{path}: not a readable image ({' '.join(str(exc).split())})") \
-            from None
+        raise ValueError(f"{path}: not a readable image ({' '.join(str(exc).split())})") from None
 
 
 def _input_image(record, role, height, width):
@@ -396,21 +422,27 @@ def _input_image(record, role, height, width):
 
     path = record["files"][role]
     if not os.path.isfile(path):
-        raise ValueError(f"the {role} image {path} recorded in run.json is missing (moved or "
-                         "deleted since the run)")
+        raise ValueError(
+            f"the {role} image {path} recorded in run.json is missing (moved or "
+            "deleted since the run)"
+        )
     digests = record["files"].get("sha256")
     expected = None
     if isinstance(digests, dict):
-        expected = digests.get("content") if role == "content" else \
-            (digests.get("styles") or [None])[0]
+        expected = (
+            digests.get("content") if role == "content" else (digests.get("styles") or [None])[0]
+        )
     if isinstance(expected, str) and file_digests(path, md5=False).sha256 != expected:
-        raise ValueError(f"the {role} image {path} has changed since the run (its SHA-256 "
-                         "differs from the one in run.json)")
+        raise ValueError(
+            f"the {role} image {path} has changed since the run (its SHA-256 "
+            "differs from the one in run.json)"
+        )
     return load_image(path, height, width).astype(np.uint8)
 
 
-def strip_entries(saves: Iterable[dict[str, Any]], final: dict[str, Any] | None = None,
-                  max_images: int = 12) -> list[dict[str, Any]]:
+def strip_entries(
+    saves: Iterable[dict[str, Any]], final: dict[str, Any] | None = None, max_images: int = 12
+) -> list[dict[str, Any]]:
     """The saved images the strip shows: all of them if they fit, else evenly spaced ones.
 
     Args:
@@ -430,9 +462,13 @@ def strip_entries(saves: Iterable[dict[str, Any]], final: dict[str, Any] | None 
     return saves + ([final] if final else [])
 
 
-def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
-               max_images: int = 12,
-               run_dir: str | os.PathLike[str] | None = None) -> PIL.Image.Image:
+def run_figure(
+    name: str,
+    record: Mapping[str, Any],
+    columns: int = 4,
+    max_images: int = 12,
+    run_dir: str | os.PathLike[str] | None = None,
+) -> PIL.Image.Image:
     """Make one of :data:`FIGURES` from a run record (see :mod:`nst_tf1.record`).
 
     The run's saved images are read from ``run_dir`` (by their names in the record, which
@@ -462,25 +498,36 @@ def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
     out = os.fspath(run_dir) if run_dir is not None else record["files"]["output_dir"]
     height, width = record["image_size"]
     if name == "costs":
-        return cost_curve(record["costs"], settings["alpha"], settings["beta"],
-                          saves=[s["iteration"] for s in record["saves"]])
+        return cost_curve(
+            record["costs"],
+            settings["alpha"],
+            settings["beta"],
+            saves=[s["iteration"] for s in record["saves"]],
+        )
     content = _input_image(record, "content", height, width)
     if name == "noise":
-        if (settings.get("init", "noise") != "noise" or settings.get("multires", 1) > 1
-                or settings.get("preserve_colors") == "luminance"):
-            raise ValueError("the run did not start from the course's noisy content image "
-                             "(see its --init, --multires, --preserve-colors)")
+        if (
+            settings.get("init", "noise") != "noise"
+            or settings.get("multires", 1) > 1
+            or settings.get("preserve_colors") == "luminance"
+        ):
+            raise ValueError(
+                "the run did not start from the course's noisy content image "
+                "(see its --init, --multires, --preserve-colors)"
+            )
         # The run's initial G, made again from its seed: the same array as its 0.png.
-        noisy = generate_noise_image(reshape_and_normalize_image(content),
-                                     settings["noise_ratio"], seed=record["seed"])
+        noisy = generate_noise_image(
+            reshape_and_normalize_image(content), settings["noise_ratio"], seed=record["seed"]
+        )
         return noise_figure(content, to_uint8(noisy), settings["noise_ratio"])
     final = record.get("final")
     if name == "panel":
         if final is None:
             from .record import effective_status
 
-            raise ValueError(f"{out}: the run has no final image (status "
-                             f"{effective_status(out, record)!r})")
+            raise ValueError(
+                f"{out}: the run has no final image (status {effective_status(out, record)!r})"
+            )
         style = _input_image(record, "style", height, width)
         return panel(content, style, _read_rgb(os.path.join(out, final["file"])))
     if name == "strip":
@@ -488,8 +535,12 @@ def run_figure(name: str, record: Mapping[str, Any], columns: int = 4,
         if not entries:
             raise ValueError(f"{out}: the run saved no images yet")
         images = [_read_rgb(os.path.join(out, e["file"])) for e in entries]
-        return iteration_strip(images, [e["iteration"] for e in entries],
-                               final["iteration"] if final else None, columns=columns)
+        return iteration_strip(
+            images,
+            [e["iteration"] for e in entries],
+            final["iteration"] if final else None,
+            columns=columns,
+        )
     raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
 
 
@@ -506,9 +557,13 @@ def save_figure(path: str | os.PathLike[str], figure: PIL.Image.Image) -> None:
     write_atomically(path, data.getbuffer())
 
 
-def make_run_figures(run_dir: str | os.PathLike[str], names: Collection[str] = FIGURES,
-                     out_dir: str | None = None, columns: int = 4,
-                     max_images: int = 12) -> Iterator[tuple[str, PIL.Image.Image]]:
+def make_run_figures(
+    run_dir: str | os.PathLike[str],
+    names: Collection[str] = FIGURES,
+    out_dir: str | None = None,
+    columns: int = 4,
+    max_images: int = 12,
+) -> Iterator[tuple[str, PIL.Image.Image]]:
     """``nst-tf1 figure``: draw figures of a run and write them as ``OUT_DIR/<name>.png``.
 
     Every check comes first: matplotlib when ``costs`` is asked for, the run record, the
@@ -543,8 +598,9 @@ def make_run_figures(run_dir: str | os.PathLike[str], names: Collection[str] = F
     check_writable_dir(out_dir)
     for name in names:
         try:
-            figure = run_figure(name, record, columns=columns, max_images=max_images,
-                                run_dir=run_dir)
+            figure = run_figure(
+                name, record, columns=columns, max_images=max_images, run_dir=run_dir
+            )
         except (ValueError, OSError) as exc:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
@@ -554,10 +610,15 @@ def make_run_figures(run_dir: str | os.PathLike[str], names: Collection[str] = F
         yield path, figure
 
 
-def make_activation_figure(image_path: str | os.PathLike[str], layer: str, model: str,
-                           channels: int = 16, height: int = CONFIG.IMAGE_HEIGHT,
-                           width: int = CONFIG.IMAGE_WIDTH, output: str | None = None,
-                           ) -> tuple[str, PIL.Image.Image, tuple[int, ...], int]:
+def make_activation_figure(
+    image_path: str | os.PathLike[str],
+    layer: str,
+    model: str,
+    channels: int = 16,
+    height: int = CONFIG.IMAGE_HEIGHT,
+    width: int = CONFIG.IMAGE_WIDTH,
+    output: str | None = None,
+) -> tuple[str, PIL.Image.Image, tuple[int, ...], int]:
     """``nst-tf1 activations``: a grid of one layer's most active maps for an image, as PNG.
 
     The image, its size and the output directory are checked before the model is read; the
@@ -590,8 +651,9 @@ def make_activation_figure(image_path: str | os.PathLike[str], layer: str, model
     import_tensorflow()
     activations = layer_activations(weights, image, layer)
     count = min(channels, activations.shape[-1])
-    title = (f"{layer} of {os.path.basename(image_path)}: {count} of {activations.shape[-1]} "
-             "channels")
+    title = (
+        f"{layer} of {os.path.basename(image_path)}: {count} of {activations.shape[-1]} channels"
+    )
     figure = activation_grid(activations, channels, title=title)
     save_figure(output, figure)
     return output, figure, activations.shape, count

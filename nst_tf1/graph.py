@@ -92,12 +92,16 @@ def bf16_unsupported_reason(check_tensorflow: bool = True) -> str | None:
     if flags is None:
         return "cannot read /proc/cpuinfo to check for bfloat16 instructions (Linux only)"
     if not flags.intersection(BF16_CPU_FLAGS):
-        return ("this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
-                "/proc/cpuinfo); use --precision fp32")
+        return (
+            "this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 in "
+            "/proc/cpuinfo); use --precision fp32"
+        )
     if check_tensorflow:
         if not onednn_enabled():
-            return ("this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
-                    "bf16 rewrite needs")
+            return (
+                "this TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0?), which the "
+                "bf16 rewrite needs"
+            )
     return None
 
 
@@ -149,8 +153,6 @@ def session_config(precision: str = "fp32") -> Any:
             rewriter_config_pb2.RewriterConfig.ON
         )
     return config
-
-
 
 
 def import_tensorflow() -> Any:
@@ -232,33 +234,42 @@ class TransferGraph:
         ValueError: an unknown optimizer, precision or pooling.
     """
 
-    def __init__(self, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
-                 height: int, width: int, *,
-                 style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
-                 content_layer: str = CONFIG.CONTENT_LAYER,
-                 pooling: str = "avg", alpha: float = CONFIG.ALPHA, beta: float = CONFIG.BETA,
-                 tv_weight: float = 0.0, learning_rate: float = CONFIG.LEARNING_RATE,
-                 optimizer: str = "adam", precision: str = "fp32",
-                 logdir: str | None = None) -> None:
+    def __init__(
+        self,
+        weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+        height: int,
+        width: int,
+        *,
+        style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
+        content_layer: str = CONFIG.CONTENT_LAYER,
+        pooling: str = "avg",
+        alpha: float = CONFIG.ALPHA,
+        beta: float = CONFIG.BETA,
+        tv_weight: float = 0.0,
+        learning_rate: float = CONFIG.LEARNING_RATE,
+        optimizer: str = "adam",
+        precision: str = "fp32",
+        logdir: str | None = None,
+    ) -> None:
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
         if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
-                             f"got {optimizer!r}")
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         config = session_config(precision)
         self.optimizer = optimizer
         self.height, self.width = height, width
         self.style_layers = [(name, coeff) for name, coeff in style_layers]
         self.graph = tf.Graph()
         with self.graph.as_default():
-            model = build_vgg_model(weights, height, width, pooling=pooling,
-                                    weights_as="variables")
+            model = build_vgg_model(weights, height, width, pooling=pooling, weights_as="variables")
             # Every image enters the network through one placeholder and an assign op named
             # after its role, as the course's three sess.run(model['input'].assign(...)).
             self._image = tf.placeholder(tf.float32, (1, height, width, 3), name="image")
-            self._assign = {role: model["input"].assign(self._image, name=f"assign_{role}")
-                            for role in ("content", "style", "generated")}
+            self._assign = {
+                role: model["input"].assign(self._image, name=f"assign_{role}")
+                for role in ("content", "style", "generated")
+            }
 
             J_content = self._content_cost(tf, model[content_layer])
             J_style = self._style_cost(tf, model)
@@ -289,8 +300,9 @@ class TransferGraph:
         """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``."""
         with tf.name_scope("content_cost"):
             self._content_out = out
-            a_C = tf.Variable(np.zeros(out.shape.as_list(), np.float32), trainable=False,
-                              name="a_C")
+            a_C = tf.Variable(
+                np.zeros(out.shape.as_list(), np.float32), trainable=False, name="a_C"
+            )
             self._a_C_value = tf.placeholder(tf.float32, a_C.shape, name="a_C_value")
             self._assign_a_C = a_C.assign(self._a_C_value)
             return compute_content_cost(a_C, out)
@@ -306,8 +318,7 @@ class TransferGraph:
                 with tf.name_scope(name):
                     _, n_H, n_W, n_C = model[name].shape.as_list()
                     G_G = activation_gram(model[name])
-                    G_S = tf.Variable(np.zeros((n_C, n_C), np.float32), trainable=False,
-                                      name="G_S")
+                    G_S = tf.Variable(np.zeros((n_C, n_C), np.float32), trainable=False, name="G_S")
                     value = tf.placeholder(tf.float32, (n_C, n_C), name="G_S_value")
                     self._grams.append(G_G)
                     self._gram_values.append(value)
@@ -346,10 +357,16 @@ class TransferGraph:
         self.sess.run(self._assign["style"], {self._image: style})
         return self.sess.run(self._grams)
 
-    def run(self, a_C: np.ndarray, grams: Sequence[np.ndarray], initial: np.ndarray,
-            num_iterations: int = CONFIG.NUM_ITERATIONS, save_every: int = CONFIG.SAVE_EVERY,
-            should_stop: Callable[[], bool] | None = None,
-            stop_when: Callable[[Step], bool] | None = None) -> Iterator[Step]:
+    def run(
+        self,
+        a_C: np.ndarray,
+        grams: Sequence[np.ndarray],
+        initial: np.ndarray,
+        num_iterations: int = CONFIG.NUM_ITERATIONS,
+        save_every: int = CONFIG.SAVE_EVERY,
+        should_stop: Callable[[], bool] | None = None,
+        stop_when: Callable[[Step], bool] | None = None,
+    ) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
         Args:
@@ -371,13 +388,28 @@ class TransferGraph:
         # Running the assign op is what puts G into the input Variable.
         self.sess.run(self._assign["generated"], {self._image: initial})
         if self.optimizer == "lbfgs":
-            yield from model_lbfgs(self.sess, self.model, self.costs, num_iterations,
-                                   save_every, should_stop=should_stop, gradient=self._gradient,
-                                   stop_when=stop_when)
+            yield from model_lbfgs(
+                self.sess,
+                self.model,
+                self.costs,
+                num_iterations,
+                save_every,
+                should_stop=should_stop,
+                gradient=self._gradient,
+                stop_when=stop_when,
+            )
             return
-        yield from model_nn(self.sess, self.model, self.costs, self.train_step,
-                            num_iterations, save_every, should_stop=should_stop,
-                            summary=self._summary, writer=self._writer)
+        yield from model_nn(
+            self.sess,
+            self.model,
+            self.costs,
+            self.train_step,
+            num_iterations,
+            save_every,
+            should_stop=should_stop,
+            summary=self._summary,
+            writer=self._writer,
+        )
 
 
 def style_grams_in_own_graph(

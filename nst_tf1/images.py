@@ -66,8 +66,11 @@ def _one_line(text, limit=200):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_image(path: str | os.PathLike[str], height: int | None = CONFIG.IMAGE_HEIGHT,
-               width: int | None = CONFIG.IMAGE_WIDTH) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike[str],
+    height: int | None = CONFIG.IMAGE_HEIGHT,
+    width: int | None = CONFIG.IMAGE_WIDTH,
+) -> np.ndarray:
     """Read an image file as (height, width, 3) float32 RGB in 0..255.
 
     What is accepted and how it is converted:
@@ -143,18 +146,21 @@ def _open_checked(path, use):
         raise
     except Image.DecompressionBombError as exc:
         match = re.search(r"\((\d+) pixels\)", str(exc))
-        raise ImageInputError(_too_many_pixels(path, int(match.group(1)) if match else None)) \
-            from None
+        raise ImageInputError(
+            _too_many_pixels(path, int(match.group(1)) if match else None)
+        ) from None
     except UnidentifiedImageError:
-        raise ImageInputError(f"{path}: not an image file (Pillow cannot identify its format)") \
-            from None
+        raise ImageInputError(
+            f"{path}: not an image file (Pillow cannot identify its format)"
+        ) from None
     except MemoryError:
         raise ImageInputError(f"{path}: not enough memory to decode this image") from None
     except OSError as exc:
         if exc.errno is not None:  # the file system, not the image data
             raise ImageInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        raise ImageInputError(f"{path}: truncated or corrupt image data ({_one_line(exc)})") \
-            from None
+        raise ImageInputError(
+            f"{path}: truncated or corrupt image data ({_one_line(exc)})"
+        ) from None
     except Exception as exc:
         # Pillow's decoders report bad data as SyntaxError, ValueError, struct.error,
         # IndexError, EOFError, ... depending on the format: all mean corrupt data.
@@ -232,7 +238,7 @@ def _jpeg_is_arithmetic(path):
         elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
             i += 2
         else:
-            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
     return False
 
 
@@ -250,8 +256,9 @@ def _output_size(path, size, height, width):
     return size_for_aspect(src_height, src_width, height, width)
 
 
-def size_for_aspect(src_height: int, src_width: int, height: int | None = None,
-                    width: int | None = None) -> tuple[int, int]:
+def size_for_aspect(
+    src_height: int, src_width: int, height: int | None = None, width: int | None = None
+) -> tuple[int, int]:
     """Complete (height, width) from the source's aspect ratio: the side given as ``None``
     is ``round(other side * source ratio)``, at least 1. Both given: returned as they are.
 
@@ -350,8 +357,9 @@ def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
     return (image - CONFIG.MEANS).astype(np.float32)
 
 
-def generate_noise_image(content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO,
-                         seed: int | None = None) -> np.ndarray:
+def generate_noise_image(
+    content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO, seed: int | None = None
+) -> np.ndarray:
     """The course's initial image: content blended with uniform(-20, 20) noise.
 
     G = noise_ratio * noise + (1 - noise_ratio) * content_image
@@ -426,7 +434,7 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray | mem
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -505,8 +513,10 @@ def list_images(directory: str | os.PathLike[str]) -> list[str]:
     """
     directory = os.fspath(directory)
     names = sorted(
-        name for name in os.listdir(directory)
-        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+        name
+        for name in os.listdir(directory)
+        if name.lower().endswith(IMAGE_EXTENSIONS)
+        and not name.startswith(".")
         and os.path.isfile(os.path.join(directory, name))
     )
     if not names:
@@ -531,8 +541,11 @@ def resize_array(image: np.ndarray, height: int, width: int) -> np.ndarray:
     if image.shape[:2] == (height, width):
         return image.copy()
     channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]))
-                   .resize((width, height), Image.BICUBIC))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c])).resize(
+                (width, height), Image.BICUBIC
+            )
+        )
         for c in range(image.shape[-1])
     ]
     return np.stack(channels, axis=-1).astype(np.float32)

@@ -42,8 +42,10 @@ def _describe(holder: dict[str, Any] | None) -> str:
     if not holder:
         return "another process"
     command = holder.get("command") or "?"
-    return (f"another run (pid {holder.get('pid', '?')}, started {holder.get('started', '?')}: "
-            f"{command})")
+    return (
+        f"another run (pid {holder.get('pid', '?')}, started {holder.get('started', '?')}: "
+        f"{command})"
+    )
 
 
 def _read(path: str) -> dict[str, Any] | None:
@@ -94,8 +96,9 @@ class FileLock:
                         break
                     time.sleep(0.01)
                     holder = _read(self.path)
-                raise LockBusy(f"{self.what} {_describe(holder)}; wait for it to end, or "
-                               "stop it") from None
+                raise LockBusy(
+                    f"{self.what} {_describe(holder)}; wait for it to end, or stop it"
+                ) from None
             except BaseException:
                 os.close(fd)
                 raise
@@ -107,10 +110,11 @@ class FileLock:
                 break
             os.close(fd)  # the holder removed the file after we opened it: take the new one
         self.stale = _read(self.path)
-        holder = {"pid": os.getpid(),
-                  "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                  "command": shlex.join([os.path.basename(sys.argv[0] or "python"),
-                                         *sys.argv[1:]])}
+        holder = {
+            "pid": os.getpid(),
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": shlex.join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
+        }
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(holder).encode("utf-8"))
         self.fd = fd

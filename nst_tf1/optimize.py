@@ -86,10 +86,18 @@ def _finite(step):
     return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
 
 
-def model_nn(sess: Any, model: dict[str, Any], costs: Sequence[Any], train_step: Any,
-             num_iterations: int, save_every: int = CONFIG.SAVE_EVERY,
-             should_stop: Callable[[], bool] | None = None, *, summary: Any = None,
-             writer: Any = None) -> Iterator[Step]:
+def model_nn(
+    sess: Any,
+    model: dict[str, Any],
+    costs: Sequence[Any],
+    train_step: Any,
+    num_iterations: int,
+    save_every: int = CONFIG.SAVE_EVERY,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    summary: Any = None,
+    writer: Any = None,
+) -> Iterator[Step]:
     """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
 
     ``model['input']`` must already hold the initial generated image.
@@ -133,8 +141,13 @@ def model_nn(sess: Any, model: dict[str, Any], costs: Sequence[Any], train_step:
             writer.add_summary(logged[0], i)
             if save_every and i % save_every == 0:
                 writer.flush()
-        step = Step(i, float(J), float(J_content), float(J_style),
-                    image if save_every and i % save_every == 0 else None)
+        step = Step(
+            i,
+            float(J),
+            float(J_content),
+            float(J_style),
+            image if save_every and i % save_every == 0 else None,
+        )
         if not _finite(step):
             raise NonFiniteCostError(step, last_finite)
         last_finite = step._replace(image=image)
@@ -151,11 +164,18 @@ def model_nn(sess: Any, model: dict[str, Any], costs: Sequence[Any], train_step:
     yield step
 
 
-def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_evaluations: int,
-                save_every: int = CONFIG.SAVE_EVERY,
-                should_stop: Callable[[], bool] | None = None,
-                gradient: Any = None, *, first_step: float | None = FIRST_STEP,
-                stop_when: Callable[[Step], bool] | None = None) -> Iterator[Step]:
+def model_lbfgs(
+    sess: Any,
+    model: dict[str, Any],
+    costs: Sequence[Any],
+    num_evaluations: int,
+    save_every: int = CONFIG.SAVE_EVERY,
+    should_stop: Callable[[], bool] | None = None,
+    gradient: Any = None,
+    *,
+    first_step: float | None = FIRST_STEP,
+    stop_when: Callable[[Step], bool] | None = None,
+) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
 
     Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
@@ -234,8 +254,9 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
         else:
             J, J_content, J_style, dG = sess.run(fetches, {image: G})
         if np.isfinite(J) and (state["best"] is None or J < state["best"].total_cost):
-            state["best"] = Step(state["evaluations"] - 1, float(J), float(J_content),
-                                 float(J_style), G)
+            state["best"] = Step(
+                state["evaluations"] - 1, float(J), float(J_content), float(J_style), G
+            )
         handoff.put((float(J), float(J_content), float(J_style), G))
         resume.acquire()
         if state["stop"]:
@@ -246,10 +267,18 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
     def work():
         try:
             scipy.optimize.minimize(
-                fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                fun,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
                 # maxiter counts accepted steps, maxfun evaluations; evaluations are the budget.
-                options={"maxfun": num_evaluations, "maxiter": num_evaluations,
-                         "ftol": 0.0, "gtol": 0.0},
+                options={
+                    "maxfun": num_evaluations,
+                    "maxiter": num_evaluations,
+                    "ftol": 0.0,
+                    "gtol": 0.0,
+                },
             )
         except _Stopped:
             pass
@@ -280,8 +309,11 @@ def model_lbfgs(sess: Any, model: dict[str, Any], costs: Sequence[Any], num_eval
             if should_stop is not None and should_stop():
                 last = evaluation
                 break
-            if (stop_when is not None and evaluation >= MIN_EVALUATIONS
-                    and stop_when(state["best"]._replace(image=None))):
+            if (
+                stop_when is not None
+                and evaluation >= MIN_EVALUATIONS
+                and stop_when(state["best"]._replace(image=None))
+            ):
                 break  # as converged: the last Step is the final image
             resume.release()
     finally:

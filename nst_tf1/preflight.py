@@ -142,8 +142,7 @@ def check_writable_dir(path: str | os.PathLike[str]) -> None:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") \
-            from None
+        raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") from None
 
 
 def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:
@@ -164,14 +163,14 @@ def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> N
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise PreflightError(f"{path}: cannot use it as {flag} ({exc.strerror or exc})") \
-            from None
+        raise PreflightError(f"{path}: cannot use it as {flag} ({exc.strerror or exc})") from None
     if mode is not None and stat.S_ISDIR(mode):
-        raise PreflightError(f"{path}: {flag} is a directory; give a file name in it, such as "
-                             f"{os.path.join(path, 'figure.png')}")
+        raise PreflightError(
+            f"{path}: {flag} is a directory; give a file name in it, such as "
+            f"{os.path.join(path, 'figure.png')}"
+        )
     if mode is not None and not stat.S_ISREG(mode):
-        raise PreflightError(f"{path}: {flag} exists and is not a regular file; not "
-                             "replacing it")
+        raise PreflightError(f"{path}: {flag} exists and is not a regular file; not replacing it")
     check_writable_dir(os.path.dirname(path) or ".")
 
 
@@ -211,8 +210,10 @@ def check_output_dir(path: str | os.PathLike[str], height: int, width: int, n_im
         )
 
 
-def run_signature(content_path: str | os.PathLike[str],
-                  style_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> str:
+def run_signature(
+    content_path: str | os.PathLike[str],
+    style_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> str:
     """The text stored in ``generated_image.jpg``: the content and style files of the run.
 
     Args:
@@ -225,8 +226,10 @@ def run_signature(content_path: str | os.PathLike[str],
     if isinstance(style_paths, (str, os.PathLike)):
         style_paths = [style_paths]
     record = {
-        role: [{"name": os.path.basename(p), "sha256": file_digests(p, md5=False).sha256}
-               for p in paths]
+        role: [
+            {"name": os.path.basename(p), "sha256": file_digests(p, md5=False).sha256}
+            for p in paths
+        ]
         for role, paths in (("content", [content_path]), ("style", list(style_paths)))
     }
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
@@ -234,7 +237,7 @@ def run_signature(content_path: str | os.PathLike[str],
 
 def interrupted_signature(signature: str, iteration: int) -> str:
     """``signature`` marked as the record of a run stopped (by a signal) at ``iteration``."""
-    record = json.loads(signature[len(_SIGNATURE_PREFIX):])
+    record = json.loads(signature[len(_SIGNATURE_PREFIX) :])
     record["interrupted_at"] = int(iteration)
     return _SIGNATURE_PREFIX + json.dumps(record, sort_keys=True)
 
@@ -248,7 +251,7 @@ def interrupted_at(path: str | os.PathLike[str]) -> int | None:
     if not text or not text.startswith(_SIGNATURE_PREFIX):
         return None
     try:
-        value = json.loads(text[len(_SIGNATURE_PREFIX):]).get("interrupted_at")
+        value = json.loads(text[len(_SIGNATURE_PREFIX) :]).get("interrupted_at")
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) else None
@@ -259,16 +262,21 @@ def _parse_signature(text):
     if not text or not text.startswith(_SIGNATURE_PREFIX):
         return None
     try:
-        record = json.loads(text[len(_SIGNATURE_PREFIX):])
-        return {role: (" + ".join(str(item["name"]) for item in record[role]),
-                       tuple(str(item["sha256"]) for item in record[role]))
-                for role in ("content", "style")}
+        record = json.loads(text[len(_SIGNATURE_PREFIX) :])
+        return {
+            role: (
+                " + ".join(str(item["name"]) for item in record[role]),
+                tuple(str(item["sha256"]) for item in record[role]),
+            )
+            for role in ("content", "style")
+        }
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def check_existing_output(output_dir: str | os.PathLike[str], signature: str,
-                          overwrite: bool = False) -> str | None:
+def check_existing_output(
+    output_dir: str | os.PathLike[str], signature: str, overwrite: bool = False
+) -> str | None:
     """Apply the existing-output policy to ``output_dir/generated_image.jpg``.
 
     * absent: nothing to say;
@@ -299,10 +307,15 @@ def check_existing_output(output_dir: str | os.PathLike[str], signature: str,
     previous = _parse_signature(read_comment(final))
     mine = _parse_signature(signature)
     if previous is not None and all(previous[r][1] == mine[r][1] for r in mine):
-        return (f"Replacing {final}: an earlier result of the same content/style pair "
-                "(pass another --output-dir to keep it)")
-    origin = (f"from content {previous['content'][0]} and style {previous['style'][0]}"
-              if previous else "of unknown origin")
+        return (
+            f"Replacing {final}: an earlier result of the same content/style pair "
+            "(pass another --output-dir to keep it)"
+        )
+    origin = (
+        f"from content {previous['content'][0]} and style {previous['style'][0]}"
+        if previous
+        else "of unknown origin"
+    )
     if overwrite:
         return f"Replacing {final} ({origin}) as --overwrite asks"
     raise PreflightError(

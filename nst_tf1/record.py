@@ -80,9 +80,18 @@ RUN_FILE = "run.json"
 
 #: Top-level fields every record has (``finished_utc`` and ``final`` only once finished).
 REQUIRED_FIELDS = (
-    "format", "status", "settings", "seed", "image_size", "files", "model", "versions",
+    "format",
+    "status",
+    "settings",
+    "seed",
+    "image_size",
+    "files",
+    "model",
+    "versions",
     "started_utc",
-    "wall_time_seconds", "saves", "costs",
+    "wall_time_seconds",
+    "saves",
+    "costs",
 )
 
 _COST_KEYS = ("total_cost", "content_cost", "style_cost")
@@ -110,8 +119,12 @@ def library_versions() -> dict[str, str | None]:
     versions = {"python": platform.python_version(), "nst_tf1": __version__}
     # Read from the installed distributions' metadata: no library is imported for it.
     # TensorFlow is published under several distribution names.
-    for key, names in (("tensorflow", TENSORFLOW_DISTRIBUTIONS),
-                       ("numpy", ("numpy",)), ("scipy", ("scipy",)), ("pillow", ("pillow",))):
+    for key, names in (
+        ("tensorflow", TENSORFLOW_DISTRIBUTIONS),
+        ("numpy", ("numpy",)),
+        ("scipy", ("scipy",)),
+        ("pillow", ("pillow",)),
+    ):
         versions[key] = None
         for name in names:
             try:
@@ -141,11 +154,18 @@ class RunRecord:
         choices: what ran where the settings leave a choice (see ``choices`` above).
     """
 
-    def __init__(self, output_dir: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
-                 files: Mapping[str, Any], model: Mapping[str, Any],
-                 versions: Mapping[str, str | None], image_size: Sequence[int],
-                 device: Mapping[str, Any] | None = None,
-                 choices: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        output_dir: str | os.PathLike[str],
+        settings: Mapping[str, Any],
+        seed: int,
+        files: Mapping[str, Any],
+        model: Mapping[str, Any],
+        versions: Mapping[str, str | None],
+        image_size: Sequence[int],
+        device: Mapping[str, Any] | None = None,
+        choices: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = os.path.join(output_dir, RUN_FILE)
         self.written = False  # nothing is on disk before the first save
         self._start = time.monotonic()
@@ -182,8 +202,9 @@ class RunRecord:
         self.data["saves"].append(entry)
         self.write()
 
-    def finish(self, step: Step, filename: str, status: str = "finished",
-               saved: dict | None = None) -> None:
+    def finish(
+        self, step: Step, filename: str, status: str = "finished", saved: dict | None = None
+    ) -> None:
         """Record the final image and its costs, set ``status`` and write the file.
 
         Args:
@@ -196,8 +217,9 @@ class RunRecord:
         final = {"iteration": step.iteration, "file": filename}
         final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
         if saved:
-            final["saved"] = {name: dict(zip(_COST_KEYS, map(float, costs)))
-                              for name, costs in saved.items()}
+            final["saved"] = {
+                name: dict(zip(_COST_KEYS, map(float, costs))) for name, costs in saved.items()
+            }
         self.data["final"] = final
         self.data["status"] = status
         self.data["finished_utc"] = _utc_now()
@@ -349,8 +371,12 @@ def _record_problem(data: Any) -> str | None:
         if not _is_int(entry.get("iteration")):
             return f"{where} has no whole iteration"
         name = entry.get("file")
-        if not isinstance(name, str) or not name or os.path.isabs(name) \
-                or ".." in name.replace("\\", "/").split("/"):
+        if (
+            not isinstance(name, str)
+            or not name
+            or os.path.isabs(name)
+            or ".." in name.replace("\\", "/").split("/")
+        ):
             return f"{where} has no file name inside the run folder"
         return None
 
@@ -360,14 +386,22 @@ def _record_problem(data: Any) -> str | None:
         (isinstance(data["settings"], dict), "settings is not an object"),
         (isinstance(data["files"], dict), "files is not an object"),
         (_is_int(data["seed"]), "seed is not a whole number"),
-        (isinstance(data["image_size"], list) and len(data["image_size"]) == 2
-         and all(_is_int(v) and v > 0 for v in data["image_size"]),
-         "image_size is not [height, width]"),
+        (
+            isinstance(data["image_size"], list)
+            and len(data["image_size"]) == 2
+            and all(_is_int(v) and v > 0 for v in data["image_size"]),
+            "image_size is not [height, width]",
+        ),
         (isinstance(data["saves"], list), "saves is not a list"),
-        (isinstance(data["costs"], dict) and all(
-            isinstance(data["costs"].get(key), list)
-            and all(isinstance(v, number) for v in data["costs"][key])
-            for key in ("iteration", *_COST_KEYS)), "costs is not four lists of numbers"),
+        (
+            isinstance(data["costs"], dict)
+            and all(
+                isinstance(data["costs"].get(key), list)
+                and all(isinstance(v, number) for v in data["costs"][key])
+                for key in ("iteration", *_COST_KEYS)
+            ),
+            "costs is not four lists of numbers",
+        ),
     )
     for ok, problem in checks:
         if not ok:

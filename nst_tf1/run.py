@@ -161,8 +161,11 @@ def run(settings: Settings, report: Callable[[object], None] = lambda event: Non
             this.execute()
         except Interrupted as exc:
             if not exc.message:
-                where = ("before the optimisation started; nothing saved" if stop.signum is None
-                         else "again; stopped without saving the current image")
+                where = (
+                    "before the optimisation started; nothing saved"
+                    if stop.signum is None
+                    else "again; stopped without saving the current image"
+                )
                 exc.message = f"interrupted by {signal.Signals(exc.signum).name} {where}"
             raise
         except MemoryError:
@@ -224,8 +227,10 @@ class _Run:
     def execute(self):
         s = self.s
         if s.logdir and s.beyond_course():
-            raise InputError("--logdir writes the course's graph; it cannot be used with the "
-                             "options beyond the course or a batch")
+            raise InputError(
+                "--logdir writes the course's graph; it cannot be used with the "
+                "options beyond the course or a batch"
+            )
         jobs, note = self._plan()
         if s.logdir:
             check_writable_dir(s.logdir)
@@ -241,21 +246,32 @@ class _Run:
         # copy of the weights (unless a style of another size needs a graph of its own).
         single = len(todo) == 1
         ran = self.choices["precision"]["ran"]
-        runner = Runner(weights, dataclasses.replace(s, seed=self.seed, precision=ran),
-                        graphs_needed=s.multires if single and s.style_scale == 1 else None,
-                        max_open=1 if single else None, logdir=s.logdir)
+        runner = Runner(
+            weights,
+            dataclasses.replace(s, seed=self.seed, precision=ran),
+            graphs_needed=s.multires if single and s.style_scale == 1 else None,
+            max_open=1 if single else None,
+            logdir=s.logdir,
+        )
         del weights
         self.report(Begin(len(todo) * _steps_per_job(s)))
         with runner:
             for number, job in enumerate(todo, start=1):
                 if self.batch:
-                    self.report(Message(f"[{number}/{len(todo)}] {job.content} + "
-                                        f"{' + '.join(job.styles)} -> {job.out}"))
+                    self.report(
+                        Message(
+                            f"[{number}/{len(todo)}] {job.content} + "
+                            f"{' + '.join(job.styles)} -> {job.out}"
+                        )
+                    )
                 self._run_job(runner, job)
                 if self.stop() and number < len(todo):
-                    raise Interrupted(self.stop.signum, f"interrupted by {self.stop.name}; "
-                                      f"stopped after {os.path.join(job.out, FINAL_IMAGE)}, "
-                                      "before the remaining runs")
+                    raise Interrupted(
+                        self.stop.signum,
+                        f"interrupted by {self.stop.name}; "
+                        f"stopped after {os.path.join(job.out, FINAL_IMAGE)}, "
+                        "before the remaining runs",
+                    )
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
 
@@ -285,9 +301,9 @@ class _Run:
             self._lock_output_dir()
             note = None
             if not self.batch:
-                note = check_existing_output(s.output_dir,
-                                             run_signature(contents[0], style_sets[0]),
-                                             s.overwrite)
+                note = check_existing_output(
+                    s.output_dir, run_signature(contents[0], style_sets[0]), s.overwrite
+                )
         except OSError as exc:  # an image vanished or became unreadable after its header
             raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
         return jobs, note
@@ -297,29 +313,42 @@ class _Run:
         clean up after a run that was killed there."""
         out = self.s.output_dir
         try:
-            self.lock = FileLock(os.path.join(out, LOCK_FILE),
-                                 f"output folder {out} is in use by").acquire()
+            self.lock = FileLock(
+                os.path.join(out, LOCK_FILE), f"output folder {out} is in use by"
+            ).acquire()
         except OSError as exc:
-            raise PreflightError(f"{out}: output directory is not writable "
-                                 f"({exc.strerror or exc})") from None
+            raise PreflightError(
+                f"{out}: output directory is not writable ({exc.strerror or exc})"
+            ) from None
         if self.lock.stale:
             pid = self.lock.stale.get("pid", "?")
-            self.report(Message(f"An earlier run into {out} (pid {pid}) was killed; cleaning "
-                                "up after it", "note"))
+            self.report(
+                Message(
+                    f"An earlier run into {out} (pid {pid}) was killed; cleaning up after it",
+                    "note",
+                )
+            )
 
     def _style_sets(self):
         """The style images of each run: all styles blended, or one run per style file."""
         s = self.s
         if any(os.path.isdir(style) for style in s.style):
             if s.style_weights is not None:
-                raise InputError("--style-weights blends style files; it cannot be used with a "
-                                 "style directory (one run per style)")
-            return [[path] for style in s.style
-                    for path in (list_images(style) if os.path.isdir(style) else [style])]
+                raise InputError(
+                    "--style-weights blends style files; it cannot be used with a "
+                    "style directory (one run per style)"
+                )
+            return [
+                [path]
+                for style in s.style
+                for path in (list_images(style) if os.path.isdir(style) else [style])
+            ]
         if s.style_weights is not None:
             if len(s.style_weights) != len(s.style):
-                raise InputError(f"--style-weights has {len(s.style_weights)} weights for "
-                                 f"{len(s.style)} style images")
+                raise InputError(
+                    f"--style-weights has {len(s.style_weights)} weights for "
+                    f"{len(s.style)} style images"
+                )
             if sum(s.style_weights) <= 0:
                 raise InputError("--style-weights must not all be 0")
         return [list(s.style)]
@@ -339,16 +368,24 @@ class _Run:
                 continue
             stopped = interrupted_at(final)
             if stopped is not None:
-                self.report(Message(f"Rerunning {job.out}: its generated_image.jpg was "
-                                    f"interrupted at iteration {stopped}"))
+                self.report(
+                    Message(
+                        f"Rerunning {job.out}: its generated_image.jpg was "
+                        f"interrupted at iteration {stopped}"
+                    )
+                )
                 todo.append(job)
             elif self.s.overwrite:
-                self.report(Message(f"Replacing {job.out}: generated_image.jpg exists "
-                                    "(--overwrite)"))
+                self.report(
+                    Message(f"Replacing {job.out}: generated_image.jpg exists (--overwrite)")
+                )
                 todo.append(job)
             else:
-                self.report(Message(f"Skipping {job.out}: generated_image.jpg exists "
-                                    "(--overwrite reruns it)"))
+                self.report(
+                    Message(
+                        f"Skipping {job.out}: generated_image.jpg exists (--overwrite reruns it)"
+                    )
+                )
         return todo
 
     def _clean_up(self, out):
@@ -357,16 +394,31 @@ class _Run:
         unfinished = os.path.join(out, UNFINISHED_DIR)
         if _record_status(unfinished) == "finished":
             _move_into_place(unfinished, out)
-            self.report(Message(f"Moved the finished rerun in {unfinished} over the earlier "
-                                f"result in {out} (its run was killed while moving it)", "note"))
+            self.report(
+                Message(
+                    f"Moved the finished rerun in {unfinished} over the earlier "
+                    f"result in {out} (its run was killed while moving it)",
+                    "note",
+                )
+            )
         for folder in (out, unfinished):
             removed = remove_temporaries(folder)
             if removed:
-                self.report(Message(f"Removed {len(removed)} temporary file(s) a killed run "
-                                    f"left in {folder}: {', '.join(removed)}", "note"))
+                self.report(
+                    Message(
+                        f"Removed {len(removed)} temporary file(s) a killed run "
+                        f"left in {folder}: {', '.join(removed)}",
+                        "note",
+                    )
+                )
             if mark_killed(folder):
-                self.report(Message(f"{os.path.join(folder, RUN_FILE)} said 'running', but its "
-                                    "run was killed: marked it 'killed'", "note"))
+                self.report(
+                    Message(
+                        f"{os.path.join(folder, RUN_FILE)} said 'running', but its "
+                        "run was killed: marked it 'killed'",
+                        "note",
+                    )
+                )
 
     def _load_model(self, note):
         """Check that the CPU can do ``--precision bf16``, download a missing model, read
@@ -395,8 +447,11 @@ class _Run:
             self.report(Message(device_line(self.device)))
             if note:
                 self.report(Message(note))
-            info = {"size_bytes": os.path.getsize(s.model), "sha256": digests.result().sha256,
-                    "layout": weights.layout}
+            info = {
+                "size_bytes": os.path.getsize(s.model),
+                "sha256": digests.result().sha256,
+                "layout": weights.layout,
+            }
         _check_precision(s.precision, tensorflow=True)
         self._choose()
         return weights, info
@@ -408,10 +463,10 @@ class _Run:
         self.choices = {"precision": {"asked": s.precision, "ran": precision, "why": why}}
         if s.chosen_by_fast:
             self.choices["fast"] = dict(s.chosen_by_fast)
-            chosen = " ".join(f"--{name.replace('_', '-')} {value}"
-                              for name, value in s.chosen_by_fast.items())
-            self.report(Message(f"--fast chose: {chosen} (options given explicitly win)",
-                                "note"))
+            chosen = " ".join(
+                f"--{name.replace('_', '-')} {value}" for name, value in s.chosen_by_fast.items()
+            )
+            self.report(Message(f"--fast chose: {chosen} (options given explicitly win)", "note"))
         if s.precision == "auto":
             self.report(Message(f"--precision auto: {precision} ({why})", "note"))
 
@@ -420,40 +475,64 @@ class _Run:
         s = self.s
         location = model_location()
         if location.source == "local" and s.model == location.path:
-            self.report(Message(f"using {s.model} in this folder; the per-user cache "
-                                f"{os.path.join(cache_dir(), 'models')}, shared by every "
-                                "folder, is where a new download goes", "note"))
+            self.report(
+                Message(
+                    f"using {s.model} in this folder; the per-user cache "
+                    f"{os.path.join(cache_dir(), 'models')}, shared by every "
+                    "folder, is where a new download goes",
+                    "note",
+                )
+            )
         if os.path.lexists(s.model):
             return
         url, sha256 = model_source()
         if s.no_download:
             raise InputError(missing_model_message(s.model, url))
-        self.report(Message(f"VGG-19 model file not found: {s.model}; downloading it from "
-                            f"{url} (--no-download to stop instead)", "note"))
+        self.report(
+            Message(
+                f"VGG-19 model file not found: {s.model}; downloading it from "
+                f"{url} (--no-download to stop instead)",
+                "note",
+            )
+        )
         self.report(Download(url, s.model))
         try:
             digests = fetch_vgg_model(s.model, url, sha256, report=self.report)
         except DownloadError as exc:  # a failed download, as in fetch-model: exit status 1
             raise RunFailed(f"{exc}; {manual_model_hint(s.model, url)}") from None
         except KeyboardInterrupt as exc:
-            raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                              f"interrupted; {part_path(s.model)} is kept and the next run "
-                              "resumes it") from None
-        self.report(Message(f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 "
-                            "verified)"))
+            raise Interrupted(
+                getattr(exc, "signum", signal.SIGINT),
+                f"interrupted; {part_path(s.model)} is kept and the next run resumes it",
+            ) from None
+        self.report(Message(f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 verified)"))
 
     def _record(self, job, folder):
         """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
         save, not before."""
         s = self.s
-        files = {"content": os.path.abspath(job.content),
-                 "style": os.path.abspath(job.styles[0]),
-                 "styles": [os.path.abspath(path) for path in job.styles],
-                 "model": os.path.abspath(s.model), "output_dir": os.path.abspath(job.out),
-                 "sha256": {"content": _sha256(job.content),
-                            "styles": [_sha256(path) for path in job.styles]}}
-        return RunRecord(folder, s.record(), self.seed, files, self.model_info,
-                         library_versions(), job.size, self.device, self.choices)
+        files = {
+            "content": os.path.abspath(job.content),
+            "style": os.path.abspath(job.styles[0]),
+            "styles": [os.path.abspath(path) for path in job.styles],
+            "model": os.path.abspath(s.model),
+            "output_dir": os.path.abspath(job.out),
+            "sha256": {
+                "content": _sha256(job.content),
+                "styles": [_sha256(path) for path in job.styles],
+            },
+        }
+        return RunRecord(
+            folder,
+            s.record(),
+            self.seed,
+            files,
+            self.model_info,
+            library_versions(),
+            job.size,
+            self.device,
+            self.choices,
+        )
 
     def _run_job(self, runner, job):
         """Optimise one pair, saving as it goes; a batch goes on after a failed pair.
@@ -467,11 +546,17 @@ class _Run:
         unfinished = os.path.join(job.out, UNFINISHED_DIR)
         if os.path.lexists(unfinished):
             shutil.rmtree(unfinished, ignore_errors=True)
-            self.report(Message(f"Removed {unfinished}, left by an earlier rerun that did not "
-                                "finish", "note"))
+            self.report(
+                Message(
+                    f"Removed {unfinished}, left by an earlier rerun that did not finish", "note"
+                )
+            )
         if staged:
-            self.report(Message(f"Until this run finishes its files go to {unfinished}; "
-                                f"{final} stays as it is"))
+            self.report(
+                Message(
+                    f"Until this run finishes its files go to {unfinished}; {final} stays as it is"
+                )
+            )
         state = _JobState(unfinished if staged else job.out, final if staged else None)
         # Until the first step a signal stops at once (nothing to save); _step lifts this.
         self.stop.saving = False
@@ -503,57 +588,78 @@ class _Run:
             recorded = state.interrupt("failed")
             said = ""
             if state.record is not None and state.record.written:
-                said = ("; run.json says 'failed'" if recorded else
-                        "; run.json could not be updated (it still says 'running')")
-            raise RunFailed(f"cannot write {state.writing} ({exc.strerror or exc}); the files "
-                            f"saved before it in {state.folder} are intact{said}"
-                            f"{state.kept()}") from None
+                said = (
+                    "; run.json says 'failed'"
+                    if recorded
+                    else "; run.json could not be updated (it still says 'running')"
+                )
+            raise RunFailed(
+                f"cannot write {state.writing} ({exc.strerror or exc}); the files "
+                f"saved before it in {state.folder} are intact{said}"
+                f"{state.kept()}"
+            ) from None
         except BaseException as exc:
             if _is_out_of_memory(exc):
                 state.interrupt("failed")
-                raise RunFailed(f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller "
-                                "--height/--width") from None
+                raise RunFailed(
+                    f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
+                ) from None
             state.interrupt()
-            if isinstance(exc, Interrupted) and not exc.message and (
-                    state.previous or self.batch or state.step is not None):
+            if (
+                isinstance(exc, Interrupted)
+                and not exc.message
+                and (state.previous or self.batch or state.step is not None)
+            ):
                 name = signal.Signals(exc.signum).name
                 if state.step is None:
                     which = f" of {job.out}" if self.batch else ""
-                    exc.message = (f"interrupted by {name} before the optimisation{which} "
-                                   f"started; nothing saved{state.kept()}")
+                    exc.message = (
+                        f"interrupted by {name} before the optimisation{which} "
+                        f"started; nothing saved{state.kept()}"
+                    )
                 else:
-                    exc.message = (f"interrupted by {name} again; stopped without saving the "
-                                   f"current image{state.kept()}")
+                    exc.message = (
+                        f"interrupted by {name} again; stopped without saving the "
+                        f"current image{state.kept()}"
+                    )
             raise
         if state.stopped is not None:
             raise Interrupted(self.stop.signum, state.stopped)
-        self.report(Message(f"Recorded the run in {os.path.join(job.out, RUN_FILE)} (seed "
-                            f"{self.seed})"))
+        self.report(
+            Message(f"Recorded the run in {os.path.join(job.out, RUN_FILE)} (seed {self.seed})")
+        )
         if self.s.logdir:
             self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
         done = f"{self.s.iterations} iterations"
         if self.s.optimizer == "lbfgs":
             # L-BFGS-B may end early (converged, or --stop-balance reached).
-            done = (f"at most {self.s.iterations} L-BFGS evaluations"
-                    if state.evaluations == self.s.iterations else
-                    f"{state.evaluations} of at most {self.s.iterations} L-BFGS evaluations")
-        self.report(Message(f"Saved {final} (after {done}: total cost = "
-                            f"{np.float32(state.step.total_cost)!s})"))
+            done = (
+                f"at most {self.s.iterations} L-BFGS evaluations"
+                if state.evaluations == self.s.iterations
+                else f"{state.evaluations} of at most {self.s.iterations} L-BFGS evaluations"
+            )
+        self.report(
+            Message(
+                f"Saved {final} (after {done}: total cost = {np.float32(state.step.total_cost)!s})"
+            )
+        )
 
     def _optimise(self, runner, job, content, state):
         """The optimisation loop of one job: progress, saves, the final or stopped image."""
         s = self.s
         progress = None
         # closing(): an error ends the generator (and an L-BFGS worker) before the sessions.
-        with contextlib.closing(runner.run(content, job.styles, s.style_weights,
-                                           should_stop=self.stop)) as steps:
+        with contextlib.closing(
+            runner.run(content, job.styles, s.style_weights, should_stop=self.stop)
+        ) as steps:
             for progress in steps:
                 self._step(runner, job, progress, state)
         if self.stop() and not state.finished:
             self._save_stopped(runner, job, progress, state)
 
-    def _save_final(self, runner, job, state, step, image, comment, status="finished",
-                    evaluate=True):
+    def _save_final(
+        self, runner, job, state, step, image, comment, status="finished", evaluate=True
+    ):
         """Write the final image as the lossless generated_image.png, then as the course's
         generated_image.jpg, and record both with the cost of each file as saved (read back:
         8 bits a channel, the JPEG compressed) unless ``evaluate`` is false (an image
@@ -577,8 +683,11 @@ class _Run:
         if last:  # run.json holds the costs of the output size's scale
             state.record.add_step(step)
         if step.iteration == 0 and progress.scales > 1:
-            self.report(Message(f"Scale {progress.scale}/{progress.scales}: "
-                                f"{progress.height}x{progress.width}"))
+            self.report(
+                Message(
+                    f"Scale {progress.scale}/{progress.scales}: {progress.height}x{progress.width}"
+                )
+            )
         if step.iteration == progress.budget:  # the final image of a scale
             if last:
                 self._save_final(runner, job, state, step, step.image, state.signature)
@@ -601,15 +710,26 @@ class _Run:
             # A coarse scale: the saved image has the output's size all the same.
             rgb = resize_array(image[0] + CONFIG.MEANS[0], *job.size)
             image = reshape_and_normalize_image(rgb)
-            where = (f" of scale {progress.scale}/{progress.scales} "
-                     f"({progress.height}x{progress.width}, upsampled)")
-        self._save_final(runner, job, state, step, image,
-                         interrupted_signature(state.signature, step.iteration), "stopped",
-                         evaluate=progress.scale == progress.scales)
+            where = (
+                f" of scale {progress.scale}/{progress.scales} "
+                f"({progress.height}x{progress.width}, upsampled)"
+            )
+        self._save_final(
+            runner,
+            job,
+            state,
+            step,
+            image,
+            interrupted_signature(state.signature, step.iteration),
+            "stopped",
+            evaluate=progress.scale == progress.scales,
+        )
         beside = " (with its run.json)" if state.previous else ""
-        state.stopped = (f"interrupted by {self.stop.name} at iteration {step.iteration} of "
-                         f"{progress.budget}{where}; saved the current image as "
-                         f"{state.final}{beside}{state.kept()}")
+        state.stopped = (
+            f"interrupted by {self.stop.name} at iteration {step.iteration} of "
+            f"{progress.budget}{where}; saved the current image as "
+            f"{state.final}{beside}{state.kept()}"
+        )
 
     def _failed(self, message, skipped_steps):
         """One pair of a batch failed: say so, count it, move the progress on."""
@@ -719,8 +839,10 @@ def _jobs(settings, contents, style_sets, sizes, batch):
                 out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
                 pair = f"{path} + {' + '.join(styles)}"
                 if out in folders:
-                    raise InputError(f"{folders[out]} and {pair} would both write into {out}; "
-                                     "rename one of the files")
+                    raise InputError(
+                        f"{folders[out]} and {pair} would both write into {out}; "
+                        "rename one of the files"
+                    )
                 folders[out] = pair
             jobs.append(Job(sizes[path], path, list(styles), out))
     jobs.sort(key=lambda job: job.size)  # stable
@@ -764,10 +886,13 @@ def _size_for(settings, path):
     check_memory(height, width)
     # The sizes the run builds graphs for: each scale, and the style image at each scale.
     scales = scale_sizes(height, width, s.multires)
-    styles = [(max(1, round(h * s.style_scale)), max(1, round(w * s.style_scale)))
-              for h, w in scales]
-    for what, (h, w) in (("--multires coarsest scale", scales[0]),
-                         ("--style-scale style image", styles[0])):
+    styles = [
+        (max(1, round(h * s.style_scale)), max(1, round(w * s.style_scale))) for h, w in scales
+    ]
+    for what, (h, w) in (
+        ("--multires coarsest scale", scales[0]),
+        ("--style-scale style image", styles[0]),
+    ):
         if min(h, w) < MIN_IMAGE_SIDE:
             raise PreflightError(
                 f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
@@ -795,17 +920,22 @@ def _check_precision(precision, tensorflow):
 def _non_finite_message(exc, final, learning_rate, saved):
     """The one line for a NaN/Inf cost (``saved``: the last finite image was written)."""
     bad, good = exc.step, exc.last_finite
-    lower = (f"try a lower --learning-rate than {learning_rate:g}, such as "
-             f"{learning_rate / 10:g}")
+    lower = f"try a lower --learning-rate than {learning_rate:g}, such as {learning_rate / 10:g}"
     if good is None:
-        return (f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
-                f"lower --alpha/--beta, or {lower}")
+        return (
+            f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
+            f"lower --alpha/--beta, or {lower}"
+        )
     if not saved:
-        return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "
-                f"last image with a finite cost could not be written to {final}; {lower}")
-    return (f"the total cost became {bad.total_cost} at iteration {bad.iteration}; stopped and "
-            f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
-            f"{lower}")
+        return (
+            f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "
+            f"last image with a finite cost could not be written to {final}; {lower}"
+        )
+    return (
+        f"the total cost became {bad.total_cost} at iteration {bad.iteration}; stopped and "
+        f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
+        f"{lower}"
+    )
 
 
 def _save_last_finite(exc, final, signature):

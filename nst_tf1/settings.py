@@ -52,8 +52,15 @@ INIT_MODES = ("noise", "content", "style")
 
 #: The course's value of each option that ``--fast`` changes (``None``: the option is off;
 #: ``coarse_iterations`` None is "as many as --iterations").
-COURSE = {"optimizer": OPTIMIZERS[0], "precision": "fp32", "init": INIT_MODES[0], "multires": 1,
-          "coarse_iterations": None, "iterations": CONFIG.NUM_ITERATIONS, "stop_balance": None}
+COURSE = {
+    "optimizer": OPTIMIZERS[0],
+    "precision": "fp32",
+    "init": INIT_MODES[0],
+    "multires": 1,
+    "coarse_iterations": None,
+    "iterations": CONFIG.NUM_ITERATIONS,
+    "stop_balance": None,
+}
 
 #: What ``--fast`` chooses for each of those options the user does not give. Measured on the
 #: trained VGG-16 stand-in at 300x400 (benchmarks/README.md): L-BFGS-B with a scaled first
@@ -61,20 +68,27 @@ COURSE = {"optimizer": OPTIMIZERS[0], "precision": "fp32", "init": INIT_MODES[0]
 #: 3000 alpha J_content (the course's Adam-200 run ends at 3260 to 3560 on the stand-in's
 #: pairs, whatever its J), at most 20; from the content image (from noise, the coarse scale,
 #: where the content cost weighs little, dissolves the content); bf16 where the CPU has it.
-FAST = {"optimizer": "lbfgs", "precision": "auto", "init": "content", "multires": 2,
-        "coarse_iterations": 15, "iterations": 20, "stop_balance": 3000.0}
+FAST = {
+    "optimizer": "lbfgs",
+    "precision": "auto",
+    "init": "content",
+    "multires": 2,
+    "coarse_iterations": 15,
+    "iterations": 20,
+    "stop_balance": 3000.0,
+}
 
 #: Most iterations (Adam steps or L-BFGS evaluations) per scale, and the largest
 #: --save-every: 500 times the course's 200, hours of work at 300x400 on a CPU.
 MAX_ITERATIONS = 100_000
 #: Longest side of the generated image, --height, --width or --max-size (2^14); the
 #: memory check refuses most sizes below it already.
-MAX_SIDE = 2 ** 14
+MAX_SIDE = 2**14
 #: Most coarse-to-fine scales: each scale halves the size and the coarsest must keep
 #: MIN_IMAGE_SIDE pixels, so MAX_SIDE allows log2(MAX_SIDE / MIN_IMAGE_SIDE) + 1 of them.
 MAX_MULTIRES = (MAX_SIDE // MIN_IMAGE_SIDE).bit_length()
 #: Largest --seed (the seeds drawn for run.json are below it too).
-MAX_SEED = 2 ** 32 - 1
+MAX_SEED = 2**32 - 1
 
 
 class SettingsError(InputError):
@@ -101,8 +115,10 @@ def parse_style_layers(text: str) -> list[tuple[str, float]]:
         except ValueError as exc:
             raise SettingsError(f"--style-layers: {exc}") from None
         if not 0 <= value < math.inf:
-            raise SettingsError(f"--style-layers: weight of {name.strip()} must be a finite "
-                                f"number >= 0, got {weight}")
+            raise SettingsError(
+                f"--style-layers: weight of {name.strip()} must be a finite "
+                f"number >= 0, got {weight}"
+            )
         layers.append((name.strip(), value))
     names = [name for name, _ in layers]
     if len(set(names)) != len(names):
@@ -114,8 +130,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _option(default=None, help="", *, factory=None, beyond=False, item=str,
-            **argparse_options):
+def _option(default=None, help="", *, factory=None, beyond=False, item=str, **argparse_options):
     """A :class:`Settings` field: its default, and what the command line shows for it.
 
     ``help`` is the flag's help text (argparse fills in ``%(default)s``); ``beyond`` puts
@@ -153,117 +168,193 @@ class Settings:
     """
 
     content: str = _option(
-        DEFAULT_CONTENT, "content image C, or a directory: one run per image in it (default: "
-        "%(default)s, a generated demo scene shipped with the package)")
+        DEFAULT_CONTENT,
+        "content image C, or a directory: one run per image in it (default: "
+        "%(default)s, a generated demo scene shipped with the package)",
+    )
     style: list = _option(
         help="style image S; several images are blended (see --style-weights), given after "
         "one --style or as repeated --style flags (--style A --style B is --style A B); a "
         f"directory gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo "
         "painting shipped with the package)",
-        factory=lambda: [DEFAULT_STYLE], nargs="+", action="extend", metavar="S")
+        factory=lambda: [DEFAULT_STYLE],
+        nargs="+",
+        action="extend",
+        metavar="S",
+    )
     model: str = _option(
         help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
         f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
         f"here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows it)",
-        factory=default_model_path)
+        factory=default_model_path,
+    )
     no_download: bool = _option(
-        False, "stop with a message instead of downloading a missing --model")
+        False, "stop with a message instead of downloading a missing --model"
+    )
     output_dir: str = _option(
-        CONFIG.OUTPUT_DIR, "where <i>.png and generated_image.jpg go (default: %(default)s)")
+        CONFIG.OUTPUT_DIR, "where <i>.png and generated_image.jpg go (default: %(default)s)"
+    )
     overwrite: bool = _option(
-        False, "replace an existing generated_image.jpg even if it comes from another "
+        False,
+        "replace an existing generated_image.jpg even if it comes from another "
         "content/style pair, and rerun batch pairs whose result exists (default: refuse / "
-        "skip)")
+        "skip)",
+    )
     fast: bool = _option(
-        False, "a result of the course's quality as fast as this machine allows: "
+        False,
+        "a result of the course's quality as fast as this machine allows: "
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
         f"{FAST['stop_balance']:g}; any of these options given explicitly wins over --fast's "
-        "choice (default: off, the course's run)")
+        "choice (default: off, the course's run)",
+    )
     iterations: int | None = _option(
-        None, "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
-        f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"))
+        None,
+        "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
+        f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"),
+    )
     optimizer: str | None = _option(
-        None, "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
-        + _modes("optimizer"), choices=OPTIMIZERS)
+        None,
+        "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
+        + _modes("optimizer"),
+        choices=OPTIMIZERS,
+    )
     precision: str | None = _option(
-        None, "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 mixed-precision "
+        None,
+        "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 mixed-precision "
         "rewrite, on CPUs with avx512_bf16 or amx_bf16; auto: bf16 where the CPU has it, else "
-        "fp32 " + _modes("precision"), choices=PRECISIONS)
+        "fp32 " + _modes("precision"),
+        choices=PRECISIONS,
+    )
     save_every: int = _option(
-        CONFIG.SAVE_EVERY, "print the costs and save <i>.png every N iterations, "
-        f"1..{MAX_ITERATIONS} (default: %(default)s)")
+        CONFIG.SAVE_EVERY,
+        "print the costs and save <i>.png every N iterations, "
+        f"1..{MAX_ITERATIONS} (default: %(default)s)",
+    )
     height: int | None = _option(
-        None, f"height both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_HEIGHT})")
+        None,
+        f"height both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
+        f"(default: {CONFIG.IMAGE_HEIGHT})",
+    )
     width: int | None = _option(
-        None, f"width both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_WIDTH})")
+        None,
+        f"width both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
+        f"(default: {CONFIG.IMAGE_WIDTH})",
+    )
     keep_aspect: bool = _option(
-        False, "derive the side not given (--width, or --height when only --width is given) "
+        False,
+        "derive the side not given (--width, or --height when only --width is given) "
         f"from the content image's aspect ratio; with neither, the height is "
-        f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size")
+        f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size",
+    )
     alpha: float = _option(CONFIG.ALPHA, "weight of the content cost in J (default: %(default)s)")
     beta: float = _option(CONFIG.BETA, "weight of the style cost in J (default: %(default)s)")
     learning_rate: float = _option(
-        CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)")
+        CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)"
+    )
     noise_ratio: float = _option(
-        CONFIG.NOISE_RATIO, "weight of the uniform(-20, 20) noise in the initial image, 0..1 "
-        "(default: %(default)s)")
+        CONFIG.NOISE_RATIO,
+        "weight of the uniform(-20, 20) noise in the initial image, 0..1 (default: %(default)s)",
+    )
     seed: int | None = _option(
-        None, f"seed of the initial noise, 0..{MAX_SEED}; the same seed gives the same images "
-        "(default: %(default)s: a fresh one, recorded in run.json)")
+        None,
+        f"seed of the initial noise, 0..{MAX_SEED}; the same seed gives the same images "
+        "(default: %(default)s: a fresh one, recorded in run.json)",
+    )
     logdir: str | None = _option(
-        None, "write the graph and every iteration's costs there for TensorBoard (tensorboard "
-        "--logdir DIR); the course's run only (default: %(default)s, none)")
+        None,
+        "write the graph and every iteration's costs there for TensorBoard (tensorboard "
+        "--logdir DIR); the course's run only (default: %(default)s, none)",
+    )
     style_weights: list | None = _option(
-        None, "one weight per --style image, in the same order (repeated --style-weights "
+        None,
+        "one weight per --style image, in the same order (repeated --style-weights "
         "flags add up like --style's); the Gram targets are blended with the weights "
-        "normalised to sum 1 (default: equal weights)", beyond=True, item=float, nargs="+",
-        action="extend", metavar="W")
+        "normalised to sum 1 (default: equal weights)",
+        beyond=True,
+        item=float,
+        nargs="+",
+        action="extend",
+        metavar="W",
+    )
     preserve_colors: str | None = _option(
-        None, "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
+        None,
+        "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
         "back the content's chrominance; 'histogram' gives the style the content's colour "
-        "mean and covariance first (default: off)", beyond=True, choices=PRESERVE_COLORS)
+        "mean and covariance first (default: off)",
+        beyond=True,
+        choices=PRESERVE_COLORS,
+    )
     tv_weight: float = _option(
-        0.0, "weight of the total variation cost against high-frequency noise (default: "
-        "%(default)s, the course has none)", beyond=True)
+        0.0,
+        "weight of the total variation cost against high-frequency noise (default: "
+        "%(default)s, the course has none)",
+        beyond=True,
+    )
     init: str | None = _option(
-        None, "initial image: the course's noisy content (see --noise-ratio), the content, the "
-        "(first) style, or an image file " + _modes("init"), beyond=True,
-        metavar="noise|content|style|PATH")
+        None,
+        "initial image: the course's noisy content (see --noise-ratio), the content, the "
+        "(first) style, or an image file " + _modes("init"),
+        beyond=True,
+        metavar="noise|content|style|PATH",
+    )
     style_scale: float = _option(
-        1.0, "resize the style image to this times the generated image's size before taking "
-        "its Gram targets (default: %(default)s)", beyond=True)
+        1.0,
+        "resize the style image to this times the generated image's size before taking "
+        "its Gram targets (default: %(default)s)",
+        beyond=True,
+    )
     pooling: str = _option(
-        POOLING_MODES[0], "pooling between VGG blocks; avg is the course's, max VGG's own "
-        "(default: %(default)s)", beyond=True, choices=POOLING_MODES)
+        POOLING_MODES[0],
+        "pooling between VGG blocks; avg is the course's, max VGG's own (default: %(default)s)",
+        beyond=True,
+        choices=POOLING_MODES,
+    )
     content_layer: str = _option(
-        CONFIG.CONTENT_LAYER, "layer of the content cost, one of conv1_1..conv5_4 (default: "
-        "%(default)s)", beyond=True)
+        CONFIG.CONTENT_LAYER,
+        "layer of the content cost, one of conv1_1..conv5_4 (default: %(default)s)",
+        beyond=True,
+    )
     style_layers: list = _option(
         help=f"style layers and their coefficients; a layer without :W gets 1/(number of "
-        f"layers) (default: {_STYLE_LAYERS_TEXT})", factory=lambda: list(CONFIG.STYLE_LAYERS),
-        beyond=True, metavar="NAME[:W],...")
+        f"layers) (default: {_STYLE_LAYERS_TEXT})",
+        factory=lambda: list(CONFIG.STYLE_LAYERS),
+        beyond=True,
+        metavar="NAME[:W],...",
+    )
     max_size: int | None = _option(
-        None, f"longer side of the output, {MIN_IMAGE_SIDE}..{MAX_SIDE}; the other follows "
+        None,
+        f"longer side of the output, {MIN_IMAGE_SIDE}..{MAX_SIDE}; the other follows "
         "the content image's aspect ratio (cannot be given with --height/--width; default: "
-        "off)", beyond=True, metavar="N")
+        "off)",
+        beyond=True,
+        metavar="N",
+    )
     multires: int | None = _option(
-        None, "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
+        None,
+        "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
         f"result as the next scale's initial image; 1..{MAX_MULTIRES}, and the coarsest scale "
-        f"must keep {MIN_IMAGE_SIDE} pixels a side " + _modes("multires"), beyond=True,
-        metavar="K")
+        f"must keep {MIN_IMAGE_SIDE} pixels a side " + _modes("multires"),
+        beyond=True,
+        metavar="K",
+    )
     coarse_iterations: int | None = _option(
-        None, "with --multires, the iterations (evaluations) of each scale below the output "
+        None,
+        "with --multires, the iterations (evaluations) of each scale below the output "
         f"size, 1..{MAX_ITERATIONS} " + _modes("coarse_iterations", "as --iterations"),
-        beyond=True, metavar="N")
+        beyond=True,
+        metavar="N",
+    )
     stop_balance: float | None = _option(
-        None, "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
+        None,
+        "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
         "times alpha J_content (after at least 6 evaluations): near the balance the course's "
         "Adam-200 run ends at, instead of lowering the style cost until the content dissolves "
-        + _modes("stop_balance", "off"), beyond=True, metavar="R")
+        + _modes("stop_balance", "off"),
+        beyond=True,
+        metavar="R",
+    )
 
     def __post_init__(self) -> None:
         if self.style is None:  # the command line's repeatable --style, not given
@@ -277,8 +368,9 @@ class Settings:
         # The options left unset take --fast's choice or the course's value. What --fast
         # chose is kept (a dataclasses.replace copy, whose options are all set, has none).
         mode = FAST if self.fast else COURSE
-        self.chosen_by_fast = {name: mode[name] for name in mode
-                               if self.fast and getattr(self, name) is None}
+        self.chosen_by_fast = {
+            name: mode[name] for name in mode if self.fast and getattr(self, name) is None
+        }
         for name, value in mode.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -286,16 +378,21 @@ class Settings:
         self._fill_size()
 
     def _check_values(self):
-        for name, maximum in (("iterations", MAX_ITERATIONS), ("save_every", MAX_ITERATIONS),
-                              ("multires", MAX_MULTIRES),
-                              ("coarse_iterations", MAX_ITERATIONS)):
+        for name, maximum in (
+            ("iterations", MAX_ITERATIONS),
+            ("save_every", MAX_ITERATIONS),
+            ("multires", MAX_MULTIRES),
+            ("coarse_iterations", MAX_ITERATIONS),
+        ):
             self._whole(name, 1, maximum)
         self._whole("seed", 0, MAX_SEED)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < MIN_IMAGE_SIDE):
-                self._fail(name, f"must be at least {MIN_IMAGE_SIDE} pixels (the network's "
-                                 "five 2x2 poolings)")
+                self._fail(
+                    name,
+                    f"must be at least {MIN_IMAGE_SIDE} pixels (the network's five 2x2 poolings)",
+                )
             if value is not None and value > MAX_SIDE:
                 self._fail(name, f"must be at most {MAX_SIDE} pixels")
         for name in ("content", "model", "output_dir"):
@@ -314,11 +411,15 @@ class Settings:
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
         if self.style_weights is not None and not all(
-                0 <= w < math.inf for w in self.style_weights):
+            0 <= w < math.inf for w in self.style_weights
+        ):
             self._fail("style_weights", "must be finite numbers >= 0")
-        for name, choices in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS),
-                              ("pooling", POOLING_MODES),
-                              ("preserve_colors", (None, *PRESERVE_COLORS))):
+        for name, choices in (
+            ("optimizer", OPTIMIZERS),
+            ("precision", PRECISIONS),
+            ("pooling", POOLING_MODES),
+            ("preserve_colors", (None, *PRESERVE_COLORS)),
+        ):
             if getattr(self, name) not in choices:
                 shown = ", ".join(str(c) for c in choices if c is not None)
                 self._fail(name, f"choose from {shown}")
@@ -329,14 +430,20 @@ class Settings:
         if not self.style:
             raise SettingsError("--style: no style image given")
         if self.keep_aspect and self.max_size:
-            raise SettingsError("--keep-aspect and --max-size both derive the size from the "
-                                "content image: give one of them")
+            raise SettingsError(
+                "--keep-aspect and --max-size both derive the size from the "
+                "content image: give one of them"
+            )
         if self.max_size and (self.height is not None or self.width is not None):
-            raise SettingsError("--max-size sets the longer side and derives the other from "
-                                "the content image: give it without --height/--width")
+            raise SettingsError(
+                "--max-size sets the longer side and derives the other from "
+                "the content image: give it without --height/--width"
+            )
         if self.keep_aspect and self.height is not None and self.width is not None:
-            raise SettingsError("--keep-aspect derives one side from the content image: give "
-                                "--height or --width, not both")
+            raise SettingsError(
+                "--keep-aspect derives one side from the content image: give "
+                "--height or --width, not both"
+            )
 
     def _fill_size(self):
         """The course's 300 x 400 for the sides that are neither given nor derived (with
@@ -366,12 +473,18 @@ class Settings:
         """Whether any option beyond the course (or a batch: a directory as an input) is
         asked for; the course's run uses none."""
         return bool(
-            len(self.style) > 1 or self.batch()
-            or self.style_weights is not None or self.preserve_colors or self.tv_weight
-            or self.init != "noise" or self.style_scale != 1 or self.pooling != "avg"
+            len(self.style) > 1
+            or self.batch()
+            or self.style_weights is not None
+            or self.preserve_colors
+            or self.tv_weight
+            or self.init != "noise"
+            or self.style_scale != 1
+            or self.pooling != "avg"
             or self.content_layer != CONFIG.CONTENT_LAYER
             or self.style_layers != list(CONFIG.STYLE_LAYERS)
-            or self.max_size or self.multires > 1
+            or self.max_size
+            or self.multires > 1
         )
 
     def batch(self) -> bool:

@@ -27,8 +27,9 @@ __all__ = ["synthetic_layer_shapes", "make_vgg_file"]
 _TINY_FC_CHANNELS = 4
 
 
-def synthetic_layer_shapes(width_divisor: int = 1,
-                           fc: str = "tiny") -> dict[str, tuple[int, int, int, int]]:
+def synthetic_layer_shapes(
+    width_divisor: int = 1, fc: str = "tiny"
+) -> dict[str, tuple[int, int, int, int]]:
     """Kernel shape of every conv/fc layer of a synthetic file.
 
     Args:
@@ -64,9 +65,14 @@ def _cell(*items):
     return cell
 
 
-def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divisor: int = 8,
-                  fc: str = "tiny", seed: int = 0, overwrite: bool = False,
-                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def make_vgg_file(
+    path: str | os.PathLike[str],
+    layout: str = "new",
+    width_divisor: int = 8,
+    fc: str = "tiny",
+    seed: int = 0,
+    overwrite: bool = False,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Write a synthetic MatConvNet VGG-19 file.
 
     The file is written next to ``path`` under a temporary name and renamed into place, so
@@ -100,9 +106,11 @@ def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divis
         from .errors import InputError
 
         size = os.path.getsize(path) if os.path.isfile(path) else 0
-        raise InputError(f"{path} exists ({size / 1e6:.1f} MB); not overwriting it with a "
-                         "synthetic network: pass --force to replace it, or choose another "
-                         "path")
+        raise InputError(
+            f"{path} exists ({size / 1e6:.1f} MB); not overwriting it with a "
+            "synthetic network: pass --force to replace it, or choose another "
+            "path"
+        )
     rng = np.random.default_rng(seed)
     shapes = synthetic_layer_shapes(width_divisor, fc)
     mean_pixel = np.asarray(CONFIG.MEANS, dtype=np.float32).reshape(3)
@@ -119,34 +127,50 @@ def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divis
             pad = 0 if layer.name.startswith("fc") else 1
             if layout == "new":
                 fields = {
-                    "name": layer.name, "type": "conv", "weights": _cell(W, bias),
+                    "name": layer.name,
+                    "type": "conv",
+                    "weights": _cell(W, bias),
                     "size": np.array([[kh, kw, cin, cout]], dtype=float),
-                    "pad": np.full((1, 4), pad, dtype=float), "stride": np.ones((1, 2)),
-                    "dilation": np.ones((1, 2)), "precious": False, "opts": _cell(),
+                    "pad": np.full((1, 4), pad, dtype=float),
+                    "stride": np.ones((1, 2)),
+                    "dilation": np.ones((1, 2)),
+                    "precious": False,
+                    "opts": _cell(),
                 }
             else:
                 fields = {
-                    "weights": _cell(W, bias), "pad": np.full((1, 4), pad, dtype=float),
-                    "type": "conv", "name": layer.name, "stride": np.ones((1, 2)),
+                    "weights": _cell(W, bias),
+                    "pad": np.full((1, 4), pad, dtype=float),
+                    "type": "conv",
+                    "name": layer.name,
+                    "stride": np.ones((1, 2)),
                 }
         elif layer.type == "pool":
             fields = {
-                "name": layer.name, "type": "pool", "method": "max",
-                "pool": np.array([[2.0, 2.0]]), "stride": np.array([[2.0, 2.0]]),
+                "name": layer.name,
+                "type": "pool",
+                "method": "max",
+                "pool": np.array([[2.0, 2.0]]),
+                "stride": np.array([[2.0, 2.0]]),
                 "pad": np.zeros((1, 4)),
             }
         else:
             fields = {"name": layer.name, "type": layer.type}
         cells.append(fields)
 
-    normalization = {"imageSize": np.array([[224.0, 224.0, 3.0]]), "keepAspect": 1.0,
-                     "interpolation": "bilinear"}
+    normalization = {
+        "imageSize": np.array([[224.0, 224.0, 3.0]]),
+        "keepAspect": 1.0,
+        "interpolation": "bilinear",
+    }
     if layout == "new":
         normalization["averageImage"] = mean_pixel.reshape(1, 1, 3)
         contents = {
             "layers": _cell(*cells),
-            "meta": {"normalization": normalization,
-                     "classes": {"name": _cell("n01440764"), "description": _cell("tench")}},
+            "meta": {
+                "normalization": normalization,
+                "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
+            },
         }
     else:
         texture = rng.standard_normal((224, 224, 3)).astype(np.float32)
@@ -173,4 +197,3 @@ def make_vgg_file(path: str | os.PathLike[str], layout: str = "new", width_divis
             os.remove(tmp)
         raise
     return written
-

@@ -123,9 +123,15 @@ class Runner:
         graphs_built: how many :class:`~nst_tf1.graph.TransferGraph` were built so far.
     """
 
-    def __init__(self, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
-                 settings: Settings | None = None, *, graphs_needed: int | None = None,
-                 max_open: int | None = None, logdir: str | None = None) -> None:
+    def __init__(
+        self,
+        weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+        settings: Settings | None = None,
+        *,
+        graphs_needed: int | None = None,
+        max_open: int | None = None,
+        logdir: str | None = None,
+    ) -> None:
         self.weights = weights
         self.settings = settings or Settings()
         self.graphs_needed = graphs_needed
@@ -153,16 +159,27 @@ class Runner:
             self._graphs.move_to_end(key)
             return self._graphs[key]
         if self.weights is None:
-            raise RuntimeError(f"the weights were released after {self.graphs_needed} graphs: "
-                               f"cannot build a graph of another size ({height}x{width})")
+            raise RuntimeError(
+                f"the weights were released after {self.graphs_needed} graphs: "
+                f"cannot build a graph of another size ({height}x{width})"
+            )
         while len(self._graphs) >= self.max_open:
             self._graphs.popitem(last=False)[1].close()
         s = self.settings
         graph = TransferGraph(
-            self.weights, height, width, style_layers=s.style_layers,
-            content_layer=s.content_layer, pooling=s.pooling, alpha=s.alpha, beta=s.beta,
-            tv_weight=s.tv_weight, learning_rate=s.learning_rate, optimizer=s.optimizer,
-            precision=s.precision, logdir=self.logdir,
+            self.weights,
+            height,
+            width,
+            style_layers=s.style_layers,
+            content_layer=s.content_layer,
+            pooling=s.pooling,
+            alpha=s.alpha,
+            beta=s.beta,
+            tv_weight=s.tv_weight,
+            learning_rate=s.learning_rate,
+            optimizer=s.optimizer,
+            precision=s.precision,
+            logdir=self.logdir,
         )
         self.graphs_built += 1
         self._graphs[key] = graph
@@ -188,7 +205,8 @@ class Runner:
                 self._grams[key] = (graph.style_grams(style), list(graph.layer_pixels))
             else:
                 self._grams[key] = style_grams_in_own_graph(
-                    self.weights, style, graph.style_layers, self.settings.pooling)
+                    self.weights, style, graph.style_layers, self.settings.pooling
+                )
         grams, pixels = self._grams[key]
         return [
             g if p == q else (g * np.float64(q / p)).astype(np.float32)
@@ -205,12 +223,16 @@ class Runner:
             return content, match_color_histogram(style, content)
         return content, style
 
-    def run(self, content: str | os.PathLike[str] | np.ndarray,
-            styles: Sequence[str | os.PathLike[str] | np.ndarray],
-            style_weights: Sequence[float] | None = None,
-            should_stop: Callable[[], bool] | None = None, *,
-            iterations: int | None = None,
-            save_every: int | None = None) -> Iterator[Progress]:
+    def run(
+        self,
+        content: str | os.PathLike[str] | np.ndarray,
+        styles: Sequence[str | os.PathLike[str] | np.ndarray],
+        style_weights: Sequence[float] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        *,
+        iterations: int | None = None,
+        save_every: int | None = None,
+    ) -> Iterator[Progress]:
         """Style transfer of one content image with one or more (blended) style images.
 
         Args:
@@ -267,9 +289,15 @@ class Runner:
                 initial = self._initial(content_input, c, styles[0], h, w)
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
-            for step in graph.run(a_C, targets, initial, budget, save_every,
-                                  should_stop=should_stop,
-                                  stop_when=self._balanced if last else None):
+            for step in graph.run(
+                a_C,
+                targets,
+                initial,
+                budget,
+                save_every,
+                should_stop=should_stop,
+                stop_when=self._balanced if last else None,
+            ):
                 if step.iteration == budget:
                     previous = step.image[0] + CONFIG.MEANS[0]
                 if s.preserve_colors == "luminance" and step.image is not None:
@@ -283,8 +311,11 @@ class Runner:
         """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times
         alpha J_content (never, when the setting is off or alpha is 0)."""
         s = self.settings
-        return (s.stop_balance is not None and s.alpha > 0
-                and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost)
+        return (
+            s.stop_balance is not None
+            and s.alpha > 0
+            and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost
+        )
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings
@@ -359,17 +390,31 @@ def style_transfer(
         )
     height, width = np.shape(content_image)[:2]
     if num_iterations < 0 or save_every < 0:
-        raise ValueError(f"num_iterations ({num_iterations}) and save_every ({save_every}) "
-                         "must be >= 0")
+        raise ValueError(
+            f"num_iterations ({num_iterations}) and save_every ({save_every}) must be >= 0"
+        )
     # A SettingsError (a ValueError) names the command line's flag of a bad value.
     settings = Settings(
-        height=height, width=width, noise_ratio=noise_ratio, alpha=alpha, beta=beta,
-        learning_rate=learning_rate, seed=seed, style_layers=list(style_layers),
-        content_layer=content_layer, optimizer=optimizer, precision=precision,
+        height=height,
+        width=width,
+        noise_ratio=noise_ratio,
+        alpha=alpha,
+        beta=beta,
+        learning_rate=learning_rate,
+        seed=seed,
+        style_layers=list(style_layers),
+        content_layer=content_layer,
+        optimizer=optimizer,
+        precision=precision,
     )
     weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
     with Runner(weights, settings, graphs_needed=1, logdir=logdir) as runner:
         del weights  # the session holds the only copy once the graph is built
-        for progress in runner.run(content_image, [style_image], should_stop=should_stop,
-                                   iterations=num_iterations, save_every=save_every):
+        for progress in runner.run(
+            content_image,
+            [style_image],
+            should_stop=should_stop,
+            iterations=num_iterations,
+            save_every=save_every,
+        ):
             yield progress.step

@@ -197,8 +197,10 @@ Attributes:
 
 def _unwrap(value):
     """Strip the 1x1 object and struct wrappers ``loadmat`` puts around MATLAB values."""
-    while isinstance(value, np.ndarray) and value.size == 1 and (
-        value.dtype == object or value.dtype.names is not None
+    while (
+        isinstance(value, np.ndarray)
+        and value.size == 1
+        and (value.dtype == object or value.dtype.names is not None)
     ):
         value = value.reshape(-1)[0]
     return value
@@ -297,9 +299,17 @@ def check_model_file(path: str | os.PathLike[str]) -> str:
     if stat.S_ISDIR(mode):
         raise ModelFileError(f"{path}: is a directory, not a .mat file")
     if not stat.S_ISREG(mode):
-        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device"
-                if stat.S_ISBLK(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        kind = (
+            "a character device"
+            if stat.S_ISCHR(mode)
+            else "a block device"
+            if stat.S_ISBLK(mode)
+            else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a special file"
+        )
         raise ModelFileError(f"{path}: is {kind}, not a regular .mat file")
     return path
 
@@ -451,9 +461,14 @@ def _check_values(path, name, W, b):
         )
 
 
-def build_vgg_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
-                    height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH, *,
-                    pooling: str = "avg", weights_as: str = "constants") -> dict[str, Any]:
+def build_vgg_model(
+    weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+    height: int = CONFIG.IMAGE_HEIGHT,
+    width: int = CONFIG.IMAGE_WIDTH,
+    *,
+    pooling: str = "avg",
+    weights_as: str = "constants",
+) -> dict[str, Any]:
     """Build the VGG-19 layer dict around a new input Variable in the default graph.
 
     Args:
@@ -497,6 +512,7 @@ def build_vgg_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray
         variable = tf.Variable(feed, trainable=False, collections=[], name=name)
         tf.add_to_collection(_WEIGHT_FEEDS, (variable.initializer, feed, key, index))
         return variable
+
     graph = {}
     with tf.name_scope("vgg19"):
         graph["input"] = tf.Variable(
@@ -514,15 +530,14 @@ def build_vgg_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray
                     )
                     prev = tf.nn.relu(conv + parameter(b, "b", key, 1))
                 else:
-                    prev = pool(
-                        prev, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"
-                    )
+                    prev = pool(prev, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
             graph[key] = prev
     return graph
 
 
-def initialize_vgg_weights(sess: Any,
-                           weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def initialize_vgg_weights(
+    sess: Any, weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
     """Fill the weight Variables of ``build_vgg_model(..., weights_as="variables")``.
 
     One ``sess.run`` feeds every W and b from ``weights``; after it the caller may drop
@@ -537,12 +552,15 @@ def initialize_vgg_weights(sess: Any,
     if not entries:
         return
     layers = getattr(weights, "layers", weights)
-    sess.run([op for op, _, _, _ in entries],
-             {feed: layers[key][index] for _, feed, key, index in entries})
+    sess.run(
+        [op for op, _, _, _ in entries],
+        {feed: layers[key][index] for _, feed, key, index in entries},
+    )
 
 
-def load_vgg_model(path: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIGHT,
-                   width: int = CONFIG.IMAGE_WIDTH) -> dict[str, Any]:
+def load_vgg_model(
+    path: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH
+) -> dict[str, Any]:
     """The course's ``load_vgg_model``: read the .mat file and build the layer dict.
 
     Builds into the current default graph; call it inside
@@ -563,9 +581,12 @@ def load_vgg_model(path: str | os.PathLike[str], height: int = CONFIG.IMAGE_HEIG
     return build_vgg_model(read_vgg_weights(path), height, width)
 
 
-def describe_model(weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
-                   height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH,
-                   pooling: str = "avg") -> str:
+def describe_model(
+    weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+    height: int = CONFIG.IMAGE_HEIGHT,
+    width: int = CONFIG.IMAGE_WIDTH,
+    pooling: str = "avg",
+) -> str:
     """The course's ``pprint(model)``: the layer dict built from ``weights``, as text.
 
     Builds the model in a graph of its own; each entry reads ``layer -> tensor`` with the

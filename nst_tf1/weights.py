@@ -130,8 +130,9 @@ def part_path(dest: str | os.PathLike[str]) -> str:
     return os.fspath(dest) + ".part"
 
 
-def file_digests(path: str | os.PathLike[str], chunk_size: int = _CHUNK_SIZE, *,
-                 md5: bool = True) -> Digests:
+def file_digests(
+    path: str | os.PathLike[str], chunk_size: int = _CHUNK_SIZE, *, md5: bool = True
+) -> Digests:
     """SHA256 and MD5 of a file, read once in chunks (a 510 MB file is never held whole).
 
     The package's one file hash: the model check, run.json's model entry and the record of
@@ -339,19 +340,22 @@ class _Download:
                 self.done += len(block)
                 self.report(FetchEvent("data", self.done, self.total, None))
             if expected is not None and self.done < expected:
-                raise _Transient(
-                    f"connection closed after {self.done} of {expected} bytes"
-                )
+                raise _Transient(f"connection closed after {self.done} of {expected} bytes")
         self._write(self.file.flush)
 
 
-def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_URL,
-                    sha256: str | None = VGG_SHA256, *,
-                    retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
-                    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                    read_timeout: float = DEFAULT_READ_TIMEOUT,
-                    report: Callable[[FetchEvent], object] | None = None,
-                    chunk_size: int = _CHUNK_SIZE) -> Digests:
+def fetch_vgg_model(
+    dest: str | os.PathLike[str] | None = None,
+    url: str = VGG_URL,
+    sha256: str | None = VGG_SHA256,
+    *,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    report: Callable[[FetchEvent], object] | None = None,
+    chunk_size: int = _CHUNK_SIZE,
+) -> Digests:
     """Download ``url`` to ``dest`` through ``<dest>.part``, verify its SHA256, rename it.
 
     An existing ``<dest>.part`` is resumed with ``Range: bytes=<size>-`` (its bytes are hashed
@@ -397,14 +401,16 @@ def fetch_vgg_model(dest: str | os.PathLike[str] | None = None, url: str = VGG_U
     try:
         if os.path.lexists(dest):  # another download put it in place meanwhile
             raise DownloadError(f"{dest} already exists; not overwriting it")
-        return _fetch_locked(dest, url, sha256, retries, backoff, connect_timeout,
-                             read_timeout, report, chunk_size)
+        return _fetch_locked(
+            dest, url, sha256, retries, backoff, connect_timeout, read_timeout, report, chunk_size
+        )
     finally:
         lock.release()
 
 
-def _fetch_locked(dest, url, sha256, retries, backoff, connect_timeout, read_timeout, report,
-                  chunk_size):
+def _fetch_locked(
+    dest, url, sha256, retries, backoff, connect_timeout, read_timeout, report, chunk_size
+):
     """:func:`fetch_vgg_model` once the destination's lock is held."""
     part = part_path(dest)
     try:
@@ -431,11 +437,15 @@ def _fetch_locked(dest, url, sha256, retries, backoff, connect_timeout, read_tim
                             f"download of {url} failed after {failures} attempts: {exc}"
                         ) from exc
                     delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
-                    report(FetchEvent(
-                        "retry", download.done, download.total,
-                        f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
-                        f"{retries + 1})",
-                    ))
+                    report(
+                        FetchEvent(
+                            "retry",
+                            download.done,
+                            download.total,
+                            f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
+                            f"{retries + 1})",
+                        )
+                    )
                     time.sleep(delay)
             download._write(lambda: os.fsync(file.fileno()))
         received = Digests(download.done, download.md5.hexdigest(), download.sha256.hexdigest())
@@ -484,7 +494,6 @@ def _fsync_directory(path):
         os.close(fd)
 
 
-
 def format_mib(size: float) -> str:
     """A byte count in MiB for messages: ``'512.0 MiB'``."""
     return f"{size / 2**20:.1f} MiB"
@@ -527,8 +536,9 @@ def read_existing_model(path: str) -> VGGWeights:
     from .vgg import ModelFileError, read_vgg_weights
 
     if not os.path.exists(path):
-        raise ModelFileError(missing_model_message(path, model_source()[0],
-                                                   why="this command never downloads it"))
+        raise ModelFileError(
+            missing_model_message(path, model_source()[0], why="this command never downloads it")
+        )
     return read_vgg_weights(path)
 
 
@@ -542,8 +552,9 @@ Attributes:
 """
 
 
-def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256,
-                **options: Any) -> PlacedModel:
+def place_model(
+    dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256, **options: Any
+) -> PlacedModel:
     """``nst-tf1 fetch-model``: make sure the verified VGG-19 file is at ``dest``.
 
     A file already at ``dest`` is kept when it is a published VGG-19 file or has ``sha256``;
@@ -581,8 +592,16 @@ def place_model(dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256,
         raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
 
 
-def check_fetch_options(*, dest: str, url: str, sha256: str, retries: int, backoff: float,
-                        connect_timeout: float, read_timeout: float) -> dict[str, Any]:
+def check_fetch_options(
+    *,
+    dest: str,
+    url: str,
+    sha256: str,
+    retries: int,
+    backoff: float,
+    connect_timeout: float,
+    read_timeout: float,
+) -> dict[str, Any]:
     """Check ``nst-tf1 fetch-model``'s options; return them as :func:`place_model`'s keyword
     arguments (the SHA256 in lower case).
 
@@ -599,14 +618,22 @@ def check_fetch_options(*, dest: str, url: str, sha256: str, retries: int, backo
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
     if not 0 <= retries <= MAX_RETRIES:
-        raise InputError(f"--retries: must be a whole number from 0 to {MAX_RETRIES}, got "
-                         f"{retries}")
+        raise InputError(
+            f"--retries: must be a whole number from 0 to {MAX_RETRIES}, got {retries}"
+        )
     if not 0 <= backoff <= MAX_BACKOFF:
         raise InputError(f"--backoff: must be a number from 0 to {MAX_BACKOFF:g}, got {backoff}")
-    for flag, seconds in (("--connect-timeout", connect_timeout),
-                          ("--read-timeout", read_timeout)):
+    for flag, seconds in (("--connect-timeout", connect_timeout), ("--read-timeout", read_timeout)):
         if not 0 < seconds <= MAX_TIMEOUT:
-            raise InputError(f"{flag}: must be a number > 0 and at most {MAX_TIMEOUT:g}, got "
-                             f"{seconds}")
-    return {"dest": dest, "url": url, "sha256": value, "retries": retries, "backoff": backoff,
-            "connect_timeout": connect_timeout, "read_timeout": read_timeout}
+            raise InputError(
+                f"{flag}: must be a number > 0 and at most {MAX_TIMEOUT:g}, got {seconds}"
+            )
+    return {
+        "dest": dest,
+        "url": url,
+        "sha256": value,
+        "retries": retries,
+        "backoff": backoff,
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+    }

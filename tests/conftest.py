@@ -89,7 +89,11 @@ def run_cli(*args, cwd=ROOT, timeout=600):
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run(
         [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -41,6 +41,7 @@ def install(moment):
         def paused_read(path):
             pause(moment)
             return read(path)
+
         vgg.read_vgg_weights = paused_read
     elif moment == "graph-build":
         from nst_tf1 import graph
@@ -50,6 +51,7 @@ def install(moment):
         def paused_init(self, *args, **kwargs):
             pause(moment)
             init(self, *args, **kwargs)
+
         graph.TransferGraph.__init__ = paused_init
     elif moment == "save":
         fsync, full = os.fsync, []
@@ -64,6 +66,7 @@ def install(moment):
                 if os.environ.get("NST_TF1_FULL_DISK") == "1":
                     full.append(True)
             fsync(fd)
+
         os.fsync = paused_fsync
     elif moment:
         raise SystemExit(f"unknown NST_TF1_PAUSE_AT {moment!r}")

@@ -23,16 +23,24 @@ from nst_tf1.vgg import MIN_IMAGE_SIDE, activation_bytes, activation_shapes
 
 
 def _png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def write_png_raw(path, width, height, bit_depth, colour_type, rows=None):
     """A PNG written byte by byte (Pillow cannot write 16-bit RGB or absurd sizes)."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     idat = zlib.compress(rows if rows is not None else b"\x00")
-    data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
-            + _png_chunk(b"IEND", b""))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
     with open(path, "wb") as f:
         f.write(data)
     return str(path)
@@ -152,9 +160,18 @@ def make_bmp(d):
 
 
 ACCEPTED = [
-    make_gray_jpeg, make_gray_png, make_rgba_png, make_rgba_half_png, make_la_png,
-    make_palette_png, make_palette_transparent_png, make_16bit_gray_png,
-    make_16bit_dark_gray_png, make_16bit_rgb_png, make_cmyk_jpeg, make_tiny_upscaled_jpeg,
+    make_gray_jpeg,
+    make_gray_png,
+    make_rgba_png,
+    make_rgba_half_png,
+    make_la_png,
+    make_palette_png,
+    make_palette_transparent_png,
+    make_16bit_gray_png,
+    make_16bit_dark_gray_png,
+    make_16bit_rgb_png,
+    make_cmyk_jpeg,
+    make_tiny_upscaled_jpeg,
     make_bmp,
 ]
 
@@ -229,6 +246,7 @@ def _truncated(data, keep):
         path = d / name
         path.write_bytes(raw[: int(len(raw) * keep)])
         return str(path)
+
     return make
 
 
@@ -242,6 +260,7 @@ def _jpeg(path):
 
 def _bad_image(kind):
     """Makers of bad image files: (tmp dir, file name) -> path."""
+
     def missing(d, name):
         return str(d / name)
 
@@ -258,8 +277,9 @@ def _bad_image(kind):
         return str(d / name)
 
     def corrupt(d, name):
-        header = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64,
-                                                                          8, 2, 0, 0, 0))
+        header = b"\x89PNG\r\n\x1a\n" + _png_chunk(
+            b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
+        )
         (d / name).write_bytes(header + _png_chunk(b"IDAT", b"garbage" * 50))
         return str(d / name)
 
@@ -270,9 +290,15 @@ def _bad_image(kind):
         return write_png_raw(d / name, 20000, 20000, 8, 2)
 
     return {
-        "missing": missing, "directory": directory, "empty": empty, "text": text,
-        "truncated-png": _truncated(_png, 0.5), "truncated-jpeg": _truncated(_jpeg, 0.6),
-        "corrupt": corrupt, "bomb": bomb, "huge-bomb": huge_bomb,
+        "missing": missing,
+        "directory": directory,
+        "empty": empty,
+        "text": text,
+        "truncated-png": _truncated(_png, 0.5),
+        "truncated-jpeg": _truncated(_jpeg, 0.6),
+        "corrupt": corrupt,
+        "bomb": bomb,
+        "huge-bomb": huge_bomb,
     }[kind]
 
 
@@ -323,24 +349,55 @@ def test_bad_image_is_refused(tmp_path, capsys, image_pair, vgg_file, kind, mess
     args = {"content": content, "style": style, role: bad}
     out_dir = tmp_path / "out"
     status, _, err = run_main(
-        ["--content", args["content"], "--style", args["style"], "--model", vgg_file,
-         "--output-dir", out_dir, "--height", HEIGHT, "--width", WIDTH, "--iterations", 1],
-        capsys)
+        [
+            "--content",
+            args["content"],
+            "--style",
+            args["style"],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out_dir,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--iterations",
+            1,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, bad, message)
     assert_nothing_written(out_dir)
 
 
-@pytest.mark.parametrize("extra, how", [(["--width", 64, "--keep-aspect"],
-                                          "keeping its aspect ratio turns its 1000x40"),
-                                         (["--max-size", 400], "--max-size 400 turns its 1000x40")])
-def test_derived_side_below_the_minimum_is_refused(tmp_path, capsys, image_pair, vgg_file,
-                                                   extra, how):
+@pytest.mark.parametrize(
+    "extra, how",
+    [
+        (["--width", 64, "--keep-aspect"], "keeping its aspect ratio turns its 1000x40"),
+        (["--max-size", 400], "--max-size 400 turns its 1000x40"),
+    ],
+)
+def test_derived_side_below_the_minimum_is_refused(
+    tmp_path, capsys, image_pair, vgg_file, extra, how
+):
     # A 1000x40 strip: keeping its ratio, the short side falls under MIN_IMAGE_SIDE.
     strip = write_image(tmp_path / "strip.png", _gradient(40, 1000))
     out_dir = tmp_path / "out"
     status, _, err = run_main(
-        ["--content", strip, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
-         out_dir, *extra], capsys)
+        [
+            "--content",
+            strip,
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out_dir,
+            *extra,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, strip, how, f"at least {MIN_IMAGE_SIDE} pixels")
     assert_nothing_written(out_dir)
 
@@ -368,8 +425,16 @@ ARG_CASES = [
 @pytest.mark.parametrize("extra, message", ARG_CASES, ids=[" ".join(c[0]) for c in ARG_CASES])
 def test_bad_argument_is_refused(tmp_path, capsys, image_pair, vgg_file, extra, message):
     out_dir = tmp_path / "out"
-    args = ["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-            "--output-dir", out_dir]
+    args = [
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out_dir,
+    ]
     if "--height" not in extra and "--width" not in extra:
         args += ["--height", HEIGHT, "--width", WIDTH]
     status, _, err = run_main(args + extra, capsys)
@@ -382,11 +447,26 @@ def test_memory_refusal_states_the_estimate(monkeypatch, tmp_path, capsys, image
 
     monkeypatch.setattr(preflight, "available_memory", lambda: (10**9, "a test figure"))
     status, _, err = run_main(
-        ["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-         "--output-dir", tmp_path / "out", "--height", 300, "--width", 400], capsys)
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            tmp_path / "out",
+            "--height",
+            300,
+            "--width",
+            400,
+        ],
+        capsys,
+    )
     need = preflight.estimate_memory(300, 400)
-    assert_one_line_error(status, err, f"needs about {need / 1e9:.1f} GB",
-                          "only 1.0 GB is available (a test figure)")
+    assert_one_line_error(
+        status, err, f"needs about {need / 1e9:.1f} GB", "only 1.0 GB is available (a test figure)"
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -422,8 +502,9 @@ def _bad_model(kind, d, vgg_file, image):
         (d / "page.mat").write_text("<!DOCTYPE html><html><body>404</body></html>")
         return str(d / "page.mat")
     if kind == "hdf5":
-        (d / "v73.mat").write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512)
-                                    + b"\x89HDF\r\n\x1a\n" + bytes(64))
+        (d / "v73.mat").write_bytes(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512) + b"\x89HDF\r\n\x1a\n" + bytes(64)
+        )
         return str(d / "v73.mat")
     if kind == "not-network":
         import scipy.io
@@ -435,21 +516,27 @@ def _bad_model(kind, d, vgg_file, image):
         (d / "cut.mat").write_bytes(raw[: len(raw) // 2])
         return str(d / "cut.mat")
     if kind == "vgg16-like":
+
         def drop(layers):
             i = _layer_index(layers, "conv3_4")
             return np.delete(layers, [i, i + 1], axis=1)
+
         return _mat_round_trip(vgg_file, d / "vgg16.mat", drop)
     if kind == "wrong-shape":
+
         def reshape(layers):
             cell = layers[0, _layer_index(layers, "conv2_1")]
             cell["weights"][0, 0][0, 0] = np.zeros((3, 3, 5, 16), np.float32)
             return layers
+
         return _mat_round_trip(vgg_file, d / "shape.mat", reshape)
     if kind == "nan-weights":
+
         def poison(layers):
             cell = layers[0, _layer_index(layers, "conv4_1")]
             cell["weights"][0, 0][0, 0][0, 0, 0, 0] = np.nan
             return layers
+
         return _mat_round_trip(vgg_file, d / "nan.mat", poison)
     raise AssertionError(kind)
 
@@ -474,9 +561,23 @@ def test_bad_model_file_is_refused(tmp_path, capsys, image_pair, vgg_file, kind,
     model = _bad_model(kind, tmp_path, vgg_file, image_pair[0])
     out_dir = tmp_path / "out"
     status, _, err = run_main(
-        ["--content", image_pair[0], "--style", image_pair[1], "--model", model,
-         "--output-dir", out_dir, "--height", HEIGHT, "--width", WIDTH, "--no-download"],
-        capsys)
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            model,
+            "--output-dir",
+            out_dir,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--no-download",
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, model, message)
     assert not os.path.exists(out_dir / "generated_image.jpg")
 
@@ -488,17 +589,34 @@ def test_bad_model_file_is_refused(tmp_path, capsys, image_pair, vgg_file, kind,
 def test_output_dir_that_is_a_file_is_refused(tmp_path, capsys, image_pair, vgg_file):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for out_dir, message in ((blocker, "is a file, not a directory"),
-                             (blocker / "sub", "output directory is not writable")):
+    for out_dir, message in (
+        (blocker, "is a file, not a directory"),
+        (blocker / "sub", "output directory is not writable"),
+    ):
         status, _, err = run_main(
-            ["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-             "--output-dir", out_dir, "--height", HEIGHT, "--width", WIDTH], capsys)
+            [
+                "--content",
+                image_pair[0],
+                "--style",
+                image_pair[1],
+                "--model",
+                vgg_file,
+                "--output-dir",
+                out_dir,
+                "--height",
+                HEIGHT,
+                "--width",
+                WIDTH,
+            ],
+            capsys,
+        )
         assert_one_line_error(status, err, str(out_dir), message)
     assert blocker.read_text() == "x"
 
 
-def test_full_disk_is_refused_before_the_model_is_read(monkeypatch, tmp_path, capsys,
-                                                       image_pair, vgg_file):
+def test_full_disk_is_refused_before_the_model_is_read(
+    monkeypatch, tmp_path, capsys, image_pair, vgg_file
+):
     import collections
     import shutil
 
@@ -507,9 +625,24 @@ def test_full_disk_is_refused_before_the_model_is_read(monkeypatch, tmp_path, ca
     read = []
     monkeypatch.setattr("nst_tf1.vgg.read_vgg_weights", lambda path: read.append(path))
     status, _, err = run_main(
-        ["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-         "--output-dir", tmp_path / "out", "--height", HEIGHT, "--width", WIDTH,
-         "--iterations", 40], capsys)
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            tmp_path / "out",
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--iterations",
+            40,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, "only 5.0 kB free", "3 images of 48x64")
     assert read == []
     assert_nothing_written(tmp_path / "out")
@@ -529,8 +662,17 @@ def test_refusals_in_a_real_process(tmp_path, image_pair, vgg_file, case):
         model = _bad_model("not-network", tmp_path, vgg_file, content)
     else:
         extra = ["--height", 16384, "--width", 16384]
-    result = run_cli("--content", content, "--style", style, "--model", model,
-                     "--output-dir", tmp_path / "out", *extra)
+    result = run_cli(
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        model,
+        "--output-dir",
+        tmp_path / "out",
+        *extra,
+    )
     assert_one_line_error(result.returncode, result.stderr)
     assert_nothing_written(tmp_path / "out")
 
@@ -540,8 +682,9 @@ def test_refusals_in_a_real_process(tmp_path, image_pair, vgg_file, case):
 
 
 _OUT = (MIN_IMAGE_SIDE, MIN_IMAGE_SIDE + 8)
-_SETTINGS = settings(max_examples=40, deadline=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _check_loaded_or_refused(path):
@@ -558,8 +701,15 @@ def _check_loaded_or_refused(path):
     assert batch.shape == (1, *_OUT, 3) and batch.dtype == np.float32
 
 
-_PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00",
-             b"RIFF\x00\x00\x00\x00WEBP"]
+_PREFIXES = [
+    b"",
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff\xe0",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"RIFF\x00\x00\x00\x00WEBP",
+]
 
 
 @_SETTINGS
@@ -574,8 +724,9 @@ def test_random_bytes_load_or_raise_image_input_error(tmp_path, prefix, data):
 @given(
     array=st.one_of(
         hnp.arrays(np.uint8, st.tuples(st.integers(1, 48), st.integers(1, 48))),
-        hnp.arrays(np.uint8, st.tuples(st.integers(1, 48), st.integers(1, 48),
-                                       st.sampled_from([3, 4]))),
+        hnp.arrays(
+            np.uint8, st.tuples(st.integers(1, 48), st.integers(1, 48), st.sampled_from([3, 4]))
+        ),
         hnp.arrays(np.uint16, st.tuples(st.integers(1, 48), st.integers(1, 48))),
     ),
     fmt=st.sampled_from(["PNG", "JPEG", "BMP", "TIFF", "GIF"]),
@@ -622,9 +773,14 @@ def _oriented_png(directory, orientation, exif_bytes=None):
 
 # EXIF orientation -> how the stored pixels are shown (the EXIF 2.3 definitions).
 _SHOWN = {
-    1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-    5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a, -1)[::-1], 8: lambda a: np.rot90(a),
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, -1)[::-1],
+    8: lambda a: np.rot90(a),
 }
 
 

@@ -21,21 +21,48 @@ def assert_one_line_error(result, *needles):
 def test_help_shows_the_course_defaults():
     result = run_cli("--help")
     assert result.returncode == 0
-    for text in ("--content", "--style", "--model", "--iterations", "(default: 200)",
-                 "(default: 2.0)", "(default: 0.6)", "(default: 300)", "(default: 400)",
-                 "(default: 10)", "(default: 40)", "models/imagenet-vgg-verydeep-19.mat"):
+    for text in (
+        "--content",
+        "--style",
+        "--model",
+        "--iterations",
+        "(default: 200)",
+        "(default: 2.0)",
+        "(default: 0.6)",
+        "(default: 300)",
+        "(default: 400)",
+        "(default: 10)",
+        "(default: 40)",
+        "models/imagenet-vgg-verydeep-19.mat",
+    ):
         assert text in result.stdout
 
 
 def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
-        vgg_file, image_pair, tmp_path):
+    vgg_file, image_pair, tmp_path
+):
     from PIL import Image
 
     content, style = image_pair
     out = tmp_path / "out"
-    result = run_cli("--content", content, "--style", style, "--model", vgg_file,
-                     "--output-dir", out, "--iterations", 41, "--height", HEIGHT,
-                     "--width", WIDTH, "--seed", 0)
+    result = run_cli(
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--iterations",
+        41,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--seed",
+        0,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # TensorFlow's start-up logging is kept off the terminal
     lines = result.stdout.splitlines()
@@ -52,65 +79,119 @@ def test_a_full_tiny_run_prints_the_course_lines_and_writes_the_images(
     assert lines[-1].startswith(f"Saved {out}{os.sep}generated_image.jpg")
     # run.json: the run's record (issue 5).
     # generated_image.png: the final image losslessly (issue 13).
-    assert sorted(os.listdir(out)) == ["0.png", "20.png", "40.png", "generated_image.jpg",
-                                       "generated_image.png", "run.json"]
+    assert sorted(os.listdir(out)) == [
+        "0.png",
+        "20.png",
+        "40.png",
+        "generated_image.jpg",
+        "generated_image.png",
+        "run.json",
+    ]
     for name in os.listdir(out):
         if name != "run.json":
             assert Image.open(out / name).size == (WIDTH, HEIGHT)
 
 
 def test_missing_content_file(vgg_file, image_pair, tmp_path):
-    result = run_cli("--content", tmp_path / "nope.jpg", "--style", image_pair[1],
-                     "--model", vgg_file, "--output-dir", tmp_path)
+    result = run_cli(
+        "--content",
+        tmp_path / "nope.jpg",
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        tmp_path,
+    )
     assert_one_line_error(result, "nope.jpg", "no such file")
 
 
 def test_non_image_input(vgg_file, image_pair, tmp_path):
     fake = tmp_path / "notes.jpg"
     fake.write_text("shopping list\n")
-    result = run_cli("--content", image_pair[0], "--style", fake, "--model", vgg_file,
-                     "--output-dir", tmp_path / "out")
+    result = run_cli(
+        "--content",
+        image_pair[0],
+        "--style",
+        fake,
+        "--model",
+        vgg_file,
+        "--output-dir",
+        tmp_path / "out",
+    )
     assert_one_line_error(result, "notes.jpg", "not an image")
 
 
 def test_bad_model_file(image_pair, tmp_path):
     model = tmp_path / "vgg.mat"
     model.write_bytes(b"\x00" * 1000)
-    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", model,
-                     "--output-dir", tmp_path / "out")
+    result = run_cli(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        model,
+        "--output-dir",
+        tmp_path / "out",
+    )
     assert_one_line_error(result, str(model), "not a readable MATLAB .mat file")
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--iterations", "0"], "--iterations"),
-    (["--learning-rate", "-1"], "--learning-rate"),
-    (["--noise-ratio", "1.5"], "--noise-ratio"),
-    (["--height", "abc"], "not a number"),
-    (["--no-such-flag"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--iterations", "0"], "--iterations"),
+        (["--learning-rate", "-1"], "--learning-rate"),
+        (["--noise-ratio", "1.5"], "--noise-ratio"),
+        (["--height", "abc"], "not a number"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
 def test_bad_arguments(args, needle):
     assert_one_line_error(run_cli(*args), needle)
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--multires", "4", "--height", "64", "--width", "96"],
-     ["--multires coarsest scale would be 8x12", "at least 32"]),
-    (["--style-scale", "0.05"], ["--style-scale style image would be 15x20", "at least 32"]),
-    (["--style-scale", "1e9"], ["--style-scale 1e+09", "of memory"]),
-])
-def test_every_graph_size_is_checked_before_the_model_is_read(image_pair, tmp_path, args,
-                                                                needles):
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (
+            ["--multires", "4", "--height", "64", "--width", "96"],
+            ["--multires coarsest scale would be 8x12", "at least 32"],
+        ),
+        (["--style-scale", "0.05"], ["--style-scale style image would be 15x20", "at least 32"]),
+        (["--style-scale", "1e9"], ["--style-scale 1e+09", "of memory"]),
+    ],
+)
+def test_every_graph_size_is_checked_before_the_model_is_read(image_pair, tmp_path, args, needles):
     content, style = image_pair
-    result = run_cli("--content", content, "--style", style, "--model", tmp_path / "none.mat",
-                     "--no-download", "--output-dir", tmp_path / "out", *args)
+    result = run_cli(
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        tmp_path / "none.mat",
+        "--no-download",
+        "--output-dir",
+        tmp_path / "out",
+        *args,
+    )
     assert_one_line_error(result, *needles)
 
 
 def test_activations_checks_the_size_and_never_downloads(image_pair, tmp_path):
     result = run_cli("activations", "--image", image_pair[0], "--height", "1")
     assert result.returncode == 2 and "at least 32 pixels" in result.stderr
-    result = run_cli("activations", "--image", image_pair[0], "--model", tmp_path / "no.mat",
-                     "--output", tmp_path / "a.png")
+    result = run_cli(
+        "activations",
+        "--image",
+        image_pair[0],
+        "--model",
+        tmp_path / "no.mat",
+        "--output",
+        tmp_path / "a.png",
+    )
     assert_one_line_error(result, "this command never downloads it")
     assert "--no-download given" not in result.stderr
 
@@ -140,8 +221,9 @@ def test_first_tensorflow_import_freezes_the_collector_once():
         "print(frozen, gc.get_freeze_count(), 'tensorflow' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     frozen, after_second, imported = result.stdout.split()
     assert imported == "True"

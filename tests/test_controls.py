@@ -43,7 +43,7 @@ def _run(weights, content, styles, style_weights=None, **settings):
 
 def _tv(image):
     image = np.asarray(image, dtype=np.float64)
-    return (np.square(np.diff(image, axis=1)).sum() + np.square(np.diff(image, axis=2)).sum())
+    return np.square(np.diff(image, axis=1)).sum() + np.square(np.diff(image, axis=2)).sum()
 
 
 # --- costs -------------------------------------------------------------------------------
@@ -101,8 +101,9 @@ def test_histogram_matching_gives_the_style_the_contents_colour_statistics(array
     c, m = content.reshape(-1, 3).astype(np.float64), matched.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(m.mean(axis=0), c.mean(axis=0), atol=1e-2)
     np.testing.assert_allclose(m.std(axis=0), c.std(axis=0), rtol=1e-3)
-    np.testing.assert_allclose(np.cov(m, rowvar=False), np.cov(c, rowvar=False), rtol=1e-3,
-                               atol=1e-2)
+    np.testing.assert_allclose(
+        np.cov(m, rowvar=False), np.cov(c, rowvar=False), rtol=1e-3, atol=1e-2
+    )
     # Different from the style before: the statistics moved.
     assert not np.allclose(style.reshape(-1, 3).mean(axis=0), c.mean(axis=0), atol=1)
 
@@ -136,8 +137,13 @@ def test_style_layers_parse_and_check_names():
     from nst_tf1.settings import Settings
 
     def parse(argv):
-        return Settings(**{k: v for k, v in vars(cli.build_parser().parse_args(argv)).items()
-                           if k != "print_model"})
+        return Settings(
+            **{
+                k: v
+                for k, v in vars(cli.build_parser().parse_args(argv)).items()
+                if k != "print_model"
+            }
+        )
 
     args = parse(["--style-layers", "conv1_1,conv3_2:0.5", "--content-layer", "conv5_4"])
     assert args.style_layers == [("conv1_1", 0.5), ("conv3_2", 0.5)]
@@ -145,11 +151,14 @@ def test_style_layers_parse_and_check_names():
     assert parse([]).style_layers == list(CONFIG.STYLE_LAYERS)
 
 
-@pytest.mark.parametrize("option,value", [
-    ("--style-layers", "conv1_1:0.2,conv9_1:0.8"),
-    ("--content-layer", "avgpool4"),
-    ("--style-layers", "conv1_1:heavy"),
-])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--style-layers", "conv1_1:0.2,conv9_1:0.8"),
+        ("--content-layer", "avgpool4"),
+        ("--style-layers", "conv1_1:heavy"),
+    ],
+)
 def test_unknown_layer_names_exit_2_with_one_line(option, value):
     result = run_cli(option, value)
     assert result.returncode == 2
@@ -189,15 +198,16 @@ def test_style_transfer_matches_the_course_notebook_code(weights, arrays):
         train_step = tf.train.AdamOptimizer(CONFIG.LEARNING_RATE).minimize(J)
         sess.run(tf.global_variables_initializer())
         sess.run(model["input"].assign(G))
-        reference = [sess.run([train_step, J, J_content, J_style])[1:]
-                     for _ in range(ITERATIONS)]
+        reference = [sess.run([train_step, J, J_content, J_style])[1:] for _ in range(ITERATIONS)]
         reference.append(sess.run([J, J_content, J_style]))
         final = sess.run(model["input"])
-    ours = list(style_transfer(content, style, weights, num_iterations=ITERATIONS,
-                               save_every=1, seed=0))
+    ours = list(
+        style_transfer(content, style, weights, num_iterations=ITERATIONS, save_every=1, seed=0)
+    )
     assert [s.iteration for s in ours] == list(range(ITERATIONS + 1))
-    np.testing.assert_allclose([(s.total_cost, s.content_cost, s.style_cost) for s in ours],
-                               reference, rtol=1e-5)
+    np.testing.assert_allclose(
+        [(s.total_cost, s.content_cost, s.style_cost) for s in ours], reference, rtol=1e-5
+    )
     np.testing.assert_allclose(ours[-1].image, final, atol=1e-3)
 
 
@@ -208,8 +218,7 @@ def test_two_styles_weighted_1_0_equal_the_single_style_run(weights, arrays):
     np.testing.assert_array_equal([s.total_cost for s in blended], [s.total_cost for s in single])
     np.testing.assert_array_equal(blended[-1].image, single[-1].image)
     # Weights that are not (1, 0) do change the style targets and so the style cost.
-    mixed = [p.step for p in _run(weights, content, [style, other], [1.0, 1.0],
-                                  iterations=1)]
+    mixed = [p.step for p in _run(weights, content, [style, other], [1.0, 1.0], iterations=1)]
     assert mixed[0].style_cost != single[0].style_cost
     assert mixed[0].content_cost == single[0].content_cost
 
@@ -232,17 +241,19 @@ def test_luminance_transfer_keeps_the_contents_chrominance(weights, arrays):
     # The luminance is the optimised one, not the content's.
     assert np.abs(yiq[..., 0] - yiq_c[..., 0]).mean() > 1
     plain = _run(weights, content, [style], iterations=1)[0].step
-    assert np.abs(colors.rgb_to_yiq(plain.image[0] + CONFIG.MEANS[0])[..., 1:] - yiq_c[..., 1:]
-                  ).mean() > 1
+    assert (
+        np.abs(colors.rgb_to_yiq(plain.image[0] + CONFIG.MEANS[0])[..., 1:] - yiq_c[..., 1:]).mean()
+        > 1
+    )
 
 
 def test_histogram_mode_changes_only_the_style_targets(weights, arrays):
     content, style, _ = arrays
     plain = _run(weights, content, [style], iterations=1)[0].step
-    matched = _run(weights, content, [style], iterations=1,
-                   preserve_colors="histogram")[0].step
-    expected = _run(weights, content, [colors.match_color_histogram(style, content)],
-                    iterations=1)[0].step
+    matched = _run(weights, content, [style], iterations=1, preserve_colors="histogram")[0].step
+    expected = _run(weights, content, [colors.match_color_histogram(style, content)], iterations=1)[
+        0
+    ].step
     assert matched.content_cost == plain.content_cost
     assert matched.style_cost != plain.style_cost
     np.testing.assert_allclose(matched.style_cost, expected.style_cost, rtol=1e-5)
@@ -260,8 +271,9 @@ def test_init_modes_set_the_first_image(weights, arrays, tmp_path):
     np.testing.assert_array_equal(first("content"), normalised)
     np.testing.assert_allclose(first("style"), reshape_and_normalize_image(style), atol=1e-4)
     path = write_image(tmp_path / "init.png", np.full((10, 20, 3), 77, np.uint8))
-    np.testing.assert_allclose(first(path), reshape_and_normalize_image(
-        np.full((HEIGHT, WIDTH, 3), 77.0)), atol=1e-3)
+    np.testing.assert_allclose(
+        first(path), reshape_and_normalize_image(np.full((HEIGHT, WIDTH, 3), 77.0)), atol=1e-3
+    )
 
 
 def test_style_scale_rescales_the_style_before_its_grams(weights, arrays):
@@ -294,8 +306,10 @@ def test_multires_optimises_coarse_to_fine(weights, arrays):
     coarse_final = progress[2].step.image[0] + CONFIG.MEANS[0]
     fine_first = progress[3].step.image
     np.testing.assert_allclose(
-        fine_first, reshape_and_normalize_image(resize_array(coarse_final, HEIGHT, WIDTH)),
-        atol=1e-3)
+        fine_first,
+        reshape_and_normalize_image(resize_array(coarse_final, HEIGHT, WIDTH)),
+        atol=1e-3,
+    )
     assert progress[-1].step.image.shape == (1, HEIGHT, WIDTH, 3)
 
 
@@ -311,14 +325,32 @@ def test_max_size_follows_the_contents_aspect_ratio(vgg_file, image_pair, tmp_pa
 
     content, style = image_pair  # 2*HEIGHT x 2*WIDTH: 3:4
     out = tmp_path / "out"
-    assert _main("--content", content, "--style", style, "--model", vgg_file, "--output-dir",
-                 out, "--iterations", 1, "--max-size", 48, "--seed", 0) == 0
+    assert (
+        _main(
+            "--content",
+            content,
+            "--style",
+            style,
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out,
+            "--iterations",
+            1,
+            "--max-size",
+            48,
+            "--seed",
+            0,
+        )
+        == 0
+    )
     with Image.open(out / "generated_image.jpg") as img:
         assert img.size == (48, 36)  # each side at least MIN_IMAGE_SIDE = 32
 
 
-def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair, tmp_path,
-                                                          monkeypatch, capsys):
+def test_batch_reads_the_weights_once_and_builds_one_graph(
+    vgg_file, image_pair, tmp_path, monkeypatch, capsys
+):
     import nst_tf1.vgg
     from nst_tf1.demo import make_demo_content
 
@@ -330,22 +362,50 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair,
     (contents / "notes.txt").write_text("not an image")
     reads, graphs = [], []
     real_read, real_init = nst_tf1.vgg.read_vgg_weights, graph.TransferGraph.__init__
-    monkeypatch.setattr(nst_tf1.vgg, "read_vgg_weights",
-                        lambda path: reads.append(path) or real_read(path))
-    monkeypatch.setattr(graph.TransferGraph, "__init__",
-                        lambda self, *a, **k: graphs.append(a[1:3]) or real_init(self, *a, **k))
+    monkeypatch.setattr(
+        nst_tf1.vgg, "read_vgg_weights", lambda path: reads.append(path) or real_read(path)
+    )
+    monkeypatch.setattr(
+        graph.TransferGraph,
+        "__init__",
+        lambda self, *a, **k: graphs.append(a[1:3]) or real_init(self, *a, **k),
+    )
     out = tmp_path / "out"
-    argv = ["--content", contents, "--style", style, "--model", vgg_file, "--output-dir", out,
-            "--iterations", 2, "--save-every", 1, "--height", HEIGHT, "--width", WIDTH,
-            "--seed", 0, "--tv-weight", 1]
+    argv = [
+        "--content",
+        contents,
+        "--style",
+        style,
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--iterations",
+        2,
+        "--save-every",
+        1,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--seed",
+        0,
+        "--tv-weight",
+        1,
+    ]
     assert _main(*argv) == 0
     assert len(reads) == 1 and graphs == [(HEIGHT, WIDTH)]
     names = sorted(os.listdir(out))
     assert names == ["c0__style", "c1__style", "c2__style"]
     for name in names:
         # run.json: each run's record (issue 5).
-        assert sorted(os.listdir(out / name)) == ["0.png", "1.png", "generated_image.jpg",
-                                                  "generated_image.png", "run.json"]
+        assert sorted(os.listdir(out / name)) == [
+            "0.png",
+            "1.png",
+            "generated_image.jpg",
+            "generated_image.png",
+            "run.json",
+        ]
     printed = capsys.readouterr().out
     assert printed.count("Saved ") == 3 and "[3/3]" in printed
     # Outputs present: the second run skips them all without reading the weights.
@@ -357,8 +417,19 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(vgg_file, image_pair,
 
 def test_style_weights_must_match_the_styles(vgg_file, image_pair, tmp_path, capsys):
     content, style = image_pair
-    status = _main("--content", content, "--style", style, style, "--style-weights", 1,
-                   "--model", vgg_file, "--output-dir", tmp_path)
+    status = _main(
+        "--content",
+        content,
+        "--style",
+        style,
+        style,
+        "--style-weights",
+        1,
+        "--model",
+        vgg_file,
+        "--output-dir",
+        tmp_path,
+    )
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "1 weights for 2 style images" in err[0]

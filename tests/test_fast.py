@@ -33,18 +33,22 @@ def test_fast_fills_only_the_options_not_given():
     for name, value in FAST.items():
         if name not in ("optimizer", "iterations"):
             assert getattr(fast, name) == value
-    assert fast.chosen_by_fast == {k: v for k, v in FAST.items()
-                                   if k not in ("optimizer", "iterations")}
+    assert fast.chosen_by_fast == {
+        k: v for k, v in FAST.items() if k not in ("optimizer", "iterations")
+    }
     course = Settings()
     assert {name: getattr(course, name) for name in COURSE} == COURSE
     assert course.chosen_by_fast == {}
 
 
-@pytest.mark.parametrize("field, value, needle", [
-    ("stop_balance", -1.0, "--stop-balance: must be a finite number > 0"),
-    ("stop_balance", 0.0, "--stop-balance: must be a finite number > 0"),
-    ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
-])
+@pytest.mark.parametrize(
+    "field, value, needle",
+    [
+        ("stop_balance", -1.0, "--stop-balance: must be a finite number > 0"),
+        ("stop_balance", 0.0, "--stop-balance: must be a finite number > 0"),
+        ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
+    ],
+)
 def test_fast_options_are_checked(field, value, needle):
     with pytest.raises(SettingsError, match=needle):
         Settings(**{field: value})
@@ -103,8 +107,17 @@ def _evaluated_images(first_step, stop_when=None, budget=10):
     with tf.Graph().as_default(), tf.Session() as sess:
         image, costs = _quadratic(tf)
         sess.run(image.initializer)
-        steps = list(model_lbfgs(sess, {"input": image}, costs, budget, save_every=1,
-                                 first_step=first_step, stop_when=stop_when))
+        steps = list(
+            model_lbfgs(
+                sess,
+                {"input": image},
+                costs,
+                budget,
+                save_every=1,
+                first_step=first_step,
+                stop_when=stop_when,
+            )
+        )
     return steps
 
 
@@ -152,15 +165,31 @@ def test_stop_balance_compares_the_weighted_terms():
 # --- whole runs ----------------------------------------------------------------------------
 
 
-def test_fast_run_end_to_end_records_its_choices(vgg_file, image_pair, tmp_path, monkeypatch,
-                                                 capsys):
+def test_fast_run_end_to_end_records_its_choices(
+    vgg_file, image_pair, tmp_path, monkeypatch, capsys
+):
     from nst_tf1 import graph
 
     monkeypatch.setattr(graph, "cpu_info", lambda: {"flags": set(NO_BF16_CPU)})
     out = tmp_path / "fast"
-    status, stdout, err = _main("--content", image_pair[0], "--style", image_pair[1],
-                                "--model", vgg_file, "--output-dir", out, "--height", 64,
-                                "--width", 96, "--seed", 0, "--fast", capsys=capsys)
+    status, stdout, err = _main(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--height",
+        64,
+        "--width",
+        96,
+        "--seed",
+        0,
+        "--fast",
+        capsys=capsys,
+    )
     assert status == 0, err
     assert "nst-tf1: --fast chose: --optimizer lbfgs --precision auto" in err
     assert "nst-tf1: --precision auto: fp32 (this CPU has no bfloat16 instructions" in err
@@ -176,10 +205,30 @@ def test_fast_run_end_to_end_records_its_choices(vgg_file, image_pair, tmp_path,
 
 def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     out = tmp_path / "adam"
-    status, _, err = _main("--content", image_pair[0], "--style", image_pair[1], "--model",
-                           vgg_file, "--output-dir", out, "--height", HEIGHT, "--width", WIDTH,
-                           "--fast", "--optimizer", "adam", "--multires", 1, "--iterations", 3,
-                           "--precision", "fp32", capsys=capsys)
+    status, _, err = _main(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--fast",
+        "--optimizer",
+        "adam",
+        "--multires",
+        1,
+        "--iterations",
+        3,
+        "--precision",
+        "fp32",
+        capsys=capsys,
+    )
     assert status == 0, err
     record = _record(out)
     assert record["settings"]["optimizer"] == "adam"
@@ -188,21 +237,38 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     assert "--precision" not in err.split("--fast chose:")[1]
 
 
-def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair, tmp_path,
-                                                            capsys):
+def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair, tmp_path, capsys):
     from PIL import Image
 
     from nst_tf1.images import JPEG_QUALITY
 
     out = tmp_path / "course"
-    status, _, err = _main("--content", image_pair[0], "--style", image_pair[1], "--model",
-                           vgg_file, "--output-dir", out, "--height", HEIGHT, "--width", WIDTH,
-                           "--iterations", 4, "--seed", 0, capsys=capsys)
+    status, _, err = _main(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--iterations",
+        4,
+        "--seed",
+        0,
+        capsys=capsys,
+    )
     assert status == 0, err
     final = _record(out)["final"]
     assert set(final["saved"]) == {"generated_image.png", "generated_image.jpg"}
-    with Image.open(out / "generated_image.png") as png, \
-            Image.open(out / "generated_image.jpg") as jpg:
+    with (
+        Image.open(out / "generated_image.png") as png,
+        Image.open(out / "generated_image.jpg") as jpg,
+    ):
         png_pixels = np.asarray(png.convert("RGB"), np.int16)
         # The JPEG is the same image at JPEG_QUALITY: its quantisation tables are the ones
         # Pillow uses for that quality.
@@ -219,4 +285,5 @@ def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair
     assert png_cost == pytest.approx(final["total_cost"], rel=0.05)
     for costs in final["saved"].values():
         assert costs["total_cost"] == pytest.approx(
-            10 * costs["content_cost"] + 40 * costs["style_cost"], rel=1e-5)
+            10 * costs["content_cost"] + 40 * costs["style_cost"], rel=1e-5
+        )

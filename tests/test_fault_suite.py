@@ -45,13 +45,19 @@ class Proc:
     """A command-line process with its stdout and stderr read by threads (no pipe fills)."""
 
     def __init__(self, *args, **env):
-        self.popen = subprocess.Popen([sys.executable, RUNNER, *map(str, args)], cwd=ROOT,
-                                      env=_env(**env), stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, RUNNER, *map(str, args)],
+            cwd=ROOT,
+            env=_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.out, self.err = [], []
-        self.threads = [threading.Thread(target=self._read, args=(s, lines), daemon=True)
-                        for s, lines in ((self.popen.stdout, self.out),
-                                         (self.popen.stderr, self.err))]
+        self.threads = [
+            threading.Thread(target=self._read, args=(s, lines), daemon=True)
+            for s, lines in ((self.popen.stdout, self.out), (self.popen.stderr, self.err))
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -70,8 +76,9 @@ class Proc:
         while not predicate():
             if self.popen.poll() is not None and not predicate():
                 self.finish()
-                pytest.fail(f"the process ended ({self.popen.returncode}) before {what}:\n"
-                            f"{self.stderr}")
+                pytest.fail(
+                    f"the process ended ({self.popen.returncode}) before {what}:\n{self.stderr}"
+                )
             if time.monotonic() > deadline:
                 self.kill()
                 pytest.fail(f"timed out waiting for {what}")
@@ -101,15 +108,29 @@ class Proc:
 
     def error_line(self):
         """The one line a failed or interrupted process printed (asserts there is one)."""
-        lines = [line for line in self.err if line.startswith("nst-tf1:")
-                 and "PAUSED" not in line]
+        lines = [line for line in self.err if line.startswith("nst-tf1:") and "PAUSED" not in line]
         assert len(lines) >= 1 and "Traceback" not in self.stderr, self.stderr
         return lines[-1].strip()
 
 
 def run_args(content, style, model, out, *extra):
-    return ["--content", content, "--style", style, "--model", model, "--output-dir", out,
-            "--height", HEIGHT, "--width", WIDTH, "--seed", 0, *extra]
+    return [
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        model,
+        "--output-dir",
+        out,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--seed",
+        0,
+        *extra,
+    ]
 
 
 def snapshot(directory):
@@ -148,8 +169,7 @@ def status(directory):
 
 def check_clean(directory):
     """No temporary file, lock file or unfinished folder is left."""
-    left = [name for name in os.listdir(directory) if name.startswith(".")
-            or name == "unfinished"]
+    left = [name for name in os.listdir(directory) if name.startswith(".") or name == "unfinished"]
     assert left == [], left
 
 
@@ -183,15 +203,22 @@ def record(case, outcome):
 
 
 MOMENTS = [
-    ("model-read", signal.SIGKILL, False), ("model-read", signal.SIGINT, False),
-    ("graph-build", signal.SIGKILL, True), ("graph-build", signal.SIGINT, True),
-    ("mid-iteration", signal.SIGKILL, False), ("mid-iteration", signal.SIGINT, True),
-    ("mid-save", signal.SIGKILL, True), ("mid-save", signal.SIGINT, False),
+    ("model-read", signal.SIGKILL, False),
+    ("model-read", signal.SIGINT, False),
+    ("graph-build", signal.SIGKILL, True),
+    ("graph-build", signal.SIGINT, True),
+    ("mid-iteration", signal.SIGKILL, False),
+    ("mid-iteration", signal.SIGINT, True),
+    ("mid-save", signal.SIGKILL, True),
+    ("mid-save", signal.SIGINT, False),
 ]
 
 
-@pytest.mark.parametrize("moment, signum, over_finished", MOMENTS,
-                         ids=[f"{m}-{s.name}{'-rerun' if f else ''}" for m, s, f in MOMENTS])
+@pytest.mark.parametrize(
+    "moment, signum, over_finished",
+    MOMENTS,
+    ids=[f"{m}-{s.name}{'-rerun' if f else ''}" for m, s, f in MOMENTS],
+)
 def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, request):
     out = tmp_path / "out"
     if over_finished:
@@ -199,9 +226,11 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     before = snapshot(out) if over_finished else {}
     release = tmp_path / "release"
     pause = {"model-read": "model-read", "graph-build": "graph-build", "mid-save": "save"}
-    proc = Proc(*run_args(*pair_and_model, out, "--iterations", 100000, "--save-every", 1,
-                          "--seed", 3),
-                NST_TF1_PAUSE_AT=pause.get(moment, ""), NST_TF1_RELEASE=release)
+    proc = Proc(
+        *run_args(*pair_and_model, out, "--iterations", 100000, "--save-every", 1, "--seed", 3),
+        NST_TF1_PAUSE_AT=pause.get(moment, ""),
+        NST_TF1_RELEASE=release,
+    )
     if moment == "mid-iteration":
         proc.wait_line("Iteration 2 :")
     else:
@@ -214,8 +243,7 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     check_no_half_files(out)
     unfinished = out / "unfinished"
     if over_finished:  # the finished result and its record are as they were
-        assert {k: v for k, v in snapshot(out).items()
-                if not k.startswith("unfinished")} == before
+        assert {k: v for k, v in snapshot(out).items() if not k.startswith("unfinished")} == before
     if signum == signal.SIGKILL:
         assert code == -signal.SIGKILL
         own = unfinished if over_finished else out
@@ -243,8 +271,10 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     check_clean(out)
     if signum == signal.SIGKILL and moment == "mid-save":
         assert "Removed 1 temporary file(s) a killed run left in" in again.stderr
-    record(f"run {moment}, {signum.name}{' (rerun)' if over_finished else ''}",
-           f"{ended}; rerun finished")
+    record(
+        f"run {moment}, {signum.name}{' (rerun)' if over_finished else ''}",
+        f"{ended}; rerun finished",
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -264,12 +294,23 @@ def test_download_killed(server, payload, tmp_path, signum):  # noqa: F811
     state.hold = threading.Event()
     dest = tmp_path / "models" / "vgg.mat"
     part = tmp_path / "models" / "vgg.mat.part"
-    fetch = ["fetch-model", "--dest", dest, "--url", base + PATH, "--sha256", sha256(payload),
-             "--backoff", "0"]
+    fetch = [
+        "fetch-model",
+        "--dest",
+        dest,
+        "--url",
+        base + PATH,
+        "--sha256",
+        sha256(payload),
+        "--backoff",
+        "0",
+    ]
     proc = Proc(*fetch)
     # The client writes 256 KiB blocks; the server holds after half of the file.
-    proc.wait_for(lambda: part.exists() and part.stat().st_size >= len(payload) // 4,
-                  "a quarter of the download")
+    proc.wait_for(
+        lambda: part.exists() and part.stat().st_size >= len(payload) // 4,
+        "a quarter of the download",
+    )
     proc.kill(signum)
     code = proc.finish()
     state.hold.set()
@@ -284,8 +325,10 @@ def test_download_killed(server, payload, tmp_path, signum):  # noqa: F811
     assert "resuming" in again.stderr and "verified" in "".join(again.out)
     assert dest.read_bytes() == payload
     assert sorted(os.listdir(dest.parent)) == ["vgg.mat"]
-    record(f"download halfway, {signum.name}",
-           f"{'130' if code == 130 else 'killed'}, .part kept; rerun resumed and verified")
+    record(
+        f"download halfway, {signum.name}",
+        f"{'130' if code == 130 else 'killed'}, .part kept; rerun resumed and verified",
+    )
 
 
 def test_two_downloads_race(server, payload, tmp_path):  # noqa: F811
@@ -305,8 +348,10 @@ def test_two_downloads_race(server, payload, tmp_path):  # noqa: F811
     again = rerun(*fetch)
     assert "already in place" in "".join(again.out)
     assert sorted(os.listdir(tmp_path)) == ["vgg.mat"]
-    record("two downloads to one file", "second refused (2) naming the first; first verified; "
-           "rerun: in place")
+    record(
+        "two downloads to one file",
+        "second refused (2) naming the first; first verified; rerun: in place",
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -333,8 +378,10 @@ def test_two_runs_race(tmp_path, pair_and_model):
     rerun(*run_args(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
     assert status(out) == "finished"
     check_clean(out)
-    record("two runs into one folder", "second refused (2) naming the first; first stopped "
-           "(130); rerun finished")
+    record(
+        "two runs into one folder",
+        "second refused (2) naming the first; first stopped (130); rerun finished",
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -348,13 +395,21 @@ def small_file_system(path, size="2m"):
     path.mkdir()
     mounted = False
     if sys.platform.startswith("linux") and shutil.which("mount"):
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                                  str(path)], capture_output=True, timeout=30).returncode == 0
+        mounted = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            == 0
+        )
     try:
         yield mounted
     finally:
-        if mounted and subprocess.run(["umount", str(path)], capture_output=True,
-                                      timeout=30).returncode:
+        if (
+            mounted
+            and subprocess.run(["umount", str(path)], capture_output=True, timeout=30).returncode
+        ):
             # Still busy (a process of a failed case): detach it now, freed when unused.
             subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
 
@@ -379,8 +434,12 @@ def test_disk_fills_during_a_run(tmp_path, pair_and_model):
         out = disk / "out"
         release = tmp_path / "release"
         args = run_args(*pair_and_model, out, "--iterations", 20, "--save-every", 1)
-        proc = Proc(*args, NST_TF1_PAUSE_AT="save", NST_TF1_RELEASE=release,
-                    NST_TF1_FULL_DISK="0" if mounted else "1")
+        proc = Proc(
+            *args,
+            NST_TF1_PAUSE_AT="save",
+            NST_TF1_RELEASE=release,
+            NST_TF1_FULL_DISK="0" if mounted else "1",
+        )
         try:
             proc.wait_line("PAUSED save", "err")
             filler = fill(disk) if mounted else None
@@ -399,8 +458,9 @@ def test_disk_fills_during_a_run(tmp_path, pair_and_model):
         assert status(out) == "finished"
         check_clean(out)
     how = "tmpfs of 2 MB filled" if mounted else "simulated ENOSPC (no mount allowed)"
-    record(f"disk full mid-run ({how})", "1, run.json named and marked failed in place; "
-           "rerun finished")
+    record(
+        f"disk full mid-run ({how})", "1, run.json named and marked failed in place; rerun finished"
+    )
 
 
 def test_images_are_whole(tmp_path):

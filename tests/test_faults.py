@@ -39,24 +39,45 @@ def _size_of(path):
 
 
 def _args(content, style, model, out_dir, *extra):
-    return ["--content", content, "--style", style, "--model", model, "--output-dir", out_dir,
-            "--height", HEIGHT, "--width", WIDTH, "--seed", 0, *extra]
+    return [
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        model,
+        "--output-dir",
+        out_dir,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--seed",
+        0,
+        *extra,
+    ]
 
 
 # ----------------------------------------------------------------------------------------
 # SIGINT / SIGTERM in a real process
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, status):
     out_dir = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONUNBUFFERED"] = "1"
     args = _args(*image_pair, vgg_file, out_dir, "--iterations", 100000, "--save-every", 3)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # Wait until the optimisation runs: the course's lines of iteration 3 are printed.
         deadline = time.monotonic() + 300
@@ -94,32 +115,43 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
     out_dir = tmp_path / "out"
     # Adam moves every pixel by about the learning rate: 1e30 overflows the Gram matrices.
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 5, "--learning-rate", 1e30),
-        capsys)
-    assert_one_line_error(status, err, "the total cost became inf at iteration 1",
-                          "last image with a finite cost (iteration 0)",
-                          str(out_dir / "generated_image.jpg"), "lower --learning-rate",
-                          code=1)
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 5, "--learning-rate", 1e30), capsys
+    )
+    assert_one_line_error(
+        status,
+        err,
+        "the total cost became inf at iteration 1",
+        "last image with a finite cost (iteration 0)",
+        str(out_dir / "generated_image.jpg"),
+        "lower --learning-rate",
+        code=1,
+    )
     # The kept image is iteration 0's, the one 0.png holds: the same pixels, JPEG-encoded.
     import imageio.v3 as imageio
 
     from nst_tf1.images import JPEG_QUALITY
 
     first = imageio.imread(out_dir / "0.png")
-    expected = imageio.imread(imageio.imwrite("<bytes>", first, extension=".jpg",
-                                              quality=JPEG_QUALITY), extension=".jpg")
+    expected = imageio.imread(
+        imageio.imwrite("<bytes>", first, extension=".jpg", quality=JPEG_QUALITY), extension=".jpg"
+    )
     np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.jpg"), expected)
     np.testing.assert_array_equal(imageio.imread(out_dir / "generated_image.png"), first)
     # run.json: the run's record (issue 5), which says how it ended.
-    assert sorted(os.listdir(out_dir)) == ["0.png", "generated_image.jpg",
-                                           "generated_image.png", "run.json"]
+    assert sorted(os.listdir(out_dir)) == [
+        "0.png",
+        "generated_image.jpg",
+        "generated_image.png",
+        "run.json",
+    ]
     assert _run_status(out_dir) == "diverged"
 
 
 def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg_file):
     out_dir = tmp_path / "out"
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys)
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys
+    )
     assert_one_line_error(status, err, "for the initial image: nothing saved", code=1)
     # No image; only the run's record (issue 5), which says how it ended.
     assert os.listdir(out_dir) == ["run.json"]
@@ -130,10 +162,13 @@ def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg
 # Disk full during the run
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
-                    reason="names the file being synced through Linux's /proc/self/fd")
-def test_disk_full_mid_run_keeps_earlier_images(monkeypatch, tmp_path, capsys, image_pair,
-                                               vgg_file):
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"),
+    reason="names the file being synced through Linux's /proc/self/fd",
+)
+def test_disk_full_mid_run_keeps_earlier_images(
+    monkeypatch, tmp_path, capsys, image_pair, vgg_file
+):
     out_dir = tmp_path / "out"
     real_fsync = os.fsync
 
@@ -146,10 +181,17 @@ def test_disk_full_mid_run_keeps_earlier_images(monkeypatch, tmp_path, capsys, i
 
     monkeypatch.setattr(os, "fsync", fsync)
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 6, "--save-every", 2), capsys)
+        _args(*image_pair, vgg_file, out_dir, "--iterations", 6, "--save-every", 2), capsys
+    )
     monkeypatch.undo()
-    assert_one_line_error(status, err, f"cannot write {out_dir / '2.png'}",
-                          "No space left on device", "saved before it", code=1)
+    assert_one_line_error(
+        status,
+        err,
+        f"cannot write {out_dir / '2.png'}",
+        "No space left on device",
+        "saved before it",
+        code=1,
+    )
     assert sorted(os.listdir(out_dir)) == ["0.png", "run.json"]
     assert _run_status(out_dir) == "failed"
     assert _size_of(out_dir / "0.png") == (WIDTH, HEIGHT)
@@ -178,8 +220,10 @@ def test_failed_save_leaves_the_previous_file(monkeypatch, tmp_path):
 @pytest.fixture()
 def other_pair(tmp_path):
     rng = np.random.default_rng(1)
-    return (write_image(tmp_path / "other-content.png", rng.integers(0, 255, (80, 96, 3))),
-            write_image(tmp_path / "other-style.png", rng.integers(0, 255, (80, 96, 3))))
+    return (
+        write_image(tmp_path / "other-content.png", rng.integers(0, 255, (80, 96, 3))),
+        write_image(tmp_path / "other-style.png", rng.integers(0, 255, (80, 96, 3))),
+    )
 
 
 def test_existing_output_policy(tmp_path, capsys, image_pair, other_pair, vgg_file):
@@ -193,24 +237,29 @@ def test_existing_output_policy(tmp_path, capsys, image_pair, other_pair, vgg_fi
 
     # Another pair: refused before anything is written, the result untouched.
     status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run), capsys)
-    assert_one_line_error(status, err, f"{final} exists (from content content.jpg and style "
-                          "style.jpg, not this content/style pair)", "--overwrite")
+    assert_one_line_error(
+        status,
+        err,
+        f"{final} exists (from content content.jpg and style "
+        "style.jpg, not this content/style pair)",
+        "--overwrite",
+    )
     assert final.read_bytes() == first
 
     # The same pair again: replaced, and said so.
-    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run, "--seed", 5),
-                                capsys)
+    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run, "--seed", 5), capsys)
     assert status == 0, err
     assert f"Replacing {final}: an earlier result of the same content/style pair" in out
     second = final.read_bytes()
     assert second != first
 
     # Another pair with --overwrite: replaced, and said so.
-    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run, "--overwrite"),
-                                capsys)
+    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run, "--overwrite"), capsys)
     assert status == 0, err
-    assert f"Replacing {final} (from content content.jpg and style style.jpg) as " \
-           "--overwrite asks" in out
+    assert (
+        f"Replacing {final} (from content content.jpg and style style.jpg) as "
+        "--overwrite asks" in out
+    )
     assert final.read_bytes() != second
     assert _no_temporary_files(out_dir)
 
@@ -226,8 +275,9 @@ def test_existing_output_of_unknown_origin_is_refused(tmp_path, capsys, image_pa
     assert os.listdir(out_dir) == ["generated_image.jpg"]
 
 
-def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(tmp_path, capsys,
-                                                                   image_pair, vgg_file):
+def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(
+    tmp_path, capsys, image_pair, vgg_file
+):
     from nst_tf1.preflight import interrupted_at, interrupted_signature, run_signature
 
     contents = tmp_path / "contents"
@@ -244,11 +294,29 @@ def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(tmp_path, cap
         (out_dir / label).mkdir(parents=True)
         save_image(out_dir / label / "generated_image.jpg", blank, comment=signature)
     status, out, err = run_main(
-        ["--content", contents, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
-         out_dir, "--height", HEIGHT, "--width", WIDTH, "--iterations", 1], capsys)
+        [
+            "--content",
+            contents,
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out_dir,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--iterations",
+            1,
+        ],
+        capsys,
+    )
     assert status == 0, err
-    assert f"Rerunning {out_dir / 'a__style'}: its generated_image.jpg was interrupted at " \
-           "iteration 7" in out
+    assert (
+        f"Rerunning {out_dir / 'a__style'}: its generated_image.jpg was interrupted at "
+        "iteration 7" in out
+    )
     assert f"Skipping {out_dir / 'b__style'}" in out
     assert interrupted_at(out_dir / "a__style" / "generated_image.jpg") is None
 
@@ -259,11 +327,27 @@ def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(tmp_path, cap
 
 def test_keep_aspect_run_writes_the_derived_size(tmp_path, capsys, image_pair, vgg_file):
     out_dir = tmp_path / "out"
-    portrait = write_image(tmp_path / "portrait.png",
-                           np.random.default_rng(2).integers(0, 255, (120, 90, 3)))
+    portrait = write_image(
+        tmp_path / "portrait.png", np.random.default_rng(2).integers(0, 255, (120, 90, 3))
+    )
     status, out, err = run_main(
-        ["--content", portrait, "--style", image_pair[1], "--model", vgg_file, "--output-dir",
-         out_dir, "--height", 64, "--keep-aspect", "--iterations", 1], capsys)
+        [
+            "--content",
+            portrait,
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out_dir,
+            "--height",
+            64,
+            "--keep-aspect",
+            "--iterations",
+            1,
+        ],
+        capsys,
+    )
     assert status == 0, err
     assert _size_of(out_dir / "generated_image.jpg") == (48, 64)
     assert _size_of(out_dir / "0.png") == (48, 64)

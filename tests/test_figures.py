@@ -39,8 +39,12 @@ def _grid_size(count, columns, tile_h, tile_w, title=False):
     columns = min(columns, count)
     rows = math.ceil(count / columns)
     width = 2 * figures.PAD + columns * tile_w + (columns - 1) * figures.GAP
-    height = (2 * figures.PAD + (figures.TITLE if title else 0)
-              + rows * (tile_h + figures.CAPTION) + (rows - 1) * figures.GAP)
+    height = (
+        2 * figures.PAD
+        + (figures.TITLE if title else 0)
+        + rows * (tile_h + figures.CAPTION)
+        + (rows - 1) * figures.GAP
+    )
     return width, height
 
 
@@ -49,11 +53,26 @@ def finished_run(tmp_path_factory, vgg_file, image_pair):
     """A finished 6-iteration CLI run without --seed; returns its output dir."""
     out = tmp_path_factory.mktemp("run") / "out"
     content, style = image_pair
-    status = main([
-        "--content", content, "--style", style, "--model", vgg_file,
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", str(ITERATIONS),
-        "--save-every", str(SAVE_EVERY), "--output-dir", str(out),
-    ])
+    status = main(
+        [
+            "--content",
+            content,
+            "--style",
+            style,
+            "--model",
+            vgg_file,
+            "--height",
+            str(HEIGHT),
+            "--width",
+            str(WIDTH),
+            "--iterations",
+            str(ITERATIONS),
+            "--save-every",
+            str(SAVE_EVERY),
+            "--output-dir",
+            str(out),
+        ]
+    )
     assert status == 0
     return str(out)
 
@@ -80,8 +99,16 @@ def test_run_json_has_every_field(finished_run, vgg_file):
     assert record["versions"]["tensorflow"] == tf.__version__
     device = record["device"]
     assert device["tensorflow"] == tf.__version__ and device["tensorflow_package"]
-    assert set(device) == {"cpu", "logical_cpus", "bf16", "gpus", "tensorflow",
-                           "tensorflow_package", "cuda_build", "onednn"}
+    assert set(device) == {
+        "cpu",
+        "logical_cpus",
+        "bf16",
+        "gpus",
+        "tensorflow",
+        "tensorflow_package",
+        "cuda_build",
+        "onednn",
+    }
     assert isinstance(device["onednn"], bool) and isinstance(device["gpus"], list)
     assert record["versions"]["numpy"] == np.__version__
     assert record["wall_time_seconds"] > 0
@@ -101,13 +128,34 @@ def test_recorded_seed_reproduces_the_run(finished_run, vgg_file, image_pair, tm
     record = _record(finished_run)
     content, style = image_pair
     again = tmp_path / "again"
-    assert main([
-        "--content", content, "--style", style, "--model", vgg_file,
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "2",
-        "--save-every", "2", "--output-dir", str(again), "--seed", str(record["seed"]),
-    ]) == 0
-    np.testing.assert_array_equal(_read_png(again / "0.png"),
-                                  _read_png(os.path.join(finished_run, "0.png")))
+    assert (
+        main(
+            [
+                "--content",
+                content,
+                "--style",
+                style,
+                "--model",
+                vgg_file,
+                "--height",
+                str(HEIGHT),
+                "--width",
+                str(WIDTH),
+                "--iterations",
+                "2",
+                "--save-every",
+                "2",
+                "--output-dir",
+                str(again),
+                "--seed",
+                str(record["seed"]),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(
+        _read_png(again / "0.png"), _read_png(os.path.join(finished_run, "0.png"))
+    )
     rerun = _record(str(again))
     for key in ("total_cost", "content_cost", "style_cost"):
         np.testing.assert_allclose(rerun["costs"][key][:2], record["costs"][key][:2], rtol=1e-5)
@@ -127,9 +175,28 @@ def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkey
     out = tmp_path / "out"
     content, style = image_pair
     with pytest.raises(KeyboardInterrupt):
-        main(["--content", content, "--style", style, "--model", vgg_file,
-              "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "5",
-              "--save-every", "2", "--output-dir", str(out), "--seed", "3"])
+        main(
+            [
+                "--content",
+                content,
+                "--style",
+                style,
+                "--model",
+                vgg_file,
+                "--height",
+                str(HEIGHT),
+                "--width",
+                str(WIDTH),
+                "--iterations",
+                "5",
+                "--save-every",
+                "2",
+                "--output-dir",
+                str(out),
+                "--seed",
+                "3",
+            ]
+        )
     record = _record(str(out))
     assert record["status"] == "interrupted"
     assert [s["iteration"] for s in record["saves"]] == [0]
@@ -144,8 +211,10 @@ def test_figure_command(finished_run, name, tmp_path, capsys):
     scale = math.ceil(figures.MIN_TILE_WIDTH / WIDTH)
     th, tw = HEIGHT * scale, WIDTH * scale
     expected = {
-        "panel": (2 * figures.PAD + 3 * tw + 2 * figures.OPERATOR,
-                  2 * figures.PAD + th + figures.CAPTION),
+        "panel": (
+            2 * figures.PAD + 3 * tw + 2 * figures.OPERATOR,
+            2 * figures.PAD + th + figures.CAPTION,
+        ),
         # 0, 2, 4 and the final image, four to a row.
         "strip": _grid_size(4, 4, th, tw),
         "noise": _grid_size(2, 2, th, tw),
@@ -166,7 +235,7 @@ def test_noise_figure_shows_the_runs_initial_image(finished_run, tmp_path):
     pixels = _read_png(tmp_path / "noise.png")
     x0 = figures.PAD + WIDTH * scale + figures.GAP
     y0 = figures.PAD
-    right_tile = pixels[y0:y0 + HEIGHT * scale:scale, x0:x0 + WIDTH * scale:scale]
+    right_tile = pixels[y0 : y0 + HEIGHT * scale : scale, x0 : x0 + WIDTH * scale : scale]
     # G made again from the recorded seed is the image the run saved at iteration 0.
     np.testing.assert_array_equal(right_tile, _read_png(os.path.join(finished_run, "0.png")))
 
@@ -179,8 +248,21 @@ def test_cost_curve_without_matplotlib_is_one_line(finished_run, tmp_path, monke
     assert "pip install matplotlib" in err
     assert not os.path.exists(tmp_path / "costs.png")
     # The Pillow figures do not need matplotlib.
-    assert main(["figure", "panel", "strip", "noise", "--run-dir", finished_run,
-                 "--out-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "figure",
+                "panel",
+                "strip",
+                "noise",
+                "--run-dir",
+                finished_run,
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert sorted(os.listdir(tmp_path)) == ["noise.png", "panel.png", "strip.png"]
     capsys.readouterr()
     # With no figure named, the ones this install can draw, and a one-line note.
@@ -199,9 +281,28 @@ def test_figure_without_run_is_one_line(tmp_path, capsys):
 
 def test_activations_command(vgg_file, image_pair, tmp_path, capsys):
     out = tmp_path / "act.png"
-    assert main(["activations", "--image", image_pair[0], "--layer", "conv4_2",
-                 "--channels", "4", "--model", vgg_file, "--height", str(HEIGHT),
-                 "--width", str(WIDTH), "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "activations",
+                "--image",
+                image_pair[0],
+                "--layer",
+                "conv4_2",
+                "--channels",
+                "4",
+                "--model",
+                vgg_file,
+                "--height",
+                str(HEIGHT),
+                "--width",
+                str(WIDTH),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "4 most active of the 64 channels of conv4_2" in capsys.readouterr().out
     # conv4_2 of a 48x64 image is 6x8 (three 2x2 poolings, rounding up).
     scale = math.ceil(figures.MIN_MAP_WIDTH / 8)
@@ -209,8 +310,20 @@ def test_activations_command(vgg_file, image_pair, tmp_path, capsys):
 
 
 def test_activations_missing_image_is_one_line(vgg_file, tmp_path, capsys):
-    assert main(["activations", "--image", str(tmp_path / "nope.jpg"), "--model", vgg_file,
-                 "--output", str(tmp_path / "a.png")]) == 2
+    assert (
+        main(
+            [
+                "activations",
+                "--image",
+                str(tmp_path / "nope.jpg"),
+                "--model",
+                vgg_file,
+                "--output",
+                str(tmp_path / "a.png"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.jpg: no such file" in err
 
@@ -247,7 +360,7 @@ def test_layer_activations_match_the_graph(vgg_weights_written, image_pair):
     ref = np.zeros((HEIGHT, WIDTH, W.shape[3]))
     for dy in range(3):
         for dx in range(3):
-            ref += padded[dy:dy + HEIGHT, dx:dx + WIDTH] @ W[dy, dx].astype(np.float64)
+            ref += padded[dy : dy + HEIGHT, dx : dx + WIDTH] @ W[dy, dx].astype(np.float64)
     ref = np.maximum(ref + b, 0)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
 
@@ -255,18 +368,33 @@ def test_layer_activations_match_the_graph(vgg_weights_written, image_pair):
 def test_print_model_needs_no_images(vgg_file, tmp_path):
     from nst_tf1.vgg import MODEL_KEYS
 
-    result = run_cli("--print-model", "--model", vgg_file, "--content", tmp_path / "none.jpg",
-                     "--height", HEIGHT, "--width", WIDTH, "--output-dir", tmp_path / "out")
+    result = run_cli(
+        "--print-model",
+        "--model",
+        vgg_file,
+        "--content",
+        tmp_path / "none.jpg",
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--output-dir",
+        tmp_path / "out",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert len(lines) == len(MODEL_KEYS)
     # pprint's order (sorted keys), one entry a line, as the course prints it.
     assert [line.split("'")[1] for line in lines] == sorted(MODEL_KEYS)
-    assert lines[0] == ("{'avgpool1': <tf.Tensor 'vgg19/avgpool1/AvgPool:0' "
-                        f"shape=(1, {HEIGHT // 2}, {WIDTH // 2}, 8) dtype=float32>,")
-    assert lines[-1] == (f" 'input': <tf.Variable 'vgg19/input:0' shape=(1, {HEIGHT}, {WIDTH}, 3) "
-                         "dtype=float32_ref>}")
+    assert lines[0] == (
+        "{'avgpool1': <tf.Tensor 'vgg19/avgpool1/AvgPool:0' "
+        f"shape=(1, {HEIGHT // 2}, {WIDTH // 2}, 8) dtype=float32>,"
+    )
+    assert lines[-1] == (
+        f" 'input': <tf.Variable 'vgg19/input:0' shape=(1, {HEIGHT}, {WIDTH}, 3) "
+        "dtype=float32_ref>}"
+    )
     assert "Iteration" not in result.stdout
     assert not os.path.exists(tmp_path / "out")
 
@@ -280,9 +408,31 @@ def test_print_model_missing_file_is_one_line(tmp_path):
 def test_run_beyond_the_course_records_run_json(vgg_file, image_pair, tmp_path):
     out = tmp_path / "out"
     content, style = image_pair
-    assert main(["--content", content, "--style", style, "--model", vgg_file,
-                 "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "2",
-                 "--save-every", "1", "--output-dir", str(out), "--tv-weight", "0.001"]) == 0
+    assert (
+        main(
+            [
+                "--content",
+                content,
+                "--style",
+                style,
+                "--model",
+                vgg_file,
+                "--height",
+                str(HEIGHT),
+                "--width",
+                str(WIDTH),
+                "--iterations",
+                "2",
+                "--save-every",
+                "1",
+                "--output-dir",
+                str(out),
+                "--tv-weight",
+                "0.001",
+            ]
+        )
+        == 0
+    )
     record = _record(str(out))
     assert record["status"] == "finished" and record["settings"]["tv_weight"] == 0.001
     assert record["costs"]["iteration"] == [0, 1, 2]
@@ -293,16 +443,33 @@ def test_run_beyond_the_course_records_run_json(vgg_file, image_pair, tmp_path):
     pixels = _read_png(out / "figures" / "noise.png")
     scale = math.ceil(figures.MIN_TILE_WIDTH / WIDTH)
     x0 = figures.PAD + WIDTH * scale + figures.GAP
-    right_tile = pixels[figures.PAD:figures.PAD + HEIGHT * scale:scale,
-                        x0:x0 + WIDTH * scale:scale]
+    right_tile = pixels[
+        figures.PAD : figures.PAD + HEIGHT * scale : scale, x0 : x0 + WIDTH * scale : scale
+    ]
     np.testing.assert_array_equal(right_tile, _read_png(out / "0.png"))
 
 
 def test_logdir_beyond_the_course_is_one_line(vgg_file, image_pair, tmp_path, capsys):
     content, style = image_pair
-    assert main(["--content", content, "--style", style, "--model", vgg_file,
-                 "--output-dir", str(tmp_path / "out"), "--logdir", str(tmp_path / "logs"),
-                 "--tv-weight", "1"]) == 2
+    assert (
+        main(
+            [
+                "--content",
+                content,
+                "--style",
+                style,
+                "--model",
+                vgg_file,
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--logdir",
+                str(tmp_path / "logs"),
+                "--tv-weight",
+                "1",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--logdir" in err
     assert not os.path.exists(tmp_path / "logs")

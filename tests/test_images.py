@@ -20,8 +20,9 @@ def test_reshape_and_normalize_adds_batch_axis_and_subtracts_means():
     image = np.full((3, 4, 3), 200.0)
     out = reshape_and_normalize_image(image)
     assert out.shape == (1, 3, 4, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out[0, 1, 2], [200 - 123.68, 200 - 116.779, 200 - 103.939],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        out[0, 1, 2], [200 - 123.68, 200 - 116.779, 200 - 103.939], rtol=1e-6
+    )
 
 
 def test_noise_image_blends_uniform_noise_with_the_content():
@@ -58,11 +59,14 @@ def test_load_image_resizes_and_converts_to_rgb(tmp_path):
     np.testing.assert_allclose(image, 90, atol=1)
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
-    (b"", "empty file"),
-    (b"this is not an image", "not an image file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        (b"", "empty file"),
+        (b"this is not an image", "not an image file"),
+    ],
+)
 def test_load_image_rejects_bad_files_with_the_file_name(tmp_path, content, message):
     path = tmp_path / "input.jpg"
     if content is not None:
@@ -80,7 +84,12 @@ def test_config_holds_the_course_values():
     np.testing.assert_array_equal(CONFIG.MEANS.reshape(3), [123.68, 116.779, 103.939])
     assert CONFIG.VGG_MODEL == "models/imagenet-vgg-verydeep-19.mat"
     assert list(CONFIG.STYLE_LAYERS) == [
-        ("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
+        ("conv1_1", 0.2),
+        ("conv2_1", 0.2),
+        ("conv3_1", 0.2),
+        ("conv4_1", 0.2),
+        ("conv5_1", 0.2),
+    ]
     assert CONFIG.CONTENT_LAYER == "conv4_2"
     assert (CONFIG.ALPHA, CONFIG.BETA) == (10, 40)
     assert (CONFIG.LEARNING_RATE, CONFIG.NUM_ITERATIONS, CONFIG.SAVE_EVERY) == (2.0, 200, 20)

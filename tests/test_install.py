@@ -61,8 +61,19 @@ def test_a_local_model_is_used_with_a_note(vgg_file, image_pair, tmp_path, monke
     monkeypatch.delenv("NST_VGG_MODEL", raising=False)
     (tmp_path / "models").mkdir()
     os.symlink(vgg_file, tmp_path / CONFIG.VGG_MODEL)
-    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--iterations", 1,
-                     "--height", 32, "--width", 32, cwd=tmp_path)
+    result = run_cli(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--iterations",
+        1,
+        "--height",
+        32,
+        "--width",
+        32,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith(f"nst-tf1: using {CONFIG.VGG_MODEL} in this folder")
     assert result.stderr.count("\n") == 1
@@ -74,8 +85,9 @@ def test_version_and_python_m():
 
     result = run_cli("--version")
     assert (result.returncode, result.stdout) == (0, f"nst-tf1 {__version__}\n")
-    result = subprocess.run([sys.executable, "-m", "nst_tf1", "--help"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nst_tf1", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.startswith("usage: nst-tf1")
 
 
@@ -85,8 +97,10 @@ def test_the_demo_pair_is_package_data():
     from nst_tf1.settings import DEFAULT_CONTENT, DEFAULT_STYLE, Settings
 
     data = importlib.resources.files("nst_tf1") / "data"
-    assert (DEFAULT_CONTENT, DEFAULT_STYLE) == (str(data / "demo_content.jpg"),
-                                                str(data / "demo_style.jpg"))
+    assert (DEFAULT_CONTENT, DEFAULT_STYLE) == (
+        str(data / "demo_content.jpg"),
+        str(data / "demo_style.jpg"),
+    )
     assert os.path.isabs(DEFAULT_CONTENT) and os.path.isfile(DEFAULT_STYLE)
     settings = Settings()
     assert (settings.content, settings.style) == (DEFAULT_CONTENT, [DEFAULT_STYLE])

@@ -23,8 +23,23 @@ from nst_tf1.images import read_comment
 
 
 def _args(content, style, model, out_dir, *extra):
-    return ["--content", content, "--style", style, "--model", model, "--output-dir", out_dir,
-            "--height", HEIGHT, "--width", WIDTH, "--seed", 0, *extra]
+    return [
+        "--content",
+        content,
+        "--style",
+        style,
+        "--model",
+        model,
+        "--output-dir",
+        out_dir,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--seed",
+        0,
+        *extra,
+    ]
 
 
 def _record(out_dir):
@@ -40,18 +55,31 @@ def _env():
 
 def hold_lock(path):
     """A second process holding the FileLock on ``path``; stop it with ``.communicate()``."""
-    code = ("import sys; from nst_tf1.lock import FileLock; lock = FileLock(sys.argv[1], 'x')"
-            ".acquire(); print('locked', flush=True); sys.stdin.read(); lock.release()")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT, env=_env(),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys; from nst_tf1.lock import FileLock; lock = FileLock(sys.argv[1], 'x')"
+        ".acquire(); print('locked', flush=True); sys.stdin.read(); lock.release()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        cwd=ROOT,
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline() == "locked\n"
     return proc
 
 
 def start_run(*args):
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
-                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_line(proc, prefix, timeout=120):
@@ -69,8 +97,9 @@ def wait_for_line(proc, prefix, timeout=120):
 def finished(tmp_path, capsys, image_pair, vgg_file):
     """A finished 2-iteration run in tmp_path/out; returns the output dir."""
     out = tmp_path / "out"
-    status, _, err = run_main(_args(*image_pair, vgg_file, out, "--iterations", 2,
-                                    "--save-every", 1), capsys)
+    status, _, err = run_main(
+        _args(*image_pair, vgg_file, out, "--iterations", 2, "--save-every", 1), capsys
+    )
     assert status == 0, err
     return out
 
@@ -87,8 +116,9 @@ def test_second_run_into_a_folder_in_use_is_refused(tmp_path, capsys, image_pair
         status, _, err = run_main(_args(*image_pair, vgg_file, out), capsys)
     finally:
         holder.communicate("", timeout=30)
-    assert_one_line_error(status, err, f"output folder {out} is in use by another run (pid "
-                          f"{holder.pid}, started ")
+    assert_one_line_error(
+        status, err, f"output folder {out} is in use by another run (pid {holder.pid}, started "
+    )
     assert os.listdir(out) == []  # the holder removed its lock file; nothing else written
 
 
@@ -99,8 +129,11 @@ def test_second_run_into_a_folder_in_use_is_refused(tmp_path, capsys, image_pair
 def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pair, vgg_file):
     final = finished / "generated_image.jpg"
     before = {name: (finished / name).read_bytes() for name in os.listdir(finished)}
-    proc = start_run(*_args(*image_pair, vgg_file, finished, "--iterations", 100000,
-                            "--save-every", 1, "--seed", 7))
+    proc = start_run(
+        *_args(
+            *image_pair, vgg_file, finished, "--iterations", 100000, "--save-every", 1, "--seed", 7
+        )
+    )
     try:
         wait_for_line(proc, "Iteration 1 :")
         proc.send_signal(signal.SIGINT)
@@ -114,14 +147,19 @@ def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pai
     assert f"saved the current image as {unfinished / 'generated_image.jpg'}" in err
     assert f"the finished result {final} and its run.json are kept" in err
     # The finished result, its run.json and its saved images are as they were.
-    assert {name: (finished / name).read_bytes()
-            for name in os.listdir(finished) if name != "unfinished"} == before
+    assert {
+        name: (finished / name).read_bytes()
+        for name in os.listdir(finished)
+        if name != "unfinished"
+    } == before
     assert _record(unfinished)["status"] == "stopped"
     assert "interrupted_at" in read_comment(unfinished / "generated_image.jpg")
 
     # A rerun that finishes replaces the earlier result, and the unfinished folder goes.
-    status, out, err = run_main(_args(*image_pair, vgg_file, finished, "--iterations", 1,
-                                      "--save-every", 1, "--seed", 9), capsys)
+    status, out, err = run_main(
+        _args(*image_pair, vgg_file, finished, "--iterations", 1, "--save-every", 1, "--seed", 9),
+        capsys,
+    )
     assert status == 0, err
     assert f"Removed {unfinished}, left by an earlier rerun that did not finish" in err
     assert not unfinished.exists()
@@ -129,8 +167,12 @@ def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pai
     record = _record(finished)
     assert record["status"] == "finished" and record["seed"] == 9
     # The earlier run's 2.png, which this run did not save, went with its record.
-    assert sorted(os.listdir(finished)) == ["0.png", "generated_image.jpg", "generated_image.png",
-                                         "run.json"]
+    assert sorted(os.listdir(finished)) == [
+        "0.png",
+        "generated_image.jpg",
+        "generated_image.png",
+        "run.json",
+    ]
 
 
 # ----------------------------------------------------------------------------------------
@@ -144,25 +186,57 @@ def test_batch_labels_are_unique_by_construction(tmp_path, capsys, image_pair, v
     for name in ("x.jpg", "x.png", "x_jpg.bmp"):
         write_image(contents / name, rng.integers(0, 255, (HEIGHT, WIDTH, 3)))
     out = tmp_path / "out"
-    status, _, err = run_main(["--content", contents, "--style", image_pair[1], "--model",
-                               vgg_file, "--output-dir", out, "--height", HEIGHT, "--width",
-                               WIDTH, "--iterations", 1], capsys)
+    status, _, err = run_main(
+        [
+            "--content",
+            contents,
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--iterations",
+            1,
+        ],
+        capsys,
+    )
     assert status == 0, err
     assert sorted(os.listdir(out)) == ["x.jpg__style", "x.png__style", "x_jpg__style"]
     sources = {_record(out / d)["files"]["content"] for d in os.listdir(out)}
     assert len(sources) == 3
 
 
-def test_batch_pairs_writing_into_one_folder_are_refused(tmp_path, capsys, image_pair,
-                                                         vgg_file):
+def test_batch_pairs_writing_into_one_folder_are_refused(tmp_path, capsys, image_pair, vgg_file):
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
         d.mkdir()
         shutil.copy(image_pair[1], d / "s.jpg")
     out = tmp_path / "out"
-    status, _, err = run_main(["--content", image_pair[0], "--style", a, b, "--model",
-                               vgg_file, "--output-dir", out, "--height", HEIGHT, "--width",
-                               WIDTH, "--iterations", 1], capsys)
+    status, _, err = run_main(
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            a,
+            b,
+            "--model",
+            vgg_file,
+            "--output-dir",
+            out,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--iterations",
+            1,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, "would both write into", "content__s.jpg")
     assert not out.exists() or os.listdir(out) == []
 
@@ -215,16 +289,22 @@ def test_figure_says_when_an_input_changed_or_went(finished, tmp_path, capsys, i
     assert status == 0, err
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda text, data: text[: len(text) // 2], "not a readable run record"),
-    (lambda text, data: "[1, 2, 3]", "a JSON list, not an object"),
-    (lambda text, data: json.dumps({**data, "image_size": "big"}), "image_size"),
-    (lambda text, data: json.dumps({**data, "saves": [{"iteration": 0, "file": "/etc/x"}]}),
-     "saves[0] has no file name inside the run folder"),
-    (lambda text, data: json.dumps({**data, "settings": {}}), "settings.alpha"),
-    (lambda text, data: json.dumps({**data, "format": 7}), "format 7"),
-    (lambda text, data: "", "not a readable run record"),
-], ids=["truncated", "list", "image_size", "absolute-file", "settings", "format", "empty"])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda text, data: text[: len(text) // 2], "not a readable run record"),
+        (lambda text, data: "[1, 2, 3]", "a JSON list, not an object"),
+        (lambda text, data: json.dumps({**data, "image_size": "big"}), "image_size"),
+        (
+            lambda text, data: json.dumps({**data, "saves": [{"iteration": 0, "file": "/etc/x"}]}),
+            "saves[0] has no file name inside the run folder",
+        ),
+        (lambda text, data: json.dumps({**data, "settings": {}}), "settings.alpha"),
+        (lambda text, data: json.dumps({**data, "format": 7}), "format 7"),
+        (lambda text, data: "", "not a readable run record"),
+    ],
+    ids=["truncated", "list", "image_size", "absolute-file", "settings", "format", "empty"],
+)
 def test_figure_of_a_bad_run_json_is_one_line(finished, tmp_path, capsys, edit, message):
     copy = tmp_path / "copy"
     shutil.copytree(finished, copy)
@@ -245,16 +325,20 @@ def test_fetch_refuses_a_destination_being_downloaded(tmp_path):
     dest = tmp_path / "vgg.mat"
     holder = hold_lock(str(dest) + ".lock")
     try:
-        with pytest.raises(LockBusy, match=f"{dest} is being downloaded by another run "
-                                           f"\\(pid {holder.pid}"):
+        with pytest.raises(
+            LockBusy, match=f"{dest} is being downloaded by another run \\(pid {holder.pid}"
+        ):
             fetch_vgg_model(dest, "http://127.0.0.1:9/vgg.mat", None, retries=0)
     finally:
         holder.communicate("", timeout=30)
     assert os.listdir(tmp_path) == []
 
 
-def test_fetch_hashes_the_file_on_disk_before_the_rename(server, payload,  # noqa: F811
-                                                         tmp_path):
+def test_fetch_hashes_the_file_on_disk_before_the_rename(
+    server,  # noqa: F811
+    payload,  # noqa: F811
+    tmp_path,
+):
     from test_weights import FAST, PATH, sha256
 
     from nst_tf1.weights import DownloadError, fetch_vgg_model
@@ -273,8 +357,9 @@ def test_fetch_hashes_the_file_on_disk_before_the_rename(server, payload,  # noq
 
 
 def test_fetch_model_to_an_empty_destination_is_refused(tmp_path):
-    result = run_cli("fetch-model", "--dest", "", "--url", "http://127.0.0.1:9/x.mat",
-                     cwd=tmp_path, timeout=60)
+    result = run_cli(
+        "fetch-model", "--dest", "", "--url", "http://127.0.0.1:9/x.mat", cwd=tmp_path, timeout=60
+    )
     assert_one_line_error(result.returncode, result.stderr, "--dest: '' is not a file name")
     assert os.listdir(tmp_path) == []
 
@@ -289,8 +374,7 @@ def test_rerun_removes_what_a_killed_run_left(finished, capsys, image_pair, vgg_
     record = _record(finished)
     record["status"] = "running"
     (finished / "run.json").write_text(json.dumps(record))
-    status, out, err = run_main(_args(*image_pair, vgg_file, finished, "--iterations", 1),
-                                capsys)
+    status, out, err = run_main(_args(*image_pair, vgg_file, finished, "--iterations", 1), capsys)
     assert status == 0, err
     assert "Removed 2 temporary file(s) a killed run left in" in err
     assert ".3.abcd1234.tmp.png" in err
@@ -298,8 +382,7 @@ def test_rerun_removes_what_a_killed_run_left(finished, capsys, image_pair, vgg_
     assert not [name for name in os.listdir(finished) if ".tmp" in name]
 
 
-def test_rerun_killed_while_moving_into_place_is_completed(finished, capsys, image_pair,
-                                                           vgg_file):
+def test_rerun_killed_while_moving_into_place_is_completed(finished, capsys, image_pair, vgg_file):
     # A finished rerun was killed after moving its 0.png, before the rest.
     unfinished = finished / "unfinished"
     unfinished.mkdir()
@@ -308,9 +391,19 @@ def test_rerun_killed_while_moving_into_place_is_completed(finished, capsys, ima
     (unfinished / "run.json").write_text(json.dumps(record))
     shutil.copy(finished / "generated_image.jpg", unfinished / "generated_image.jpg")
     shutil.copy(finished / "1.png", unfinished / "1.png")
-    status, out, err = run_main(_args(*image_pair, vgg_file, finished, "--iterations", 1,
-                                      "--no-download", "--model", finished / "none.mat"),
-                                capsys)
+    status, out, err = run_main(
+        _args(
+            *image_pair,
+            vgg_file,
+            finished,
+            "--iterations",
+            1,
+            "--no-download",
+            "--model",
+            finished / "none.mat",
+        ),
+        capsys,
+    )
     assert status == 2  # the run itself stops at the missing model: the move came first
     assert f"Moved the finished rerun in {unfinished} over the earlier result" in err
     assert not unfinished.exists() and _record(finished)["seed"] == 11
@@ -336,8 +429,9 @@ def test_killed_run_reads_as_killed(finished):
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names files via /proc/self/fd")
 @pytest.mark.parametrize("in_place", [True, False], ids=["patched", "unpatchable"])
-def test_disk_full_at_run_json_names_it_and_marks_it_failed(monkeypatch, tmp_path, capsys,
-                                                            image_pair, vgg_file, in_place):
+def test_disk_full_at_run_json_names_it_and_marks_it_failed(
+    monkeypatch, tmp_path, capsys, image_pair, vgg_file, in_place
+):
     import errno
 
     if not in_place:  # a file system where even overwriting in place fails
@@ -355,13 +449,18 @@ def test_disk_full_at_run_json_names_it_and_marks_it_failed(monkeypatch, tmp_pat
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    status, _, err = run_main(_args(*image_pair, vgg_file, out, "--iterations", 6,
-                                    "--save-every", 2), capsys)
+    status, _, err = run_main(
+        _args(*image_pair, vgg_file, out, "--iterations", 6, "--save-every", 2), capsys
+    )
     monkeypatch.undo()
-    said = ("run.json says 'failed'" if in_place
-            else "run.json could not be updated (it still says 'running')")
-    assert_one_line_error(status, err, f"cannot write {out / 'run.json'} (No space left", said,
-                          code=1)
+    said = (
+        "run.json says 'failed'"
+        if in_place
+        else "run.json could not be updated (it still says 'running')"
+    )
+    assert_one_line_error(
+        status, err, f"cannot write {out / 'run.json'} (No space left", said, code=1
+    )
     # Rewritten in place, no new block needed; or, where that failed, honestly "running".
     assert _record(out)["status"] == ("failed" if in_place else "running")
     assert sorted(os.listdir(out)) == ["0.png", "2.png", "run.json"]
@@ -375,25 +474,52 @@ def test_model_that_is_not_a_regular_file_is_refused_at_once(tmp_path, image_pai
     fifo = tmp_path / "model.fifo"
     os.mkfifo(fifo)
     for model, kind in (("/dev/zero", "is a character device"), (fifo, "is a FIFO")):
-        result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", model,
-                         "--output-dir", tmp_path / "out", "--height", HEIGHT, "--width", WIDTH,
-                         timeout=60)
+        result = run_cli(
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            model,
+            "--output-dir",
+            tmp_path / "out",
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            timeout=60,
+        )
         assert_one_line_error(result.returncode, result.stderr, str(model), kind)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--multires", "1000000"], "--multires: must be at most 10"),
-    (["--iterations", "1e30"], "--iterations: not a whole number: '1e30'"),
-    (["--iterations", "100001"], "--iterations: must be at most 100000"),
-    (["--save-every", "10000000000"], "--save-every: must be at most 100000"),
-    (["--seed", str(2**64)], "--seed: must be at most 4294967295"),
-    (["--max-size", "99999999"], "--max-size: must be at most 16384"),
-    (["--height", "20000"], "--height: must be at most 16384"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--multires", "1000000"], "--multires: must be at most 10"),
+        (["--iterations", "1e30"], "--iterations: not a whole number: '1e30'"),
+        (["--iterations", "100001"], "--iterations: must be at most 100000"),
+        (["--save-every", "10000000000"], "--save-every: must be at most 100000"),
+        (["--seed", str(2**64)], "--seed: must be at most 4294967295"),
+        (["--max-size", "99999999"], "--max-size: must be at most 16384"),
+        (["--height", "20000"], "--height: must be at most 16384"),
+    ],
+)
 def test_counts_are_bounded(tmp_path, capsys, image_pair, vgg_file, extra, message):
     start = time.monotonic()
-    status, _, err = run_main(["--content", image_pair[0], "--style", image_pair[1], "--model",
-                               vgg_file, "--output-dir", tmp_path / "out", *extra], capsys)
+    status, _, err = run_main(
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            tmp_path / "out",
+            *extra,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, message)
     assert time.monotonic() - start < 10
 
@@ -409,13 +535,27 @@ def test_bounds_are_in_the_help(capsys):
 # 11, 13, 14, 15: checks before the work, no silent surprise
 
 
-def test_activations_output_that_is_a_folder_is_refused_first(tmp_path, capsys, image_pair,
-                                                              vgg_file, monkeypatch):
+def test_activations_output_that_is_a_folder_is_refused_first(
+    tmp_path, capsys, image_pair, vgg_file, monkeypatch
+):
     read = []
     monkeypatch.setattr("nst_tf1.weights.read_existing_model", read.append)
-    status, _, err = run_main(["activations", "--image", image_pair[0], "--model", vgg_file,
-                               "--height", HEIGHT, "--width", WIDTH, "--output", tmp_path],
-                              capsys)
+    status, _, err = run_main(
+        [
+            "activations",
+            "--image",
+            image_pair[0],
+            "--model",
+            vgg_file,
+            "--height",
+            HEIGHT,
+            "--width",
+            WIDTH,
+            "--output",
+            tmp_path,
+        ],
+        capsys,
+    )
     assert_one_line_error(status, err, f"{tmp_path}: --output is a directory")
     assert read == []
 
@@ -434,7 +574,7 @@ def test_jpeg_header_promising_more_than_its_data_is_refused(tmp_path):
     struct.pack_into(">HH", raw, sof + 5, 9999, 9999)  # height, width
     sos = raw.find(b"\xff\xda")
     path = tmp_path / "liar.jpg"
-    path.write_bytes(bytes(raw[:sos + 40]) + b"\xff\xd9")
+    path.write_bytes(bytes(raw[: sos + 40]) + b"\xff\xd9")
     with pytest.raises(ImageInputError, match="header says 9999x9999 pixels"):
         load_image(path, HEIGHT, WIDTH)
 
@@ -473,16 +613,22 @@ def _edit_layer(vgg_file, dst, layer, change):
         cell = layers[0, _layer_index(layers, layer)]
         cell["weights"][0, 0][0, 0] = change(cell["weights"][0, 0][0, 0])
         return layers
+
     return _mat_round_trip(vgg_file, dst, edit)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda W: (W * 100).astype(np.int8), "holds integer weights (W int8"),
-    (lambda W: np.zeros_like(W), "has all-zero weights"),
-    (lambda W: W * 1e6, "has weights as large as"),
-], ids=["int8", "zeros", "huge"])
-def test_model_with_wrong_values_is_refused(tmp_path, capsys, image_pair, vgg_file, change,
-                                            message):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda W: (W * 100).astype(np.int8), "holds integer weights (W int8"),
+        (lambda W: np.zeros_like(W), "has all-zero weights"),
+        (lambda W: W * 1e6, "has weights as large as"),
+    ],
+    ids=["int8", "zeros", "huge"],
+)
+def test_model_with_wrong_values_is_refused(
+    tmp_path, capsys, image_pair, vgg_file, change, message
+):
     model = _edit_layer(vgg_file, tmp_path / "bad.mat", "conv3_1", change)
     status, _, err = run_main(_args(*image_pair, model, tmp_path / "out"), capsys)
     assert_one_line_error(status, err, model, "layer 'conv3_1'", message)
@@ -501,20 +647,27 @@ def test_synthetic_files_pass_the_value_checks(vgg_file, vgg_file_old):
 
 def test_missing_model_messages_name_make_vgg(tmp_path, capsys, image_pair):
     missing = tmp_path / "none.mat"
-    for args in (_args(*image_pair, missing, tmp_path / "out", "--no-download"),
-                 ["--print-model", "--model", missing],
-                 ["activations", "--image", image_pair[0], "--model", missing]):
+    for args in (
+        _args(*image_pair, missing, tmp_path / "out", "--no-download"),
+        ["--print-model", "--model", missing],
+        ["activations", "--image", image_pair[0], "--model", missing],
+    ):
         status, _, err = run_main(args, capsys)
-        assert_one_line_error(status, err, "VGG-19 model file not found",
-                              "nst-tf1 make-vgg models/synthetic-vgg19.mat")
+        assert_one_line_error(
+            status,
+            err,
+            "VGG-19 model file not found",
+            "nst-tf1 make-vgg models/synthetic-vgg19.mat",
+        )
 
 
 # ----------------------------------------------------------------------------------------
 # 18. Nothing saved before the first iteration
 
 
-def test_signal_before_the_first_iteration_saves_nothing(monkeypatch, tmp_path, capsys,
-                                                         image_pair, vgg_file):
+def test_signal_before_the_first_iteration_saves_nothing(
+    monkeypatch, tmp_path, capsys, image_pair, vgg_file
+):
     from nst_tf1 import graph
     from nst_tf1.errors import Interrupted
 

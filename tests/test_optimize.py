@@ -12,8 +12,10 @@ def images():
     """(content, style): (HEIGHT, WIDTH, 3) float32 RGB in 0..255, seeded."""
     from nst_tf1.demo import make_demo_content, make_demo_style
 
-    return (make_demo_content(HEIGHT, WIDTH).astype(np.float32),
-            make_demo_style(HEIGHT, WIDTH).astype(np.float32))
+    return (
+        make_demo_content(HEIGHT, WIDTH).astype(np.float32),
+        make_demo_style(HEIGHT, WIDTH).astype(np.float32),
+    )
 
 
 def _run(images, vgg_file, **kwargs):
@@ -50,8 +52,9 @@ def test_lbfgs_lowers_the_cost_and_keeps_pixels_in_range(images, vgg_file):
     # The final Step is the best image evaluated, far below the start.
     assert final.total_cost == pytest.approx(min(costs))
     assert final.total_cost < 0.5 * costs[0]
-    np.testing.assert_allclose(final.total_cost, 10 * final.content_cost + 40 * final.style_cost,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        final.total_cost, 10 * final.content_cost + 40 * final.style_cost, rtol=1e-5
+    )
     saved = [s for s in steps if s.image is not None]
     assert [s.iteration for s in saved] == [0, 3, 6, 9, 12]
     for step in saved:
@@ -172,30 +175,70 @@ def test_bf16_session_config_sets_the_onednn_rewrite(monkeypatch):
     assert fp32.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.DEFAULT
 
 
-def test_cli_bf16_unsupported_is_one_line_and_exit_2(monkeypatch, capsys, image_pair, vgg_file,
-                                                     tmp_path):
+def test_cli_bf16_unsupported_is_one_line_and_exit_2(
+    monkeypatch, capsys, image_pair, vgg_file, tmp_path
+):
     from nst_tf1 import cli, graph
 
-    monkeypatch.setattr(graph, "bf16_unsupported_reason",
-                        lambda check_tensorflow=True: "no bf16 on this CPU")
-    status = cli.main(["--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-                       "--output-dir", str(tmp_path), "--height", str(HEIGHT), "--width",
-                       str(WIDTH), "--precision", "bf16"])
+    monkeypatch.setattr(
+        graph, "bf16_unsupported_reason", lambda check_tensorflow=True: "no bf16 on this CPU"
+    )
+    status = cli.main(
+        [
+            "--content",
+            image_pair[0],
+            "--style",
+            image_pair[1],
+            "--model",
+            vgg_file,
+            "--output-dir",
+            str(tmp_path),
+            "--height",
+            str(HEIGHT),
+            "--width",
+            str(WIDTH),
+            "--precision",
+            "bf16",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert err == ["nst-tf1: error: --precision bf16 is not available: no bf16 on this CPU"]
 
 
 def test_cli_lbfgs_writes_the_result(image_pair, vgg_file, tmp_path):
-    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-                     "--output-dir", tmp_path, "--height", HEIGHT, "--width", WIDTH,
-                     "--optimizer", "lbfgs", "--iterations", 4, "--save-every", 2, "--seed", 0)
+    result = run_cli(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        tmp_path,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--optimizer",
+        "lbfgs",
+        "--iterations",
+        4,
+        "--save-every",
+        2,
+        "--seed",
+        0,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "at most 4 L-BFGS evaluations" in result.stdout
     names = sorted(p.name for p in tmp_path.iterdir())
     assert [n for n in names if n.endswith((".png", ".jpg"))] == [
-        "0.png", "2.png", "generated_image.jpg", "generated_image.png"]
+        "0.png",
+        "2.png",
+        "generated_image.jpg",
+        "generated_image.png",
+    ]
     if "run.json" in names:
         import json
 
@@ -216,8 +259,9 @@ def test_weights_as_variables_match_constants_and_leave_the_graphdef_small(vgg_f
             model = build_vgg_model(weights, HEIGHT, WIDTH, weights_as=mode)
             initialize_vgg_weights(sess, weights)
             sess.run(model["input"].assign(image))
-            outputs[mode] = sess.run({key: model[key] for key in ("conv1_1", "conv4_2",
-                                                                  "avgpool5")})
+            outputs[mode] = sess.run(
+                {key: model[key] for key in ("conv1_1", "conv4_2", "avgpool5")}
+            )
             sizes[mode] = graph.as_graph_def().ByteSize()
     for key, value in outputs["constants"].items():
         np.testing.assert_allclose(outputs["variables"][key], value, rtol=1e-5, atol=1e-4)
@@ -252,8 +296,11 @@ def test_adam_step_runs_nothing_past_conv5_1(images, vgg_file):
         sess.run(tf.global_variables_initializer())
         sess.run(model["input"].assign(generate_noise_image(content, seed=0)))
         metadata = tf.RunMetadata()
-        sess.run([train_step, J], options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
-                 run_metadata=metadata)
+        sess.run(
+            [train_step, J],
+            options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+            run_metadata=metadata,
+        )
     ran = {node.node_name for dev in metadata.step_stats.dev_stats for node in dev.node_stats}
     assert any(name.startswith("vgg19/conv5_1/") for name in ran)
     assert any("conv1_1" in name and "grad" in name.lower() for name in ran)
@@ -295,8 +342,9 @@ def test_engine_lbfgs_and_bf16_through_the_reused_graph(images, vgg_file):
 
     weights = read_vgg_weights(vgg_file)
     precision = "bf16" if bf16_unsupported_reason() is None else "fp32"
-    settings = Settings(optimizer="lbfgs", precision=precision, iterations=6, save_every=3,
-                        seed=0, pooling="max")
+    settings = Settings(
+        optimizer="lbfgs", precision=precision, iterations=6, save_every=3, seed=0, pooling="max"
+    )
     with Runner(weights, settings) as runner:
         for _ in range(2):  # the second run reuses the finalised graph
             steps = [p.step for p in runner.run(images[0], [images[1]])]
@@ -307,9 +355,27 @@ def test_engine_lbfgs_and_bf16_through_the_reused_graph(images, vgg_file):
 
 
 def test_cli_extended_path_takes_the_optimizer(image_pair, vgg_file, tmp_path):
-    result = run_cli("--content", image_pair[0], "--style", image_pair[1], "--model", vgg_file,
-                     "--output-dir", tmp_path, "--height", HEIGHT, "--width", WIDTH,
-                     "--pooling", "max", "--optimizer", "lbfgs", "--iterations", 3,
-                     "--seed", 0)
+    result = run_cli(
+        "--content",
+        image_pair[0],
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        tmp_path,
+        "--height",
+        HEIGHT,
+        "--width",
+        WIDTH,
+        "--pooling",
+        "max",
+        "--optimizer",
+        "lbfgs",
+        "--iterations",
+        3,
+        "--seed",
+        0,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "generated_image.jpg").exists()

@@ -33,8 +33,17 @@ def logged_run(tmp_path_factory, vgg_file, image_pair):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tf.Session, "run", recording_run)
-        steps = list(style_transfer(content, style, vgg_file, num_iterations=ITERATIONS,
-                                    save_every=2, seed=0, logdir=logdir))
+        steps = list(
+            style_transfer(
+                content,
+                style,
+                vgg_file,
+                num_iterations=ITERATIONS,
+                save_every=2,
+                seed=0,
+                logdir=logdir,
+            )
+        )
     (event_file,) = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
     return steps, runs, event_file
 
@@ -53,8 +62,14 @@ def test_event_file_has_the_graph_with_the_course_scopes(logged_run):
     graph_def = tf.GraphDef.FromString(graphs[0])
     names = {node.name for node in graph_def.node}
     scopes = {name.rsplit("/", 1)[0] for name in names}
-    expected = {"vgg19/conv1_1", "vgg19/conv4_2", "vgg19/avgpool5", "content_cost",
-                "total_cost", "style_cost"}
+    expected = {
+        "vgg19/conv1_1",
+        "vgg19/conv4_2",
+        "vgg19/avgpool5",
+        "content_cost",
+        "total_cost",
+        "style_cost",
+    }
     expected |= {f"style_cost/{layer}" for layer, _ in CONFIG.STYLE_LAYERS}
     assert expected <= scopes
     assert "vgg19/input" in names and "style_cost/J_style" in names
@@ -89,8 +104,7 @@ def test_event_file_has_every_cost_every_iteration(logged_run):
         np.testing.assert_allclose(values[TAGS["J"]][i], step.total_cost, rtol=1e-6)
         np.testing.assert_allclose(values[TAGS["J_content"]][i], step.content_cost, rtol=1e-6)
         np.testing.assert_allclose(values[TAGS["J_style"]][i], step.style_cost, rtol=1e-6)
-        weighted = sum(coeff * values[layer_tag(layer)][i]
-                       for layer, coeff in CONFIG.STYLE_LAYERS)
+        weighted = sum(coeff * values[layer_tag(layer)][i] for layer, coeff in CONFIG.STYLE_LAYERS)
         np.testing.assert_allclose(weighted, step.style_cost, rtol=1e-5)
 
 
@@ -109,9 +123,29 @@ def test_cli_logdir_writes_events(vgg_file, image_pair, tmp_path, capsys):
 
     content, style = image_pair
     logdir = tmp_path / "logs"
-    assert main(["--content", content, "--style", style, "--model", vgg_file,
-                 "--height", str(HEIGHT), "--width", str(WIDTH), "--iterations", "1",
-                 "--output-dir", str(tmp_path / "out"), "--logdir", str(logdir)]) == 0
+    assert (
+        main(
+            [
+                "--content",
+                content,
+                "--style",
+                style,
+                "--model",
+                vgg_file,
+                "--height",
+                str(HEIGHT),
+                "--width",
+                str(WIDTH),
+                "--iterations",
+                "1",
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--logdir",
+                str(logdir),
+            ]
+        )
+        == 0
+    )
     assert f"tensorboard --logdir {logdir}" in capsys.readouterr().out
     (event_file,) = glob.glob(str(logdir / "events.out.tfevents.*"))
     tags = {v.tag for e in _events(event_file) for v in e.summary.value}

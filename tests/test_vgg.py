@@ -13,9 +13,12 @@ from nst_tf1.vgg import MODEL_KEYS, VGG19_CONV_LAYERS
 
 EXPECTED_KEYS = (
     ["input", "conv1_1", "conv1_2", "avgpool1", "conv2_1", "conv2_2", "avgpool2"]
-    + [f"conv3_{i}" for i in range(1, 5)] + ["avgpool3"]
-    + [f"conv4_{i}" for i in range(1, 5)] + ["avgpool4"]
-    + [f"conv5_{i}" for i in range(1, 5)] + ["avgpool5"]
+    + [f"conv3_{i}" for i in range(1, 5)]
+    + ["avgpool3"]
+    + [f"conv4_{i}" for i in range(1, 5)]
+    + ["avgpool4"]
+    + [f"conv5_{i}" for i in range(1, 5)]
+    + ["avgpool5"]
 )
 
 
@@ -34,7 +37,7 @@ def avgpool_ref(x):
     out = np.empty(((H + 1) // 2, (W + 1) // 2, x.shape[2]))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = x[2 * i:2 * i + 2, 2 * j:2 * j + 2].mean(axis=(0, 1))
+            out[i, j] = x[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean(axis=(0, 1))
     return out
 
 
@@ -50,8 +53,10 @@ def test_model_keys_and_course_shapes_at_full_width():
     """The course's printout at 300x400: conv4_2 (1, 38, 50, 512), avgpool5 (1, 10, 13, 512)."""
     shapes = synthetic_layer_shapes(width_divisor=1)
     layers = {
-        layer.name: (np.zeros(shapes[layer.name], np.float32),
-                     np.zeros(shapes[layer.name][3], np.float32))
+        layer.name: (
+            np.zeros(shapes[layer.name], np.float32),
+            np.zeros(shapes[layer.name][3], np.float32),
+        )
         for layer in VGG19_CONV_LAYERS
     }
     with tf.Graph().as_default():
@@ -121,8 +126,9 @@ def test_every_layer_matches_an_independent_computation(vgg_file):
     expected = forward_ref(image[0], weights.layers)
     for key in MODEL_KEYS[1:]:
         scale = np.abs(expected[key]).max() + 1e-6
-        np.testing.assert_allclose(got[key][0], expected[key], rtol=1e-4, atol=1e-4 * scale,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            got[key][0], expected[key], rtol=1e-4, atol=1e-4 * scale, err_msg=key
+        )
 
 
 def _rewrite(path, out, edit):
@@ -140,6 +146,7 @@ def _drop_layer(name):
         new = np.empty((1, len(keep)), dtype=object)
         new[0, :] = keep
         mat["layers"] = new
+
     return edit
 
 
@@ -149,6 +156,7 @@ def _bad_shape(name):
             if c["name"][0, 0][0] == name:
                 W = c["weights"][0, 0][0, 0]
                 c["weights"][0, 0][0, 0] = W[:, :, :-1, :]
+
     return edit
 
 
@@ -183,10 +191,14 @@ def _not_vgg(src, d):
         (_directory, "is a directory"),
         (_text, "not a readable MATLAB .mat file"),
         (_truncated, "not a readable MATLAB .mat file"),
-        (lambda src, d: _rewrite(src, d / "nolayer.mat", _drop_layer("conv4_2")),
-         "layer 'conv4_2' is missing"),
-        (lambda src, d: _rewrite(src, d / "shape.mat", _bad_shape("conv3_2")),
-         "layer 'conv3_2' has W of shape"),
+        (
+            lambda src, d: _rewrite(src, d / "nolayer.mat", _drop_layer("conv4_2")),
+            "layer 'conv4_2' is missing",
+        ),
+        (
+            lambda src, d: _rewrite(src, d / "shape.mat", _bad_shape("conv3_2")),
+            "layer 'conv3_2' has W of shape",
+        ),
         (_not_vgg, "no 'layers' variable"),
     ],
     ids=["missing", "directory", "text", "truncated", "missing-layer", "wrong-shape", "not-vgg"],

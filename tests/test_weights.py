@@ -70,7 +70,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             state.hold.wait(60)
             try:
-                self.wfile.write(body[len(body) // 2:])
+                self.wfile.write(body[len(body) // 2 :])
             except OSError:  # the client was killed meanwhile
                 pass
             return
@@ -221,8 +221,7 @@ def test_server_errors_are_retried_with_doubling_backoff(server, payload, tmp_pa
     dest = tmp_path / "vgg.mat"
     events = []
     options = dict(FAST, backoff=0.01)
-    fetch_vgg_model(dest, base + PATH, sha256(payload), retries=2, report=events.append,
-                    **options)
+    fetch_vgg_model(dest, base + PATH, sha256(payload), retries=2, report=events.append, **options)
     assert dest.read_bytes() == payload
     messages = [e.message for e in events if e.kind == "retry"]
     assert len(messages) == 2
@@ -315,7 +314,10 @@ def test_digests_and_known_layouts(tmp_path, payload):
     assert digests == (len(payload), hashlib.md5(payload).hexdigest(), sha256(payload))
     for chunk in (1, 7, 4096, 1 << 20):  # the digests do not depend on the chunks
         assert file_digests(path, chunk_size=chunk, md5=False) == (
-            len(payload), None, sha256(payload))
+            len(payload),
+            None,
+            sha256(payload),
+        )
     assert known_layout(digests) is None
     assert known_layout(Digests(1, VGG_MD5_OLD, "x")) == "older"
     assert known_layout(Digests(1, VGG_MD5, "x")) == "current"
@@ -333,8 +335,17 @@ def error_lines(stderr):
 def test_cli_fetch_model(server, payload, tmp_path):
     _, base = server
     dest = tmp_path / "vgg.mat"
-    result = run_cli("fetch-model", "--dest", dest, "--url", base + PATH,
-                     "--sha256", sha256(payload).upper(), "--backoff", "0")
+    result = run_cli(
+        "fetch-model",
+        "--dest",
+        dest,
+        "--url",
+        base + PATH,
+        "--sha256",
+        sha256(payload).upper(),
+        "--backoff",
+        "0",
+    )
     assert result.returncode == 0, result.stderr
     assert dest.read_bytes() == payload
     assert f"Saved {dest}" in result.stdout and sha256(payload) in result.stdout
@@ -344,8 +355,9 @@ def test_cli_fetch_model(server, payload, tmp_path):
     assert "\r" not in result.stderr and "Traceback" not in result.stderr
 
     # Run again: the file is there and matches; nothing is downloaded.
-    again = run_cli("fetch-model", "--dest", dest, "--url", base + PATH,
-                    "--sha256", sha256(payload))
+    again = run_cli(
+        "fetch-model", "--dest", dest, "--url", base + PATH, "--sha256", sha256(payload)
+    )
     assert again.returncode == 0 and "already in place" in again.stdout
 
 
@@ -387,8 +399,9 @@ def test_main_job_missing_model_with_no_download(image_pair, tmp_path, monkeypat
     content, style = image_pair
     model = tmp_path / "from-env" / "vgg.mat"
     main_job_env(monkeypatch, NST_VGG_MODEL=model)
-    result = run_cli("--content", content, "--style", style, "--output-dir", tmp_path / "out",
-                     "--no-download")
+    result = run_cli(
+        "--content", content, "--style", style, "--output-dir", tmp_path / "out", "--no-download"
+    )
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("nst-tf1: error: VGG-19 model file not found")
@@ -402,8 +415,9 @@ def test_main_job_failed_download_is_one_error_line(server, image_pair, tmp_path
     content, style = image_pair
     model = tmp_path / "vgg.mat"
     main_job_env(monkeypatch, NST_VGG_URL=base + "/moved.mat")
-    result = run_cli("--content", content, "--style", style, "--output-dir", tmp_path / "out",
-                     "--model", model)
+    result = run_cli(
+        "--content", content, "--style", style, "--output-dir", tmp_path / "out", "--model", model
+    )
     # A failed download is a failure (1), as in fetch-model, not bad input (2).
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -415,14 +429,21 @@ def test_main_job_failed_download_is_one_error_line(server, image_pair, tmp_path
     assert not model.exists()
 
 
-def test_main_job_checks_output_dir_before_downloading(server, image_pair, tmp_path,
-                                                        monkeypatch):
+def test_main_job_checks_output_dir_before_downloading(server, image_pair, tmp_path, monkeypatch):
     state, base = server
     content, style = image_pair
     (tmp_path / "blocker").write_text("a file")
     main_job_env(monkeypatch, NST_VGG_URL=base + PATH)
-    result = run_cli("--content", content, "--style", style,
-                     "--output-dir", tmp_path / "blocker" / "out", "--model", tmp_path / "v.mat")
+    result = run_cli(
+        "--content",
+        content,
+        "--style",
+        style,
+        "--output-dir",
+        tmp_path / "blocker" / "out",
+        "--model",
+        tmp_path / "v.mat",
+    )
     assert result.returncode == 2 and "output directory is not writable" in result.stderr
     assert state.requests == []
 
@@ -436,8 +457,9 @@ def test_main_job_downloads_a_missing_model_first(server, image_pair, tmp_path, 
     state.payload = bogus
     model = tmp_path / "models" / "vgg.mat"
     main_job_env(monkeypatch, NST_VGG_URL=base + PATH, NST_VGG_SHA256=sha256(bogus))
-    result = run_cli("--content", content, "--style", style, "--output-dir", tmp_path / "out",
-                     "--model", model)
+    result = run_cli(
+        "--content", content, "--style", style, "--output-dir", tmp_path / "out", "--model", model
+    )
     assert model.read_bytes() == bogus
     assert f"Downloaded {model}" in result.stdout
     assert result.returncode == 2
