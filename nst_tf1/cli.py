@@ -345,13 +345,21 @@ def _guarded(work):
         return _error(exc, EXIT_FAILURE)
 
 
-def run_main(argv: Sequence[str]) -> int:
-    """The main job: parse, run, print; return the exit status."""
+def run_main(argv: Sequence[str], *, program: bool = False) -> int:
+    """The main job: parse, run, print; return the exit status.
+
+    ``program``: this process is the command itself (not a caller of :func:`main`); it is
+    then started again with glibc's malloc tunables (:mod:`nst_tf1.allocator`) before work.
+    """
     from .settings import Settings
 
     args = build_parser().parse_args(argv)
     print_model = args.print_model
     del args.print_model
+    if program and not print_model:
+        from .allocator import reexec_with_tunables
+
+        reexec_with_tunables()
 
     def work():
         settings = Settings(**vars(args))
@@ -783,7 +791,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         int: the exit status.
     """
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
-    return run_main(argv)
+    return run_main(argv, program=program)

@@ -95,7 +95,9 @@ def describe_device() -> dict[str, Any]:
         :data:`BF16_CPU_FLAGS` the CPU has; None where its flags cannot be read), ``gpus``
         (the names of the GPUs TensorFlow sees), ``tensorflow`` (version),
         ``tensorflow_package`` (the distribution installed), ``cuda_build`` (whether that
-        TensorFlow was built with CUDA) and ``onednn`` (whether oneDNN is on).
+        TensorFlow was built with CUDA), ``onednn`` (whether oneDNN is on) and
+        ``glibc_tunables`` (``$GLIBC_TUNABLES``, which sets malloc's behaviour and so the
+        peak memory: see :mod:`nst_tf1.allocator`; None when unset).
     """
     import tensorflow as tf
 
@@ -121,6 +123,7 @@ def describe_device() -> dict[str, Any]:
         "tensorflow_package": tensorflow_distribution(),
         "cuda_build": cuda_build,
         "onednn": onednn_enabled(),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
     }
 
 

@@ -108,6 +108,7 @@ def test_run_json_has_every_field(finished_run, vgg_file):
         "tensorflow_package",
         "cuda_build",
         "onednn",
+        "glibc_tunables",
     }
     assert isinstance(device["onednn"], bool) and isinstance(device["gpus"], list)
     assert record["versions"]["numpy"] == np.__version__
