@@ -482,6 +482,16 @@ CHILDREN = {
 def child(name, spec, log):
     """Run one configuration in a fresh interpreter; return its result dict and wall time."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    if name == "project":
+        # The command starts itself with glibc's malloc tunables (nst_tf1.allocator); here
+        # cli.main(argv) is called from Python, which does not, so the child gets them as
+        # the command would. The references run with glibc's defaults, as the course's code.
+        sys.path.insert(0, ROOT)
+        from nst_tf1.allocator import tunables_to_add
+
+        tunables = tunables_to_add(os.environ)
+        if tunables:
+            env["GLIBC_TUNABLES"] = tunables
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", name, json.dumps(spec)],
@@ -596,6 +606,16 @@ def main(argv=None):
     shown = " ".join(argv if argv is not None else sys.argv[1:])
     log(f"command: python benchmarks/bench.py {shown}")
     log(f"machine: {machine()}")
+    sys.path.insert(0, ROOT)
+    from nst_tf1.allocator import tunables_to_add
+
+    tunables = tunables_to_add(os.environ)
+    log(
+        "malloc: project runs with GLIBC_TUNABLES="
+        + (tunables or os.environ.get("GLIBC_TUNABLES", "") or "(unset)")
+        + "; the references with "
+        + (os.environ.get("GLIBC_TUNABLES") or "glibc's defaults")
+    )
     made = ensure_model(args.model)
     log(
         f"model: {args.model} ({os.path.getsize(args.model) / 1e6:.0f} MB"
