@@ -175,7 +175,7 @@ class CourseCost:
 
 
 def run_command(argv, log_path):
-    """Run ``argv``; (exit status, wall seconds, peak RSS MB of that process)."""
+    """Run ``argv``; (exit status, wall seconds, peak RSS in MiB of that process)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     with open(log_path, "w") as log:
         start = time.perf_counter()
@@ -280,7 +280,7 @@ def main(argv=None):
                         "peak_rss_mb": rss,
                     }
                 )
-                print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MB", flush=True)
+                print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MiB", flush=True)
     for pair, (content, style) in pairs.items():
         runs = all_runs[pair]
         print(f"\n== {pair}: {os.path.basename(content)} + {os.path.basename(style)}")
@@ -326,7 +326,7 @@ def main(argv=None):
 def report(pair, configs, runs, target):
     print(f"  course run's final J in the run (the target of 'reached'): {target:.4g}")
     print(
-        f"  {'config':7} {'wall s':>7} {'RSS MB':>7} {'evals':>5} {'J in run':>9} "
+        f"  {'config':7} {'wall s':>7} {'RSS MiB':>7} {'evals':>5} {'J in run':>9} "
         f"{'J jpg':>9} {'J png':>9} {'reached':>8} {'speed-up':>8}"
     )
     course = [r["wall_s"] for r in runs if r["config"] == "course"]
