@@ -60,7 +60,7 @@ from .images import (
     size_for_aspect,
     size_for_max_side,
 )
-from .lock import LOCK_FILE, FileLock
+from .lock import LOCK_FILE, FileLock, LockBusy, lock_holder
 from .optimize import NonFiniteCostError, Step
 from .preflight import (
     FINAL_IMAGE,
@@ -264,7 +264,9 @@ class _Run:
                             f"{' + '.join(job.styles)} -> {job.out}"
                         )
                     )
-                self._run_job(runner, job)
+                with self._pair_lock(job) as free:
+                    if free:
+                        self._run_job(runner, job)
                 if self.stop() and number < len(todo):
                     raise Interrupted(
                         self.stop.signum,
@@ -357,6 +359,8 @@ class _Run:
         """The jobs to run: in a batch, a pair whose result exists is skipped (unless
         --overwrite) and one saved by an interrupted run is rerun."""
         for job in jobs:
+            if self.batch and lock_holder(os.path.join(job.out, LOCK_FILE)):
+                continue  # another run works there: its files are its own (see _pair_lock)
             self._clean_up(job.out)
         if not self.batch:
             return jobs
@@ -533,6 +537,38 @@ class _Run:
             self.device,
             self.choices,
         )
+
+    @contextlib.contextmanager
+    def _pair_lock(self, job):
+        """In a batch, hold the lock of the pair's folder while working in it.
+
+        A single run into that folder is then refused, as a second run into any folder in
+        use is; and a pair whose folder another run holds is skipped with a note naming it,
+        its files left alone. Yields whether the pair is free (always true outside a batch).
+        """
+        if not self.batch:
+            yield True
+            return
+        created = not os.path.isdir(job.out)
+        try:
+            os.makedirs(job.out, exist_ok=True)
+            lock = FileLock(
+                os.path.join(job.out, LOCK_FILE), f"Skipping {job.out}: it is in use by"
+            ).acquire()
+        except LockBusy as exc:
+            self.report(Advance(_steps_per_job(self.s)))
+            self.report(Message(str(exc), "note"))
+            yield False
+            return
+        except OSError as exc:
+            raise RunFailed(f"cannot write {job.out} ({exc.strerror or exc})") from None
+        try:
+            yield True
+        finally:
+            lock.release()
+            if created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(job.out)  # only when empty: the pair stopped before its first save
 
     def _run_job(self, runner, job):
         """Optimise one pair, saving as it goes; a batch goes on after a failed pair.

@@ -122,6 +122,63 @@ def test_second_run_into_a_folder_in_use_is_refused(tmp_path, capsys, image_pair
     assert os.listdir(out) == []  # the holder removed its lock file; nothing else written
 
 
+def _two_contents(tmp_path):
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("a.jpg", "b.jpg"):
+        write_image(contents / name, rng.integers(0, 255, (HEIGHT, WIDTH, 3)))
+    return contents
+
+
+def test_batch_skips_a_pair_folder_another_run_is_using(tmp_path, capsys, image_pair, vgg_file):
+    """A single run into OUT/a__style while a batch into OUT starts: the batch leaves that
+    folder (its running run.json, its unfinished/ staging) alone and does the other pair."""
+    out = tmp_path / "out"
+    busy = out / "a__style"
+    (busy / "unfinished").mkdir(parents=True)
+    running = json.dumps({"status": "running"})
+    (busy / "run.json").write_text(running)
+    (busy / "unfinished" / "run.json").write_text(running)
+    holder = hold_lock(busy / ".nst-tf1.lock")
+    try:
+        status, stdout, err = run_main(
+            _args(_two_contents(tmp_path), image_pair[1], vgg_file, out, "--iterations", 1),
+            capsys,
+        )
+    finally:
+        holder.communicate("", timeout=30)
+    assert status == 0, err
+    said = stdout + err
+    assert f"Skipping {busy}: it is in use by another run (pid {holder.pid}" in said, said
+    assert (out / "b__style" / "generated_image.jpg").exists()
+    assert _record(out / "b__style")["status"] == "finished"
+    assert (busy / "run.json").read_text() == running  # not marked "killed"
+    assert (busy / "unfinished" / "run.json").read_text() == running
+    assert not (busy / "generated_image.jpg").exists()
+
+
+def test_single_run_into_the_pair_a_batch_is_on_is_refused(tmp_path, image_pair, vgg_file):
+    out = tmp_path / "out"
+    batch = start_run(
+        *_args(_two_contents(tmp_path), image_pair[1], vgg_file, out),
+        *("--iterations", 10000, "--save-every", 1),
+    )
+    try:
+        wait_for_line(batch, "Iteration 1 ")
+        single = run_cli(
+            *_args(image_pair[0], image_pair[1], vgg_file, out / "a__style", "--iterations", 1),
+        )
+    finally:
+        batch.send_signal(signal.SIGINT)
+        batch.communicate(timeout=120)
+    assert single.returncode == 2, single.stderr
+    assert f"output folder {out / 'a__style'} is in use by another run (pid {batch.pid}" in (
+        single.stderr
+    )
+    assert _record(out / "a__style")["status"] == "stopped"  # the batch's, not "killed"
+
+
 # ----------------------------------------------------------------------------------------
 # 2. An interrupted rerun keeps the finished result
 
