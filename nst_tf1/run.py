@@ -359,7 +359,7 @@ class _Run:
         """The jobs to run: in a batch, a pair whose result exists is skipped (unless
         --overwrite) and one saved by an interrupted run is rerun."""
         for job in jobs:
-            if self.batch and lock_holder(os.path.join(job.out, LOCK_FILE)):
+            if self.batch and lock_holder(os.path.join(job.out, LOCK_FILE)) is not None:
                 continue  # another run works there: its files are its own (see _pair_lock)
             self._clean_up(job.out)
         if not self.batch:
