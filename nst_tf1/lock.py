@@ -64,14 +64,20 @@ class FileLock:
         path: the lock file (created if missing).
         what: the start of the refusal, followed by the holder: e.g. ``"output folder out
             is in use by"``.
+        advice: the end of the refusal, after the holder.
 
     Attributes:
         stale: what the lock file said when this process took it over from a process that
             had ended without releasing it (killed), else ``None``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
-        self.path, self.what = os.fspath(path), what
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        what: str,
+        advice: str = "wait for it to end, or stop it",
+    ) -> None:
+        self.path, self.what, self.advice = os.fspath(path), what, advice
         self.fd: int | None = None
         self.stale: dict[str, Any] | None = None
 
@@ -96,9 +102,7 @@ class FileLock:
                         break
                     time.sleep(0.01)
                     holder = _read(self.path)
-                raise LockBusy(
-                    f"{self.what} {_describe(holder)}; wait for it to end, or stop it"
-                ) from None
+                raise LockBusy(f"{self.what} {_describe(holder)}; {self.advice}") from None
             except BaseException:
                 os.close(fd)
                 raise

@@ -553,7 +553,9 @@ class _Run:
         try:
             os.makedirs(job.out, exist_ok=True)
             lock = FileLock(
-                os.path.join(job.out, LOCK_FILE), f"Skipping {job.out}: it is in use by"
+                os.path.join(job.out, LOCK_FILE),
+                f"Skipping {job.out}: it is in use by",
+                "the same batch run again once it has ended does this pair",
             ).acquire()
         except LockBusy as exc:
             self.report(Advance(_steps_per_job(self.s)))

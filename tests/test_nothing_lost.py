@@ -151,6 +151,7 @@ def test_batch_skips_a_pair_folder_another_run_is_using(tmp_path, capsys, image_
     assert status == 0, err
     said = stdout + err
     assert f"Skipping {busy}: it is in use by another run (pid {holder.pid}" in said, said
+    assert "the same batch run again once it has ended does this pair" in said
     assert (out / "b__style" / "generated_image.jpg").exists()
     assert _record(out / "b__style")["status"] == "finished"
     assert (busy / "run.json").read_text() == running  # not marked "killed"
