@@ -82,6 +82,18 @@ def image_pair(tmp_path_factory):
     return content, style
 
 
+def run_args(content, style, model, *extra):
+    """The flags a test run starts with: the pair, the model and the test size, then
+    ``extra``; as strings, for ``main()`` as for a subprocess."""
+    args = ["--content", content, "--style", style, "--model", model]
+    return [str(a) for a in (*args, "--height", HEIGHT, "--width", WIDTH, *extra)]
+
+
+def run_args_into(content, style, model, out_dir, *extra):
+    """:func:`run_args` into ``out_dir`` with seed 0."""
+    return run_args(content, style, model, "--output-dir", out_dir, "--seed", 0, *extra)
+
+
 def run_cli(*args, cwd=ROOT, timeout=600):
     """Run ``python run_nst.py ARGS`` in a subprocess; return the CompletedProcess."""
     # Without TF_CPP_MIN_LOG_LEVEL, as a user runs it: the CLI itself must keep stderr clean.

@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH, run_cli, write_image
+from conftest import HEIGHT, WIDTH, run_args, run_cli, write_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -350,18 +350,9 @@ def test_bad_image_is_refused(tmp_path, capsys, image_pair, vgg_file, kind, mess
     out_dir = tmp_path / "out"
     status, _, err = run_main(
         [
-            "--content",
-            args["content"],
-            "--style",
-            args["style"],
-            "--model",
-            vgg_file,
+            *run_args(args["content"], args["style"], vgg_file),
             "--output-dir",
             out_dir,
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             "--iterations",
             1,
         ],
@@ -562,18 +553,9 @@ def test_bad_model_file_is_refused(tmp_path, capsys, image_pair, vgg_file, kind,
     out_dir = tmp_path / "out"
     status, _, err = run_main(
         [
-            "--content",
-            image_pair[0],
-            "--style",
-            image_pair[1],
-            "--model",
-            model,
+            *run_args(image_pair[0], image_pair[1], model),
             "--output-dir",
             out_dir,
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             "--no-download",
         ],
         capsys,
@@ -595,18 +577,9 @@ def test_output_dir_that_is_a_file_is_refused(tmp_path, capsys, image_pair, vgg_
     ):
         status, _, err = run_main(
             [
-                "--content",
-                image_pair[0],
-                "--style",
-                image_pair[1],
-                "--model",
-                vgg_file,
+                *run_args(image_pair[0], image_pair[1], vgg_file),
                 "--output-dir",
                 out_dir,
-                "--height",
-                HEIGHT,
-                "--width",
-                WIDTH,
             ],
             capsys,
         )
@@ -626,18 +599,9 @@ def test_full_disk_is_refused_before_the_model_is_read(
     monkeypatch.setattr("nst_tf1.vgg.read_vgg_weights", lambda path: read.append(path))
     status, _, err = run_main(
         [
-            "--content",
-            image_pair[0],
-            "--style",
-            image_pair[1],
-            "--model",
-            vgg_file,
+            *run_args(image_pair[0], image_pair[1], vgg_file),
             "--output-dir",
             tmp_path / "out",
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             "--iterations",
             40,
         ],

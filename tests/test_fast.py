@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH, run_cli
+from conftest import run_args, run_cli
 
 from nst_tf1.settings import COURSE, FAST, Settings, SettingsError
 
@@ -206,18 +206,9 @@ def test_fast_run_end_to_end_records_its_choices(
 def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     out = tmp_path / "adam"
     status, _, err = _main(
-        "--content",
-        image_pair[0],
-        "--style",
-        image_pair[1],
-        "--model",
-        vgg_file,
+        *run_args(image_pair[0], image_pair[1], vgg_file),
         "--output-dir",
         out,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
         "--fast",
         "--optimizer",
         "adam",
@@ -244,18 +235,9 @@ def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair
 
     out = tmp_path / "course"
     status, _, err = _main(
-        "--content",
-        image_pair[0],
-        "--style",
-        image_pair[1],
-        "--model",
-        vgg_file,
+        *run_args(image_pair[0], image_pair[1], vgg_file),
         "--output-dir",
         out,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
         "--iterations",
         4,
         "--seed",

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import FAULT_TABLE, HEIGHT, ROOT, WIDTH
+from conftest import FAULT_TABLE, ROOT, run_args_into
 from test_weights import PATH, payload, server, sha256  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.faults
@@ -113,26 +113,6 @@ class Proc:
         return lines[-1].strip()
 
 
-def run_args(content, style, model, out, *extra):
-    return [
-        "--content",
-        content,
-        "--style",
-        style,
-        "--model",
-        model,
-        "--output-dir",
-        out,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
-        "--seed",
-        0,
-        *extra,
-    ]
-
-
 def snapshot(directory):
     """{relative path: bytes} of the non-hidden files under ``directory``."""
     files = {}
@@ -189,7 +169,7 @@ def pair_and_model(image_pair, vgg_file):
 def finished_out(tmp_path, pair_and_model):
     """An output folder holding a finished 2-iteration result."""
     out = tmp_path / "out"
-    rerun(*run_args(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
+    rerun(*run_args_into(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
     assert status(out) == "finished"
     return out
 
@@ -227,7 +207,9 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     release = tmp_path / "release"
     pause = {"model-read": "model-read", "graph-build": "graph-build", "mid-save": "save"}
     proc = Proc(
-        *run_args(*pair_and_model, out, "--iterations", 100000, "--save-every", 1, "--seed", 3),
+        *run_args_into(
+            *pair_and_model, out, "--iterations", 100000, "--save-every", 1, "--seed", 3
+        ),
         NST_TF1_PAUSE_AT=pause.get(moment, ""),
         NST_TF1_RELEASE=release,
     )
@@ -265,7 +247,7 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     if over_finished:
         ended += ", finished result kept"
 
-    again = rerun(*run_args(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
+    again = rerun(*run_args_into(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
     assert status(out) == "finished"
     check_no_half_files(out)
     check_clean(out)
@@ -360,7 +342,7 @@ def test_two_downloads_race(server, payload, tmp_path):  # noqa: F811
 
 def test_two_runs_race(tmp_path, pair_and_model):
     out = tmp_path / "out"
-    args = run_args(*pair_and_model, out, "--iterations", 100000, "--save-every", 1)
+    args = run_args_into(*pair_and_model, out, "--iterations", 100000, "--save-every", 1)
     procs = [Proc(*args), Proc(*args)]  # started together: one gets the folder
     deadline = time.monotonic() + TIMEOUT
     while all(p.popen.poll() is None for p in procs) and time.monotonic() < deadline:
@@ -375,7 +357,7 @@ def test_two_runs_race(tmp_path, pair_and_model):
     assert winner.finish() == 130, winner.stderr
     check_no_half_files(out)
     assert status(out) == "stopped"
-    rerun(*run_args(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
+    rerun(*run_args_into(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
     assert status(out) == "finished"
     check_clean(out)
     record(
@@ -433,7 +415,7 @@ def test_disk_fills_during_a_run(tmp_path, pair_and_model):
     with small_file_system(disk) as mounted:
         out = disk / "out"
         release = tmp_path / "release"
-        args = run_args(*pair_and_model, out, "--iterations", 20, "--save-every", 1)
+        args = run_args_into(*pair_and_model, out, "--iterations", 20, "--save-every", 1)
         proc = Proc(
             *args,
             NST_TF1_PAUSE_AT="save",
@@ -454,7 +436,7 @@ def test_disk_fills_during_a_run(tmp_path, pair_and_model):
         assert status(out) == "failed"
         if filler:
             os.remove(filler)
-        rerun(*run_args(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
+        rerun(*run_args_into(*pair_and_model, out, "--iterations", 2, "--save-every", 1))
         assert status(out) == "finished"
         check_clean(out)
     how = "tmpfs of 2 MB filled" if mounted else "simulated ENOSPC (no mount allowed)"

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, ROOT, WIDTH, write_image
+from conftest import HEIGHT, ROOT, WIDTH, run_args, run_args_into, write_image
 from test_bad_input import assert_one_line_error, run_main
 
 from nst_tf1.images import read_comment, save_image
@@ -38,26 +38,6 @@ def _size_of(path):
         return img.size
 
 
-def _args(content, style, model, out_dir, *extra):
-    return [
-        "--content",
-        content,
-        "--style",
-        style,
-        "--model",
-        model,
-        "--output-dir",
-        out_dir,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
-        "--seed",
-        0,
-        *extra,
-    ]
-
-
 # ----------------------------------------------------------------------------------------
 # SIGINT / SIGTERM in a real process
 
@@ -69,7 +49,7 @@ def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, 
     out_dir = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONUNBUFFERED"] = "1"
-    args = _args(*image_pair, vgg_file, out_dir, "--iterations", 100000, "--save-every", 3)
+    args = run_args_into(*image_pair, vgg_file, out_dir, "--iterations", 100000, "--save-every", 3)
     proc = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
         cwd=ROOT,
@@ -115,7 +95,8 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
     out_dir = tmp_path / "out"
     # Adam moves every pixel by about the learning rate: 1e30 overflows the Gram matrices.
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 5, "--learning-rate", 1e30), capsys
+        run_args_into(*image_pair, vgg_file, out_dir, "--iterations", 5, "--learning-rate", 1e30),
+        capsys,
     )
     assert_one_line_error(
         status,
@@ -150,7 +131,7 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
 def test_non_finite_initial_cost_saves_nothing(tmp_path, capsys, image_pair, vgg_file):
     out_dir = tmp_path / "out"
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys
+        run_args_into(*image_pair, vgg_file, out_dir, "--iterations", 3, "--alpha", 1e38), capsys
     )
     assert_one_line_error(status, err, "for the initial image: nothing saved", code=1)
     # No image; only the run's record (issue 5), which says how it ended.
@@ -181,7 +162,7 @@ def test_disk_full_mid_run_keeps_earlier_images(
 
     monkeypatch.setattr(os, "fsync", fsync)
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, out_dir, "--iterations", 6, "--save-every", 2), capsys
+        run_args_into(*image_pair, vgg_file, out_dir, "--iterations", 6, "--save-every", 2), capsys
     )
     monkeypatch.undo()
     assert_one_line_error(
@@ -231,12 +212,12 @@ def test_existing_output_policy(tmp_path, capsys, image_pair, other_pair, vgg_fi
     final = out_dir / "generated_image.jpg"
     run = ["--iterations", 1, "--save-every", 1]
 
-    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run), capsys)
+    status, out, err = run_main(run_args_into(*image_pair, vgg_file, out_dir, *run), capsys)
     assert status == 0, err
     first = final.read_bytes()
 
     # Another pair: refused before anything is written, the result untouched.
-    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run), capsys)
+    status, out, err = run_main(run_args_into(*other_pair, vgg_file, out_dir, *run), capsys)
     assert_one_line_error(
         status,
         err,
@@ -247,14 +228,18 @@ def test_existing_output_policy(tmp_path, capsys, image_pair, other_pair, vgg_fi
     assert final.read_bytes() == first
 
     # The same pair again: replaced, and said so.
-    status, out, err = run_main(_args(*image_pair, vgg_file, out_dir, *run, "--seed", 5), capsys)
+    status, out, err = run_main(
+        run_args_into(*image_pair, vgg_file, out_dir, *run, "--seed", 5), capsys
+    )
     assert status == 0, err
     assert f"Replacing {final}: an earlier result of the same content/style pair" in out
     second = final.read_bytes()
     assert second != first
 
     # Another pair with --overwrite: replaced, and said so.
-    status, out, err = run_main(_args(*other_pair, vgg_file, out_dir, *run, "--overwrite"), capsys)
+    status, out, err = run_main(
+        run_args_into(*other_pair, vgg_file, out_dir, *run, "--overwrite"), capsys
+    )
     assert status == 0, err
     assert (
         f"Replacing {final} (from content content.jpg and style style.jpg) as "
@@ -269,7 +254,7 @@ def test_existing_output_of_unknown_origin_is_refused(tmp_path, capsys, image_pa
     out_dir.mkdir()
     final = write_image(out_dir / "generated_image.jpg", np.zeros((HEIGHT, WIDTH, 3)))
     before = open(final, "rb").read()
-    status, _, err = run_main(_args(*image_pair, vgg_file, out_dir), capsys)
+    status, _, err = run_main(run_args_into(*image_pair, vgg_file, out_dir), capsys)
     assert_one_line_error(status, err, f"{final} exists (of unknown origin", "--overwrite")
     assert open(final, "rb").read() == before
     assert os.listdir(out_dir) == ["generated_image.jpg"]
@@ -295,18 +280,9 @@ def test_batch_reruns_an_interrupted_pair_and_skips_a_finished_one(
         save_image(out_dir / label / "generated_image.jpg", blank, comment=signature)
     status, out, err = run_main(
         [
-            "--content",
-            contents,
-            "--style",
-            image_pair[1],
-            "--model",
-            vgg_file,
+            *run_args(contents, image_pair[1], vgg_file),
             "--output-dir",
             out_dir,
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             "--iterations",
             1,
         ],

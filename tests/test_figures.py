@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH, run_cli
+from conftest import HEIGHT, WIDTH, run_args, run_cli
 
 from nst_tf1 import figures
 from nst_tf1.cli import build_parser, main
@@ -55,16 +55,7 @@ def finished_run(tmp_path_factory, vgg_file, image_pair):
     content, style = image_pair
     status = main(
         [
-            "--content",
-            content,
-            "--style",
-            style,
-            "--model",
-            vgg_file,
-            "--height",
-            str(HEIGHT),
-            "--width",
-            str(WIDTH),
+            *run_args(content, style, vgg_file),
             "--iterations",
             str(ITERATIONS),
             "--save-every",
@@ -132,16 +123,7 @@ def test_recorded_seed_reproduces_the_run(finished_run, vgg_file, image_pair, tm
     assert (
         main(
             [
-                "--content",
-                content,
-                "--style",
-                style,
-                "--model",
-                vgg_file,
-                "--height",
-                str(HEIGHT),
-                "--width",
-                str(WIDTH),
+                *run_args(content, style, vgg_file),
                 "--iterations",
                 "2",
                 "--save-every",
@@ -178,16 +160,7 @@ def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         main(
             [
-                "--content",
-                content,
-                "--style",
-                style,
-                "--model",
-                vgg_file,
-                "--height",
-                str(HEIGHT),
-                "--width",
-                str(WIDTH),
+                *run_args(content, style, vgg_file),
                 "--iterations",
                 "5",
                 "--save-every",
@@ -412,16 +385,7 @@ def test_run_beyond_the_course_records_run_json(vgg_file, image_pair, tmp_path):
     assert (
         main(
             [
-                "--content",
-                content,
-                "--style",
-                style,
-                "--model",
-                vgg_file,
-                "--height",
-                str(HEIGHT),
-                "--width",
-                str(WIDTH),
+                *run_args(content, style, vgg_file),
                 "--iterations",
                 "2",
                 "--save-every",

@@ -15,31 +15,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, ROOT, WIDTH, run_cli, write_image
+from conftest import HEIGHT, ROOT, WIDTH, run_args, run_args_into, run_cli, write_image
 from test_bad_input import _layer_index, _mat_round_trip, assert_one_line_error, run_main
 from test_weights import payload, server  # noqa: F401  (fixtures)
 
 from nst_tf1.images import read_comment
-
-
-def _args(content, style, model, out_dir, *extra):
-    return [
-        "--content",
-        content,
-        "--style",
-        style,
-        "--model",
-        model,
-        "--output-dir",
-        out_dir,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
-        "--seed",
-        0,
-        *extra,
-    ]
 
 
 def _record(out_dir):
@@ -98,7 +78,7 @@ def finished(tmp_path, capsys, image_pair, vgg_file):
     """A finished 2-iteration run in tmp_path/out; returns the output dir."""
     out = tmp_path / "out"
     status, _, err = run_main(
-        _args(*image_pair, vgg_file, out, "--iterations", 2, "--save-every", 1), capsys
+        run_args_into(*image_pair, vgg_file, out, "--iterations", 2, "--save-every", 1), capsys
     )
     assert status == 0, err
     return out
@@ -113,7 +93,7 @@ def test_second_run_into_a_folder_in_use_is_refused(tmp_path, capsys, image_pair
     out.mkdir()
     holder = hold_lock(out / ".nst-tf1.lock")
     try:
-        status, _, err = run_main(_args(*image_pair, vgg_file, out), capsys)
+        status, _, err = run_main(run_args_into(*image_pair, vgg_file, out), capsys)
     finally:
         holder.communicate("", timeout=30)
     assert_one_line_error(
@@ -143,7 +123,7 @@ def test_batch_skips_a_pair_folder_another_run_is_using(tmp_path, capsys, image_
     holder = hold_lock(busy / ".nst-tf1.lock")
     try:
         status, stdout, err = run_main(
-            _args(_two_contents(tmp_path), image_pair[1], vgg_file, out, "--iterations", 1),
+            run_args_into(_two_contents(tmp_path), image_pair[1], vgg_file, out, "--iterations", 1),
             capsys,
         )
     finally:
@@ -162,13 +142,15 @@ def test_batch_skips_a_pair_folder_another_run_is_using(tmp_path, capsys, image_
 def test_single_run_into_the_pair_a_batch_is_on_is_refused(tmp_path, image_pair, vgg_file):
     out = tmp_path / "out"
     batch = start_run(
-        *_args(_two_contents(tmp_path), image_pair[1], vgg_file, out),
+        *run_args_into(_two_contents(tmp_path), image_pair[1], vgg_file, out),
         *("--iterations", 10000, "--save-every", 1),
     )
     try:
         wait_for_line(batch, "Iteration 1 ")
         single = run_cli(
-            *_args(image_pair[0], image_pair[1], vgg_file, out / "a__style", "--iterations", 1),
+            *run_args_into(
+                image_pair[0], image_pair[1], vgg_file, out / "a__style", "--iterations", 1
+            ),
         )
     finally:
         batch.send_signal(signal.SIGINT)
@@ -188,7 +170,7 @@ def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pai
     final = finished / "generated_image.jpg"
     before = {name: (finished / name).read_bytes() for name in os.listdir(finished)}
     proc = start_run(
-        *_args(
+        *run_args_into(
             *image_pair, vgg_file, finished, "--iterations", 100000, "--save-every", 1, "--seed", 7
         )
     )
@@ -215,7 +197,9 @@ def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pai
 
     # A rerun that finishes replaces the earlier result, and the unfinished folder goes.
     status, out, err = run_main(
-        _args(*image_pair, vgg_file, finished, "--iterations", 1, "--save-every", 1, "--seed", 9),
+        run_args_into(
+            *image_pair, vgg_file, finished, "--iterations", 1, "--save-every", 1, "--seed", 9
+        ),
         capsys,
     )
     assert status == 0, err
@@ -246,18 +230,9 @@ def test_batch_labels_are_unique_by_construction(tmp_path, capsys, image_pair, v
     out = tmp_path / "out"
     status, _, err = run_main(
         [
-            "--content",
-            contents,
-            "--style",
-            image_pair[1],
-            "--model",
-            vgg_file,
+            *run_args(contents, image_pair[1], vgg_file),
             "--output-dir",
             out,
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             "--iterations",
             1,
         ],
@@ -432,7 +407,9 @@ def test_rerun_removes_what_a_killed_run_left(finished, capsys, image_pair, vgg_
     record = _record(finished)
     record["status"] = "running"
     (finished / "run.json").write_text(json.dumps(record))
-    status, out, err = run_main(_args(*image_pair, vgg_file, finished, "--iterations", 1), capsys)
+    status, out, err = run_main(
+        run_args_into(*image_pair, vgg_file, finished, "--iterations", 1), capsys
+    )
     assert status == 0, err
     assert "Removed 2 temporary file(s) a killed run left in" in err
     assert ".3.abcd1234.tmp.png" in err
@@ -450,7 +427,7 @@ def test_rerun_killed_while_moving_into_place_is_completed(finished, capsys, ima
     shutil.copy(finished / "generated_image.jpg", unfinished / "generated_image.jpg")
     shutil.copy(finished / "1.png", unfinished / "1.png")
     status, out, err = run_main(
-        _args(
+        run_args_into(
             *image_pair,
             vgg_file,
             finished,
@@ -508,7 +485,7 @@ def test_disk_full_at_run_json_names_it_and_marks_it_failed(
 
     monkeypatch.setattr(os, "fsync", fsync)
     status, _, err = run_main(
-        _args(*image_pair, vgg_file, out, "--iterations", 6, "--save-every", 2), capsys
+        run_args_into(*image_pair, vgg_file, out, "--iterations", 6, "--save-every", 2), capsys
     )
     monkeypatch.undo()
     said = (
@@ -533,18 +510,9 @@ def test_model_that_is_not_a_regular_file_is_refused_at_once(tmp_path, image_pai
     os.mkfifo(fifo)
     for model, kind in (("/dev/zero", "is a character device"), (fifo, "is a FIFO")):
         result = run_cli(
-            "--content",
-            image_pair[0],
-            "--style",
-            image_pair[1],
-            "--model",
-            model,
+            *run_args(image_pair[0], image_pair[1], model),
             "--output-dir",
             tmp_path / "out",
-            "--height",
-            HEIGHT,
-            "--width",
-            WIDTH,
             timeout=60,
         )
         assert_one_line_error(result.returncode, result.stderr, str(model), kind)
@@ -688,7 +656,7 @@ def test_model_with_wrong_values_is_refused(
     tmp_path, capsys, image_pair, vgg_file, change, message
 ):
     model = _edit_layer(vgg_file, tmp_path / "bad.mat", "conv3_1", change)
-    status, _, err = run_main(_args(*image_pair, model, tmp_path / "out"), capsys)
+    status, _, err = run_main(run_args_into(*image_pair, model, tmp_path / "out"), capsys)
     assert_one_line_error(status, err, model, "layer 'conv3_1'", message)
 
 
@@ -706,7 +674,7 @@ def test_synthetic_files_pass_the_value_checks(vgg_file, vgg_file_old):
 def test_missing_model_messages_name_make_vgg(tmp_path, capsys, image_pair):
     missing = tmp_path / "none.mat"
     for args in (
-        _args(*image_pair, missing, tmp_path / "out", "--no-download"),
+        run_args_into(*image_pair, missing, tmp_path / "out", "--no-download"),
         ["--print-model", "--model", missing],
         ["activations", "--image", image_pair[0], "--model", missing],
     ):
@@ -734,7 +702,7 @@ def test_signal_before_the_first_iteration_saves_nothing(
 
     monkeypatch.setattr(graph.TransferGraph, "__init__", interrupted)
     out = tmp_path / "out"
-    status, _, err = run_main(_args(*image_pair, vgg_file, out), capsys)
+    status, _, err = run_main(run_args_into(*image_pair, vgg_file, out), capsys)
     assert status == 130
     assert "before the optimisation started; nothing saved" in err
     assert os.listdir(out) == []

@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH, run_cli
+from conftest import HEIGHT, WIDTH, run_args, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -185,18 +185,9 @@ def test_cli_bf16_unsupported_is_one_line_and_exit_2(
     )
     status = cli.main(
         [
-            "--content",
-            image_pair[0],
-            "--style",
-            image_pair[1],
-            "--model",
-            vgg_file,
+            *run_args(image_pair[0], image_pair[1], vgg_file),
             "--output-dir",
             str(tmp_path),
-            "--height",
-            str(HEIGHT),
-            "--width",
-            str(WIDTH),
             "--precision",
             "bf16",
         ]
@@ -208,18 +199,9 @@ def test_cli_bf16_unsupported_is_one_line_and_exit_2(
 
 def test_cli_lbfgs_writes_the_result(image_pair, vgg_file, tmp_path):
     result = run_cli(
-        "--content",
-        image_pair[0],
-        "--style",
-        image_pair[1],
-        "--model",
-        vgg_file,
+        *run_args(image_pair[0], image_pair[1], vgg_file),
         "--output-dir",
         tmp_path,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
         "--optimizer",
         "lbfgs",
         "--iterations",
@@ -356,18 +338,9 @@ def test_engine_lbfgs_and_bf16_through_the_reused_graph(images, vgg_file):
 
 def test_cli_extended_path_takes_the_optimizer(image_pair, vgg_file, tmp_path):
     result = run_cli(
-        "--content",
-        image_pair[0],
-        "--style",
-        image_pair[1],
-        "--model",
-        vgg_file,
+        *run_args(image_pair[0], image_pair[1], vgg_file),
         "--output-dir",
         tmp_path,
-        "--height",
-        HEIGHT,
-        "--width",
-        WIDTH,
         "--pooling",
         "max",
         "--optimizer",

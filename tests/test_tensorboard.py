@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH
+from conftest import HEIGHT, WIDTH, run_args
 
 from nst_tf1.config import CONFIG
 from nst_tf1.summaries import TAGS, layer_tag
@@ -126,16 +126,7 @@ def test_cli_logdir_writes_events(vgg_file, image_pair, tmp_path, capsys):
     assert (
         main(
             [
-                "--content",
-                content,
-                "--style",
-                style,
-                "--model",
-                vgg_file,
-                "--height",
-                str(HEIGHT),
-                "--width",
-                str(WIDTH),
+                *run_args(content, style, vgg_file),
                 "--iterations",
                 "1",
                 "--output-dir",
