@@ -42,6 +42,17 @@ def test_pixel_bounds_are_0_to_255_after_adding_means():
     np.testing.assert_allclose(high + CONFIG.MEANS, 255)
 
 
+def test_scipys_bounds_list_is_pixel_bounds_value_by_value():
+    """The list handed to SciPy holds three shared pairs, in the flattened image's order."""
+    from nst_tf1.optimize import _channel_bounds, pixel_bounds
+
+    shape = (1, 4, 5, 3)
+    pairs = _channel_bounds(shape)
+    low, high = pixel_bounds(shape)
+    assert pairs == list(zip(low.reshape(-1).tolist(), high.reshape(-1).tolist()))
+    assert len({id(pair) for pair in pairs}) == 3
+
+
 def test_lbfgs_lowers_the_cost_and_keeps_pixels_in_range(images, vgg_file):
     # noise_ratio 0.6 puts some start pixels outside 0..255: the start is clipped first.
     steps = _run(images, vgg_file, optimizer="lbfgs", num_iterations=12, save_every=3)
