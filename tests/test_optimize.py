@@ -363,3 +363,68 @@ def test_cli_extended_path_takes_the_optimizer(image_pair, vgg_file, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "generated_image.jpg").exists()
+
+
+def _backprop_labels(graph):
+    return {
+        op.get_attr("_kernel").decode()
+        for op in graph.get_operations()
+        if op.type == "Conv2DBackpropInput" and "_kernel" in op.node_def.attr
+    }
+
+
+def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vgg_file):
+    """The L-BFGS graph's dJ/dX of each convolution runs TensorFlow's blockwise Eigen kernel
+    (LBFGS_KERNEL_LABELS); the gradient equals the default kernel's up to rounding, and the
+    course's Adam graph keeps the default kernel (it matches the course bit for bit)."""
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.graph import LBFGS_KERNEL_LABELS, TransferGraph
+    from nst_tf1.images import generate_noise_image, reshape_and_normalize_image
+    from nst_tf1.vgg import read_vgg_weights
+
+    weights = read_vgg_weights(vgg_file)
+    content, style = (reshape_and_normalize_image(i) for i in images)
+    generated = generate_noise_image(content, seed=0)
+    with TransferGraph(weights, HEIGHT, WIDTH) as adam:
+        assert _backprop_labels(adam.graph) == set()
+    with TransferGraph(weights, HEIGHT, WIDTH, optimizer="lbfgs") as lbfgs:
+        assert _backprop_labels(lbfgs.graph) == {LBFGS_KERNEL_LABELS["Conv2DBackpropInput"]}
+        a_C, grams = lbfgs.content_target(content), lbfgs.style_grams(style)
+        feed = {lbfgs._a_C_value: a_C, **dict(zip(lbfgs._gram_values, grams))}
+        lbfgs.sess.run([lbfgs._assign_a_C, *lbfgs._assign_grams], feed)
+        lean = lbfgs.sess.run(lbfgs._gradient, {lbfgs.model["input"]: generated})
+        # The same J, differentiated in a second graph with the default kernels.
+        with tf.Graph().as_default():
+            from nst_tf1.costs import compute_content_cost, compute_style_cost, total_cost
+            from nst_tf1.vgg import build_vgg_model
+
+            with tf.Session() as sess:
+                model = build_vgg_model(weights, HEIGHT, WIDTH)
+                sess.run(model["input"].assign(content))
+                J_content = compute_content_cost(sess.run(model["conv4_2"]), model["conv4_2"])
+                sess.run(model["input"].assign(style))
+                J = total_cost(J_content, compute_style_cost(sess, model))
+                (gradient,) = tf.gradients(J, model["input"])
+                assert _backprop_labels(sess.graph) == set()
+                default = sess.run(gradient, {model["input"]: generated})
+    assert np.abs(lean).max() > 0
+    np.testing.assert_allclose(lean, default, rtol=1e-4, atol=1e-5 * np.abs(default).max())
+
+
+def test_lean_kernels_change_nothing_without_the_kernel_or_with_a_gpu(monkeypatch):
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.graph import lean_kernels
+
+    def backprop_labels(labels):
+        with tf.Graph().as_default() as graph:
+            x = tf.placeholder(tf.float32, (1, 4, 4, 2))
+            with lean_kernels(graph, labels):
+                tf.gradients(tf.nn.conv2d(x, tf.ones((3, 3, 2, 2)), 1, "SAME"), x)
+        return _backprop_labels(graph)
+
+    assert backprop_labels({"Conv2DBackpropInput": "eigen_tensor"}) == {"eigen_tensor"}
+    assert backprop_labels({"Conv2DBackpropInput": "no_such_kernel"}) == set()
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    assert backprop_labels({"Conv2DBackpropInput": "eigen_tensor"}) == set()
