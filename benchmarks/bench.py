@@ -64,8 +64,8 @@ BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 1, 512))
 
 
 # --------------------------------------------------------------------------- measuring
-def peak_rss_mb():
-    """Peak resident set size of this process (VmHWM), in MB."""
+def peak_rss_mib():
+    """Peak resident set size of this process (VmHWM), in MiB."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
@@ -256,7 +256,7 @@ def timed_iterations(spec, start, load, step, image, means):
 
     Returns:
         dict: load_s, setup_s (build and the first step), iter_times (the other steps),
-        wall_s, final_cost, peak_rss_mb.
+        wall_s, final_cost, peak_rss_mib.
     """
     times, J, mark = [], None, time.perf_counter()
     setup = mark - start - load
@@ -275,7 +275,7 @@ def timed_iterations(spec, start, load, step, image, means):
         "iter_times": times[1:],
         "wall_s": wall,
         "final_cost": J,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -390,7 +390,7 @@ def run_project_cli(spec):
         "wall_s": wall,
         "costs": costs[:-1],
         "final_cost": costs[-1],
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -689,7 +689,7 @@ def main(argv=None):
     log(
         f"{'whole run (' + str(args.iterations) + ' it)':20} {'load s':>6} {'setup s':>7} "
         f"{'ms/it':>7} {'wall s':>7} {'wall/(N*it)':>11} {'rest s':>6} {'(N*it+rest)/(N*it)':>18} "
-        f"{'peak RSS MB':>11} {'final J':>10}"
+        f"{'peak RSS MiB':>12} {'final J':>10}"
     )
     for name, r in whole.items():
         if not r:
@@ -700,7 +700,7 @@ def main(argv=None):
         log(
             f"{name:20} {r['load_s']:6.2f} {r['setup_s']:7.2f} {ms:7.1f} {r['wall_s']:7.1f} "
             f"{r['wall_s'] / n_it:11.3f} {rest:6.1f} {(n_it + rest) / n_it:18.3f} "
-            f"{r['peak_rss_mb']:11.0f} {r['final_cost']:10.4g}"
+            f"{r['peak_rss_mib']:12.0f} {r['final_cost']:10.4g}"
         )
     proj = whole.get("project")
     if proj and whole.get("eager"):
@@ -714,7 +714,7 @@ def main(argv=None):
             f"project/reference (separate processes): ms per iteration "
             f"{median_ms(pr['iter_times'], args.warmup) / median_ms(rr['iter_times'], args.warmup):.3f}, "  # noqa: E501
             f"wall {pr['wall_s'] / rr['wall_s']:.3f}, peak RSS "
-            f"{pr['peak_rss_mb'] / rr['peak_rss_mb']:.3f}"
+            f"{pr['peak_rss_mib'] / rr['peak_rss_mib']:.3f}"
         )
 
     if "interleaved" not in skip:

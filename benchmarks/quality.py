@@ -277,7 +277,7 @@ def main(argv=None):
                         "repeat": repeat,
                         "out": out,
                         "wall_s": wall,
-                        "peak_rss_mb": rss,
+                        "peak_rss_mib": rss,
                     }
                 )
                 print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MiB", flush=True)
@@ -336,7 +336,7 @@ def report(pair, configs, runs, target):
             reach = "-" if run["reach_s"] is None else f"{run['reach_s']:.1f} s"
             speedup = "" if name == "course" else f"{course_wall / run['wall_s']:.2f}x"
             print(
-                f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mb']:7.0f} "
+                f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mib']:7.0f} "
                 f"{run['evaluations']:5d} {run['in_run']:9.3g} "
                 f"{run['saved']['generated_image.jpg'][0]:9.3g} "
                 f"{run['saved']['generated_image.png'][0]:9.3g} {reach:>8} {speedup:>8}"
