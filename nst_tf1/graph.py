@@ -9,7 +9,7 @@
                    G_S^[l]: a non-trainable Variable per layer, the style's Gram target
     total_cost:    J = alpha J_content + beta J_style  (+ tv_weight J_tv, beyond the course)
     optimizer:     Adam's train_step on the input   (or lbfgs: dJ/dG for SciPy's L-BFGS-B,
-                   its Conv2DBackpropInput ops on a leaner kernel: LBFGS_KERNEL_LABELS)
+                   its Conv2DBackpropInput ops on a leaner kernel: optimize.lean_kernels)
     summaries:     the cost scalars for TensorBoard (only with a logdir)
 
 The targets are computed the course's way: the content (style) image is assigned to the
@@ -28,7 +28,6 @@ the quiet first import of TensorFlow for commands (:func:`import_tensorflow`).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import sys
@@ -48,7 +47,7 @@ from .costs import (
 )
 from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
-from .optimize import OPTIMIZERS, model_lbfgs, model_nn
+from .optimize import OPTIMIZERS, lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
 from .vgg import build_vgg_model, initialize_vgg_weights
 
@@ -57,14 +56,12 @@ if TYPE_CHECKING:
     from .vgg import VGGWeights
 
 __all__ = [
-    "LBFGS_KERNEL_LABELS",
     "PRECISIONS",
     "PrecisionError",
     "resolve_precision",
     "TransferGraph",
     "bf16_unsupported_reason",
     "import_tensorflow",
-    "lean_kernels",
     "session_config",
     "style_grams_in_own_graph",
 ]
@@ -72,20 +69,6 @@ __all__ = [
 #: Arithmetic precisions of the session; the first is the course's; "auto" is bf16 where the
 #: CPU and TensorFlow can run it (:func:`bf16_unsupported_reason`), else fp32.
 PRECISIONS = ("fp32", "bf16", "auto")
-
-#: Kernels that the L-BFGS graph's gradient ops ask for, by TensorFlow kernel label (op type
-#: -> label); see :func:`lean_kernels`. Without oneDNN, TensorFlow's default CPU kernel for
-#: Conv2DBackpropInput (dJ/dX of a convolution) first writes the whole im2col matrix of one
-#: image, (n_H n_W) x (3 * 3 * n_C_in) float32: 276 MB for conv1_2 at 300x400, the peak of
-#: every evaluation. The "eigen_tensor" kernel contracts the same sums block by block.
-#: Measured on the trained stand-in, one evaluation of J and dJ/dG (fp32, oneDNN off, AMD
-#: EPYC), memory above the resting memory, default -> eigen_tensor: 150x200 96 -> 66 MiB,
-#: 0.46 -> 0.40 s; 300x400 384 -> 211 MiB, 1.48 -> 1.38 s; 600x800 1529 -> 797 MiB,
-#: 5.46 -> 5.15 s. dJ/dG differs in the last bits (2e-7 of its largest value), J not at
-#: all. With oneDNN on, its own kernel replaces both (same gradient, label or not). The
-#: course's Adam graph keeps the default kernel, so that it matches the course's code bit
-#: for bit.
-LBFGS_KERNEL_LABELS = {"Conv2DBackpropInput": "eigen_tensor"}
 
 
 class PrecisionError(InputError):
@@ -136,35 +119,6 @@ def resolve_precision(precision: str) -> tuple[str, str]:
     if reason is None:
         return "bf16", "this CPU has bfloat16 instructions and TensorFlow runs with oneDNN"
     return "fp32", reason.split(";")[0]
-
-
-def lean_kernels(graph: Any, labels: dict[str, str] = LBFGS_KERNEL_LABELS) -> Any:
-    """A context in which the ops created in ``graph`` ask for the kernels ``labels`` names.
-
-    Uses ``tf.Graph._kernel_label_map``, the TF1 graph's own (private) switch. Each label is
-    applied only where TensorFlow registers a CPU kernel under it and no GPU is visible (the
-    labelled kernels are CPU kernels: on a GPU machine the ops would run on the CPU);
-    otherwise the context changes nothing.
-
-    Args:
-        graph: the ``tf.Graph`` the ops are built in.
-        labels: op type -> kernel label, by default :data:`LBFGS_KERNEL_LABELS`.
-
-    Returns:
-        a context manager.
-    """
-    import tensorflow.compat.v1 as tf
-    from tensorflow.python.framework import kernels
-
-    label_map = getattr(graph, "_kernel_label_map", None)
-    if label_map is None or tf.config.list_physical_devices("GPU"):
-        return contextlib.nullcontext()
-    usable = {}
-    for op, label in labels.items():
-        registered = kernels.get_registered_kernels_for_op(op).kernel
-        if any(k.device_type == "CPU" and k.label == label for k in registered):
-            usable[op] = label
-    return label_map(usable) if usable else contextlib.nullcontext()
 
 
 def session_config(precision: str = "fp32") -> Any:

@@ -8,7 +8,8 @@ printing and saving to the caller:
   costs per iteration;
 * :func:`model_lbfgs`: SciPy's L-BFGS-B on the pixels, each evaluation one ``sess.run``
   fetching J and dJ/dG together (the TF1 ``ScipyOptimizerInterface`` pattern), with bounds
-  that keep every pixel in 0..255 (:func:`pixel_bounds`).
+  that keep every pixel in 0..255 (:func:`pixel_bounds`); dJ/dG is built within
+  :func:`lean_kernels`, which picks a convolution-gradient kernel without a 276 MB buffer.
 
 A NaN or infinite cost stops either loop with :class:`NonFiniteCostError`, which carries the
 last image whose costs were finite.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,11 +30,13 @@ import numpy as np
 from .config import CONFIG
 
 __all__ = [
+    "LBFGS_KERNEL_LABELS",
     "OPTIMIZERS",
     "Step",
     "NonFiniteCostError",
     "model_nn",
     "model_lbfgs",
+    "lean_kernels",
     "pixel_bounds",
 ]
 
@@ -47,6 +51,20 @@ OPTIMIZERS = ("adam", "lbfgs")
 #: the true J). Measured on the trained stand-in, louvre_small + monet at 300x400, best J
 #: after 12 evaluations: unscaled 3.0e8; FIRST_STEP 2, 8, 32, 128: 3.4e8, 2.4e8, 2.0e8, 2.6e8.
 FIRST_STEP = 32.0
+
+#: Kernels that the L-BFGS graph's gradient ops ask for, by TensorFlow kernel label (op type
+#: -> label); see :func:`lean_kernels`. Without oneDNN, TensorFlow's default CPU kernel for
+#: Conv2DBackpropInput (dJ/dX of a convolution) first writes the whole im2col matrix of one
+#: image, (n_H n_W) x (3 * 3 * n_C_in) float32: 276 MB for conv1_2 at 300x400, the peak of
+#: every evaluation. The "eigen_tensor" kernel contracts the same sums block by block.
+#: Measured on the trained stand-in, one evaluation of J and dJ/dG (fp32, oneDNN off, AMD
+#: EPYC), memory above the resting memory, default -> eigen_tensor: 150x200 96 -> 66 MiB,
+#: 0.46 -> 0.40 s; 300x400 384 -> 211 MiB, 1.48 -> 1.38 s; 600x800 1529 -> 797 MiB,
+#: 5.46 -> 5.15 s. dJ/dG differs in the last bits (2e-7 of its largest value), J not at
+#: all. With oneDNN on, its own kernel replaces both (same gradient, label or not). The
+#: course's Adam graph keeps the default kernel, so that it matches the course's code bit
+#: for bit.
+LBFGS_KERNEL_LABELS = {"Conv2DBackpropInput": "eigen_tensor"}
 
 #: Fewest evaluations before ``stop_when`` may end :func:`model_lbfgs`.
 MIN_EVALUATIONS = 6
@@ -188,9 +206,10 @@ def model_lbfgs(
 
     SciPy drives the loop, so it runs in a worker thread that hands each evaluation over
     and waits until the consumer asks for the next one; closing the generator stops it.
-    Before its first evaluation SciPy converts the bounds in a Python loop over every pixel
-    value (about 0.4 s at 300x400); the first evaluation, at the start image, runs in the
-    consumer's thread meanwhile, and SciPy's call for it takes that result. The bounds go to
+    SciPy converts the bounds in Python loops over every pixel value: 0.24 s at 300x400
+    before its first evaluation (which, at the start image, runs in the consumer's thread
+    meanwhile; SciPy's call for it takes that result) and 0.78 s after it, before the
+    second (measured with SciPy 1.17 on the AMD EPYC of benchmarks/). The bounds go to
     ``fmin_l_bfgs_b`` as SciPy's list of (low, high) pairs holding three tuples, one per
     channel (:func:`_channel_bounds`): ``minimize(method="L-BFGS-B")`` rebuilds any bounds as
     a list of 360,000 tuples of new floats at 300x400 and keeps it for the whole run (40 MB;
@@ -199,7 +218,7 @@ def model_lbfgs(
 
     SciPy minimises s J with s = ``first_step`` / max|dJ/dG| at the start image, so that its
     first step moves no pixel by more than ``first_step`` grey levels (see
-    :data:`FIRST_STEP`); its own convergence tests are off (``ftol = gtol = 0``: they would
+    :data:`FIRST_STEP`); its own convergence tests are off (``factr = pgtol = 0``: they would
     read the scaled values), so the budget, ``stop_when`` or ``should_stop`` ends it.
 
     Args:
@@ -211,8 +230,8 @@ def model_lbfgs(
         should_stop: optional callable polled before every evaluation but the first; when it
             returns true the last Step (the best image so far) comes next, with ``iteration``
             the number of evaluations done.
-        gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here when
-            ``None`` (pass it for a finalised graph).
+        gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here (within
+            :func:`lean_kernels`) when ``None`` (pass it for a finalised graph).
         first_step: see above; ``None`` lets SciPy see J unscaled.
         stop_when: end as converged once this returns true for the best Step so far (its
             image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
@@ -232,7 +251,7 @@ def model_lbfgs(
     image = model["input"]
     shape = tuple(image.get_shape().as_list())
     if gradient is None:
-        with tf.name_scope("lbfgs"):
+        with tf.name_scope("lbfgs"), lean_kernels(image.graph):
             (gradient,) = tf.gradients(costs[0], image)
     fetches = [*costs, gradient]
     low, high = pixel_bounds(shape)
@@ -331,6 +350,41 @@ def model_lbfgs(
 
 class _Stopped(Exception):
     """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
+
+
+def lean_kernels(graph: Any, labels: dict[str, str] | None = None) -> Any:
+    """A context in which the ops created in ``graph`` ask for the kernels ``labels`` names.
+
+    Uses ``tf.Graph._kernel_label_map``, the TF1 graph's own (private) switch. A label is
+    applied only where TensorFlow registers a CPU kernel under it and TensorFlow sees no
+    device but the CPU (the labelled kernels are CPU kernels: on a GPU or another
+    accelerator the ops would be moved to the CPU). Where any of this cannot be read (a
+    TensorFlow without these private functions), the context changes nothing.
+
+    Args:
+        graph: the ``tf.Graph`` the ops are built in.
+        labels: op type -> kernel label; default :data:`LBFGS_KERNEL_LABELS`.
+
+    Returns:
+        a context manager.
+    """
+    import tensorflow.compat.v1 as tf
+
+    labels = LBFGS_KERNEL_LABELS if labels is None else labels
+    try:
+        from tensorflow.python.framework import kernels
+
+        label_map = graph._kernel_label_map
+        if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
+            return contextlib.nullcontext()
+        usable = {}
+        for op, label in labels.items():
+            registered = kernels.get_registered_kernels_for_op(op).kernel
+            if any(k.device_type == "CPU" and k.label == label for k in registered):
+                usable[op] = label
+    except (ImportError, AttributeError):
+        return contextlib.nullcontext()
+    return label_map(usable) if usable else contextlib.nullcontext()
 
 
 def _channel_bounds(shape: tuple[int, ...]) -> list[tuple[float, float]]:

@@ -42,6 +42,26 @@ def test_pixel_bounds_are_0_to_255_after_adding_means():
     np.testing.assert_allclose(high + CONFIG.MEANS, 255)
 
 
+def test_lbfgs_hands_scipy_the_shared_bounds_list(monkeypatch, images, vgg_file):
+    """model_lbfgs calls fmin_l_bfgs_b with the three-tuple list (minimize would rebuild
+    the bounds as one tuple and two floats per value, 40 MB at 300x400, for the whole run)."""
+    import scipy.optimize
+
+    seen = []
+    real = scipy.optimize.fmin_l_bfgs_b
+
+    def spy(func, x0, **kwargs):
+        seen.append(kwargs["bounds"])
+        return real(func, x0, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", spy)
+    steps = _run(images, vgg_file, optimizer="lbfgs", num_iterations=3, save_every=3)
+    assert len(steps) == 4
+    [bounds] = seen
+    assert len(bounds) == HEIGHT * WIDTH * 3
+    assert len({id(pair) for pair in bounds}) == 3
+
+
 def test_scipys_bounds_list_is_pixel_bounds_value_by_value():
     """The list handed to SciPy holds three shared pairs, in the flattened image's order."""
     from nst_tf1.optimize import _channel_bounds, pixel_bounds
@@ -365,6 +385,12 @@ def test_cli_extended_path_takes_the_optimizer(image_pair, vgg_file, tmp_path):
     assert (tmp_path / "generated_image.jpg").exists()
 
 
+def _only_a_cpu():
+    import tensorflow.compat.v1 as tf
+
+    return all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
+
+
 def _backprop_labels(graph):
     return {
         op.get_attr("_kernel").decode()
@@ -373,14 +399,16 @@ def _backprop_labels(graph):
     }
 
 
+@pytest.mark.skipif("not _only_a_cpu()", reason="the labels apply only without accelerators")
 def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vgg_file):
     """The L-BFGS graph's dJ/dX of each convolution runs TensorFlow's blockwise Eigen kernel
     (LBFGS_KERNEL_LABELS); the gradient equals the default kernel's up to rounding, and the
     course's Adam graph keeps the default kernel (it matches the course bit for bit)."""
     import tensorflow.compat.v1 as tf
 
-    from nst_tf1.graph import LBFGS_KERNEL_LABELS, TransferGraph
+    from nst_tf1.graph import TransferGraph
     from nst_tf1.images import generate_noise_image, reshape_and_normalize_image
+    from nst_tf1.optimize import LBFGS_KERNEL_LABELS
     from nst_tf1.vgg import read_vgg_weights
 
     weights = read_vgg_weights(vgg_file)
@@ -412,10 +440,11 @@ def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vg
     np.testing.assert_allclose(lean, default, rtol=1e-4, atol=1e-5 * np.abs(default).max())
 
 
+@pytest.mark.skipif("not _only_a_cpu()", reason="the labels apply only without accelerators")
 def test_lean_kernels_change_nothing_without_the_kernel_or_with_a_gpu(monkeypatch):
     import tensorflow.compat.v1 as tf
 
-    from nst_tf1.graph import lean_kernels
+    from nst_tf1.optimize import lean_kernels
 
     def backprop_labels(labels):
         with tf.Graph().as_default() as graph:
@@ -426,5 +455,11 @@ def test_lean_kernels_change_nothing_without_the_kernel_or_with_a_gpu(monkeypatc
 
     assert backprop_labels({"Conv2DBackpropInput": "eigen_tensor"}) == {"eigen_tensor"}
     assert backprop_labels({"Conv2DBackpropInput": "no_such_kernel"}) == set()
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    real = tf.config.list_physical_devices()
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [*real, gpu])
+    assert backprop_labels({"Conv2DBackpropInput": "eigen_tensor"}) == set()
+    # A TensorFlow whose graphs lack the private switch: nothing changes, nothing fails.
+    monkeypatch.undo()
+    monkeypatch.delattr(tf.Graph, "_kernel_label_map")
     assert backprop_labels({"Conv2DBackpropInput": "eigen_tensor"}) == set()
