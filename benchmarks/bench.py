@@ -479,17 +479,24 @@ CHILDREN = {
 
 
 # --------------------------------------------------------------------------- the parent
+def project_tunables():
+    """The ``GLIBC_TUNABLES`` the project's child runs with, or None for the environment's.
+
+    The command starts itself with glibc's malloc tunables (nst_tf1.allocator); the child
+    calls cli.main(argv) from Python, which does not, so it gets them as the command would.
+    The references run with glibc's defaults, as the course's code does.
+    """
+    sys.path.insert(0, ROOT)
+    from nst_tf1.allocator import tunables_to_add
+
+    return tunables_to_add(os.environ)
+
+
 def child(name, spec, log):
     """Run one configuration in a fresh interpreter; return its result dict and wall time."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     if name == "project":
-        # The command starts itself with glibc's malloc tunables (nst_tf1.allocator); here
-        # cli.main(argv) is called from Python, which does not, so the child gets them as
-        # the command would. The references run with glibc's defaults, as the course's code.
-        sys.path.insert(0, ROOT)
-        from nst_tf1.allocator import tunables_to_add
-
-        tunables = tunables_to_add(os.environ)
+        tunables = project_tunables()
         if tunables:
             env["GLIBC_TUNABLES"] = tunables
     start = time.perf_counter()
@@ -606,10 +613,7 @@ def main(argv=None):
     shown = " ".join(argv if argv is not None else sys.argv[1:])
     log(f"command: python benchmarks/bench.py {shown}")
     log(f"machine: {machine()}")
-    sys.path.insert(0, ROOT)
-    from nst_tf1.allocator import tunables_to_add
-
-    tunables = tunables_to_add(os.environ)
+    tunables = project_tunables()
     log(
         "malloc: project runs with GLIBC_TUNABLES="
         + (tunables or os.environ.get("GLIBC_TUNABLES", "") or "(unset)")
