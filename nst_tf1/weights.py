@@ -499,7 +499,7 @@ def format_mib(size: float) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-#: Where the hints suggest writing a synthetic network (the README's example path).
+#: Where the hints suggest writing a synthetic network (the example path in docs/vgg-file.md).
 SYNTHETIC_MODEL = "models/synthetic-vgg19.mat"
 
 
