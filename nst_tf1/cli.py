@@ -425,10 +425,14 @@ def figure_main(argv: Sequence[str]) -> int:
     p.add_argument(
         "--run-dir",
         default=CONFIG.OUTPUT_DIR,
-        help="the run's output directory, holding run.json (default: %(default)s)",
+        help="the run's output directory, holding run.json, or a batch's: the figures of "
+        "every pair (default: %(default)s)",
     )
     p.add_argument(
-        "--out-dir", default=None, help="where <figure>.png go (default: RUN_DIR/figures)"
+        "--out-dir",
+        default=None,
+        help="where <figure>.png go (default: RUN_DIR/figures; for a batch, each pair's "
+        "PAIR/figures, or OUT_DIR/PAIR)",
     )
     p.add_argument(
         "--columns",

@@ -103,15 +103,10 @@ def _pair(batch_dir: str, folder: str) -> Pair:
 
 def read_pairs(batch_dir: str | os.PathLike[str]) -> list[Pair]:
     """Every pair folder of a batch (a subfolder holding a run.json), by folder name."""
-    from .record import RUN_FILE
+    from .record import pair_folders
 
     batch_dir = os.fspath(batch_dir)
-    folders = sorted(
-        entry.name
-        for entry in os.scandir(batch_dir)
-        if entry.is_dir() and os.path.isfile(os.path.join(entry.path, RUN_FILE))
-    )
-    return [_pair(batch_dir, folder) for folder in folders]
+    return [_pair(batch_dir, folder) for folder in pair_folders(batch_dir)]
 
 
 def _duration(seconds: float | None) -> str:

@@ -1,5 +1,8 @@
 """The course's figures, from a finished run (its ``run.json``) or from the network itself.
 
+``nst-tf1 figure`` (:func:`make_run_figures`) draws them for one run, or for every pair of a
+batch when given the batch's output folder.
+
 Every figure is a PNG; all but the cost curve are drawn with Pillow alone:
 
     panel        "content image + style image = generated image", three images with captions
@@ -566,11 +569,17 @@ def make_run_figures(
 ) -> Iterator[tuple[str, PIL.Image.Image]]:
     """``nst-tf1 figure``: draw figures of a run and write them as ``OUT_DIR/<name>.png``.
 
+    ``run_dir`` is one run's folder (its ``run.json``), or a batch's output folder: no
+    ``run.json`` of its own, a pair folder with one for every pair that has started. For a
+    batch, every pair's figures are drawn, each into ``PAIR/figures`` (or
+    ``OUT_DIR/PAIR``); a pair that cannot give a figure (it failed before its final image,
+    say) does not stop the others, and is named in the error raised at the end.
+
     Every check comes first: matplotlib when ``costs`` is asked for, the run record, the
     output directory.
 
     Args:
-        run_dir: the run's output directory, holding ``run.json``.
+        run_dir: the run's output directory, holding ``run.json``, or a batch's.
         names: which of :data:`FIGURES`, made in that table's order.
         out_dir: where the PNGs go (default ``RUN_DIR/figures``).
         columns, max_images: of the strip (see :func:`run_figure`).
@@ -580,10 +589,10 @@ def make_run_figures(
 
     Raises:
         nst_tf1.errors.InputError: no usable record, an unwritable ``out_dir``, a figure the
-            run cannot give (the message names it), or no matplotlib for ``costs``.
+            run cannot give (the message names it, and for a batch the pairs), or no
+            matplotlib for ``costs``.
     """
-    from .preflight import check_writable_dir
-    from .record import read_run_record
+    from .record import RUN_FILE, pair_folders, read_run_record
 
     names = [name for name in FIGURES if name in names]
     if "costs" in names:
@@ -593,6 +602,40 @@ def make_run_figures(
             others = " ".join(name for name in names if name != "costs")
             hint = f" (or make the others: nst-tf1 figure {others})" if others else ""
             raise InputError(f"{exc}{hint}") from None
+    run_dir = os.fspath(run_dir)
+    pairs = [] if os.path.isfile(os.path.join(run_dir, RUN_FILE)) else pair_folders(run_dir)
+    if not pairs:
+        yield from _figures_of_one_run(run_dir, names, out_dir, columns, max_images)
+        return
+    problems = []
+    for pair in pairs:
+        pair_dir = os.path.join(run_dir, pair)
+        pair_out = os.path.join(out_dir, pair) if out_dir else None
+        try:
+            read_run_record(pair_dir)
+        except InputError as exc:
+            problems.append((pair, str(exc)))
+            continue
+        for name in names:  # a figure the pair cannot give does not stop the others
+            try:
+                yield from _figures_of_one_run(pair_dir, [name], pair_out, columns, max_images)
+            except InputError as exc:
+                problems.append((pair, str(exc)))
+    if problems:
+        failed = sorted({pair for pair, _ in problems})
+        detail = "; ".join(f"{pair}: {problem}" for pair, problem in problems)
+        raise InputError(
+            f"{len(failed)} of the {len(pairs)} pairs in {run_dir} lack figures: "
+            f"{detail} (one pair alone: nst-tf1 figure --run-dir "
+            f"{os.path.join(run_dir, failed[0])})"
+        )
+
+
+def _figures_of_one_run(run_dir, names, out_dir, columns, max_images):
+    """:func:`make_run_figures` of one run's folder."""
+    from .preflight import check_writable_dir
+    from .record import read_run_record
+
     record = read_run_record(run_dir)
     out_dir = out_dir or os.path.join(run_dir, "figures")
     check_writable_dir(out_dir)

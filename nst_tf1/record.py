@@ -68,6 +68,7 @@ __all__ = [
     "STATUSES",
     "effective_status",
     "mark_killed",
+    "pair_folders",
     "REQUIRED_FIELDS",
     "RunRecord",
     "draw_seed",
@@ -321,6 +322,21 @@ def mark_killed(run_dir: str | os.PathLike[str]) -> bool:
     except OSError:
         return _patch_status(path, "killed")
     return True
+
+
+def pair_folders(batch_dir: str | os.PathLike[str]) -> list[str]:
+    """The pair folders of a batch's output folder: its subfolders holding a ``run.json``,
+    by name (a pair appears once its run has written its record, at its first save)."""
+    batch_dir = os.fspath(batch_dir)
+    try:
+        entries = list(os.scandir(batch_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(
+        entry.name
+        for entry in entries
+        if entry.is_dir() and os.path.isfile(os.path.join(entry.path, RUN_FILE))
+    )
 
 
 def read_run_record(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

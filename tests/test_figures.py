@@ -253,6 +253,63 @@ def test_figure_without_run_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "run.json: no such file" in err
 
 
+def _batch_of(finished_run, root, failed=()):
+    """A batch output folder holding copies of ``finished_run`` as pair folders; those in
+    ``failed`` failed before their final image."""
+    import shutil
+
+    for pair in ("a__style", "b__style", *failed):
+        shutil.copytree(finished_run, root / pair, ignore=shutil.ignore_patterns("figures"))
+    for pair in failed:
+        record = _record(root / pair)
+        del record["final"]
+        record["status"] = "failed"
+        (root / pair / "run.json").write_text(json.dumps(record))
+    (root / "not_started").mkdir()  # a pair folder without run.json yet: not a pair
+    return root
+
+
+def test_figure_on_a_batch_draws_every_pairs_figures(finished_run, tmp_path, capsys):
+    batch = _batch_of(finished_run, tmp_path / "batch")
+    assert main(["figure", "--run-dir", str(batch)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("Wrote ") == 2 * len(figures.FIGURES)
+    for pair in ("a__style", "b__style"):
+        for name in figures.FIGURES:
+            assert f"{batch / pair / 'figures' / name}.png" in out
+            _assert_figure(
+                batch / pair / "figures" / f"{name}.png", _read_png_size(finished_run, name)
+            )
+    assert not (batch / "figures").exists() and os.listdir(batch / "not_started") == []
+    # --out-dir: one folder per pair under it.
+    assert main(["figure", "strip", "--run-dir", str(batch), "--out-dir", str(tmp_path / "o")]) == 0
+    assert sorted(os.listdir(tmp_path / "o")) == ["a__style", "b__style"]
+    assert os.listdir(tmp_path / "o" / "a__style") == ["strip.png"]
+
+
+def _read_png_size(finished_run, name):
+    """The size of ``name``.png drawn from ``finished_run`` itself."""
+    figure = figures.run_figure(name, _record(finished_run), run_dir=finished_run)
+    return figure.size
+
+
+def test_figure_on_a_batch_names_the_pairs_it_could_not_draw(finished_run, tmp_path, capsys):
+    batch = _batch_of(finished_run, tmp_path / "batch", failed=["c__style"])
+    assert main(["figure", "--run-dir", str(batch)]) == 2
+    out, err = capsys.readouterr()
+    # The other pairs, and the figures the failed pair can give, are all drawn.
+    assert out.count("Wrote ") == 3 * len(figures.FIGURES) - 1
+    assert sorted(os.listdir(batch / "c__style" / "figures")) == [
+        "costs.png",
+        "noise.png",
+        "strip.png",
+    ]
+    assert err.count("\n") == 1 and err.startswith("nst-tf1: error: 1 of the 3 pairs in ")
+    assert "c__style: panel: " in err and "status 'failed'" in err
+    assert f"nst-tf1 figure --run-dir {batch / 'c__style'}" in err
+    assert "no such file" not in err
+
+
 def test_activations_command(vgg_file, image_pair, tmp_path, capsys):
     out = tmp_path / "act.png"
     assert (
