@@ -2,7 +2,7 @@
 """The course's neural style transfer: ``python run_nst.py --content C.jpg --style S.jpg``.
 
 See ``python run_nst.py --help``; the command line is ``nst_tf1.cli.main()``, the run itself
-``nst_tf1.run.run()``.
+``nst_tf1.run()``.
 """
 
 import sys

@@ -45,7 +45,7 @@ _EXPORTS = {
     "Settings": "settings",
     "style_transfer": "transfer",
     "Runner": "transfer",
-    "run": "run",
+    "run": "running",
     "InputError": "errors",
     "RunFailed": "errors",
     "Interrupted": "errors",

@@ -2,7 +2,7 @@
 ``python -m nst_tf1 ...``).
 
 This module parses the arguments into a :class:`~nst_tf1.settings.Settings`, hands it to
-:func:`nst_tf1.run.run`, prints what the run reports (the course's lines, a progress bar on
+:func:`nst_tf1.run`, prints what the run reports (the course's lines, a progress bar on
 stderr when it is a terminal) and maps errors to exit statuses. It is the only module that
 prints or exits, and no module imports it.
 
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from . import __version__
@@ -206,11 +208,12 @@ def _settings_arguments(p):
 
 
 def _course_lines(step):
-    """The course's progress lines, its float32 formatting included."""
+    """The course's progress lines (of a :class:`~nst_tf1.events.StepDone`), its float32
+    formatting included."""
     import numpy as np
 
     return (
-        f"Iteration {step.iteration} :\n"
+        f"Iteration {step.step} :\n"
         f"total cost = {np.float32(step.total_cost)!s}\n"
         f"content cost = {np.float32(step.content_cost)!s}\n"
         f"style cost = {np.float32(step.style_cost)!s}"
@@ -218,39 +221,57 @@ def _course_lines(step):
 
 
 class _Printer:
-    """Prints the events of :func:`nst_tf1.run.run`: lines, the course's costs, a progress
-    bar on stderr (only when it is a terminal) and the download's progress."""
+    """Prints the events of :func:`nst_tf1.run`: lines, the course's costs, a progress bar
+    on stderr (only when it is a terminal) and the download's progress."""
 
-    def __init__(self):
-        self.bar = self.fetch = None
+    def __init__(self, stop=None):
+        self.bar = self.fetch = self.quiet = None
+        self.stop = stop  # the _SignalStop to tell when the optimisation runs
 
     def __call__(self, event):
-        from . import run
-        from .weights import FetchEvent
+        from . import events, process
 
-        if isinstance(event, run.Message):
-            prefix = {"out": "", "note": f"{PROG}: ", "error": f"{PROG}: error: "}[event.kind]
-            self._write(prefix + event.text, sys.stdout if event.kind == "out" else sys.stderr)
-        elif isinstance(event, run.Costs):
-            self._write(_course_lines(event.step), sys.stdout)
-        elif isinstance(event, run.Advance):
-            self.bar.update(event.count)
-            if event.total_cost is not None:
-                self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
-        elif isinstance(event, run.Begin):
+        if isinstance(event, events.Loading):
+            self.quiet = process.QuietStart()
+            self.quiet.start()
+        elif isinstance(event, events.Note):
+            if event.code == "device":  # TensorFlow has started
+                self._quiet_stop()
+                process.tensorflow_started()
+            prefix = {"out": "", "note": f"{PROG}: ", "error": f"{PROG}: error: "}[event.level]
+            self._write(prefix + event.text, sys.stdout if event.level == "out" else sys.stderr)
+        elif isinstance(event, events.StepDone):
+            if self.stop is not None:
+                self.stop.saving = True  # from the first step on, a signal keeps the image
+            self.bar.update(1)
+            self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
+            if event.logged:
+                self._write(_course_lines(event), sys.stdout)
+        elif isinstance(event, events.StepsSkipped):
+            self.bar.update(event.steps)
+        elif isinstance(event, events.PairBegun):
+            if self.stop is not None:
+                self.stop.saving = False  # until its first step, nothing to save
+            styles = " + ".join(event.styles)
+            line = f"[{event.number}/{event.pairs}] {event.content} + {styles} -> {event.folder}"
+            self._write(line, sys.stdout)
+        elif isinstance(event, events.ScaleBegun):
+            line = f"Scale {event.scale}/{event.scales}: {event.height}x{event.width}"
+            self._write(line, sys.stdout)
+        elif isinstance(event, events.RunBegun):
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=event.total,
+                total=event.total_steps,
                 desc="style transfer",
                 unit="it",
                 file=sys.stderr,
                 disable=None,
                 leave=False,
             )
-        elif isinstance(event, run.Download):
+        elif isinstance(event, events.DownloadStarted):
             self.fetch = _FetchProgress(event.url, event.dest)
-        elif isinstance(event, FetchEvent) and self.fetch is not None:
+        elif isinstance(event, events.DownloadProgress) and self.fetch is not None:
             self.fetch(event)
 
     def _write(self, text, stream):
@@ -259,11 +280,56 @@ class _Printer:
         else:
             print(text, file=stream, flush=True)
 
-    def close(self):
+    def _quiet_stop(self, failed=False):
+        if self.quiet is not None:
+            self.quiet.stop(failed)
+            self.quiet = None
+
+    def close(self, failed=False):
+        """End the bars; ``failed``: the run ended by an unexpected error (what TensorFlow
+        logged while starting, if it was starting, is shown)."""
+        self._quiet_stop(failed)
         for shown in (self.bar, self.fetch):
             if shown is not None:
                 shown.close()
         self.bar = self.fetch = None
+
+
+class _SignalStop:
+    """SIGINT/SIGTERM for one run of the command line, as the run's ``should_stop``.
+
+    Before the optimisation (``saving`` false: the printer sets it from the events) there is
+    no image yet: a signal raises :class:`~nst_tf1.errors.Interrupted` and the run ends at
+    once. During it, the first signal only records itself; the run polls this object, ends
+    with the current image and saves it. A second signal raises ``Interrupted`` (stop
+    without saving). Handlers are installed only on the main thread, and restored after.
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.saving = False
+        self._previous = {}
+
+    def __call__(self):
+        return self.signum
+
+    def _handle(self, signum, frame):
+        from .errors import Interrupted
+
+        if not self.saving or self.signum is not None:
+            raise Interrupted(signum)
+        self.signum = signal.Signals(signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
 
 
 class _FetchProgress:
@@ -338,7 +404,7 @@ def _guarded(work):
         return work()
     except Interrupted as exc:
         _note(exc.message or "interrupted")
-        return 128 + exc.signum
+        return 128 + (exc.signum or signal.SIGINT)
     except InputError as exc:
         return _error(exc)
     except (RunFailed, DownloadError) as exc:
@@ -356,22 +422,26 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
     args = build_parser().parse_args(argv)
     print_model = args.print_model
     del args.print_model
-    if program and not print_model:
-        from .allocator import reexec_with_tunables
+    from .process import set_up
 
-        reexec_with_tunables()
+    set_up(program=program and not print_model)
 
     def work():
         settings = Settings(**vars(args))
         if print_model:
             return _print_model(settings)
-        from .run import run
+        from .errors import InputError, RunFailed
+        from .running import run
 
-        printer = _Printer()
-        try:
-            run(settings, printer)
-        finally:
-            printer.close()
+        with _SignalStop() as stop:
+            printer = _Printer(stop)
+            try:
+                run(settings, printer, stop)
+            except Exception as exc:
+                printer.close(failed=not isinstance(exc, (InputError, RunFailed)))
+                raise
+            finally:
+                printer.close()
         return EXIT_OK
 
     return _guarded(work)
@@ -379,7 +449,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
 
 def _print_model(settings):
     """``--print-model``: the course's ``pprint(model)`` of the graph built from the file."""
-    from .graph import import_tensorflow
+    from .process import import_tensorflow
     from .vgg import describe_model
     from .weights import read_existing_model
 
@@ -524,10 +594,12 @@ def activations_main(argv: Sequence[str]) -> int:
     args = p.parse_args(argv)
 
     def work():
+        from .process import import_tensorflow
         from .settings import Settings
 
         Settings(height=args.height, width=args.width)  # the same size checks as a run
         _check_range(p, "--channels", args.channels, 1, 512)
+        import_tensorflow()  # quietly, before the figure's graph
         path, figure, (n_H, n_W, n_C), count = make_activation_figure(
             args.image, args.layer, args.model, args.channels, args.height, args.width, args.output
         )
@@ -797,6 +869,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    return run_main(argv, program=program)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        return run_main(argv, program=program)
+    except SystemExit as exc:  # argparse: a bad argument (2), --help or --version (0)
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or EXIT_OK
+        raise

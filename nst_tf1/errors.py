@@ -27,17 +27,29 @@ class RunFailed(RuntimeError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal (SIGINT, SIGTERM) ended the run.
+    """The run was stopped: its ``should_stop`` said so, or a signal (SIGINT, SIGTERM).
 
     A ``KeyboardInterrupt``, so that code which handles Ctrl-C (the model download keeps its
     partial file) handles SIGTERM the same way, and no ``except Exception`` swallows it.
+    A caller tells it from a failure (:class:`RunFailed`, :class:`InputError`) by its type.
 
     Attributes:
-        signum: the signal's number (``signal.SIGINT`` ...).
+        signum: the signal's number (``signal.SIGINT`` ...), or ``None`` when ``should_stop``
+            asked without naming a signal.
         message: what was kept, one line (set by the run once it knows).
+        kept: the image saved for the stopped pair, else ``None``.
+        step: the step it stopped at, else ``None``.
     """
 
-    def __init__(self, signum: int, message: str = "") -> None:
+    def __init__(
+        self,
+        signum: int | None,
+        message: str = "",
+        kept: str | None = None,
+        step: int | None = None,
+    ) -> None:
         super().__init__(signum)
         self.signum = signum
         self.message = message
+        self.kept = kept
+        self.step = step

@@ -1,4 +1,4 @@
-"""What a run reports, as data: the typed events of :func:`nst_tf1.run.run`.
+"""What a run reports, as data: the typed events of :func:`nst_tf1.run`.
 
 A front end (the command line, the web page, the notebook, a Python caller) receives these
 values through the ``report`` callable it hands to ``run()`` and renders them its own way;
@@ -8,9 +8,12 @@ optional preview image of :class:`StepDone`, a NumPy array that :func:`to_dict` 
 
 The order of one run::
 
-    Note*  DownloadStarted DownloadProgress*  RunBegun
+    Note*  (DownloadStarted DownloadProgress*)?  Loading  Note(device)  Note*  RunBegun
     ( PairBegun?  ScaleBegun*  (StepDone | ImageSaved | Note)*  ImageSaved(final) )+
     Finished | Stopped | Failed
+
+(a pair of a batch that is skipped or fails reports ``StepsSkipped`` and a ``Note`` instead
+of its steps and images).
 
 ``Note`` carries everything else a run has to say (a killed run cleaned up after, what
 ``--fast`` chose, a pair of a batch skipped ...): a stable ``code`` a front end can switch on,
@@ -27,10 +30,12 @@ __all__ = [
     "Note",
     "DownloadStarted",
     "DownloadProgress",
+    "Loading",
     "RunBegun",
     "PairBegun",
     "ScaleBegun",
     "StepDone",
+    "StepsSkipped",
     "ImageSaved",
     "Finished",
     "Stopped",
@@ -74,13 +79,21 @@ class DownloadStarted(Event):
 @dataclasses.dataclass(frozen=True)
 class DownloadProgress(Event):
     """Progress of the download: ``kind`` is one of :class:`nst_tf1.weights.FetchEvent`'s
-    kinds (``"start"``, ``"resume"``, ``"progress"``, ``"retry"``, ``"verify"``,
-    ``"done"``); ``done`` and ``total`` are bytes (``total`` None when unknown)."""
+    kinds (``"resume"``, ``"start"``, ``"data"``, ``"retry"``, ``"done"``); ``done`` and
+    ``total`` are bytes (``total`` None when unknown); ``message`` the reason of a retry."""
 
     kind: str
     done: int | None = None
     total: int | None = None
     message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Loading(Event):
+    """The run starts loading ``what`` (``"tensorflow"``), which takes a few seconds; the
+    device :class:`Note` follows once it is loaded."""
+
+    what: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +152,9 @@ class StepDone(Event):
         image: only when the receiver asked for previews (``preview_every``) and this step is
             one of them: the current image as uint8 RGB, shape (height, width, 3), as it
             would be saved. ``None`` otherwise.
+        logged: the course shows this step's costs (every ``save_every``-th step, at every
+            scale); the command line prints its "Iteration i :" lines.
+        scale, scales: the ``--multires`` scale this step belongs to (1 of 1 without it).
     """
 
     step: int
@@ -149,6 +165,17 @@ class StepDone(Event):
     style_cost: float
     seconds: float
     image: Any = dataclasses.field(default=None, repr=False, compare=False)
+    logged: bool = False
+    scale: int = 1
+    scales: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StepsSkipped(Event):
+    """``steps`` steps of the run will not be done (a pair of a batch was skipped or
+    failed): a progress bar moves on by that many."""
+
+    steps: int
 
 
 @dataclasses.dataclass(frozen=True)

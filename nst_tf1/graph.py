@@ -23,15 +23,11 @@ The course's run (:func:`nst_tf1.transfer.style_transfer`) and every option beyo
 (:class:`nst_tf1.transfer.Runner`) use this one builder.
 
 Also here: the session's precision (:func:`session_config`, bf16 on CPUs that have it) and
-the quiet first import of TensorFlow for commands (:func:`import_tensorflow`).
+the import of TensorFlow in graph mode (:func:`import_tensorflow`).
 """
 
 from __future__ import annotations
 
-import gc
-import os
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -157,48 +153,17 @@ def session_config(precision: str = "fp32") -> Any:
 
 
 def import_tensorflow() -> Any:
-    """Import ``tensorflow.compat.v1`` without its start-up logging on the user's terminal.
+    """Import ``tensorflow.compat.v1`` with v2 behaviour disabled (graphs and sessions).
 
-    TensorFlow's C++ code logs at import and device discovery (oneDNN notices, CUDA probing
-    on a machine without a GPU) before it reads ``TF_CPP_MIN_LOG_LEVEL``; those lines go to a
-    temporary file, shown only if the import fails. A user who sets ``TF_CPP_MIN_LOG_LEVEL``
-    gets TensorFlow's own behaviour.
-
-    The first import also freezes the garbage collector's view of the process (``gc.freeze``):
-    TensorFlow's modules leave about 330,000 tracked objects, all alive until exit, and every
-    full collection traverses them, including the ones the interpreter runs at shutdown
-    (0.8 s of every run's exit on the benchmark machine; 0.07 s once frozen).
+    Nothing else: a program that wants TensorFlow's start-up logging off the terminal calls
+    :func:`nst_tf1.process.set_up` (or :func:`nst_tf1.process.import_tensorflow`) first.
 
     Returns:
-        the ``tensorflow.compat.v1`` module, v2 behaviour disabled.
+        the ``tensorflow.compat.v1`` module.
     """
-    first_import = "tensorflow" not in sys.modules
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import tensorflow.compat.v1 as tf
-    else:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        sys.stderr.flush()
-        saved = os.dup(2)
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
-            try:
-                import tensorflow.compat.v1 as tf
+    import tensorflow.compat.v1 as tf
 
-                tf.config.list_physical_devices()
-            except Exception:  # an interrupt is not an import failure: no log dump
-                os.dup2(saved, 2)
-                captured.seek(0)
-                sys.stderr.write(captured.read().decode(errors="replace"))
-                raise
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-    tf.logging.set_verbosity(tf.logging.ERROR)
     tf.disable_v2_behavior()
-    if first_import:
-        # Moves every object tracked so far to the permanent generation, which collections
-        # skip; objects created later are collected as usual.
-        gc.freeze()
     return tf
 
 
@@ -367,6 +332,8 @@ class TransferGraph:
         save_every: int = CONFIG.SAVE_EVERY,
         should_stop: Callable[[], bool] | None = None,
         stop_when: Callable[[Step], bool] | None = None,
+        *,
+        preview_every: int = 0,
     ) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
@@ -378,6 +345,7 @@ class TransferGraph:
                 :func:`nst_tf1.optimize.model_nn` (for L-BFGS, ``num_iterations`` is the
                 evaluation budget of :func:`nst_tf1.optimize.model_lbfgs`).
             stop_when: L-BFGS only, see :func:`nst_tf1.optimize.model_lbfgs`.
+            preview_every: also attach the image every this many steps (0: never).
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
@@ -398,6 +366,7 @@ class TransferGraph:
                 should_stop=should_stop,
                 gradient=self._gradient,
                 stop_when=stop_when,
+                preview_every=preview_every,
             )
             return
         yield from model_nn(
@@ -410,6 +379,7 @@ class TransferGraph:
             should_stop=should_stop,
             summary=self._summary,
             writer=self._writer,
+            preview_every=preview_every,
         )
 
 

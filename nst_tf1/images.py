@@ -33,6 +33,7 @@ __all__ = [
     "list_images",
     "resize_array",
     "read_comment",
+    "to_uint8",
 ]
 
 #: JPEG quality of saved images. Pillow's default (75) smears the fine texture the style's
@@ -377,6 +378,12 @@ def generate_noise_image(
     return (noise * noise_ratio + content_image * (1 - noise_ratio)).astype(np.float32)
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A (1, n_H, n_W, 3) normalised image as the (n_H, n_W, 3) uint8 RGB that
+    :func:`save_image` writes: ``CONFIG.MEANS`` added back, clipped to 0..255."""
+    return np.clip(np.asarray(image) + CONFIG.MEANS, 0, 255).astype("uint8")[0]
+
+
 def save_image(path: str | os.PathLike[str], image: np.ndarray, comment: str | None = None) -> None:
     """The course's ``save_image``: add ``CONFIG.MEANS`` back, clip to 0..255, write uint8.
 
@@ -399,7 +406,7 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray, comment: str | N
     import imageio.v3 as imageio
 
     path = os.fspath(path)
-    image = np.clip(np.asarray(image) + CONFIG.MEANS, 0, 255).astype("uint8")[0]
+    image = to_uint8(image)
     directory, name = os.path.split(path)
     stem, ext = os.path.splitext(name)
     extra: dict = {"quality": JPEG_QUALITY} if ext.lower() in (".jpg", ".jpeg") else {}

@@ -100,6 +100,11 @@ class NonFiniteCostError(ArithmeticError):
         )
 
 
+def _attach(i, save_every, preview_every):
+    """Whether step ``i`` carries its image: a save, or a preview a front end asked for."""
+    return bool(save_every and i % save_every == 0 or preview_every and i % preview_every == 0)
+
+
 def _finite(step):
     return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
 
@@ -115,6 +120,7 @@ def model_nn(
     *,
     summary: Any = None,
     writer: Any = None,
+    preview_every: int = 0,
 ) -> Iterator[Step]:
     """Run ``train_step`` ``num_iterations`` times, yielding a :class:`Step` each time.
 
@@ -138,6 +144,8 @@ def model_nn(
         summary: optional merged summary op (:func:`nst_tf1.summaries.cost_summaries`),
             fetched in the same ``sess.run`` as the train step and the costs.
         writer: ``FileWriter`` that receives ``summary`` at each iteration (needed with it).
+        preview_every: also attach the image to every Step whose iteration is a multiple of
+            this (0: never), for a front end's preview; the numbers do not change.
 
     Yields:
         Step: one per iteration, then a last one for the final image.
@@ -164,7 +172,7 @@ def model_nn(
             float(J),
             float(J_content),
             float(J_style),
-            image if save_every and i % save_every == 0 else None,
+            image if _attach(i, save_every, preview_every) else None,
         )
         if not _finite(step):
             raise NonFiniteCostError(step, last_finite)
@@ -193,6 +201,7 @@ def model_lbfgs(
     *,
     first_step: float | None = FIRST_STEP,
     stop_when: Callable[[Step], bool] | None = None,
+    preview_every: int = 0,
 ) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
 
@@ -235,6 +244,8 @@ def model_lbfgs(
         first_step: see above; ``None`` lets SciPy see J unscaled.
         stop_when: end as converged once this returns true for the best Step so far (its
             image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
+        preview_every: also attach the image to every Step whose evaluation is a multiple
+            of this (0: never); the numbers do not change.
 
     Yields:
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
@@ -321,7 +332,7 @@ def model_lbfgs(
             if isinstance(item, BaseException):
                 raise item
             J, J_content, J_style, G = item
-            keep = save_every and evaluation % save_every == 0
+            keep = _attach(evaluation, save_every, preview_every)
             step = Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
             if not _finite(step):
                 raise NonFiniteCostError(step._replace(image=None), state["best"])

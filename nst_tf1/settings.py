@@ -9,7 +9,7 @@ that names the flag, so the command line, the notebook and the tests get the sam
     Settings(iterations=0)   # SettingsError: --iterations: must be a whole number of at least 1
 
 Checks that need the file system (does a file exist, is it an image) are made by the run
-(:mod:`nst_tf1.run`) before the model is read.
+(:mod:`nst_tf1.running`) before the model is read.
 """
 
 from __future__ import annotations

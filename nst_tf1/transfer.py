@@ -28,7 +28,7 @@ It is :class:`Runner` with the course's settings: there is one graph builder and
   every image of that size; Gram targets cached per style image.
 
 Both are generators: they yield the optimisation's steps and leave printing and saving to
-the caller (:mod:`nst_tf1.run`).
+the caller (:mod:`nst_tf1.running`).
 """
 
 from __future__ import annotations
@@ -232,6 +232,7 @@ class Runner:
         *,
         iterations: int | None = None,
         save_every: int | None = None,
+        preview_every: int = 0,
     ) -> Iterator[Progress]:
         """Style transfer of one content image with one or more (blended) style images.
 
@@ -248,6 +249,7 @@ class Runner:
                 update, only the initial image's costs; no images attached but the last).
                 Scales below the output size run ``settings.coarse_iterations`` when set;
                 ``settings.stop_balance`` applies to the output size (L-BFGS).
+            preview_every: also attach the image every this many steps (0: never).
 
         Yields:
             :class:`Progress`, one per step of every scale.
@@ -297,6 +299,7 @@ class Runner:
                 save_every,
                 should_stop=should_stop,
                 stop_when=self._balanced if last else None,
+                preview_every=preview_every,
             ):
                 if step.iteration == budget:
                     previous = step.image[0] + CONFIG.MEANS[0]

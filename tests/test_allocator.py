@@ -103,12 +103,14 @@ def test_only_the_command_itself_is_restarted(monkeypatch, image_pair, vgg_file,
     import sys
 
     import nst_tf1.allocator as allocator
-    import nst_tf1.run
+    import nst_tf1.running
     from nst_tf1.cli import main
 
     calls, runs = [], []
     monkeypatch.setattr(allocator, "reexec_with_tunables", lambda: calls.append(1))
-    monkeypatch.setattr(nst_tf1.run, "run", lambda settings, report: runs.append(settings))
+    monkeypatch.setattr(
+        nst_tf1.running, "run", lambda settings, *report_and_stop: runs.append(settings)
+    )
     content, style = image_pair
     args = ["--content", content, "--style", style, "--model", vgg_file, "--output", tmp_path]
     args = list(map(str, args))

@@ -11,13 +11,20 @@
     save       <i>.png every save_every iterations, generated_image.jpg at the end, run.json
                at every save, each written atomically
 
-and reports what happens to a ``report`` callable, as the events below, so that the command
-line, the notebook and the tests drive it the same way; nothing here prints.
+and reports what happens to a ``report`` callable, as the typed events of
+:mod:`nst_tf1.events`, so that the command line, the web page, the notebook and the tests
+drive it the same way; nothing here prints, and nothing here changes the process (signal
+handlers, stderr, malloc: see :mod:`nst_tf1.process`, which front ends call).
 
-Faults: the first SIGINT/SIGTERM during the optimisation ends it after the current step and
-saves the current image; a second one, or one before the optimisation, stops at once
-(:class:`~nst_tf1.errors.Interrupted`). A NaN or infinite cost stops the run and saves the
-last finite image (:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
+Stopping: ``should_stop`` (any zero-argument callable, e.g. ``threading.Event().is_set``)
+is polled between steps; once it returns true the optimisation ends after the current step,
+the current image is saved (run.json: "stopped") and :class:`~nst_tf1.errors.Interrupted`
+says what was kept. It works from any thread. The command line turns SIGINT/SIGTERM into
+that callable (a second signal, or one before the optimisation, raises ``Interrupted`` at
+once wherever the run is; the run then says what was kept).
+
+Faults: a NaN or infinite cost stops the run and saves the last finite image
+(:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
 :class:`~nst_tf1.errors.InputError` before anything is written.
 
 Nothing lost: the output folder is locked for the whole run (a second run into it is refused
@@ -39,12 +46,12 @@ import os
 import re
 import shutil
 import signal
-import threading
+import time
 from typing import Callable
 
 import numpy as np
 
-from . import graph, images, vgg
+from . import events, graph, images, vgg
 from .config import CONFIG, cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
@@ -61,7 +68,7 @@ from .images import (
     size_for_max_side,
 )
 from .lock import LOCK_FILE, FileLock, LockBusy, lock_holder
-from .optimize import NonFiniteCostError, Step
+from .optimize import NonFiniteCostError
 from .preflight import (
     FINAL_IMAGE,
     FINAL_PNG,
@@ -88,137 +95,115 @@ from .weights import (
     part_path,
 )
 
-__all__ = ["Message", "Begin", "Advance", "Costs", "Download", "Job", "UNFINISHED_DIR", "run"]
+__all__ = ["Job", "UNFINISHED_DIR", "run"]
 
 #: Where a rerun into a folder holding a finished result writes until it finishes.
 UNFINISHED_DIR = "unfinished"
-
-
-@dataclasses.dataclass(frozen=True)
-class Message:
-    """A line for the user. ``kind``: ``"out"`` (standard output), ``"note"`` (a status line
-    on standard error) or ``"error"`` (one pair of a batch failed; the others go on)."""
-
-    text: str
-    kind: str = "out"
-
-
-@dataclasses.dataclass(frozen=True)
-class Begin:
-    """The optimisation starts: ``total`` steps are to come (a progress bar's length)."""
-
-    total: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Advance:
-    """``count`` more steps are done; ``total_cost`` is the last one's J (or ``None``)."""
-
-    count: int
-    total_cost: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Costs:
-    """A saved iteration: show the course's lines for ``step`` (a
-    :class:`~nst_tf1.optimize.Step`)."""
-
-    step: Step
-
-
-@dataclasses.dataclass(frozen=True)
-class Download:
-    """The model is being downloaded from ``url`` to ``dest``; the download's progress
-    follows as :class:`nst_tf1.weights.FetchEvent` values, the last of kind ``"done"``."""
-
-    url: str
-    dest: str
 
 
 Job = collections.namedtuple("Job", "size content styles out")
 Job.__doc__ = """One content image with its style images: (height, width), paths, output dir."""
 
 
-def run(settings: Settings, report: Callable[[object], None] = lambda event: None) -> None:
+def run(
+    settings: Settings,
+    report: Callable[[events.Event], object] | None = None,
+    should_stop: Callable[[], object] | None = None,
+    *,
+    preview_every: int = 0,
+) -> None:
     """Run the main job: check, load the model, optimise every pair, save; report events.
 
     Args:
         settings: what to do.
-        report: receives :class:`Message`, :class:`Begin`, :class:`Advance`, :class:`Costs`,
-            :class:`Download` and :class:`nst_tf1.weights.FetchEvent` values, in order.
+        report: receives the :mod:`nst_tf1.events` values, in order (``None``: none).
+        should_stop: zero-argument callable polled between steps, from the run's thread;
+            once it returns something true the run stops as described above. It may return
+            a :class:`signal.Signals` to say that a signal asked (the messages name it).
+        preview_every: attach the current image to every ``preview_every``-th
+            :class:`~nst_tf1.events.StepDone` (0: never).
 
     Raises:
         nst_tf1.errors.InputError: bad input, found before the model is read (or the model
             file itself); nothing was written.
         nst_tf1.errors.RunFailed: a cost became NaN/Inf, an image could not be written,
             memory ran out, or pairs of a batch failed.
-        nst_tf1.errors.Interrupted: SIGINT/SIGTERM; its message says what was kept.
+        nst_tf1.errors.Interrupted: stopped (``should_stop`` or a signal); its message says
+            what was kept.
     """
-    _limit_malloc_arenas()
-    with _StopRequest() as stop:
-        this = _Run(settings, report, stop)
-        try:
-            this.execute()
-        except Interrupted as exc:
-            if not exc.message:
-                where = (
-                    "before the optimisation started; nothing saved"
-                    if stop.signum is None
-                    else "again; stopped without saving the current image"
-                )
-                exc.message = f"interrupted by {signal.Signals(exc.signum).name} {where}"
-            raise
-        except MemoryError:
-            raise RunFailed("out of memory; try a smaller --height/--width") from None
-        finally:
-            if this.lock is not None:
-                this.lock.release()
+    report = report or _ignore
+    stop = _Stop(should_stop)
+    this = _Run(settings, report, stop, preview_every)
+    try:
+        this.execute()
+    except Interrupted as exc:
+        if not exc.message:  # raised by a signal handler, wherever the run was
+            where = (
+                "again; stopped without saving the current image"
+                if stop()
+                else "before the optimisation started; nothing saved"
+            )
+            exc.message = f"interrupted by {signal.Signals(exc.signum).name} {where}"
+        name = None if exc.signum is None else signal.Signals(exc.signum).name
+        report(events.Stopped(exc.kept, exc.step, exc.message, name))
+        raise
+    except MemoryError:
+        failure = RunFailed("out of memory; try a smaller --height/--width")
+        report(events.Failed(str(failure)))
+        raise failure from None
+    except InputError as exc:
+        report(events.Failed(str(exc), kind="input"))
+        raise
+    except RunFailed as exc:
+        report(events.Failed(str(exc), getattr(exc, "kept", None)))
+        raise
+    else:
+        report(events.Finished(tuple(this.folders)))
+    finally:
+        if this.lock is not None:
+            this.lock.release()
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM handling for one run.
+def _ignore(event):
+    """The ``report`` of a caller that does not listen."""
 
-    Before the optimisation (``saving`` false) there is no image yet: a signal raises
-    :class:`~nst_tf1.errors.Interrupted` and the run ends at once. During it, the first
-    signal only records itself; the optimisation loop polls this object (it is the
-    ``should_stop`` callable of :func:`nst_tf1.optimize.model_nn`), ends with the current
-    image, and the run saves it. A second signal raises ``Interrupted`` (stop without saving).
-    """
 
-    def __init__(self):
-        self.signum = None
-        self.saving = False
-        self._previous = {}
+class _Stop:
+    """The run's view of ``should_stop``: polled on each call until it first answers true,
+    then true for good. ``signum`` and ``what`` say who asked, for the messages."""
+
+    def __init__(self, should_stop):
+        self._poll = should_stop
+        self.answer = None
 
     def __call__(self):
-        return self.signum is not None
-
-    def _handle(self, signum, frame):
-        if not self.saving or self.signum is not None:
-            raise Interrupted(signum)
-        self.signum = signum
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        return False
+        if self.answer is None and self._poll is not None:
+            answer = self._poll()
+            if answer:
+                self.answer = answer
+        return self.answer is not None
 
     @property
-    def name(self):
-        return signal.Signals(self.signum).name
+    def signum(self):
+        """The signal that asked, or ``None``."""
+        return int(self.answer) if isinstance(self.answer, signal.Signals) else None
+
+    @property
+    def what(self):
+        """ "interrupted by SIGINT" (a signal asked) or "stopped on request"."""
+        if self.signum is None:
+            return "stopped on request"
+        return f"interrupted by {signal.Signals(self.signum).name}"
 
 
 class _Run:
     """The state of one :func:`run`: settings, plan, model, seed."""
 
-    def __init__(self, settings, report, stop):
+    def __init__(self, settings, report, stop, preview_every=0):
         self.s, self.report, self.stop = settings, report, stop
+        self.preview_every = preview_every
+        self.folders = []  # the output folder of each pair that ran
+        self.started = time.monotonic()
         self.batch = settings.batch()
         self.images = {}  # path -> decoded array, for the single pair's images
         self.failures = 0
@@ -236,7 +221,7 @@ class _Run:
             check_writable_dir(s.logdir)
         todo = self._todo(jobs)
         if not todo:
-            self.report(Message("Nothing to do: every output exists"))
+            self.report(events.Note("nothing-to-do", "Nothing to do: every output exists"))
             return
         weights, self.model_info = self._load_model(note)
         # A run without --seed draws one and records it, so it can be repeated exactly.
@@ -254,25 +239,31 @@ class _Run:
             logdir=s.logdir,
         )
         del weights
-        self.report(Begin(len(todo) * _steps_per_job(s)))
+        self.report(
+            events.RunBegun(
+                len(todo) * _steps_per_job(s),
+                len(todo),
+                *todo[0].size,
+                self.device,
+                s.optimizer,
+                self.choices,
+            )
+        )
         with runner:
             for number, job in enumerate(todo, start=1):
                 if self.batch:
                     self.report(
-                        Message(
-                            f"[{number}/{len(todo)}] {job.content} + "
-                            f"{' + '.join(job.styles)} -> {job.out}"
-                        )
+                        events.PairBegun(number, len(todo), job.content, tuple(job.styles), job.out)
                     )
                 with self._pair_lock(job) as free:
                     if free:
                         self._run_job(runner, job)
                 if self.stop() and number < len(todo):
+                    final = os.path.join(job.out, FINAL_IMAGE)
                     raise Interrupted(
                         self.stop.signum,
-                        f"interrupted by {self.stop.name}; "
-                        f"stopped after {os.path.join(job.out, FINAL_IMAGE)}, "
-                        "before the remaining runs",
+                        f"{self.stop.what}; stopped after {final}, before the remaining runs",
+                        final,
                     )
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
@@ -325,9 +316,11 @@ class _Run:
         if self.lock.stale:
             pid = self.lock.stale.get("pid", "?")
             self.report(
-                Message(
+                events.Note(
+                    "killed-run-found",
                     f"An earlier run into {out} (pid {pid}) was killed; cleaning up after it",
                     "note",
+                    {"folder": out, "pid": pid},
                 )
             )
 
@@ -373,21 +366,29 @@ class _Run:
             stopped = interrupted_at(final)
             if stopped is not None:
                 self.report(
-                    Message(
+                    events.Note(
+                        "pair-rerun",
                         f"Rerunning {job.out}: its generated_image.jpg was "
-                        f"interrupted at iteration {stopped}"
+                        f"interrupted at iteration {stopped}",
+                        data={"folder": job.out, "step": stopped},
                     )
                 )
                 todo.append(job)
             elif self.s.overwrite:
                 self.report(
-                    Message(f"Replacing {job.out}: generated_image.jpg exists (--overwrite)")
+                    events.Note(
+                        "pair-replaced",
+                        f"Replacing {job.out}: generated_image.jpg exists (--overwrite)",
+                        data={"folder": job.out},
+                    )
                 )
                 todo.append(job)
             else:
                 self.report(
-                    Message(
-                        f"Skipping {job.out}: generated_image.jpg exists (--overwrite reruns it)"
+                    events.Note(
+                        "pair-exists",
+                        f"Skipping {job.out}: generated_image.jpg exists (--overwrite reruns it)",
+                        data={"folder": job.out},
                     )
                 )
         return todo
@@ -399,28 +400,34 @@ class _Run:
         if _record_status(unfinished) == "finished":
             _move_into_place(unfinished, out)
             self.report(
-                Message(
+                events.Note(
+                    "rerun-moved",
                     f"Moved the finished rerun in {unfinished} over the earlier "
                     f"result in {out} (its run was killed while moving it)",
                     "note",
+                    {"from": unfinished, "to": out},
                 )
             )
         for folder in (out, unfinished):
             removed = remove_temporaries(folder)
             if removed:
                 self.report(
-                    Message(
+                    events.Note(
+                        "temporaries-removed",
                         f"Removed {len(removed)} temporary file(s) a killed run "
                         f"left in {folder}: {', '.join(removed)}",
                         "note",
+                        {"folder": folder, "files": list(removed)},
                     )
                 )
             if mark_killed(folder):
+                record = os.path.join(folder, RUN_FILE)
                 self.report(
-                    Message(
-                        f"{os.path.join(folder, RUN_FILE)} said 'running', but its "
-                        "run was killed: marked it 'killed'",
+                    events.Note(
+                        "killed-run-marked",
+                        f"{record} said 'running', but its run was killed: marked it 'killed'",
                         "note",
+                        {"record": record},
                     )
                 )
 
@@ -445,12 +452,13 @@ class _Run:
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
             digests = pool.submit(file_digests, s.model, md5=False)
             weights = vgg.read_vgg_weights(s.model)
+            self.report(events.Loading("tensorflow"))
             import_tensorflow()
             # The run's first line on standard output says what it runs on.
             self.device = describe_device()
-            self.report(Message(device_line(self.device)))
+            self.report(events.Note("device", device_line(self.device), data=self.device))
             if note:
-                self.report(Message(note))
+                self.report(events.Note("existing-result", note, data={"folder": s.output_dir}))
             info = {
                 "size_bytes": os.path.getsize(s.model),
                 "sha256": digests.result().sha256,
@@ -470,21 +478,37 @@ class _Run:
             chosen = " ".join(
                 f"--{name.replace('_', '-')} {value}" for name, value in s.chosen_by_fast.items()
             )
-            self.report(Message(f"--fast chose: {chosen} (options given explicitly win)", "note"))
+            self.report(
+                events.Note(
+                    "fast-chose",
+                    f"--fast chose: {chosen} (options given explicitly win)",
+                    "note",
+                    dict(s.chosen_by_fast),
+                )
+            )
         if s.precision == "auto":
-            self.report(Message(f"--precision auto: {precision} ({why})", "note"))
+            self.report(
+                events.Note(
+                    "precision-chosen",
+                    f"--precision auto: {precision} ({why})",
+                    "note",
+                    {"precision": precision, "why": why},
+                )
+            )
 
     def _ensure_model(self):
         """Download the model file if it is missing (unless --no-download)."""
         s = self.s
         location = model_location()
         if location.source == "local" and s.model == location.path:
+            cache = os.path.join(cache_dir(), "models")
             self.report(
-                Message(
-                    f"using {s.model} in this folder; the per-user cache "
-                    f"{os.path.join(cache_dir(), 'models')}, shared by every "
-                    "folder, is where a new download goes",
+                events.Note(
+                    "model-in-folder",
+                    f"using {s.model} in this folder; the per-user cache {cache}, shared by "
+                    "every folder, is where a new download goes",
                     "note",
+                    {"model": s.model, "cache": cache},
                 )
             )
         if os.path.lexists(s.model):
@@ -493,15 +517,22 @@ class _Run:
         if s.no_download:
             raise InputError(missing_model_message(s.model, url))
         self.report(
-            Message(
+            events.Note(
+                "model-downloading",
                 f"VGG-19 model file not found: {s.model}; downloading it from "
                 f"{url} (--no-download to stop instead)",
                 "note",
+                {"model": s.model, "url": url},
             )
         )
-        self.report(Download(url, s.model))
+        self.report(events.DownloadStarted(url, s.model))
         try:
-            digests = fetch_vgg_model(s.model, url, sha256, report=self.report)
+            digests = fetch_vgg_model(
+                s.model,
+                url,
+                sha256,
+                report=lambda fetched: self.report(events.DownloadProgress(*fetched)),
+            )
         except DownloadError as exc:  # a failed download, as in fetch-model: exit status 1
             raise RunFailed(f"{exc}; {manual_model_hint(s.model, url)}") from None
         except KeyboardInterrupt as exc:
@@ -509,7 +540,13 @@ class _Run:
                 getattr(exc, "signum", signal.SIGINT),
                 f"interrupted; {part_path(s.model)} is kept and the next run resumes it",
             ) from None
-        self.report(Message(f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 verified)"))
+        self.report(
+            events.Note(
+                "model-downloaded",
+                f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 verified)",
+                data={"model": s.model, "bytes": digests.size, "sha256": digests.sha256},
+            )
+        )
 
     def _record(self, job, folder):
         """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
@@ -558,8 +595,8 @@ class _Run:
                 "the same batch run again once it has ended does this pair",
             ).acquire()
         except LockBusy as exc:
-            self.report(Advance(_steps_per_job(self.s)))
-            self.report(Message(str(exc), "note"))
+            self.report(events.StepsSkipped(_steps_per_job(self.s)))
+            self.report(events.Note("pair-busy", str(exc), "note", {"folder": job.out}))
             yield False
             return
         except OSError as exc:
@@ -585,19 +622,22 @@ class _Run:
         if os.path.lexists(unfinished):
             shutil.rmtree(unfinished, ignore_errors=True)
             self.report(
-                Message(
-                    f"Removed {unfinished}, left by an earlier rerun that did not finish", "note"
+                events.Note(
+                    "unfinished-removed",
+                    f"Removed {unfinished}, left by an earlier rerun that did not finish",
+                    "note",
+                    {"folder": unfinished},
                 )
             )
         if staged:
             self.report(
-                Message(
-                    f"Until this run finishes its files go to {unfinished}; {final} stays as it is"
+                events.Note(
+                    "staging",
+                    f"Until this run finishes its files go to {unfinished}; {final} stays as it is",
+                    data={"folder": unfinished, "kept": final},
                 )
             )
         state = _JobState(unfinished if staged else job.out, final if staged else None)
-        # Until the first step a signal stops at once (nothing to save); _step lifts this.
-        self.stop.saving = False
         try:
             state.signature = run_signature(job.content, job.styles)
             content = self.images.get(job.content)
@@ -618,8 +658,12 @@ class _Run:
             saved = _save_last_finite(exc, state.final, state.signature)
             message = _non_finite_message(exc, state.final, self.s.learning_rate, saved)
             message += state.kept()
+            if saved:
+                self._report_saved(state.final, exc.last_finite, final=True)
             if not self.batch:
-                raise RunFailed(message) from None
+                failure = RunFailed(message)
+                failure.kept = state.final if saved else None
+                raise failure from None
             self._failed(f"{job.out}: {message}", per_job - state.done)
             return
         except OSError as exc:
@@ -662,12 +706,24 @@ class _Run:
                     )
             raise
         if state.stopped is not None:
-            raise Interrupted(self.stop.signum, state.stopped)
+            raise Interrupted(self.stop.signum, state.stopped, state.final, state.step.iteration)
+        self.folders.append(job.out)
+        record = os.path.join(job.out, RUN_FILE)
         self.report(
-            Message(f"Recorded the run in {os.path.join(job.out, RUN_FILE)} (seed {self.seed})")
+            events.Note(
+                "run-recorded",
+                f"Recorded the run in {record} (seed {self.seed})",
+                data={"record": record, "seed": self.seed},
+            )
         )
         if self.s.logdir:
-            self.report(Message(f"TensorBoard: tensorboard --logdir {self.s.logdir}"))
+            self.report(
+                events.Note(
+                    "tensorboard",
+                    f"TensorBoard: tensorboard --logdir {self.s.logdir}",
+                    data={"logdir": self.s.logdir},
+                )
+            )
         done = f"{self.s.iterations} iterations"
         if self.s.optimizer == "lbfgs":
             # L-BFGS-B may end early (converged, or --stop-balance reached).
@@ -676,9 +732,12 @@ class _Run:
                 if state.evaluations == self.s.iterations
                 else f"{state.evaluations} of at most {self.s.iterations} L-BFGS evaluations"
             )
+        cost = np.float32(state.step.total_cost)
         self.report(
-            Message(
-                f"Saved {final} (after {done}: total cost = {np.float32(state.step.total_cost)!s})"
+            events.Note(
+                "result-saved",
+                f"Saved {final} (after {done}: total cost = {cost!s})",
+                data={"path": final, "steps": state.evaluations or self.s.iterations},
             )
         )
 
@@ -688,7 +747,13 @@ class _Run:
         progress = None
         # closing(): an error ends the generator (and an L-BFGS worker) before the sessions.
         with contextlib.closing(
-            runner.run(content, job.styles, s.style_weights, should_stop=self.stop)
+            runner.run(
+                content,
+                job.styles,
+                s.style_weights,
+                should_stop=self.stop,
+                preview_every=self.preview_every,
+            )
         ) as steps:
             for progress in steps:
                 self._step(runner, job, progress, state)
@@ -710,36 +775,62 @@ class _Run:
             for path in (png, state.final):
                 saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
         state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved))
+        self._report_saved(state.final, step, final=True)
+
+    def _report_saved(self, path, step, final=False):
+        self.report(
+            events.ImageSaved(
+                path, step.iteration, step.total_cost, step.content_cost, step.style_cost, final
+            )
+        )
 
     def _step(self, runner, job, progress, state):
         """One optimisation step: record, report, and save it when it is due."""
         s = self.s
-        # From the first step on, a first signal ends the loop and the image is kept.
-        self.stop.saving = True
         step, last = progress.step, progress.scale == progress.scales
         state.step = step
         if last:  # run.json holds the costs of the output size's scale
             state.record.add_step(step)
         if step.iteration == 0 and progress.scales > 1:
             self.report(
-                Message(
-                    f"Scale {progress.scale}/{progress.scales}: {progress.height}x{progress.width}"
-                )
+                events.ScaleBegun(progress.scale, progress.scales, progress.height, progress.width)
             )
         if step.iteration == progress.budget:  # the final image of a scale
             if last:
                 self._save_final(runner, job, state, step, step.image, state.signature)
                 state.finished = True
             return
-        self.report(Advance(1, step.total_cost))
+        logged = step.image is not None and step.iteration % s.save_every == 0
+        preview = None
+        if (
+            self.preview_every
+            and step.image is not None
+            and step.iteration % self.preview_every == 0
+        ):
+            preview = images.to_uint8(step.image)
+        self.report(
+            events.StepDone(
+                step.iteration,
+                progress.budget,
+                "evaluation" if s.optimizer == "lbfgs" else "iteration",
+                step.total_cost,
+                step.content_cost,
+                step.style_cost,
+                time.monotonic() - self.started,
+                preview,
+                logged,
+                progress.scale,
+                progress.scales,
+            )
+        )
         state.done += 1
         state.evaluations = step.iteration + 1 if last else 0
-        if step.image is not None and step.iteration % s.save_every == 0:
-            self.report(Costs(step))
-            if last:
-                name = f"{step.iteration}.png"
-                state.save(os.path.join(state.folder, name), step.image)
-                state.record_write(lambda: state.record.add_save(step, name))
+        if logged and last:
+            name = f"{step.iteration}.png"
+            path = os.path.join(state.folder, name)
+            state.save(path, step.image)
+            state.record_write(lambda: state.record.add_save(step, name))
+            self._report_saved(path, step)
 
     def _save_stopped(self, runner, job, progress, state):
         """After a signal: save the current image as the final one, marked as stopped."""
@@ -764,16 +855,16 @@ class _Run:
         )
         beside = " (with its run.json)" if state.previous else ""
         state.stopped = (
-            f"interrupted by {self.stop.name} at iteration {step.iteration} of "
+            f"{self.stop.what} at iteration {step.iteration} of "
             f"{progress.budget}{where}; saved the current image as "
             f"{state.final}{beside}{state.kept()}"
         )
 
     def _failed(self, message, skipped_steps):
         """One pair of a batch failed: say so, count it, move the progress on."""
-        self.report(Advance(skipped_steps))
+        self.report(events.StepsSkipped(skipped_steps))
         self.failures += 1
-        self.report(Message(message, "error"))
+        self.report(events.Note("pair-failed", message, "error"))
 
 
 class _JobState:
@@ -995,24 +1086,3 @@ def _save_last_finite(exc, final, signature):
 def _is_out_of_memory(exc):
     """Whether ``exc`` is TensorFlow's out-of-memory error (without importing TensorFlow)."""
     return type(exc).__name__ == "ResourceExhaustedError"
-
-
-def _limit_malloc_arenas(arenas=2):
-    """Cap glibc's malloc arenas (what ``MALLOC_ARENA_MAX=2`` does), where glibc is the libc.
-
-    By default glibc gives each thread that allocates its own arena, up to 8 per core; the
-    per-iteration image copies then fragment them, and a 300x400 run's resident memory creeps
-    up by ~40-80 MB over 200 iterations (measured: peak 1288 MB after 20 iterations, 1249 MB
-    with 2 arenas, at the same speed). Must run before TensorFlow starts its threads; does
-    nothing on other C libraries.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    M_ARENA_MAX = -8  # from glibc's malloc.h
-    mallopt(M_ARENA_MAX, arenas)

@@ -1,0 +1,198 @@
+"""The run API (issue 20): ``nst_tf1.run(settings, report, should_stop, preview_every=)``.
+
+A run reports typed events, stops when asked from any thread, and leaves the caller's
+process as it was (signal handlers, stderr, the environment, the garbage collector).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from conftest import HEIGHT, ROOT, WIDTH, run_args_into
+
+
+def _settings(content, style, model, out, **extra):
+    from nst_tf1 import Settings
+
+    options = {"iterations": 6, "save_every": 2, "seed": 0}
+    options.update(extra)
+    return Settings(
+        content=content,
+        style=[style],
+        model=model,
+        height=HEIGHT,
+        width=WIDTH,
+        output_dir=str(out),
+        **options,
+    )
+
+
+def test_a_run_in_another_thread_stops_when_asked(tmp_path, image_pair, vgg_file):
+    from nst_tf1 import events, run
+    from nst_tf1.errors import Interrupted
+
+    out = tmp_path / "out"
+    settings = _settings(*image_pair, vgg_file, out, iterations=100000)
+    stop, seen, outcome = threading.Event(), [], []
+
+    def report(event):
+        seen.append(event)
+        if isinstance(event, events.StepDone) and event.step >= 3:
+            stop.set()
+
+    def work():
+        try:
+            run(settings, report, stop.is_set)
+        except BaseException as exc:  # noqa: BLE001 (handed to the test's thread)
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=600)
+    assert not worker.is_alive()
+    [exc] = outcome
+    assert isinstance(exc, Interrupted) and exc.signum is None
+    final = str(out / "generated_image.jpg")
+    assert exc.message.startswith("stopped on request at iteration ")
+    assert exc.message.endswith(f"saved the current image as {final}")
+    assert exc.kept == final and exc.step >= 3
+    assert os.path.exists(final) and os.path.exists(out / "generated_image.png")
+    assert os.path.exists(out / "2.png")
+    with open(out / "run.json", encoding="utf-8") as f:
+        assert json.load(f)["status"] == "stopped"
+    assert seen[-1] == events.Stopped(final, exc.step, exc.message, None)
+    saved = [e for e in seen if isinstance(e, events.ImageSaved) and e.final]
+    assert [e.path for e in saved] == [final] and saved[0].step == exc.step
+
+
+def test_preview_images_come_with_the_steps_asked_for(tmp_path, image_pair, vgg_file):
+    from nst_tf1 import events, run
+
+    out = tmp_path / "out"
+    seen = []
+    run(_settings(*image_pair, vgg_file, out, save_every=4), seen.append, preview_every=3)
+    steps = [e for e in seen if isinstance(e, events.StepDone)]
+    assert [e.step for e in steps] == list(range(6))
+    assert [e.step for e in steps if e.image is not None] == [0, 3]
+    assert [e.step for e in steps if e.logged] == [0, 4]
+    image = steps[0].image
+    assert image.dtype == np.uint8 and image.shape == (HEIGHT, WIDTH, 3)
+    # The preview is the image as saved: 0.png holds the same pixels.
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(out / "0.png")), image)
+    assert isinstance(seen[-1], events.Finished) and seen[-1].folders == (str(out),)
+    # Without previews, no step carries an image, and the numbers are the same.
+    again = []
+    run(_settings(*image_pair, vgg_file, tmp_path / "again", save_every=4), again.append)
+    again_steps = [e for e in again if isinstance(e, events.StepDone)]
+    assert all(e.image is None for e in again_steps)
+    assert [e.total_cost for e in again_steps] == [e.total_cost for e in steps]
+
+
+def test_the_event_stream_is_what_the_command_line_prints(tmp_path, capsys, image_pair, vgg_file):
+    from nst_tf1 import events, run
+    from nst_tf1.cli import main
+
+    out = tmp_path / "out"
+    extra = ("--iterations", 5, "--save-every", 2, "--multires", 2, "--coarse-iterations", 3)
+    args = run_args_into(*image_pair, vgg_file, out, *extra)
+    args[args.index("--height") + 1 : args.index("--width") + 2] = ["64", "--width", "96"]
+    assert main(args) == 0
+    printed, _ = capsys.readouterr()
+    from nst_tf1.cli import build_parser
+    from nst_tf1.settings import Settings
+
+    parsed = vars(build_parser().parse_args(args))
+    del parsed["print_model"]
+    import shutil
+
+    shutil.rmtree(out)
+    seen = []
+    run(Settings(**parsed), seen.append)
+    expected = []
+    for event in seen:
+        if isinstance(event, events.Note) and event.level == "out":
+            expected.append(event.text)
+        elif isinstance(event, events.ScaleBegun):
+            expected.append(f"Scale {event.scale}/{event.scales}: {event.height}x{event.width}")
+        elif isinstance(event, events.StepDone) and event.logged:
+            expected += [
+                f"Iteration {event.step} :",
+                f"total cost = {np.float32(event.total_cost)!s}",
+                f"content cost = {np.float32(event.content_cost)!s}",
+                f"style cost = {np.float32(event.style_cost)!s}",
+            ]
+    assert printed.splitlines() == expected
+    assert [type(e).__name__ for e in seen[:2]] == ["Loading", "Note"]
+    assert isinstance(seen[-1], events.Finished)
+    steps = [e for e in seen if isinstance(e, events.StepDone)]
+    assert [(e.scale, e.step) for e in steps] == [(1, i) for i in range(3)] + [
+        (2, i) for i in range(5)
+    ]
+    final = [e for e in seen if isinstance(e, events.ImageSaved) and e.final]
+    assert [e.path for e in final] == [str(out / "generated_image.jpg")]
+    json.dumps([events.to_dict(e) for e in seen])  # plain data all through
+
+
+def test_calling_run_leaves_the_process_as_it_was(tmp_path, image_pair, vgg_file):
+    # A fresh interpreter: this one has imported TensorFlow already.
+    code = f"""
+import gc, os, signal, sys
+before = (
+    signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+    sys.stderr, os.fstat(2).st_ino, dict(os.environ), gc.get_freeze_count(),
+)
+import nst_tf1
+from nst_tf1 import Settings, run
+run(Settings(content={image_pair[0]!r}, style=[{image_pair[1]!r}], model={vgg_file!r},
+             height={HEIGHT}, width={WIDTH}, iterations=2, seed=0,
+             output_dir={str(tmp_path / "out")!r}))
+after = (
+    signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+    sys.stderr, os.fstat(2).st_ino, dict(os.environ), gc.get_freeze_count(),
+)
+assert "tensorflow" in sys.modules
+for name, b, a in zip(["SIGINT", "SIGTERM", "stderr", "fd 2", "environ", "gc"], before, after):
+    assert a == b, (name, b, a)
+print("same")
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=0"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["same"]
+    assert os.path.exists(tmp_path / "out" / "generated_image.jpg")
+
+
+@pytest.mark.parametrize("first", ["import nst_tf1.running", "import nst_tf1.cli"])
+def test_from_nst_tf1_import_run_is_the_function(first):
+    code = (
+        f"{first}\n"
+        "from nst_tf1 import run\n"
+        "import nst_tf1\n"
+        "assert callable(run) and run.__name__ == 'run', run\n"
+        "assert nst_tf1.run is run, nst_tf1.run\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_main_returns_the_status_of_a_bad_argument(capsys):
+    from nst_tf1.cli import main
+
+    assert main(["--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+    assert main(["figure", "--columns", "x"]) == 2
+    assert main(["--help"]) == 0
