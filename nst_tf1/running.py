@@ -3,7 +3,7 @@
 :func:`run` takes a :class:`~nst_tf1.settings.Settings` and does, in this order::
 
     plan       the pairs to stylise (one, or a batch), their sizes; every image, size and
-               the output directory checked before the 500 MB model is read
+               the output directory checked before the 500 MB model is read (nst_tf1.plan)
     model      download it if missing; read the .mat (its SHA256 for run.json meanwhile);
                import TensorFlow
     graph      one TransferGraph per size (nst_tf1.graph), reused by every pair of that size
@@ -27,23 +27,16 @@ Faults: a NaN or infinite cost stops the run and saves the last finite image
 (:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
 :class:`~nst_tf1.errors.InputError` before anything is written.
 
-Nothing lost: the output folder is locked for the whole run (a second run into it is refused
-at once, naming the first); nothing is written into it before the first iteration's save;
-a rerun into a folder that holds a finished result writes into ``OUTPUT_DIR/unfinished/``
-and moves its files over the earlier result only once it has finished, so an interrupted
-rerun leaves the finished result (and its run.json) as they were. Temporary files and a
-"running" run.json left by a killed run are cleaned up (and reported) by the next run.
+Nothing lost: the output folder's rules (its lock, ``unfinished/`` staging, atomic saves)
+are :mod:`nst_tf1.outputs`'; the plan and its checks are :mod:`nst_tf1.plan`'s.
 """
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import json
 import os
-import re
 import shutil
 import signal
 import time
@@ -56,35 +49,31 @@ from .config import CONFIG, cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
 from .graph import PrecisionError, import_tensorflow
-from .images import (
-    ImageInputError,
-    image_size,
-    list_images,
-    load_image,
-    remove_temporaries,
-    reshape_and_normalize_image,
-    resize_array,
-    size_for_aspect,
-    size_for_max_side,
-)
+from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
 from .lock import LOCK_FILE, FileLock, LockBusy, lock_holder
 from .optimize import NonFiniteCostError
+from .outputs import (
+    UNFINISHED_DIR,
+    JobFolder,
+    clean_up,
+    final_files,
+    lock_output_dir,
+    move_into_place,
+    save_last_finite,
+    step_image,
+)
+from .plan import Job, make_plan, steps_per_job
 from .preflight import (
     FINAL_IMAGE,
-    FINAL_PNG,
-    PreflightError,
     check_existing_output,
-    check_memory,
-    check_output_dir,
     check_writable_dir,
     interrupted_at,
     interrupted_signature,
     run_signature,
 )
-from .record import RUN_FILE, RunRecord, draw_seed, library_versions, mark_killed
-from .settings import INIT_MODES, Settings
-from .transfer import Runner, scale_sizes
-from .vgg import MIN_IMAGE_SIDE
+from .record import RUN_FILE, RunRecord, draw_seed, library_versions
+from .settings import Settings
+from .transfer import Runner
 from .weights import (
     DownloadError,
     fetch_vgg_model,
@@ -96,13 +85,6 @@ from .weights import (
 )
 
 __all__ = ["Job", "UNFINISHED_DIR", "run"]
-
-#: Where a rerun into a folder holding a finished result writes until it finishes.
-UNFINISHED_DIR = "unfinished"
-
-
-Job = collections.namedtuple("Job", "size content styles out")
-Job.__doc__ = """One content image with its style images: (height, width), paths, output dir."""
 
 
 def run(
@@ -216,7 +198,16 @@ class _Run:
                 "--logdir writes the course's graph; it cannot be used with the "
                 "options beyond the course or a batch"
             )
-        jobs, note = self._plan()
+        planned = make_plan(s)
+        self.images = planned.images
+        try:
+            self.lock = lock_output_dir(s.output_dir, self.report)
+            note = None
+            if planned.signature is not None:
+                note = check_existing_output(s.output_dir, planned.signature, s.overwrite)
+        except OSError as exc:
+            raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
+        jobs = planned.jobs
         if s.logdir:
             check_writable_dir(s.logdir)
         todo = self._todo(jobs)
@@ -241,7 +232,7 @@ class _Run:
         del weights
         self.report(
             events.RunBegun(
-                len(todo) * _steps_per_job(s),
+                len(todo) * steps_per_job(s),
                 len(todo),
                 *todo[0].size,
                 self.device,
@@ -268,93 +259,13 @@ class _Run:
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
 
-    def _plan(self):
-        """The jobs, and a note on an existing result; every check that needs no model."""
-        s = self.s
-        try:
-            contents = list_images(s.content) if os.path.isdir(s.content) else [s.content]
-            style_sets = self._style_sets()
-            sizes = {path: _size_for(s, path) for path in contents}
-            if self.batch:
-                for path in {p for styles in style_sets for p in styles}:
-                    image_size(path)
-            else:  # one pair: decode both now, as the course does before the model
-                self.images = {path: load_image(path, *sizes[path]) for path in contents}
-                for path in style_sets[0]:
-                    if s.style_scale == 1:
-                        load_image(path, *sizes[contents[0]])
-                    else:
-                        image_size(path)
-            if s.init not in INIT_MODES:
-                image_size(s.init)
-            n_images = len(range(0, s.iterations, s.save_every)) + 1
-            largest = max(sizes.values(), key=lambda size: size[0] * size[1])
-            check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(style_sets))
-            jobs = _jobs(s, contents, style_sets, sizes, self.batch)
-            self._lock_output_dir()
-            note = None
-            if not self.batch:
-                note = check_existing_output(
-                    s.output_dir, run_signature(contents[0], style_sets[0]), s.overwrite
-                )
-        except OSError as exc:  # an image vanished or became unreadable after its header
-            raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
-        return jobs, note
-
-    def _lock_output_dir(self):
-        """Take the output folder's lock (refusing at once if another run holds it) and
-        clean up after a run that was killed there."""
-        out = self.s.output_dir
-        try:
-            self.lock = FileLock(
-                os.path.join(out, LOCK_FILE), f"output folder {out} is in use by"
-            ).acquire()
-        except OSError as exc:
-            raise PreflightError(
-                f"{out}: output directory is not writable ({exc.strerror or exc})"
-            ) from None
-        if self.lock.stale:
-            pid = self.lock.stale.get("pid", "?")
-            self.report(
-                events.Note(
-                    "killed-run-found",
-                    f"An earlier run into {out} (pid {pid}) was killed; cleaning up after it",
-                    "note",
-                    {"folder": out, "pid": pid},
-                )
-            )
-
-    def _style_sets(self):
-        """The style images of each run: all styles blended, or one run per style file."""
-        s = self.s
-        if any(os.path.isdir(style) for style in s.style):
-            if s.style_weights is not None:
-                raise InputError(
-                    "--style-weights blends style files; it cannot be used with a "
-                    "style directory (one run per style)"
-                )
-            return [
-                [path]
-                for style in s.style
-                for path in (list_images(style) if os.path.isdir(style) else [style])
-            ]
-        if s.style_weights is not None:
-            if len(s.style_weights) != len(s.style):
-                raise InputError(
-                    f"--style-weights has {len(s.style_weights)} weights for "
-                    f"{len(s.style)} style images"
-                )
-            if sum(s.style_weights) <= 0:
-                raise InputError("--style-weights must not all be 0")
-        return [list(s.style)]
-
     def _todo(self, jobs):
         """The jobs to run: in a batch, a pair whose result exists is skipped (unless
         --overwrite) and one saved by an interrupted run is rerun."""
         for job in jobs:
             if self.batch and lock_holder(os.path.join(job.out, LOCK_FILE)) is not None:
                 continue  # another run works there: its files are its own (see _pair_lock)
-            self._clean_up(job.out)
+            clean_up(job.out, self.report)
         if not self.batch:
             return jobs
         todo = []
@@ -392,44 +303,6 @@ class _Run:
                     )
                 )
         return todo
-
-    def _clean_up(self, out):
-        """After a killed run in ``out``: finish moving a finished rerun into place, remove
-        temporary files, mark a "running" run.json "killed"; say what was done."""
-        unfinished = os.path.join(out, UNFINISHED_DIR)
-        if _record_status(unfinished) == "finished":
-            _move_into_place(unfinished, out)
-            self.report(
-                events.Note(
-                    "rerun-moved",
-                    f"Moved the finished rerun in {unfinished} over the earlier "
-                    f"result in {out} (its run was killed while moving it)",
-                    "note",
-                    {"from": unfinished, "to": out},
-                )
-            )
-        for folder in (out, unfinished):
-            removed = remove_temporaries(folder)
-            if removed:
-                self.report(
-                    events.Note(
-                        "temporaries-removed",
-                        f"Removed {len(removed)} temporary file(s) a killed run "
-                        f"left in {folder}: {', '.join(removed)}",
-                        "note",
-                        {"folder": folder, "files": list(removed)},
-                    )
-                )
-            if mark_killed(folder):
-                record = os.path.join(folder, RUN_FILE)
-                self.report(
-                    events.Note(
-                        "killed-run-marked",
-                        f"{record} said 'running', but its run was killed: marked it 'killed'",
-                        "note",
-                        {"record": record},
-                    )
-                )
 
     def _load_model(self, note):
         """Check that the CPU can do ``--precision bf16``, download a missing model, read
@@ -595,7 +468,7 @@ class _Run:
                 "the same batch run again once it has ended does this pair",
             ).acquire()
         except LockBusy as exc:
-            self.report(events.StepsSkipped(_steps_per_job(self.s)))
+            self.report(events.StepsSkipped(steps_per_job(self.s)))
             self.report(events.Note("pair-busy", str(exc), "note", {"folder": job.out}))
             yield False
             return
@@ -615,7 +488,7 @@ class _Run:
         Over a finished result the pair's files go to ``job.out/unfinished`` and are moved
         over it only once the run has finished.
         """
-        per_job = _steps_per_job(self.s)
+        per_job = steps_per_job(self.s)
         final = os.path.join(job.out, FINAL_IMAGE)
         staged = os.path.lexists(final) and interrupted_at(final) is None
         unfinished = os.path.join(job.out, UNFINISHED_DIR)
@@ -637,7 +510,7 @@ class _Run:
                     data={"folder": unfinished, "kept": final},
                 )
             )
-        state = _JobState(unfinished if staged else job.out, final if staged else None)
+        state = JobFolder(unfinished if staged else job.out, final if staged else None)
         try:
             state.signature = run_signature(job.content, job.styles)
             content = self.images.get(job.content)
@@ -647,7 +520,7 @@ class _Run:
             self._optimise(runner, job, content, state)
             if staged and state.finished:
                 state.writing = job.out
-                _move_into_place(unfinished, job.out)
+                move_into_place(unfinished, job.out)
         except ImageInputError as exc:
             # Found unreadable only now (the header was fine): report, go on with the rest.
             state.interrupt("failed")
@@ -655,7 +528,7 @@ class _Run:
             return
         except NonFiniteCostError as exc:
             state.interrupt("diverged", write=True)
-            saved = _save_last_finite(exc, state.final, state.signature)
+            saved = save_last_finite(exc, state.final, state.signature)
             message = _non_finite_message(exc, state.final, self.s.learning_rate, saved)
             message += state.kept()
             if saved:
@@ -767,12 +640,10 @@ class _Run:
         generated_image.jpg, and record both with the cost of each file as saved (read back:
         8 bits a channel, the JPEG compressed) unless ``evaluate`` is false (an image
         upsampled from a coarse scale has no targets of its size yet)."""
-        png = os.path.join(state.folder, FINAL_PNG)
-        state.save(png, image, comment)
-        state.save(state.final, image, comment)
+        state.save_final(image, comment)
         saved = {}
         if evaluate:
-            for path in (png, state.final):
+            for path in final_files(state.folder):
                 saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
         state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved))
         self._report_saved(state.final, step, final=True)
@@ -826,7 +697,7 @@ class _Run:
         state.done += 1
         state.evaluations = step.iteration + 1 if last else 0
         if logged and last:
-            name = f"{step.iteration}.png"
+            name = step_image(step.iteration)
             path = os.path.join(state.folder, name)
             state.save(path, step.image)
             state.record_write(lambda: state.record.add_save(step, name))
@@ -867,170 +738,8 @@ class _Run:
         self.report(events.Note("pair-failed", message, "error"))
 
 
-class _JobState:
-    """What one job has done so far: for its saves, its record and its error messages.
-
-    ``folder`` is where the job writes (the output folder, or its ``unfinished`` folder
-    when ``previous``, the finished result there, must stay until the job finishes).
-    """
-
-    def __init__(self, folder, previous=None):
-        self.folder, self.previous = folder, previous
-        self.final = self.writing = os.path.join(folder, FINAL_IMAGE)
-        self.signature = self.record = self.step = self.stopped = None
-        self.done, self.finished = 0, False
-        self.evaluations = 0  # steps of the output scale so far
-
-    def save(self, path, image, comment=None):
-        self.writing = path
-        os.makedirs(self.folder, exist_ok=True)  # only now: nothing before the first save
-        images.save_image(path, image, comment=comment)
-
-    def record_write(self, write):
-        self.writing = self.record.path
-        write()
-
-    def interrupt(self, status="interrupted", write=False):
-        """Record how the job ended; whether run.json says so (or was never written)."""
-        if self.record is None:
-            return True
-        if write:
-            os.makedirs(self.folder, exist_ok=True)
-        return self.record.interrupt(status, write=write)
-
-    def kept(self):
-        """The end of a message about an unfinished rerun: the earlier result is kept."""
-        if not self.previous:
-            return ""
-        return f"; the finished result {self.previous} and its run.json are kept as they were"
-
-
-def _record_status(folder):
-    """The ``status`` of ``folder/run.json``, or ``None``."""
-    try:
-        with open(os.path.join(folder, RUN_FILE), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data.get("status") if isinstance(data, dict) else None
-
-
-def _move_into_place(unfinished, out):
-    """Move a finished rerun's files from ``unfinished`` over the earlier result in ``out``.
-
-    The earlier run's saved images that the rerun did not save again go first (they belong
-    to the record being replaced), then the rerun's images, ``generated_image.jpg``, and
-    ``run.json`` last; ``unfinished`` is removed at the end. Each step is a rename, and a run
-    killed halfway is completed by the next one (``unfinished/run.json`` says "finished"
-    until the very end).
-    """
-    names = set(os.listdir(unfinished))
-    try:
-        with open(os.path.join(out, RUN_FILE), encoding="utf-8") as f:
-            earlier = [entry.get("file") for entry in json.load(f).get("saves", [])]
-    except (OSError, ValueError, AttributeError):
-        earlier = []
-    for name in earlier:
-        if isinstance(name, str) and re.fullmatch(r"\d+\.png", name) and name not in names:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(out, name))
-    last = [name for name in (FINAL_IMAGE, RUN_FILE) if name in names]
-    for name in sorted(names - set(last)) + last:
-        os.replace(os.path.join(unfinished, name), os.path.join(out, name))
-    os.rmdir(unfinished)
-
-
 def _sha256(path):
     return file_digests(path, md5=False).sha256
-
-
-def _steps_per_job(settings):
-    """Optimisation steps of one pair: every scale's budget (a progress bar's share)."""
-    coarse = settings.coarse_iterations or settings.iterations
-    return (settings.multires - 1) * coarse + settings.iterations
-
-
-def _jobs(settings, contents, style_sets, sizes, batch):
-    """Every (content, styles) pair as a :class:`Job`, ordered by size so that runs of one
-    size are consecutive (each size's graph is built once).
-
-    Raises:
-        InputError: two pairs of a batch would write into one folder.
-    """
-    content_labels = _labels(contents)
-    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
-    jobs, folders = [], {}
-    for path in contents:
-        for styles in style_sets:
-            out = settings.output_dir
-            if batch:
-                name = "+".join(style_labels[s] for s in styles)
-                out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
-                pair = f"{path} + {' + '.join(styles)}"
-                if out in folders:
-                    raise InputError(
-                        f"{folders[out]} and {pair} would both write into {out}; "
-                        "rename one of the files"
-                    )
-                folders[out] = pair
-            jobs.append(Job(sizes[path], path, list(styles), out))
-    jobs.sort(key=lambda job: job.size)  # stable
-    return jobs
-
-
-def _labels(paths):
-    """Short names of image files for output directories: the stem (``x`` of ``x.jpg``), or
-    the whole file name where the stem is another file's stem or name (``x.jpg``, ``x.png``
-    and ``x_jpg.bmp`` give ``x.jpg``, ``x.png`` and ``x_jpg``). File names in one folder
-    differ, so the labels of one folder's files do too; :func:`_jobs` refuses the rest."""
-    names = [os.path.basename(path) for path in paths]
-    stems = [os.path.splitext(name)[0] for name in names]
-    return {
-        path: stem if stems.count(stem) == 1 and stem not in names else name
-        for path, name, stem in zip(paths, names, stems)
-    }
-
-
-def _size_for(settings, path):
-    """(height, width) of the run for content image ``path``: --max-size or --keep-aspect
-    derive it from the image's aspect ratio, else --height/--width; checked against the
-    network's minimum side and the available memory, at every --multires scale and for the
-    style image's --style-scale size too."""
-    s = settings
-    if s.max_size or s.keep_aspect:
-        src = image_size(path)
-        if s.max_size:
-            height, width = size_for_max_side(*src, s.max_size)
-            how = f"--max-size {s.max_size}"
-        else:
-            height, width = size_for_aspect(*src, s.height, s.width)
-            how = "keeping its aspect ratio"
-        if min(height, width) < MIN_IMAGE_SIDE:
-            raise ImageInputError(
-                f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
-                f"{height}; each side must be at least {MIN_IMAGE_SIDE} pixels"
-            )
-    else:
-        height, width = s.height, s.width
-    check_memory(height, width)
-    # The sizes the run builds graphs for: each scale, and the style image at each scale.
-    scales = scale_sizes(height, width, s.multires)
-    styles = [
-        (max(1, round(h * s.style_scale)), max(1, round(w * s.style_scale))) for h, w in scales
-    ]
-    for what, (h, w) in (
-        ("--multires coarsest scale", scales[0]),
-        ("--style-scale style image", styles[0]),
-    ):
-        if min(h, w) < MIN_IMAGE_SIDE:
-            raise PreflightError(
-                f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
-                f"each side must be at least {MIN_IMAGE_SIDE} pixels"
-            )
-    if s.style_scale > 1:
-        h, w = styles[-1]
-        check_memory(h, w, what=f"--style-scale {s.style_scale:g} (a {h}x{w} style image)")
-    return height, width
 
 
 def _check_precision(precision, tensorflow):
@@ -1065,22 +774,6 @@ def _non_finite_message(exc, final, learning_rate, saved):
         f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
         f"{lower}"
     )
-
-
-def _save_last_finite(exc, final, signature):
-    """Write the last finite image of a :class:`NonFiniteCostError`; whether it was written.
-
-    The image is marked as a stopped run (like an interrupted one), so a batch reruns it.
-    """
-    if exc.last_finite is None:
-        return False
-    comment = interrupted_signature(signature, exc.last_finite.iteration)
-    try:
-        for path in (os.path.join(os.path.dirname(final), FINAL_PNG), final):
-            images.save_image(path, exc.last_finite.image, comment=comment)
-    except OSError:
-        return False
-    return True
 
 
 def _is_out_of_memory(exc):

@@ -45,6 +45,7 @@ from .colors import luminance_image, match_color_histogram, match_luminance, rec
 from .config import CONFIG
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
+from .plan import scale_sizes, style_size
 from .settings import Settings
 from .vgg import read_vgg_weights
 
@@ -70,14 +71,6 @@ Attributes:
     step: :class:`nst_tf1.optimize.Step`; with luminance-only colour preservation its image
         is already recombined with the content's chrominance.
 """
-
-
-def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
-    """Sizes of the K coarse-to-fine scales: (height, width) / 2^(K-k) for k = 1..K."""
-    return [
-        (max(1, round(height / 2 ** (scales - k))), max(1, round(width / 2 ** (scales - k))))
-        for k in range(1, scales + 1)
-    ]
 
 
 def _at_size(source, height, width):
@@ -272,7 +265,7 @@ class Runner:
         previous = None
         for k, (h, w) in enumerate(sizes, start=1):
             c = _at_size(content, h, w)
-            hs, ws = max(1, round(h * s.style_scale)), max(1, round(w * s.style_scale))
+            hs, ws = style_size(h, w, s.style_scale)
             graph = self.graph(h, w)
             targets = None
             for style, weight in zip(styles, weights):

@@ -1,0 +1,206 @@
+"""Planning a run: :class:`~nst_tf1.settings.Settings` -> the jobs, with every check that
+needs neither the model nor TensorFlow.
+
+A job is one content image with its style images, its size and its output folder; a batch
+(a content or style folder) is many. :func:`make_plan` reads image headers (and, for one
+pair, decodes both images, as the course does before it reads the model), checks the sizes
+against the network's minimum side and the memory, and the output folder's free space,
+before the 500 MB model is read. Nothing here writes or imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+
+from .errors import InputError
+from .images import (
+    ImageInputError,
+    image_size,
+    list_images,
+    load_image,
+    size_for_aspect,
+    size_for_max_side,
+)
+from .preflight import PreflightError, check_memory, check_output_dir, run_signature
+from .settings import INIT_MODES, Settings
+from .vgg import MIN_IMAGE_SIDE
+
+__all__ = [
+    "Job",
+    "Plan",
+    "make_plan",
+    "style_sets",
+    "steps_per_job",
+    "scale_sizes",
+    "style_size",
+]
+
+Job = collections.namedtuple("Job", "size content styles out")
+Job.__doc__ = """One content image with its style images: (height, width), paths, output dir."""
+
+Plan = collections.namedtuple("Plan", "jobs images signature")
+Plan.__doc__ = """What :func:`make_plan` found: the :class:`Job` list (ordered by size), the
+decoded content image of a single pair (path -> array; empty for a batch) and the single
+pair's :func:`~nst_tf1.preflight.run_signature` (``None`` for a batch)."""
+
+
+def make_plan(settings: Settings) -> Plan:
+    """The jobs of ``settings``, every image, size and the output folder checked.
+
+    Raises:
+        InputError: bad input (an image, a size, the output folder, two pairs of a batch
+            writing into one folder).
+    """
+    s = settings
+    batch = s.batch()
+    images = {}
+    try:
+        contents = list_images(s.content) if os.path.isdir(s.content) else [s.content]
+        sets = style_sets(s)
+        sizes = {path: _size_for(s, path) for path in contents}
+        if batch:
+            for path in {p for styles in sets for p in styles}:
+                image_size(path)
+        else:  # one pair: decode both now, as the course does before the model
+            images = {path: load_image(path, *sizes[path]) for path in contents}
+            for path in sets[0]:
+                if s.style_scale == 1:
+                    load_image(path, *sizes[contents[0]])
+                else:
+                    image_size(path)
+        if s.init not in INIT_MODES:
+            image_size(s.init)
+        n_images = len(range(0, s.iterations, s.save_every)) + 1
+        largest = max(sizes.values(), key=lambda size: size[0] * size[1])
+        check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(sets))
+        jobs = _jobs(s, contents, sets, sizes, batch)
+        signature = None if batch else run_signature(contents[0], sets[0])
+    except OSError as exc:  # an image vanished or became unreadable after its header
+        raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
+    return Plan(jobs, images, signature)
+
+
+def style_sets(settings: Settings) -> list[list[str]]:
+    """The style images of each run: all styles blended, or one run per style file."""
+    s = settings
+    if any(os.path.isdir(style) for style in s.style):
+        if s.style_weights is not None:
+            raise InputError(
+                "--style-weights blends style files; it cannot be used with a "
+                "style directory (one run per style)"
+            )
+        return [
+            [path]
+            for style in s.style
+            for path in (list_images(style) if os.path.isdir(style) else [style])
+        ]
+    if s.style_weights is not None:
+        if len(s.style_weights) != len(s.style):
+            raise InputError(
+                f"--style-weights has {len(s.style_weights)} weights for "
+                f"{len(s.style)} style images"
+            )
+        if sum(s.style_weights) <= 0:
+            raise InputError("--style-weights must not all be 0")
+    return [list(s.style)]
+
+
+def steps_per_job(settings: Settings) -> int:
+    """Optimisation steps of one pair: every scale's budget (a progress bar's share)."""
+    coarse = settings.coarse_iterations or settings.iterations
+    return (settings.multires - 1) * coarse + settings.iterations
+
+
+def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
+    """Sizes of the K coarse-to-fine scales: (height, width) / 2^(K-k) for k = 1..K."""
+    return [
+        (max(1, round(height / 2 ** (scales - k))), max(1, round(width / 2 ** (scales - k))))
+        for k in range(1, scales + 1)
+    ]
+
+
+def style_size(height: int, width: int, style_scale: float) -> tuple[int, int]:
+    """The size the style image is resized to for a (height, width) generated image."""
+    return max(1, round(height * style_scale)), max(1, round(width * style_scale))
+
+
+def _jobs(settings, contents, style_sets, sizes, batch):
+    """Every (content, styles) pair as a :class:`Job`, ordered by size so that runs of one
+    size are consecutive (each size's graph is built once).
+
+    Raises:
+        InputError: two pairs of a batch would write into one folder.
+    """
+    content_labels = _labels(contents)
+    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
+    jobs, folders = [], {}
+    for path in contents:
+        for styles in style_sets:
+            out = settings.output_dir
+            if batch:
+                name = "+".join(style_labels[s] for s in styles)
+                out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
+                pair = f"{path} + {' + '.join(styles)}"
+                if out in folders:
+                    raise InputError(
+                        f"{folders[out]} and {pair} would both write into {out}; "
+                        "rename one of the files"
+                    )
+                folders[out] = pair
+            jobs.append(Job(sizes[path], path, list(styles), out))
+    jobs.sort(key=lambda job: job.size)  # stable
+    return jobs
+
+
+def _labels(paths):
+    """Short names of image files for output directories: the stem (``x`` of ``x.jpg``), or
+    the whole file name where the stem is another file's stem or name (``x.jpg``, ``x.png``
+    and ``x_jpg.bmp`` give ``x.jpg``, ``x.png`` and ``x_jpg``). File names in one folder
+    differ, so the labels of one folder's files do too; :func:`_jobs` refuses the rest."""
+    names = [os.path.basename(path) for path in paths]
+    stems = [os.path.splitext(name)[0] for name in names]
+    return {
+        path: stem if stems.count(stem) == 1 and stem not in names else name
+        for path, name, stem in zip(paths, names, stems)
+    }
+
+
+def _size_for(settings, path):
+    """(height, width) of the run for content image ``path``: --max-size or --keep-aspect
+    derive it from the image's aspect ratio, else --height/--width; checked against the
+    network's minimum side and the available memory, at every --multires scale and for the
+    style image's --style-scale size too."""
+    s = settings
+    if s.max_size or s.keep_aspect:
+        src = image_size(path)
+        if s.max_size:
+            height, width = size_for_max_side(*src, s.max_size)
+            how = f"--max-size {s.max_size}"
+        else:
+            height, width = size_for_aspect(*src, s.height, s.width)
+            how = "keeping its aspect ratio"
+        if min(height, width) < MIN_IMAGE_SIDE:
+            raise ImageInputError(
+                f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
+                f"{height}; each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    else:
+        height, width = s.height, s.width
+    check_memory(height, width)
+    # The sizes the run builds graphs for: each scale, and the style image at each scale.
+    scales = scale_sizes(height, width, s.multires)
+    styles = [style_size(h, w, s.style_scale) for h, w in scales]
+    for what, (h, w) in (
+        ("--multires coarsest scale", scales[0]),
+        ("--style-scale style image", styles[0]),
+    ):
+        if min(h, w) < MIN_IMAGE_SIDE:
+            raise PreflightError(
+                f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
+                f"each side must be at least {MIN_IMAGE_SIDE} pixels"
+            )
+    if s.style_scale > 1:
+        h, w = styles[-1]
+        check_memory(h, w, what=f"--style-scale {s.style_scale:g} (a {h}x{w} style image)")
+    return height, width
