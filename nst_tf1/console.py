@@ -1,0 +1,170 @@
+"""The command line's shared parts: its name, exit statuses, the argument parser that
+reports a bad argument in one line, one-line errors and notes, the download's progress, and
+the mapping of the package's errors to exit statuses. :mod:`nst_tf1.cli` (the main job) and
+:mod:`nst_tf1.commands` (the other subcommands) use them; nothing else imports this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+__all__ = ["PROG", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "Parser", "FetchProgress"]
+
+PROG = "nst-tf1"
+
+# Exit statuses; a signal gives 128 + its number.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but wrapping only at spaces (paths such as
+    models/imagenet-vgg-verydeep-19.mat stay whole) and keeping the epilog's paragraphs."""
+
+    def _wrap(self, text, width, indent=""):
+        import textwrap
+
+        return textwrap.wrap(
+            self._whitespace_matcher.sub(" ", text).strip(),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+
+    def _split_lines(self, text, width):
+        return self._wrap(text, width)
+
+    def _fill_text(self, text, width, indent):
+        return "\n\n".join(
+            "\n".join(self._wrap(paragraph, width, indent)) for paragraph in text.split("\n\n")
+        )
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def error(message, status=EXIT_USAGE):
+    message = " ".join(str(message).split())  # always one line
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
+
+
+def note(message):
+    """A one-line status message on stderr that is not an error."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def number(kind):
+    """An argparse type: text -> ``kind`` (int or float), with a one-line message for
+    anything else."""
+
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+        try:
+            float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def check_range(parser, flag, value, least, most):
+    """``parser.error`` unless ``least <= value <= most`` (the bounds its --help states)."""
+    if not least <= value <= most:
+        parser.error(f"argument {flag}: must be a whole number from {least} to {most}, got {value}")
+
+
+class FetchProgress:
+    """Shows :class:`~nst_tf1.weights.FetchEvent` values on stderr: a tqdm bar (size, rate,
+    ETA) on a terminal, else plain lines at the start and at every further 10%."""
+
+    def __init__(self, url, dest):
+        self.url, self.dest = url, dest
+        self.terminal = sys.stderr.isatty()
+        self.bar, self.next_tenth, self.started = None, 1, None
+
+    def _line(self, text):
+        (self.bar.write if self.bar is not None else print)(f"{PROG}: {text}", file=sys.stderr)
+
+    def __call__(self, event):
+        import time
+
+        from .weights import format_mib as mib
+
+        if event.kind == "resume":
+            self._line(f"resuming {self.dest}.part ({mib(event.done)} from an earlier run)")
+        elif event.kind == "start":
+            self.started = (time.monotonic(), event.done)
+            if self.terminal:
+                from tqdm import tqdm
+
+                self.close()
+                self.bar = tqdm(
+                    total=event.total,
+                    initial=event.done,
+                    unit="iB",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=sys.stderr,
+                    desc=os.path.basename(self.dest),
+                    dynamic_ncols=True,
+                )
+            else:
+                size = "unknown size" if event.total is None else mib(event.total)
+                at = f", resuming at {mib(event.done)}" if event.done else ""
+                self._line(f"downloading {self.url} ({size}) to {self.dest}.part{at}")
+                if event.total:
+                    self.next_tenth = event.done * 10 // event.total + 1
+        elif event.kind == "data":
+            if self.bar is not None:
+                self.bar.update(event.done - self.bar.n)
+            elif event.total and event.done * 10 >= self.next_tenth * event.total:
+                self.next_tenth = event.done * 10 // event.total + 1
+                t0, d0 = self.started
+                rate = (event.done - d0) / max(time.monotonic() - t0, 1e-6)
+                self._line(
+                    f"{100 * event.done // event.total}% ({mib(event.done)} of "
+                    f"{mib(event.total)}, {mib(rate)}/s)"
+                )
+        elif event.kind in ("retry", "done"):
+            self.close()  # a stalled bar stays on screen above the retry's message
+            if event.kind == "retry":
+                self._line(event.message)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def guarded(work):
+    """Run ``work()`` and map the package's errors to one line and an exit status."""
+    from .errors import InputError, Interrupted, RunFailed
+    from .weights import DownloadError
+
+    try:
+        return work()
+    except Interrupted as exc:
+        note(exc.message or "interrupted")
+        return 128 + (exc.signum or signal.SIGINT)
+    except InputError as exc:
+        return error(exc)
+    except (RunFailed, DownloadError) as exc:
+        return error(exc, EXIT_FAILURE)
