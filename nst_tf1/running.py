@@ -33,7 +33,6 @@ are :mod:`nst_tf1.outputs`'; the plan and its checks are :mod:`nst_tf1.plan`'s.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -44,12 +43,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import events, graph, images, vgg
-from .config import CONFIG, cache_dir, model_location, model_source
-from .device import describe_device, device_line
+from . import events, images
+from .config import CONFIG
 from .errors import InputError, Interrupted, RunFailed
-from .graph import PrecisionError, import_tensorflow
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
+from .loading import load_model
 from .lock import LOCK_FILE, FileLock, LockBusy, lock_holder
 from .optimize import NonFiniteCostError
 from .outputs import (
@@ -75,13 +73,7 @@ from .record import RUN_FILE, RunRecord, draw_seed, library_versions
 from .settings import Settings
 from .transfer import Runner
 from .weights import (
-    DownloadError,
-    fetch_vgg_model,
     file_digests,
-    format_mib,
-    manual_model_hint,
-    missing_model_message,
-    part_path,
 )
 
 __all__ = ["Job", "UNFINISHED_DIR", "run"]
@@ -214,7 +206,7 @@ class _Run:
         if not todo:
             self.report(events.Note("nothing-to-do", "Nothing to do: every output exists"))
             return
-        weights, self.model_info = self._load_model(note)
+        weights, self.model_info, self.device, self.choices = load_model(s, self.report, note)
         # A run without --seed draws one and records it, so it can be repeated exactly.
         self.seed = draw_seed() if s.seed is None else s.seed
         # One pair: one graph open at a time (coarse to fine, each scale's graph is freed
@@ -304,123 +296,6 @@ class _Run:
                 )
         return todo
 
-    def _load_model(self, note):
-        """Check that the CPU can do ``--precision bf16``, download a missing model, read
-        it, import TensorFlow quietly, report the device (the run's first line) and ``note``
-        (what happens to an existing result), and check TensorFlow's bf16 support.
-
-        The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
-        (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
-        peaks do not add up. The file's SHA256 for run.json is computed meanwhile in a second
-        thread (hashlib and file reads release the GIL): 0.35 s for the 575 MB benchmark
-        file, hidden behind the read and the import.
-
-        Returns:
-            (weights, model info for run.json)
-        """
-        s = self.s
-        _check_precision(s.precision, tensorflow=False)
-        self._ensure_model()
-        vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
-            digests = pool.submit(file_digests, s.model, md5=False)
-            weights = vgg.read_vgg_weights(s.model)
-            self.report(events.Loading("tensorflow"))
-            import_tensorflow()
-            # The run's first line on standard output says what it runs on.
-            self.device = describe_device()
-            self.report(events.Note("device", device_line(self.device), data=self.device))
-            if note:
-                self.report(events.Note("existing-result", note, data={"folder": s.output_dir}))
-            info = {
-                "size_bytes": os.path.getsize(s.model),
-                "sha256": digests.result().sha256,
-                "layout": weights.layout,
-            }
-        _check_precision(s.precision, tensorflow=True)
-        self._choose()
-        return weights, info
-
-    def _choose(self):
-        """Say (and keep for run.json) what --fast and --precision auto chose."""
-        s = self.s
-        precision, why = graph.resolve_precision(s.precision)
-        self.choices = {"precision": {"asked": s.precision, "ran": precision, "why": why}}
-        if s.chosen_by_fast:
-            self.choices["fast"] = dict(s.chosen_by_fast)
-            chosen = " ".join(
-                f"--{name.replace('_', '-')} {value}" for name, value in s.chosen_by_fast.items()
-            )
-            self.report(
-                events.Note(
-                    "fast-chose",
-                    f"--fast chose: {chosen} (options given explicitly win)",
-                    "note",
-                    dict(s.chosen_by_fast),
-                )
-            )
-        if s.precision == "auto":
-            self.report(
-                events.Note(
-                    "precision-chosen",
-                    f"--precision auto: {precision} ({why})",
-                    "note",
-                    {"precision": precision, "why": why},
-                )
-            )
-
-    def _ensure_model(self):
-        """Download the model file if it is missing (unless --no-download)."""
-        s = self.s
-        location = model_location()
-        if location.source == "local" and s.model == location.path:
-            cache = os.path.join(cache_dir(), "models")
-            self.report(
-                events.Note(
-                    "model-in-folder",
-                    f"using {s.model} in this folder; the per-user cache {cache}, shared by "
-                    "every folder, is where a new download goes",
-                    "note",
-                    {"model": s.model, "cache": cache},
-                )
-            )
-        if os.path.lexists(s.model):
-            return
-        url, sha256 = model_source()
-        if s.no_download:
-            raise InputError(missing_model_message(s.model, url))
-        self.report(
-            events.Note(
-                "model-downloading",
-                f"VGG-19 model file not found: {s.model}; downloading it from "
-                f"{url} (--no-download to stop instead)",
-                "note",
-                {"model": s.model, "url": url},
-            )
-        )
-        self.report(events.DownloadStarted(url, s.model))
-        try:
-            digests = fetch_vgg_model(
-                s.model,
-                url,
-                sha256,
-                report=lambda fetched: self.report(events.DownloadProgress(*fetched)),
-            )
-        except DownloadError as exc:  # a failed download, as in fetch-model: exit status 1
-            raise RunFailed(f"{exc}; {manual_model_hint(s.model, url)}") from None
-        except KeyboardInterrupt as exc:
-            raise Interrupted(
-                getattr(exc, "signum", signal.SIGINT),
-                f"interrupted; {part_path(s.model)} is kept and the next run resumes it",
-            ) from None
-        self.report(
-            events.Note(
-                "model-downloaded",
-                f"Downloaded {s.model} ({format_mib(digests.size)}, SHA256 verified)",
-                data={"model": s.model, "bytes": digests.size, "sha256": digests.sha256},
-            )
-        )
-
     def _record(self, job, folder):
         """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
         save, not before."""
@@ -488,7 +363,27 @@ class _Run:
         Over a finished result the pair's files go to ``job.out/unfinished`` and are moved
         over it only once the run has finished.
         """
-        per_job = steps_per_job(self.s)
+        state = self._job_folder(job)
+        try:
+            state.signature = run_signature(job.content, job.styles)
+            content = self.images.get(job.content)
+            if content is None:
+                content = load_image(job.content, *job.size)
+            state.record = self._record(job, state.folder)
+            self._optimise(runner, job, content, state)
+            if state.previous and state.finished:
+                state.writing = job.out
+                move_into_place(state.folder, job.out)
+        except BaseException as exc:
+            self._job_failed(exc, job, state)  # raises, unless a batch goes on
+            return
+        if state.stopped is not None:
+            raise Interrupted(self.stop.signum, state.stopped, state.final, state.step.iteration)
+        self._report_done(job, state)
+
+    def _job_folder(self, job):
+        """Where the job writes (:class:`~nst_tf1.outputs.JobFolder`): ``job.out``, or its
+        ``unfinished`` folder over a finished result; an earlier rerun's leftovers go."""
         final = os.path.join(job.out, FINAL_IMAGE)
         staged = os.path.lexists(final) and interrupted_at(final) is None
         unfinished = os.path.join(job.out, UNFINISHED_DIR)
@@ -510,23 +405,18 @@ class _Run:
                     data={"folder": unfinished, "kept": final},
                 )
             )
-        state = JobFolder(unfinished if staged else job.out, final if staged else None)
-        try:
-            state.signature = run_signature(job.content, job.styles)
-            content = self.images.get(job.content)
-            if content is None:
-                content = load_image(job.content, *job.size)
-            state.record = self._record(job, state.folder)
-            self._optimise(runner, job, content, state)
-            if staged and state.finished:
-                state.writing = job.out
-                move_into_place(unfinished, job.out)
-        except ImageInputError as exc:
+        return JobFolder(unfinished if staged else job.out, final if staged else None)
+
+    def _job_failed(self, exc, job, state):
+        """A job ended by ``exc``: record it, and raise what the run ends with; return only
+        when a batch goes on with its other pairs."""
+        remaining = steps_per_job(self.s) - state.done
+        if isinstance(exc, ImageInputError):
             # Found unreadable only now (the header was fine): report, go on with the rest.
             state.interrupt("failed")
-            self._failed(str(exc), per_job - state.done)
+            self._failed(str(exc), remaining)
             return
-        except NonFiniteCostError as exc:
+        if isinstance(exc, NonFiniteCostError):
             state.interrupt("diverged", write=True)
             saved = save_last_finite(exc, state.final, state.signature)
             message = _non_finite_message(exc, state.final, self.s.learning_rate, saved)
@@ -537,9 +427,9 @@ class _Run:
                 failure = RunFailed(message)
                 failure.kept = state.final if saved else None
                 raise failure from None
-            self._failed(f"{job.out}: {message}", per_job - state.done)
+            self._failed(f"{job.out}: {message}", remaining)
             return
-        except OSError as exc:
+        if isinstance(exc, OSError):
             recorded = state.interrupt("failed")
             said = ""
             if state.record is not None and state.record.written:
@@ -553,34 +443,36 @@ class _Run:
                 f"saved before it in {state.folder} are intact{said}"
                 f"{state.kept()}"
             ) from None
-        except BaseException as exc:
-            if _is_out_of_memory(exc):
-                state.interrupt("failed")
-                raise RunFailed(
-                    f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
-                ) from None
-            state.interrupt()
-            if (
-                isinstance(exc, Interrupted)
-                and not exc.message
-                and (state.previous or self.batch or state.step is not None)
-            ):
-                name = signal.Signals(exc.signum).name
-                if state.step is None:
-                    which = f" of {job.out}" if self.batch else ""
-                    exc.message = (
-                        f"interrupted by {name} before the optimisation{which} "
-                        f"started; nothing saved{state.kept()}"
-                    )
-                else:
-                    exc.message = (
-                        f"interrupted by {name} again; stopped without saving the "
-                        f"current image{state.kept()}"
-                    )
-            raise
-        if state.stopped is not None:
-            raise Interrupted(self.stop.signum, state.stopped, state.final, state.step.iteration)
+        if _is_out_of_memory(exc):
+            state.interrupt("failed")
+            raise RunFailed(
+                f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
+            ) from None
+        state.interrupt()
+        if isinstance(exc, Interrupted) and not exc.message:
+            exc.message = self._interrupted_message(exc, job, state)
+        raise exc
+
+    def _interrupted_message(self, exc, job, state):
+        """What a signal handler's :class:`Interrupted` says, once the job knows what was
+        kept ("" leaves it to :func:`run`)."""
+        if not (state.previous or self.batch or state.step is not None):
+            return ""
+        name = signal.Signals(exc.signum).name
+        if state.step is None:
+            which = f" of {job.out}" if self.batch else ""
+            return (
+                f"interrupted by {name} before the optimisation{which} "
+                f"started; nothing saved{state.kept()}"
+            )
+        return (
+            f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
+        )
+
+    def _report_done(self, job, state):
+        """The lines of a finished job: its record, TensorBoard, the final image."""
         self.folders.append(job.out)
+        final = os.path.join(job.out, FINAL_IMAGE)
         record = os.path.join(job.out, RUN_FILE)
         self.report(
             events.Note(
@@ -740,19 +632,6 @@ class _Run:
 
 def _sha256(path):
     return file_digests(path, md5=False).sha256
-
-
-def _check_precision(precision, tensorflow):
-    """Raise PrecisionError if ``--precision bf16`` cannot run here.
-
-    ``tensorflow=False`` checks the CPU only (instant, before the model is read);
-    ``tensorflow=True`` also asks TensorFlow whether it runs with oneDNN.
-    """
-    if precision != "bf16":
-        return
-    reason = graph.bf16_unsupported_reason(check_tensorflow=tensorflow)
-    if reason:
-        raise PrecisionError(f"--precision bf16 is not available: {reason}")
 
 
 def _non_finite_message(exc, final, learning_rate, saved):
