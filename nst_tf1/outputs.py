@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING, Callable
 
 from . import events, images
 from .images import remove_temporaries
-from .lock import LOCK_FILE, FileLock
-from .preflight import FINAL_IMAGE, FINAL_PNG, PreflightError, interrupted_signature
+from .lock import LOCK_FILE, FileLock, lock_holder
+from .preflight import (
+    FINAL_IMAGE,
+    FINAL_PNG,
+    PreflightError,
+    interrupted_at,
+    interrupted_signature,
+)
 from .record import RUN_FILE, mark_killed
 
 if TYPE_CHECKING:
@@ -37,6 +43,7 @@ __all__ = [
     "step_image",
     "lock_output_dir",
     "clean_up",
+    "jobs_to_run",
     "JobFolder",
     "final_files",
     "save_last_finite",
@@ -115,6 +122,54 @@ def clean_up(out: str, report: Callable[[events.Event], object]) -> None:
                     {"record": record},
                 )
             )
+
+
+def jobs_to_run(
+    jobs: list, batch: bool, overwrite: bool, report: Callable[[events.Event], object]
+) -> list:
+    """The jobs to run: in a batch, a pair whose result exists is skipped (unless
+    --overwrite) and one saved by an interrupted run is rerun."""
+    for job in jobs:
+        if batch and lock_holder(os.path.join(job.out, LOCK_FILE)) is not None:
+            continue  # another run works there: its files are its own (see the run's pair lock)
+        clean_up(job.out, report)
+    if not batch:
+        return jobs
+    todo = []
+    for job in jobs:
+        final = os.path.join(job.out, FINAL_IMAGE)
+        if not os.path.exists(final):
+            todo.append(job)
+            continue
+        stopped = interrupted_at(final)
+        if stopped is not None:
+            report(
+                events.Note(
+                    "pair-rerun",
+                    f"Rerunning {job.out}: its generated_image.jpg was "
+                    f"interrupted at iteration {stopped}",
+                    data={"folder": job.out, "step": stopped},
+                )
+            )
+            todo.append(job)
+        elif overwrite:
+            report(
+                events.Note(
+                    "pair-replaced",
+                    f"Replacing {job.out}: generated_image.jpg exists (--overwrite)",
+                    data={"folder": job.out},
+                )
+            )
+            todo.append(job)
+        else:
+            report(
+                events.Note(
+                    "pair-exists",
+                    f"Skipping {job.out}: generated_image.jpg exists (--overwrite reruns it)",
+                    data={"folder": job.out},
+                )
+            )
+    return todo
 
 
 def final_files(folder: str) -> list[str]:

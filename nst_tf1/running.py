@@ -48,13 +48,13 @@ from .config import CONFIG
 from .errors import InputError, Interrupted, RunFailed
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
 from .loading import load_model
-from .lock import LOCK_FILE, FileLock, LockBusy, lock_holder
+from .lock import LOCK_FILE, FileLock, LockBusy
 from .optimize import NonFiniteCostError
 from .outputs import (
     UNFINISHED_DIR,
     JobFolder,
-    clean_up,
     final_files,
+    jobs_to_run,
     lock_output_dir,
     move_into_place,
     save_last_finite,
@@ -185,24 +185,8 @@ class _Run:
 
     def execute(self):
         s = self.s
-        if s.logdir and s.beyond_course():
-            raise InputError(
-                "--logdir writes the course's graph; it cannot be used with the "
-                "options beyond the course or a batch"
-            )
-        planned = make_plan(s)
-        self.images = planned.images
-        try:
-            self.lock = lock_output_dir(s.output_dir, self.report)
-            note = None
-            if planned.signature is not None:
-                note = check_existing_output(s.output_dir, planned.signature, s.overwrite)
-        except OSError as exc:
-            raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
-        jobs = planned.jobs
-        if s.logdir:
-            check_writable_dir(s.logdir)
-        todo = self._todo(jobs)
+        jobs, note = self._plan()
+        todo = jobs_to_run(jobs, self.batch, s.overwrite, self.report)
         if not todo:
             self.report(events.Note("nothing-to-do", "Nothing to do: every output exists"))
             return
@@ -251,50 +235,28 @@ class _Run:
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
 
-    def _todo(self, jobs):
-        """The jobs to run: in a batch, a pair whose result exists is skipped (unless
-        --overwrite) and one saved by an interrupted run is rerun."""
-        for job in jobs:
-            if self.batch and lock_holder(os.path.join(job.out, LOCK_FILE)) is not None:
-                continue  # another run works there: its files are its own (see _pair_lock)
-            clean_up(job.out, self.report)
-        if not self.batch:
-            return jobs
-        todo = []
-        for job in jobs:
-            final = os.path.join(job.out, FINAL_IMAGE)
-            if not os.path.exists(final):
-                todo.append(job)
-                continue
-            stopped = interrupted_at(final)
-            if stopped is not None:
-                self.report(
-                    events.Note(
-                        "pair-rerun",
-                        f"Rerunning {job.out}: its generated_image.jpg was "
-                        f"interrupted at iteration {stopped}",
-                        data={"folder": job.out, "step": stopped},
-                    )
-                )
-                todo.append(job)
-            elif self.s.overwrite:
-                self.report(
-                    events.Note(
-                        "pair-replaced",
-                        f"Replacing {job.out}: generated_image.jpg exists (--overwrite)",
-                        data={"folder": job.out},
-                    )
-                )
-                todo.append(job)
-            else:
-                self.report(
-                    events.Note(
-                        "pair-exists",
-                        f"Skipping {job.out}: generated_image.jpg exists (--overwrite reruns it)",
-                        data={"folder": job.out},
-                    )
-                )
-        return todo
+    def _plan(self):
+        """The jobs and a note on an existing result: everything checked that needs no
+        model, the output folder locked (:mod:`nst_tf1.plan`, :mod:`nst_tf1.outputs`)."""
+        s = self.s
+        if s.logdir and s.beyond_course():
+            raise InputError(
+                "--logdir writes the course's graph; it cannot be used with the "
+                "options beyond the course or a batch"
+            )
+        planned = make_plan(s)
+        self.images = planned.images
+        try:
+            self.lock = lock_output_dir(s.output_dir, self.report)
+            note = None
+            if planned.signature is not None:
+                note = check_existing_output(s.output_dir, planned.signature, s.overwrite)
+        except OSError as exc:
+            raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
+        jobs = planned.jobs
+        if s.logdir:
+            check_writable_dir(s.logdir)
+        return jobs, note
 
     def _record(self, job, folder):
         """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
