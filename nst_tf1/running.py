@@ -224,7 +224,7 @@ class _Run:
                     )
                 with self._pair_lock(job) as free:
                     if free:
-                        self._run_job(runner, job)
+                        _Pair(self).run_job(runner, job)
                 if self.stop() and number < len(todo):
                     final = os.path.join(job.out, FINAL_IMAGE)
                     raise Interrupted(
@@ -257,33 +257,6 @@ class _Run:
         if s.logdir:
             check_writable_dir(s.logdir)
         return jobs, note
-
-    def _record(self, job, folder):
-        """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
-        save, not before."""
-        s = self.s
-        files = {
-            "content": os.path.abspath(job.content),
-            "style": os.path.abspath(job.styles[0]),
-            "styles": [os.path.abspath(path) for path in job.styles],
-            "model": os.path.abspath(s.model),
-            "output_dir": os.path.abspath(job.out),
-            "sha256": {
-                "content": _sha256(job.content),
-                "styles": [_sha256(path) for path in job.styles],
-            },
-        }
-        return RunRecord(
-            folder,
-            s.record(),
-            self.seed,
-            files,
-            self.model_info,
-            library_versions(),
-            job.size,
-            self.device,
-            self.choices,
-        )
 
     @contextlib.contextmanager
     def _pair_lock(self, job):
@@ -319,7 +292,22 @@ class _Run:
                 with contextlib.suppress(OSError):
                     os.rmdir(job.out)  # only when empty: the pair stopped before its first save
 
-    def _run_job(self, runner, job):
+    def _failed(self, message, skipped_steps):
+        """One pair of a batch failed: say so, count it, move the progress on."""
+        self.report(events.StepsSkipped(skipped_steps))
+        self.failures += 1
+        self.report(events.Note("pair-failed", message, "error"))
+
+
+class _Pair:
+    """One pair (one job) of a :class:`_Run`: its folder, optimisation, saves and outcome."""
+
+    def __init__(self, run):
+        self.run = run
+        self.s, self.report, self.stop, self.batch = run.s, run.report, run.stop, run.batch
+        self.seed, self.images, self.started = run.seed, run.images, run.started
+
+    def run_job(self, runner, job):
         """Optimise one pair, saving as it goes; a batch goes on after a failed pair.
 
         Over a finished result the pair's files go to ``job.out/unfinished`` and are moved
@@ -331,7 +319,7 @@ class _Run:
             content = self.images.get(job.content)
             if content is None:
                 content = load_image(job.content, *job.size)
-            state.record = self._record(job, state.folder)
+            state.record = _run_record(self.run, job, state.folder)
             self._optimise(runner, job, content, state)
             if state.previous and state.finished:
                 state.writing = job.out
@@ -376,7 +364,7 @@ class _Run:
         if isinstance(exc, ImageInputError):
             # Found unreadable only now (the header was fine): report, go on with the rest.
             state.interrupt("failed")
-            self._failed(str(exc), remaining)
+            self.run._failed(str(exc), remaining)
             return
         if isinstance(exc, NonFiniteCostError):
             state.interrupt("diverged", write=True)
@@ -384,12 +372,12 @@ class _Run:
             message = _non_finite_message(exc, state.final, self.s.learning_rate, saved)
             message += state.kept()
             if saved:
-                self._report_saved(state.final, exc.last_finite, final=True)
+                self.report(_saved(state.final, exc.last_finite, final=True))
             if not self.batch:
                 failure = RunFailed(message)
                 failure.kept = state.final if saved else None
                 raise failure from None
-            self._failed(f"{job.out}: {message}", remaining)
+            self.run._failed(f"{job.out}: {message}", remaining)
             return
         if isinstance(exc, OSError):
             recorded = state.interrupt("failed")
@@ -412,28 +400,12 @@ class _Run:
             ) from None
         state.interrupt()
         if isinstance(exc, Interrupted) and not exc.message:
-            exc.message = self._interrupted_message(exc, job, state)
+            exc.message = _interrupted_message(exc, job, state, self.batch)
         raise exc
-
-    def _interrupted_message(self, exc, job, state):
-        """What a signal handler's :class:`Interrupted` says, once the job knows what was
-        kept ("" leaves it to :func:`run`)."""
-        if not (state.previous or self.batch or state.step is not None):
-            return ""
-        name = signal.Signals(exc.signum).name
-        if state.step is None:
-            which = f" of {job.out}" if self.batch else ""
-            return (
-                f"interrupted by {name} before the optimisation{which} "
-                f"started; nothing saved{state.kept()}"
-            )
-        return (
-            f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
-        )
 
     def _report_done(self, job, state):
         """The lines of a finished job: its record, TensorBoard, the final image."""
-        self.folders.append(job.out)
+        self.run.folders.append(job.out)
         final = os.path.join(job.out, FINAL_IMAGE)
         record = os.path.join(job.out, RUN_FILE)
         self.report(
@@ -479,7 +451,7 @@ class _Run:
                 job.styles,
                 s.style_weights,
                 should_stop=self.stop,
-                preview_every=self.preview_every,
+                preview_every=self.run.preview_every,
             )
         ) as steps:
             for progress in steps:
@@ -500,14 +472,7 @@ class _Run:
             for path in final_files(state.folder):
                 saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
         state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved))
-        self._report_saved(state.final, step, final=True)
-
-    def _report_saved(self, path, step, final=False):
-        self.report(
-            events.ImageSaved(
-                path, step.iteration, step.total_cost, step.content_cost, step.style_cost, final
-            )
-        )
+        self.report(_saved(state.final, step, final=True))
 
     def _step(self, runner, job, progress, state):
         """One optimisation step: record, report, and save it when it is due."""
@@ -528,9 +493,9 @@ class _Run:
         logged = step.image is not None and step.iteration % s.save_every == 0
         preview = None
         if (
-            self.preview_every
+            self.run.preview_every
             and step.image is not None
-            and step.iteration % self.preview_every == 0
+            and step.iteration % self.run.preview_every == 0
         ):
             preview = images.to_uint8(step.image)
         self.report(
@@ -555,7 +520,7 @@ class _Run:
             path = os.path.join(state.folder, name)
             state.save(path, step.image)
             state.record_write(lambda: state.record.add_save(step, name))
-            self._report_saved(path, step)
+            self.report(_saved(path, step))
 
     def _save_stopped(self, runner, job, progress, state):
         """After a signal: save the current image as the final one, marked as stopped."""
@@ -585,11 +550,54 @@ class _Run:
             f"{state.final}{beside}{state.kept()}"
         )
 
-    def _failed(self, message, skipped_steps):
-        """One pair of a batch failed: say so, count it, move the progress on."""
-        self.report(events.StepsSkipped(skipped_steps))
-        self.failures += 1
-        self.report(events.Note("pair-failed", message, "error"))
+
+def _run_record(run, job, folder):
+    """A :class:`nst_tf1.record.RunRecord` of one job in ``folder``; written at the first
+    save, not before."""
+    s = run.s
+    files = {
+        "content": os.path.abspath(job.content),
+        "style": os.path.abspath(job.styles[0]),
+        "styles": [os.path.abspath(path) for path in job.styles],
+        "model": os.path.abspath(s.model),
+        "output_dir": os.path.abspath(job.out),
+        "sha256": {
+            "content": _sha256(job.content),
+            "styles": [_sha256(path) for path in job.styles],
+        },
+    }
+    return RunRecord(
+        folder,
+        s.record(),
+        run.seed,
+        files,
+        run.model_info,
+        library_versions(),
+        job.size,
+        run.device,
+        run.choices,
+    )
+
+
+def _interrupted_message(exc, job, state, batch):
+    """What a signal handler's :class:`Interrupted` says, once the job knows what was
+    kept ("" leaves it to :func:`run`)."""
+    if not (state.previous or batch or state.step is not None):
+        return ""
+    name = signal.Signals(exc.signum).name
+    if state.step is None:
+        which = f" of {job.out}" if batch else ""
+        return (
+            f"interrupted by {name} before the optimisation{which} "
+            f"started; nothing saved{state.kept()}"
+        )
+    return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
+
+
+def _saved(path, step, final=False):
+    """The :class:`~nst_tf1.events.ImageSaved` of ``step``'s image written to ``path``."""
+    costs = (step.total_cost, step.content_cost, step.style_cost)
+    return events.ImageSaved(path, step.iteration, *costs, final)
 
 
 def _sha256(path):
