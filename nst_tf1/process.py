@@ -120,20 +120,21 @@ def import_tensorflow() -> Any:
     Returns:
         the ``tensorflow.compat.v1`` module, v2 behaviour disabled.
     """
-    from .graph import import_tensorflow as plain_import
+    from .graph import import_tensorflow as graph_mode
 
     quiet = QuietStart()
     quiet.start()
     try:
-        tf = plain_import()
+        import tensorflow.compat.v1 as tf
+
         tf.config.list_physical_devices()
     except Exception:  # an interrupt is not an import failure: no log dump
         quiet.stop(failed=True)
         raise
     finally:
         quiet.stop()
-    tensorflow_started()
-    return tf
+    tensorflow_started()  # before graph mode, whose deprecation warnings it turns off
+    return graph_mode()
 
 
 def tensorflow_started() -> None:
