@@ -394,7 +394,7 @@ def _print_model(settings):
 
 def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
-    from .figures import FIGURES, PlotsUnavailableError, make_run_figures, require_matplotlib
+    from .figures import FIGURES, make_run_figures
 
     p = _Parser(
         prog=f"{PROG} figure",
@@ -403,8 +403,10 @@ def figure_main(argv: Sequence[str]) -> int:
             "and final image): panel = content + style = generated; strip = the saved images and "
             "the final one by iteration; noise = the content image next to the noisy initial "
             "image (remade from the recorded seed); costs = J, J_content, J_style against the "
-            "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
-            "default are the others, with a note). All but costs need only Pillow."
+            "iteration, log scale (drawn with matplotlib). All but costs need only Pillow. With "
+            "no FIGURE named, each figure is skipped with a note where it does not apply (noise, "
+            "for a run that did not start from the noisy content image, as a --fast one) or "
+            "where matplotlib is missing (costs)."
         ),
     )
 
@@ -420,7 +422,7 @@ def figure_main(argv: Sequence[str]) -> int:
         nargs="*",
         type=figure_name,
         metavar="FIGURE",
-        help=f"which figures, from {', '.join(FIGURES)} (default: all)",
+        help=f"which figures, from {', '.join(FIGURES)} (default: all that apply)",
     )
     p.add_argument(
         "--run-dir",
@@ -452,15 +454,9 @@ def figure_main(argv: Sequence[str]) -> int:
     _check_range(p, "--max-images", args.max_images, 1, 1000)
 
     def work():
-        names = args.figures or FIGURES
-        if not args.figures:  # all of them: those this install cannot draw are skipped
-            try:
-                require_matplotlib()
-            except PlotsUnavailableError as exc:
-                _note(f"skipping costs.png: {exc}")
-                names = [name for name in FIGURES if name != "costs"]
+        # None (no figure named): all that apply and that this install can draw, with notes.
         for path, figure in make_run_figures(
-            args.run_dir, names, args.out_dir, args.columns, args.max_images
+            args.run_dir, args.figures or None, args.out_dir, args.columns, args.max_images, _note
         ):
             print(f"Wrote {path} ({figure.width}x{figure.height})")
         return EXIT_OK

@@ -514,3 +514,24 @@ def test_strip_entries_keep_first_last_and_final():
     # The course's run fits as it is: 0, 20, ..., 180 and the final image.
     course = [{"iteration": i} for i in range(0, 200, 20)]
     assert figures.strip_entries(course, final) == course + [final]
+
+
+def test_all_figures_of_a_fast_run_skip_the_noise_figure(vgg_file, image_pair, tmp_path, capsys):
+    """--fast starts at a coarse scale, not from the noisy content image: "all" skips the
+    noise figure with a one-line note and still draws the others, the cost curve included;
+    asked for by name, it is refused in one line."""
+    out = tmp_path / "out"
+    content, style = image_pair
+    assert main([*run_args(content, style, vgg_file), "--fast", "--iterations", "8",
+                 "--height", "64", "--width", "96", "--output-dir", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["figure", "--run-dir", str(out)]) == 0
+    printed, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert err.startswith("nst-tf1: skipping noise.png: ") and "--multires 2" in err
+    assert sorted(os.listdir(out / "figures")) == ["costs.png", "panel.png", "strip.png"]
+    assert printed.count("Wrote ") == 3
+    _assert_figure(out / "figures" / "costs.png", (800, 500))
+    assert main(["figure", "noise", "--run-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "noise: the run did not start from" in err
