@@ -145,10 +145,12 @@ def check_writable_dir(path: str | os.PathLike[str]) -> None:
         raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") from None
 
 
-def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:
+def check_output_file(
+    path: str | os.PathLike[str], flag: str = "--output", example: str = "figure.png"
+) -> None:
     """Check, before any work, that a file can be written at ``path``: not an existing
     directory or special file (a device, a FIFO), in a writable directory (created if
-    needed).
+    needed). ``example`` is the file name a message about a directory suggests.
 
     Raises:
         PreflightError: one line naming the path and the flag.
@@ -167,7 +169,7 @@ def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> N
     if mode is not None and stat.S_ISDIR(mode):
         raise PreflightError(
             f"{path}: {flag} is a directory; give a file name in it, such as "
-            f"{os.path.join(path, 'figure.png')}"
+            f"{os.path.join(path, example)}"
         )
     if mode is not None and not stat.S_ISREG(mode):
         raise PreflightError(f"{path}: {flag} exists and is not a regular file; not replacing it")

@@ -367,6 +367,34 @@ def test_two_runs_race(tmp_path, pair_and_model):
 
 
 # ----------------------------------------------------------------------------------------
+# Special files where a file is to be written
+
+
+def test_make_vgg_never_replaces_a_special_file(tmp_path):
+    """make-vgg --force onto a FIFO, a link to /dev/null or a folder: one line, exit 2, the
+    node untouched and nothing written (before, the node became a 1.3 MB .mat file)."""
+    import stat
+
+    fifo, link, folder = tmp_path / "fifo", tmp_path / "null", tmp_path / "folder"
+    os.mkfifo(fifo)
+    link.symlink_to(os.devnull)
+    folder.mkdir()
+    for path, said in (
+        (fifo, "exists and is not a regular file"),
+        (link, "exists and is not a regular file"),
+        (folder, "is a directory"),
+    ):
+        proc = rerun("make-vgg", path, "--force", expect=2)
+        line = proc.error_line()
+        assert line.startswith(f"nst-tf1: error: {path}: the output .mat file ") and said in line
+        assert len(proc.err) == 1 and not proc.out, proc.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.readlink(link) == os.devnull and stat.S_ISCHR(os.stat(link).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "folder", "null"] and not os.listdir(folder)
+    record("make-vgg --force onto a FIFO, /dev/null, a folder", "2, one line; nothing replaced")
+
+
+# ----------------------------------------------------------------------------------------
 # A full disk
 
 
