@@ -552,6 +552,11 @@ def make_demo_main(argv: Sequence[str]) -> int:
         "directory", nargs="?", default="images", help="where to write them (default: %(default)s)"
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace demo_content.jpg and demo_style.jpg already there (default: refuse)",
+    )
+    p.add_argument(
         "--height",
         type=_number(int),
         default=CONFIG.IMAGE_HEIGHT,
@@ -570,7 +575,7 @@ def make_demo_main(argv: Sequence[str]) -> int:
 
         Settings(height=args.height, width=args.width)  # the same size checks as a run
         try:
-            paths = write_demo_images(args.directory, args.height, args.width)
+            paths = write_demo_images(args.directory, args.height, args.width, args.force)
         except OSError as exc:
             return _error(f"{args.directory}: cannot write ({exc.strerror or exc})")
         for path in paths:
