@@ -436,6 +436,26 @@ def test_print_model_missing_file_is_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and "none.mat" in result.stderr
 
 
+def test_print_model_refuses_a_size_no_run_could_fit(vgg_file):
+    """16384x16384 ended in a traceback (a tensor proto above 2 GB): one line, exit 2,
+    checked before the model is read or the graph built."""
+    result = run_cli("--print-model", "--model", vgg_file, "--height", 16384, "--width", 16384)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("nst-tf1: error: a run at 16384x16384, whose graph ")
+    assert "of memory" in result.stderr and result.stdout == ""
+
+
+def test_print_model_says_it_ignores_max_size(vgg_file):
+    result = run_cli("--print-model", "--model", vgg_file, "--max-size", 64)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "nst-tf1: --max-size is ignored by --print-model (no content image is read): "
+        "showing 300x400\n"
+    )
+    assert "'input': <tf.Variable 'vgg19/input:0' shape=(1, 300, 400, 3)" in result.stdout
+
+
 def test_run_beyond_the_course_records_run_json(vgg_file, image_pair, tmp_path):
     out = tmp_path / "out"
     content, style = image_pair
