@@ -12,9 +12,11 @@ VGG_URL`. :func:`fetch_vgg_model` gets it safely::
 
 A connection cut, a timeout or an HTTP 5xx/429 is retried after a backoff of
 ``backoff * 2**(k-1)`` seconds (k = 1, 2, ...; at most :data:`MAX_BACKOFF`), resuming with a
-Range request from the bytes already on disk. A 4xx answer, a checksum mismatch or a local
-write failure ends the fetch at once with :class:`DownloadError`. A mismatching ``.part`` is
-deleted; an interrupted one is kept so that the next call resumes it.
+Range request from the bytes already on disk; ``retries`` bounds the failures in a row
+without new data (an attempt that gets the file further than any before starts the count,
+and the backoff, again). A 4xx answer, a checksum mismatch or a local write failure ends the
+fetch at once with :class:`DownloadError`. A mismatching ``.part`` is deleted; an
+interrupted one is kept so that the next call resumes it.
 
 This module never prints: progress goes to a ``report`` callback as :class:`FetchEvent` values
 and the command line draws the bar. Command line: ``nst-tf1 fetch-model`` (or
@@ -425,16 +427,25 @@ def _fetch_locked(
             download = _Download(url, part, file, report, chunk_size)
             download.rehash_existing()
             opener = _opener(read_timeout)
-            failures = 0
+            # failures: failed attempts in a row that got the file no further than any before
+            # (the budget of ``retries``); reached: the most bytes ever on disk.
+            attempts = failures = 0
+            reached = download.done
             while True:
                 try:
                     download.attempt(opener, connect_timeout)
                     break
                 except _Transient as exc:
+                    attempts += 1
+                    if download.done > reached:  # progress: a fresh budget and backoff
+                        reached, failures = download.done, 0
                     failures += 1
+                    since = " since the last new data" if attempts > failures else ""
                     if failures > retries:
                         raise DownloadError(
-                            f"download of {url} failed after {failures} attempts: {exc}"
+                            f"download of {url} failed after {attempts} attempts"
+                            + (f" ({failures} in a row without new data)" if since else "")
+                            + f": {exc}"
                         ) from exc
                     delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
                     report(
@@ -443,7 +454,7 @@ def _fetch_locked(
                             download.done,
                             download.total,
                             f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
-                            f"{retries + 1})",
+                            f"{retries + 1}{since})",
                         )
                     )
                     time.sleep(delay)

@@ -200,10 +200,22 @@ def test_server_ignoring_range_restarts_from_zero(server, payload, tmp_path):
 
 def test_retries_exhausted_keep_the_part_for_the_next_run(server, payload, tmp_path):
     state, base = server
-    state.cuts = 3
+    state.cuts = 2
     dest = tmp_path / "vgg.mat"
-    with pytest.raises(DownloadError, match=r"failed after 2 attempts: connection closed after"):
-        fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, **FAST)
+    retries = []
+
+    def report(event):  # after two cuts that each got further, the server only fails
+        if event.kind == "retry":
+            retries.append(event.message)
+            if len(retries) == 2:
+                state.fail_with = [503] * 5
+
+    with pytest.raises(
+        DownloadError, match=r"failed after 3 attempts \(2 in a row without new data\): HTTP 503"
+    ):
+        fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, report=report, **FAST)
+    assert len(state.requests) == 3
+    state.fail_with = []
     part = tmp_path / "vgg.mat.part"
     assert not dest.exists()
     kept = part.stat().st_size
@@ -213,6 +225,23 @@ def test_retries_exhausted_keep_the_part_for_the_next_run(server, payload, tmp_p
     fetch_vgg_model(dest, base + PATH, sha256(payload), retries=0, **FAST)
     assert dest.read_bytes() == payload
     assert state.requests[-1] == (PATH, f"bytes={kept}-")
+
+
+def test_retries_start_again_after_every_attempt_that_got_further(server, payload, tmp_path):
+    """Five cuts, each after new data: one retry allowed, yet the file arrives (the budget
+    bounds failures in a row without new data, not the attempts of a slow link)."""
+    state, base = server
+    state.cuts = 5
+    dest = tmp_path / "vgg.mat"
+    events = []
+    options = dict(FAST, backoff=0.01)
+    fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, report=events.append, **options)
+    assert dest.read_bytes() == payload
+    assert len(state.requests) == 6
+    messages = [e.message for e in events if e.kind == "retry"]
+    assert messages[0].endswith("retrying in 0.01 s (attempt 2 of 2)")
+    for message in messages[1:]:  # the backoff starts again too
+        assert message.endswith("retrying in 0.01 s (attempt 2 of 2 since the last new data)")
 
 
 def test_server_errors_are_retried_with_doubling_backoff(server, payload, tmp_path):
