@@ -41,7 +41,15 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .config import VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL, default_model_path
+from .config import (
+    ENV_SHA256,
+    ENV_URL,
+    VGG_MD5,
+    VGG_MD5_OLD,
+    VGG_SHA256,
+    VGG_URL,
+    default_model_path,
+)
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -472,9 +480,20 @@ def _fetch_locked(
             )
         if sha256 and digests.sha256 != sha256:
             os.remove(part)
+            if url != VGG_URL:  # a mirror: the official file is the way out
+                what = (
+                    "that server sent another file than the one expected; download it from "
+                    f"the official {VGG_URL} instead (--url, ${ENV_URL}), or pass the SHA256 "
+                    f"of the file you trust (--sha256, ${ENV_SHA256})"
+                )
+            else:
+                what = (
+                    "the published file is not the one expected: if it has changed, check its "
+                    f"new SHA256 and pass it (--sha256, ${ENV_SHA256})"
+                )
             raise ChecksumError(
                 f"checksum mismatch for {url}: expected SHA256 {sha256}, got {digests.sha256} "
-                f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}"
+                f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}; {what}"
             )
         try:
             os.replace(part, dest)
@@ -599,6 +618,8 @@ def place_model(
         )
     try:
         return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+    except ChecksumError:
+        raise  # its message says where to turn: not to the server that sent the wrong bytes
     except DownloadError as exc:
         raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
 

@@ -13,6 +13,7 @@ import threading
 import pytest
 from conftest import run_cli
 
+from nst_tf1.config import VGG_URL
 from nst_tf1.weights import (
     ChecksumError,
     DownloadError,
@@ -410,6 +411,10 @@ def test_cli_fetch_model_checksum_mismatch(server, payload, tmp_path):
     assert len(errors) == 1 and "ab" * 32 in errors[0] and sha256(payload) in errors[0]
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+    # The way out is the official file or the right checksum, not the server that just sent
+    # the wrong bytes.
+    assert f"download it from the official {VGG_URL} instead" in errors[0]
+    assert "--sha256" in errors[0] and f"from {base + PATH} and put it" not in errors[0]
 
 
 def test_cli_fetch_model_bad_sha256_is_a_usage_error(tmp_path):
