@@ -50,6 +50,7 @@ from .config import (
     VGG_URL,
     default_model_path,
 )
+from .errors import InputError
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -70,6 +71,7 @@ __all__ = [
     "part_path",
     "lock_path",
     "file_digests",
+    "check_sha256",
     "known_layout",
     "fetch_vgg_model",
     "format_mib",
@@ -165,6 +167,25 @@ def file_digests(
                 digest.update(block)
             size += len(block)
     return Digests(size, hashes[1].hexdigest() if md5 else None, hashes[0].hexdigest())
+
+
+def check_sha256(value: str, name: str = "--sha256") -> str:
+    """``value`` as a lower-case SHA256 hex digest, checked before anything is downloaded.
+
+    Args:
+        value: the expected SHA256 as given.
+        name: how a message names where it came from (``$NST_VGG_SHA256`` is named instead
+            when ``value`` is that variable's value, the default of every download).
+
+    Raises:
+        nst_tf1.errors.InputError: not 64 hex digits; one line.
+    """
+    digest = value.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        if value == os.environ.get(ENV_SHA256):
+            name = f"${ENV_SHA256}" if name == "sha256" else f"{name} (from ${ENV_SHA256})"
+        raise InputError(f"{name}: not a SHA256 (64 hex digits): {value!r}")
+    return digest
 
 
 def known_layout(digests: Digests) -> str | None:
@@ -391,12 +412,13 @@ def fetch_vgg_model(
             error that outlasted the retries, or too little disk space; the message says which.
         ChecksumError: the bytes do not have ``sha256`` (nothing is left under ``dest``, and the
             ``.part`` is deleted).
+        nst_tf1.errors.InputError: ``sha256`` is not 64 hex digits (before any request).
     """
     from .lock import FileLock
 
     dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
-    sha256 = sha256.strip().lower() if sha256 else None
+    sha256 = check_sha256(sha256, "sha256") if sha256 else None
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise DownloadError(f"{url}: not an http:// or https:// URL")
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
@@ -598,8 +620,6 @@ def place_model(
         nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
         DownloadError: ``dest`` holds another file, or the download failed.
     """
-    from .errors import InputError
-
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
         raise InputError(f"--dest: {dest!r} is not a file name")
     if os.path.lexists(dest):
@@ -640,13 +660,9 @@ def check_fetch_options(
     Raises:
         nst_tf1.errors.InputError: one line naming the flag.
     """
-    from .errors import InputError
-
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
         raise InputError(f"--dest: {dest!r} is not a file name")
-    value = sha256.strip().lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InputError(f"--sha256: not a SHA256 (64 hex digits): {sha256!r}")
+    value = check_sha256(sha256, "--sha256")
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
     if not 0 <= retries <= MAX_RETRIES:

@@ -422,6 +422,25 @@ def test_cli_fetch_model_bad_sha256_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "not a SHA256" in result.stderr
 
 
+def test_malformed_sha256_in_the_environment_is_refused_before_downloading(
+    server, image_pair, tmp_path, monkeypatch
+):
+    state, base = server
+    main_job_env(monkeypatch, NST_VGG_URL=base + PATH, NST_VGG_SHA256="not-a-digest")
+    model = tmp_path / "vgg.mat"
+    for args in (
+        ["fetch-model", "--dest", model],
+        ["--content", image_pair[0], "--style", image_pair[1], "--model", model,
+         "--output-dir", tmp_path / "out"],
+    ):  # fmt: skip
+        result = run_cli(*args)
+        assert result.returncode == 2, result.stderr
+        errors = error_lines(result.stderr)
+        assert len(errors) == 1 and "Traceback" not in result.stderr
+        assert "$NST_VGG_SHA256" in errors[0] and "not a SHA256 (64 hex digits)" in errors[0]
+    assert state.requests == [] and not model.exists()
+
+
 def main_job_env(monkeypatch, **variables):
     for name in ("NST_VGG_MODEL", "NST_VGG_URL", "NST_VGG_SHA256"):
         monkeypatch.delenv(name, raising=False)
