@@ -728,13 +728,8 @@ def fetch_model_main(argv: Sequence[str]) -> int:
     def work():
         options = weights.check_fetch_options(**vars(args))
         progress = _FetchProgress(args.url, args.dest)
-        try:
+        try:  # SIGINT/SIGTERM: weights.Interrupted, a note saying what was kept
             placed = weights.place_model(report=progress, **options)
-        except KeyboardInterrupt:
-            return _error(
-                f"interrupted; {weights.part_path(args.dest)} is kept and the next run resumes it",
-                130,
-            )
         finally:
             progress.close()
         size, digests = weights.format_mib(placed.digests.size), placed.digests

@@ -32,13 +32,15 @@ import http.client
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .config import (
@@ -50,7 +52,7 @@ from .config import (
     VGG_URL,
     default_model_path,
 )
-from .errors import InputError
+from .errors import InputError, Interrupted
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -616,9 +618,13 @@ def place_model(
     Returns:
         PlacedModel.
 
+    SIGTERM, like Ctrl-C, ends the download cleanly while it runs (the lock released, the
+    ``.part`` kept for the next call to resume).
+
     Raises:
         nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
         DownloadError: ``dest`` holds another file, or the download failed.
+        nst_tf1.errors.Interrupted: SIGINT or SIGTERM; its message says what was kept.
     """
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
         raise InputError(f"--dest: {dest!r} is not a file name")
@@ -637,11 +643,44 @@ def place_model(
             f"expected {sha256}); not overwriting it: move it away or pass --dest"
         )
     try:
-        return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+        with _sigterm_interrupts():
+            return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
     except ChecksumError:
         raise  # its message says where to turn: not to the server that sent the wrong bytes
     except DownloadError as exc:
         raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        part = part_path(dest)
+        size = os.path.getsize(part) if os.path.isfile(part) else 0
+        kept = (
+            f"{part} is kept ({format_mib(size)}) and the next fetch-model or run resumes it"
+            if size
+            else "nothing had arrived yet"
+        )
+        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; {kept}") from None
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`~nst_tf1.errors.Interrupted` (as Ctrl-C raises
+    ``KeyboardInterrupt``) while this lasts, so the download's clean-up runs: its lock is
+    released, its ``.part`` kept. Only the main thread can set handlers: elsewhere nothing
+    changes."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_fetch_options(
