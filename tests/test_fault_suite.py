@@ -401,6 +401,31 @@ def test_make_vgg_never_replaces_a_special_file(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------
+# Standard output closed, or its reader gone
+
+
+@pytest.mark.parametrize("how", ["closed", "reader-gone"])
+def test_where_without_standard_output(how):
+    """'where >&-' exited 0 with no answer; 'where | head -c0' printed a BrokenPipeError
+    traceback. Either way: one line on stderr, exit 1."""
+    proc = subprocess.Popen(
+        [sys.executable, RUNNER, "where"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE if how == "reader-gone" else None,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+    )
+    if how == "reader-gone":
+        proc.stdout.close()  # before the child writes: it meets a broken pipe
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 1, err
+    assert err == "nst-tf1: error: standard output is closed: the path was not printed\n", err
+    record(f"where, stdout {how}", "1, one line, no traceback")
+
+
+# ----------------------------------------------------------------------------------------
 # A full disk
 
 
