@@ -555,3 +555,10 @@ def test_all_figures_of_a_fast_run_skip_the_noise_figure(vgg_file, image_pair, t
     assert main(["figure", "noise", "--run-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "noise: the run did not start from" in err
+    # A batch of such runs: the others drawn for every pair, one note naming the pairs.
+    batch = _batch_of(str(out), tmp_path / "batch")
+    assert main(["figure", "--run-dir", str(batch)]) == 0
+    printed, err = capsys.readouterr()
+    assert err.count("\n") == 1, err
+    assert err.startswith("nst-tf1: skipping noise.png of 2 of the 2 pairs (a__style, b__style): ")
+    assert printed.count("Wrote ") == 6 and "noise.png" not in printed
