@@ -36,6 +36,7 @@ from .console import (
     FetchProgress,
     Parser,
     guarded,
+    note,
     number,
 )
 
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "build the graph from --model at --height x --width (and --pooling), pprint the model "
             "dict as the course does (layer -> tensor name, shape, dtype) and exit; needs no "
-            "images, runs no optimisation and never downloads"
+            "images (so --max-size and --keep-aspect are ignored), runs no optimisation and "
+            "never downloads; a size a run could not fit in memory is refused"
         ),
     )
     return p
@@ -296,15 +298,24 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
 
 def _print_model(settings):
     """``--print-model``: the course's ``pprint(model)`` of the graph built from the file."""
+    from .preflight import check_memory
     from .process import import_tensorflow
     from .vgg import describe_model
     from .weights import read_existing_model
 
-    weights = read_existing_model(settings.model)
-    import_tensorflow()
     # --keep-aspect and --max-size derive a side from a content image, which is not read here.
     height = settings.height or CONFIG.IMAGE_HEIGHT
     width = settings.width or CONFIG.IMAGE_WIDTH
+    for flag in ("--max-size", "--keep-aspect"):
+        if getattr(settings, flag[2:].replace("-", "_")):
+            note(
+                f"{flag} is ignored by --print-model (no content image is read): "
+                f"showing {height}x{width}"
+            )
+    # The graph of a run at that size: refused where a run would be, before the model is read.
+    check_memory(height, width, what=f"a run at {height}x{width}, whose graph --print-model shows,")
+    weights = read_existing_model(settings.model)
+    import_tensorflow()
     print(describe_model(weights, height, width, settings.pooling))
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from .config import (
     model_source,
 )
 from .console import (
+    EXIT_FAILURE,
     EXIT_OK,
     PROG,
     FetchProgress,
@@ -29,6 +30,7 @@ from .console import (
     guarded,
     note,
     number,
+    print_answer,
 )
 
 __all__ = [
@@ -43,7 +45,7 @@ __all__ = [
 
 def figure_main(argv: Sequence[str]) -> int:
     """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
-    from .figures import FIGURES, PlotsUnavailableError, make_run_figures, require_matplotlib
+    from .figures import FIGURES, make_run_figures
 
     p = Parser(
         prog=f"{PROG} figure",
@@ -52,8 +54,10 @@ def figure_main(argv: Sequence[str]) -> int:
             "and final image): panel = content + style = generated; strip = the saved images and "
             "the final one by iteration; noise = the content image next to the noisy initial "
             "image (remade from the recorded seed); costs = J, J_content, J_style against the "
-            "iteration, log scale (drawn with matplotlib; where it is missing, the figures by "
-            "default are the others, with a note). All but costs need only Pillow."
+            "iteration, log scale (drawn with matplotlib). All but costs need only Pillow. With "
+            "no FIGURE named, each figure is skipped with a note where it does not apply (noise, "
+            "for a run that did not start from the noisy content image, as a --fast one) or "
+            "where matplotlib is missing (costs)."
         ),
     )
 
@@ -69,7 +73,7 @@ def figure_main(argv: Sequence[str]) -> int:
         nargs="*",
         type=figure_name,
         metavar="FIGURE",
-        help=f"which figures, from {', '.join(FIGURES)} (default: all)",
+        help=f"which figures, from {', '.join(FIGURES)} (default: all that apply)",
     )
     p.add_argument(
         "--run-dir",
@@ -101,15 +105,9 @@ def figure_main(argv: Sequence[str]) -> int:
     check_range(p, "--max-images", args.max_images, 1, 1000)
 
     def work():
-        names = args.figures or FIGURES
-        if not args.figures:  # all of them: those this install cannot draw are skipped
-            try:
-                require_matplotlib()
-            except PlotsUnavailableError as exc:
-                note(f"skipping costs.png: {exc}")
-                names = [name for name in FIGURES if name != "costs"]
+        # None (no figure named): all that apply and that this install can draw, with notes.
         for path, figure in make_run_figures(
-            args.run_dir, names, args.out_dir, args.columns, args.max_images
+            args.run_dir, args.figures or None, args.out_dir, args.columns, args.max_images, note
         ):
             print(f"Wrote {path} ({figure.width}x{figure.height})")
         return EXIT_OK
@@ -207,6 +205,11 @@ def make_demo_main(argv: Sequence[str]) -> int:
         "directory", nargs="?", default="images", help="where to write them (default: %(default)s)"
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace demo_content.jpg and demo_style.jpg already there (default: refuse)",
+    )
+    p.add_argument(
         "--height",
         type=number(int),
         default=CONFIG.IMAGE_HEIGHT,
@@ -225,7 +228,7 @@ def make_demo_main(argv: Sequence[str]) -> int:
 
         Settings(height=args.height, width=args.width)  # the same size checks as a run
         try:
-            paths = write_demo_images(args.directory, args.height, args.width)
+            paths = write_demo_images(args.directory, args.height, args.width, args.force)
         except OSError as exc:
             return error(f"{args.directory}: cannot write ({exc.strerror or exc})")
         for path in paths:
@@ -368,13 +371,8 @@ def fetch_model_main(argv: Sequence[str]) -> int:
     def work():
         options = weights.check_fetch_options(**vars(args))
         progress = FetchProgress(args.url, args.dest)
-        try:
+        try:  # SIGINT/SIGTERM: weights.Interrupted, a note saying what was kept
             placed = weights.place_model(report=progress, **options)
-        except KeyboardInterrupt:
-            return error(
-                f"interrupted; {weights.part_path(args.dest)} is kept and the next run resumes it",
-                130,
-            )
         finally:
             progress.close()
         size, digests = weights.format_mib(placed.digests.size), placed.digests
@@ -420,6 +418,7 @@ def where_main(argv: Sequence[str]) -> int:
         state = f"present ({format_mib(os.path.getsize(location.path))})"
     else:
         state = "not there yet: 'nst-tf1 fetch-model' (or the first run) downloads it"
-    print(location.path, flush=True)
+    if not print_answer(location.path):
+        return error("standard output is closed: the path was not printed", EXIT_FAILURE)
     note(f"{state}; {why}")
     return EXIT_OK

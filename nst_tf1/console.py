@@ -61,6 +61,26 @@ def error(message, status=EXIT_USAGE):
     return status
 
 
+def print_answer(text):
+    """Print ``text`` on standard output; False when it is closed (``>&-``) or its reader
+    has gone (a broken pipe), without a traceback then, at exit either."""
+    if sys.stdout is None:  # Python's stdout when the command started without one
+        return False
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError):  # EPIPE, EBADF; ValueError: the file object is closed
+        # Python flushes stdout again at exit: let that go nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            sys.stdout = None
+        finally:
+            os.close(devnull)
+        return False
+    return True
+
+
 def note(message):
     """A one-line status message on stderr that is not an error."""
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)

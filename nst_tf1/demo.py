@@ -6,7 +6,7 @@ draws a scene in their spirit (evening sky, sun, a glass pyramid on a paved squa
 package, as ``nst_tf1/data/demo_content.jpg`` and ``nst_tf1/data/demo_style.jpg`` (so the main
 job runs from any folder, installed from a wheel too), written by::
 
-    nst-tf1 make-demo nst_tf1/data/        # or: python -m nst_tf1 make-demo nst_tf1/data/
+    nst-tf1 make-demo nst_tf1/data/ --force   # or: python -m nst_tf1 make-demo ...
 """
 
 from __future__ import annotations
@@ -17,7 +17,22 @@ import numpy as np
 
 from .config import CONFIG
 
-__all__ = ["make_demo_content", "make_demo_style", "write_demo_images"]
+__all__ = [
+    "DEMO_NAMES",
+    "DEMO_BYTES_PER_PIXEL",
+    "make_demo_content",
+    "make_demo_style",
+    "write_demo_images",
+]
+
+#: The files :func:`write_demo_images` writes.
+DEMO_NAMES = ("demo_content.jpg", "demo_style.jpg")
+
+#: Peak memory of :func:`write_demo_images` per pixel of the images: the float64 arrays the
+#: drawing holds at once. Measured (peak RSS of the process): 1000x1000 186 MB, 2000x2000
+#: 686 MB, a slope of 167 bytes a pixel; the figure adds room for Python and the JPEG
+#: encoder (about 30 MB).
+DEMO_BYTES_PER_PIXEL = 180
 
 
 def make_demo_content(
@@ -107,22 +122,48 @@ def write_demo_images(
     directory: str | os.PathLike[str],
     height: int = CONFIG.IMAGE_HEIGHT,
     width: int = CONFIG.IMAGE_WIDTH,
+    overwrite: bool = False,
 ) -> tuple[str, ...]:
     """Write ``demo_content.jpg`` and ``demo_style.jpg`` into ``directory``.
 
+    Checked first, before ``directory`` is created: the memory the drawing needs
+    (:data:`DEMO_BYTES_PER_PIXEL`, by :func:`nst_tf1.preflight.check_memory`), and that
+    neither file exists (unless ``overwrite``) nor is a folder or special file.
+
+    Args:
+        directory: where the two files go (created if needed).
+        height, width: their size.
+        overwrite: replace existing demo files.
+
     Returns:
         tuple: the two paths written.
-    """
-    from .images import save_image
 
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for name, array in (
-        ("demo_content.jpg", make_demo_content(height, width)),
-        ("demo_style.jpg", make_demo_style(height, width)),
+    Raises:
+        nst_tf1.errors.InputError: too large for the available memory, a file exists and
+            ``overwrite`` is false, or a path cannot be written.
+    """
+    from .errors import InputError
+    from .images import save_image
+    from .preflight import check_memory, check_output_file
+
+    check_memory(
+        height,
+        width,
+        what=f"make-demo --height {height} --width {width}",
+        need=(DEMO_BYTES_PER_PIXEL * height * width, f"{DEMO_BYTES_PER_PIXEL} bytes a pixel"),
+    )
+    paths = [os.path.join(directory, name) for name in DEMO_NAMES]
+    for path in paths:
+        if os.path.lexists(path) and not overwrite:
+            raise InputError(
+                f"{path} exists; not overwriting it: pass --force to replace it, or choose "
+                "another folder"
+            )
+    for path in paths:
+        check_output_file(path, "a demo image", os.path.basename(path))
+    for path, array in zip(
+        paths, (make_demo_content(height, width), make_demo_style(height, width))
     ):
-        path = os.path.join(directory, name)
         # save_image takes a normalised (1, H, W, 3) image and adds the means back.
         save_image(path, array[None].astype(np.float32) - CONFIG.MEANS)
-        paths.append(path)
     return tuple(paths)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +61,7 @@ __all__ = [
     "layer_activations",
     "activation_grid",
     "strip_entries",
+    "not_applicable",
     "run_figure",
     "save_figure",
     "make_run_figures",
@@ -465,6 +466,34 @@ def strip_entries(
     return saves + ([final] if final else [])
 
 
+def not_applicable(name: str, record: Mapping[str, Any]) -> str | None:
+    """Why figure ``name`` does not apply to the run of ``record``, or ``None`` when it does.
+
+    Only the noise figure can fail to apply: it shows the course's start, the noisy content
+    image, which a run with ``--init`` other than noise, ``--multires`` above 1 (``--fast``
+    chooses 2) or ``--preserve-colors luminance`` does not start from.
+    """
+    if name != "noise":
+        return None
+    settings = record["settings"]
+    init, multires = settings.get("init", "noise"), settings.get("multires", 1)
+    why = {}
+    if init != "noise":
+        why["init"] = f"--init {init}"
+    if isinstance(multires, int) and multires > 1:
+        why["multires"] = f"--multires {multires}"
+    if settings.get("preserve_colors") == "luminance":
+        why["preserve_colors"] = "--preserve-colors luminance"
+    if not why:
+        return None
+    chosen = (record.get("choices") or {}).get("fast") or {}
+    fast = ", as --fast chose" if all(name in chosen for name in why) else ""
+    return (
+        "the run did not start from the course's noisy content image "
+        f"({', '.join(why.values())}{fast})"
+    )
+
+
 def run_figure(
     name: str,
     record: Mapping[str, Any],
@@ -509,15 +538,9 @@ def run_figure(
         )
     content = _input_image(record, "content", height, width)
     if name == "noise":
-        if (
-            settings.get("init", "noise") != "noise"
-            or settings.get("multires", 1) > 1
-            or settings.get("preserve_colors") == "luminance"
-        ):
-            raise ValueError(
-                "the run did not start from the course's noisy content image "
-                "(see its --init, --multires, --preserve-colors)"
-            )
+        reason = not_applicable(name, record)
+        if reason is not None:
+            raise ValueError(reason)
         # The run's initial G, made again from its seed: the same array as its 0.png.
         noisy = generate_noise_image(
             reshape_and_normalize_image(content), settings["noise_ratio"], seed=record["seed"]
@@ -562,10 +585,11 @@ def save_figure(path: str | os.PathLike[str], figure: PIL.Image.Image) -> None:
 
 def make_run_figures(
     run_dir: str | os.PathLike[str],
-    names: Collection[str] = FIGURES,
+    names: Collection[str] | None = None,
     out_dir: str | None = None,
     columns: int = 4,
     max_images: int = 12,
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[str, PIL.Image.Image]]:
     """``nst-tf1 figure``: draw figures of a run and write them as ``OUT_DIR/<name>.png``.
 
@@ -580,9 +604,13 @@ def make_run_figures(
 
     Args:
         run_dir: the run's output directory, holding ``run.json``, or a batch's.
-        names: which of :data:`FIGURES`, made in that table's order.
+        names: which of :data:`FIGURES`, made in that table's order; ``None``: all of them
+            but those that do not apply to the run (:func:`not_applicable`) or that this
+            install cannot draw (``costs`` without matplotlib), each skipped with a note
+            (for a batch, one note per figure and reason, naming the pairs).
         out_dir: where the PNGs go (default ``RUN_DIR/figures``).
         columns, max_images: of the strip (see :func:`run_figure`).
+        note: receives the one-line note of each figure skipped (``None``: no notes).
 
     Yields:
         (path, figure) of each figure once it is written.
@@ -594,33 +622,49 @@ def make_run_figures(
     """
     from .record import RUN_FILE, pair_folders, read_run_record
 
-    names = [name for name in FIGURES if name in names]
+    every = names is None
+    names = [name for name in FIGURES if every or name in names]
     if "costs" in names:
         try:
             require_matplotlib()
         except PlotsUnavailableError as exc:
-            others = " ".join(name for name in names if name != "costs")
-            hint = f" (or make the others: nst-tf1 figure {others})" if others else ""
-            raise InputError(f"{exc}{hint}") from None
+            if not every:
+                others = " ".join(name for name in names if name != "costs")
+                hint = f" (or make the others: nst-tf1 figure {others})" if others else ""
+                raise InputError(f"{exc}{hint}") from None
+            if note is not None:
+                note(f"skipping costs.png: {exc}")
+            names.remove("costs")
+    skip_note = note if every else None
     run_dir = os.fspath(run_dir)
     pairs = [] if os.path.isfile(os.path.join(run_dir, RUN_FILE)) else pair_folders(run_dir)
     if not pairs:
-        yield from _figures_of_one_run(run_dir, names, out_dir, columns, max_images)
+        yield from _figures_of_one_run(run_dir, names, out_dir, columns, max_images, skip_note)
         return
-    problems = []
+    problems, skips = [], {}
     for pair in pairs:
         pair_dir = os.path.join(run_dir, pair)
         pair_out = os.path.join(out_dir, pair) if out_dir else None
         try:
-            read_run_record(pair_dir)
+            record = read_run_record(pair_dir)
         except InputError as exc:
             problems.append((pair, str(exc)))
             continue
         for name in names:  # a figure the pair cannot give does not stop the others
+            reason = not_applicable(name, record) if every else None
+            if reason:
+                skips.setdefault((name, reason), []).append(pair)
+                continue
             try:
                 yield from _figures_of_one_run(pair_dir, [name], pair_out, columns, max_images)
             except InputError as exc:
                 problems.append((pair, str(exc)))
+    for (name, reason), skipped in skips.items():
+        if note is not None:
+            note(
+                f"skipping {name}.png of {len(skipped)} of the {len(pairs)} pairs "
+                f"({', '.join(skipped)}): {reason}"
+            )
     if problems:
         failed = sorted({pair for pair, _ in problems})
         detail = "; ".join(f"{pair}: {problem}" for pair, problem in problems)
@@ -631,12 +675,19 @@ def make_run_figures(
         )
 
 
-def _figures_of_one_run(run_dir, names, out_dir, columns, max_images):
-    """:func:`make_run_figures` of one run's folder."""
+def _figures_of_one_run(run_dir, names, out_dir, columns, max_images, skip_note=None):
+    """:func:`make_run_figures` of one run's folder; with ``skip_note``, the figures that do
+    not apply to the run are skipped, each with a note."""
     from .preflight import check_writable_dir
     from .record import read_run_record
 
     record = read_run_record(run_dir)
+    if skip_note is not None:
+        reasons = {name: not_applicable(name, record) for name in names}
+        for name in names:
+            if reasons[name]:
+                skip_note(f"skipping {name}.png: {reasons[name]}")
+        names = [name for name in names if not reasons[name]]
     out_dir = out_dir or os.path.join(run_dir, "figures")
     check_writable_dir(out_dir)
     for name in names:

@@ -182,8 +182,8 @@ class TransferGraph:
         optimizer: ``"adam"`` (Adam's ``train_step``) or ``"lbfgs"`` (dJ/dG for
             :func:`nst_tf1.optimize.model_lbfgs`).
         precision: one of :data:`PRECISIONS` (see :func:`session_config`).
-        logdir: if given, the graph and every Adam iteration's costs go there for
-            TensorBoard (:mod:`nst_tf1.summaries`); with L-BFGS, the graph only.
+        logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
+            evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
 
     The VGG weights are held in Variables (``weights_as="variables"``), filled once when
     the session opens, so that the graph and its executors carry no copy of them.
@@ -366,6 +366,8 @@ class TransferGraph:
                 should_stop=should_stop,
                 gradient=self._gradient,
                 stop_when=stop_when,
+                summary=self._summary,
+                writer=self._writer,
                 preview_every=preview_every,
             )
             return

@@ -201,6 +201,8 @@ def model_lbfgs(
     *,
     first_step: float | None = FIRST_STEP,
     stop_when: Callable[[Step], bool] | None = None,
+    summary: Any = None,
+    writer: Any = None,
     preview_every: int = 0,
 ) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
@@ -244,6 +246,11 @@ def model_lbfgs(
         first_step: see above; ``None`` lets SciPy see J unscaled.
         stop_when: end as converged once this returns true for the best Step so far (its
             image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
+        summary: optional merged summary op (:func:`nst_tf1.summaries.cost_summaries`),
+            fetched in the same ``sess.run`` as each evaluation's costs and gradient.
+        writer: ``FileWriter`` that receives ``summary`` (needed with it): each evaluation's
+            at its 0-based number, and the best image's again at the last Step's iteration,
+            as the Steps report them.
         preview_every: also attach the image to every Step whose evaluation is a multiple
             of this (0: never); the numbers do not change.
 
@@ -264,7 +271,8 @@ def model_lbfgs(
     if gradient is None:
         with tf.name_scope("lbfgs"), lean_kernels(image.graph):
             (gradient,) = tf.gradients(costs[0], image)
-    fetches = [*costs, gradient]
+    # Every logged tensor comes from the run that also gives the costs and dJ/dG.
+    fetches = [*costs, gradient] + ([] if summary is None else [summary])
     low, high = pixel_bounds(shape)
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     G0 = x0.reshape(shape).astype(np.float32)
@@ -272,8 +280,8 @@ def model_lbfgs(
 
     # The worker thread hands each evaluation over and waits for the generator to resume it.
     handoff, resume = queue.Queue(), threading.Semaphore(0)
-    state = {"stop": False, "best": None, "evaluations": 0, "scale": 1.0}
-    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG) at G0
+    state = {"stop": False, "best": None, "best_logged": [], "evaluations": 0, "scale": 1.0}
+    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, *summary) at G0
 
     def fun(x):
         # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
@@ -282,17 +290,18 @@ def model_lbfgs(
         state["evaluations"] += 1
         G = x.reshape(shape).astype(np.float32)
         if state["evaluations"] == 1 and np.array_equal(G, G0):
-            J, J_content, J_style, dG = first.result()
+            J, J_content, J_style, dG, *logged = first.result()
             largest = float(np.max(np.abs(dG)))
             if first_step and np.isfinite(largest) and largest > 0:
                 state["scale"] = first_step / largest
         else:
-            J, J_content, J_style, dG = sess.run(fetches, {image: G})
+            J, J_content, J_style, dG, *logged = sess.run(fetches, {image: G})
         if np.isfinite(J) and (state["best"] is None or J < state["best"].total_cost):
             state["best"] = Step(
                 state["evaluations"] - 1, float(J), float(J_content), float(J_style), G
             )
-        handoff.put((float(J), float(J_content), float(J_style), G))
+            state["best_logged"] = logged
+        handoff.put((float(J), float(J_content), float(J_style), G, logged))
         resume.acquire()
         if state["stop"]:
             raise _Stopped
@@ -331,7 +340,12 @@ def model_lbfgs(
                 break
             if isinstance(item, BaseException):
                 raise item
-            J, J_content, J_style, G = item
+            J, J_content, J_style, G, logged = item
+            saved = save_every and evaluation % save_every == 0
+            if logged:
+                writer.add_summary(logged[0], evaluation)
+                if saved:
+                    writer.flush()
             keep = _attach(evaluation, save_every, preview_every)
             step = Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
             if not _finite(step):
@@ -356,6 +370,9 @@ def model_lbfgs(
         worker.join()
     best = state["best"]
     image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
+    if state["best_logged"]:
+        writer.add_summary(state["best_logged"][0], last)
+        writer.flush()
     yield best._replace(iteration=last, image=np.array(best.image))
 
 

@@ -108,26 +108,37 @@ def available_memory() -> tuple[int | None, str]:
     return None, "no memory figure on this system"
 
 
-def check_memory(height: int, width: int, what: str | None = None) -> None:
+def check_memory(
+    height: int,
+    width: int,
+    what: str | None = None,
+    need: tuple[int, str] | None = None,
+) -> None:
     """Refuse a size whose estimated memory exceeds what is available.
 
     Args:
         height, width: the size of a graph's input.
         what: how the message names that size (default: ``--height H --width W``).
+        need: (bytes, how they are estimated) of work other than a run at that size
+            (default: :func:`estimate_memory`'s figure for a run).
 
     Raises:
         PreflightError: with the estimate and the available figure.
     """
     from .vgg import activation_bytes
 
-    need = estimate_memory(height, width)
+    if need is None:
+        need = (
+            estimate_memory(height, width),
+            f"{ACTIVATION_FACTOR} x {_size(activation_bytes(height, width))} of VGG-19 "
+            f"activations + {_size(BASE_MEMORY)}",
+        )
     available, source = available_memory()
-    if available is not None and need > available:
+    if available is not None and need[0] > available:
         raise PreflightError(
-            f"{what or f'--height {height} --width {width}'} needs about {_size(need)} of memory "
-            f"(estimate: {ACTIVATION_FACTOR} x {_size(activation_bytes(height, width))} of "
-            f"VGG-19 activations + {_size(BASE_MEMORY)}), but only {_size(available)} is "
-            f"available ({source}); use a smaller size"
+            f"{what or f'--height {height} --width {width}'} needs about {_size(need[0])} of "
+            f"memory (estimate: {need[1]}), but only {_size(available)} is available "
+            f"({source}); use a smaller size"
         )
 
 
@@ -145,10 +156,12 @@ def check_writable_dir(path: str | os.PathLike[str]) -> None:
         raise PreflightError(f"{path}: directory is not writable ({exc.strerror or exc})") from None
 
 
-def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:
+def check_output_file(
+    path: str | os.PathLike[str], flag: str = "--output", example: str = "figure.png"
+) -> None:
     """Check, before any work, that a file can be written at ``path``: not an existing
     directory or special file (a device, a FIFO), in a writable directory (created if
-    needed).
+    needed). ``example`` is the file name a message about a directory suggests.
 
     Raises:
         PreflightError: one line naming the path and the flag.
@@ -167,7 +180,7 @@ def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> N
     if mode is not None and stat.S_ISDIR(mode):
         raise PreflightError(
             f"{path}: {flag} is a directory; give a file name in it, such as "
-            f"{os.path.join(path, 'figure.png')}"
+            f"{os.path.join(path, example)}"
         )
     if mode is not None and not stat.S_ISREG(mode):
         raise PreflightError(f"{path}: {flag} exists and is not a regular file; not replacing it")

@@ -8,6 +8,7 @@ algorithm::
     style_cost/conv1_1, ..., style_cost/J_style       each layer's J_style^[l], their weighted sum
     total_cost                                        J = alpha J_content + beta J_style
     optimizer                                         Adam's gradients and update of the input
+    lbfgs                                             dJ/dG for L-BFGS-B (instead of optimizer)
     assign_content, assign_style, assign_generated    the ops that put C, S and G into the input
     summaries                                         the scalar summaries below, merged
 
@@ -17,7 +18,9 @@ The scalar summaries are tagged after the scope of the cost they record:
     style_cost/<layer> (the unweighted J_style^[l] of each style layer)
 
 The summaries are merged into one op, fetched in the same ``sess.run`` as the train step
-(:func:`nst_tf1.transfer.model_nn`), and written with ``tf.compat.v1.summary.FileWriter``.
+(:func:`nst_tf1.optimize.model_nn`) or as each L-BFGS evaluation's costs and gradient
+(:func:`nst_tf1.optimize.model_lbfgs`; step = the evaluation's number, and the best image
+again at the last step), and written with ``tf.compat.v1.summary.FileWriter``.
 View them with ``tensorboard --logdir DIR``.
 """
 
@@ -49,7 +52,8 @@ def cost_summaries(J: Any, J_content: Any, J_style: Any, layer_costs: dict[str, 
             (from ``compute_style_cost(..., return_layer_costs=True)``).
 
     Returns:
-        string tensor: the serialised ``Summary`` of every cost; fetch it with the train step.
+        string tensor: the serialised ``Summary`` of every cost; fetch it with the train step
+        or the L-BFGS evaluation.
     """
     import tensorflow.compat.v1 as tf
 

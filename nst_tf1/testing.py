@@ -94,14 +94,19 @@ def make_vgg_file(
         dict: layer name -> (W, b) as written (float32), for comparing against a reference.
 
     Raises:
-        nst_tf1.errors.InputError: ``path`` exists and ``overwrite`` is false.
+        nst_tf1.errors.InputError: ``path`` is (or links to) a directory or a special file
+            such as /dev/null (refused even with ``overwrite``), or it exists and
+            ``overwrite`` is false.
         OSError: the file cannot be written.
     """
     import scipy.io
 
+    from .preflight import check_output_file
+
     if layout not in ("new", "old"):
         raise ValueError(f"layout must be 'new' or 'old', got {layout!r}")
     path = os.fspath(path)
+    check_output_file(path, "the output .mat file", "vgg19.mat")
     if os.path.lexists(path) and not overwrite:
         from .errors import InputError
 

@@ -364,8 +364,8 @@ def style_transfer(
         content_layer: layer of the content cost.
         should_stop: optional callable polled before every update; see
             :func:`nst_tf1.optimize.model_nn`.
-        logdir: if given, write the graph and the costs of every iteration there for
-            TensorBoard (see :mod:`nst_tf1.summaries`); with L-BFGS, the graph only.
+        logdir: if given, write the graph and the costs of every iteration (or L-BFGS
+            evaluation) there for TensorBoard (see :mod:`nst_tf1.summaries`).
         optimizer: ``"adam"`` (the course's) or ``"lbfgs"`` (:func:`nst_tf1.optimize.model_lbfgs`).
         precision: ``"fp32"`` (the course's) or ``"bf16"`` (:func:`nst_tf1.graph.session_config`).
 

@@ -12,9 +12,11 @@ VGG_URL`. :func:`fetch_vgg_model` gets it safely::
 
 A connection cut, a timeout or an HTTP 5xx/429 is retried after a backoff of
 ``backoff * 2**(k-1)`` seconds (k = 1, 2, ...; at most :data:`MAX_BACKOFF`), resuming with a
-Range request from the bytes already on disk. A 4xx answer, a checksum mismatch or a local
-write failure ends the fetch at once with :class:`DownloadError`. A mismatching ``.part`` is
-deleted; an interrupted one is kept so that the next call resumes it.
+Range request from the bytes already on disk; ``retries`` bounds the failures in a row
+without new data (an attempt that gets the file further than any before starts the count,
+and the backoff, again). A 4xx answer, a checksum mismatch or a local write failure ends the
+fetch at once with :class:`DownloadError`. A mismatching ``.part`` is deleted; an
+interrupted one is kept so that the next call resumes it.
 
 This module never prints: progress goes to a ``report`` callback as :class:`FetchEvent` values
 and the command line draws the bar. Command line: ``nst-tf1 fetch-model`` (or
@@ -30,16 +32,27 @@ import http.client
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .config import VGG_MD5, VGG_MD5_OLD, VGG_SHA256, VGG_URL, default_model_path
+from .config import (
+    ENV_SHA256,
+    ENV_URL,
+    VGG_MD5,
+    VGG_MD5_OLD,
+    VGG_SHA256,
+    VGG_URL,
+    default_model_path,
+)
+from .errors import InputError, Interrupted
 
 if TYPE_CHECKING:
     from .vgg import VGGWeights
@@ -60,6 +73,7 @@ __all__ = [
     "part_path",
     "lock_path",
     "file_digests",
+    "check_sha256",
     "known_layout",
     "fetch_vgg_model",
     "format_mib",
@@ -155,6 +169,25 @@ def file_digests(
                 digest.update(block)
             size += len(block)
     return Digests(size, hashes[1].hexdigest() if md5 else None, hashes[0].hexdigest())
+
+
+def check_sha256(value: str, name: str = "--sha256") -> str:
+    """``value`` as a lower-case SHA256 hex digest, checked before anything is downloaded.
+
+    Args:
+        value: the expected SHA256 as given.
+        name: how a message names where it came from (``$NST_VGG_SHA256`` is named instead
+            when ``value`` is that variable's value, the default of every download).
+
+    Raises:
+        nst_tf1.errors.InputError: not 64 hex digits; one line.
+    """
+    digest = value.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        if value == os.environ.get(ENV_SHA256):
+            name = f"${ENV_SHA256}" if name == "sha256" else f"{name} (from ${ENV_SHA256})"
+        raise InputError(f"{name}: not a SHA256 (64 hex digits): {value!r}")
+    return digest
 
 
 def known_layout(digests: Digests) -> str | None:
@@ -381,12 +414,13 @@ def fetch_vgg_model(
             error that outlasted the retries, or too little disk space; the message says which.
         ChecksumError: the bytes do not have ``sha256`` (nothing is left under ``dest``, and the
             ``.part`` is deleted).
+        nst_tf1.errors.InputError: ``sha256`` is not 64 hex digits (before any request).
     """
     from .lock import FileLock
 
     dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
-    sha256 = sha256.strip().lower() if sha256 else None
+    sha256 = check_sha256(sha256, "sha256") if sha256 else None
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise DownloadError(f"{url}: not an http:// or https:// URL")
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
@@ -425,16 +459,25 @@ def _fetch_locked(
             download = _Download(url, part, file, report, chunk_size)
             download.rehash_existing()
             opener = _opener(read_timeout)
-            failures = 0
+            # failures: failed attempts in a row that got the file no further than any before
+            # (the budget of ``retries``); reached: the most bytes ever on disk.
+            attempts = failures = 0
+            reached = download.done
             while True:
                 try:
                     download.attempt(opener, connect_timeout)
                     break
                 except _Transient as exc:
+                    attempts += 1
+                    if download.done > reached:  # progress: a fresh budget and backoff
+                        reached, failures = download.done, 0
                     failures += 1
+                    since = " since the last new data" if attempts > failures else ""
                     if failures > retries:
                         raise DownloadError(
-                            f"download of {url} failed after {failures} attempts: {exc}"
+                            f"download of {url} failed after {attempts} attempts"
+                            + (f" ({failures} in a row without new data)" if since else "")
+                            + f": {exc}"
                         ) from exc
                     delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
                     report(
@@ -443,7 +486,7 @@ def _fetch_locked(
                             download.done,
                             download.total,
                             f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
-                            f"{retries + 1})",
+                            f"{retries + 1}{since})",
                         )
                     )
                     time.sleep(delay)
@@ -461,9 +504,20 @@ def _fetch_locked(
             )
         if sha256 and digests.sha256 != sha256:
             os.remove(part)
+            if url != VGG_URL:  # a mirror: the official file is the way out
+                what = (
+                    "that server sent another file than the one expected; download it from "
+                    f"the official {VGG_URL} instead (--url, ${ENV_URL}), or pass the SHA256 "
+                    f"of the file you trust (--sha256, ${ENV_SHA256})"
+                )
+            else:
+                what = (
+                    "the published file is not the one expected: if it has changed, check its "
+                    f"new SHA256 and pass it (--sha256, ${ENV_SHA256})"
+                )
             raise ChecksumError(
                 f"checksum mismatch for {url}: expected SHA256 {sha256}, got {digests.sha256} "
-                f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}"
+                f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}; {what}"
             )
         try:
             os.replace(part, dest)
@@ -564,12 +618,14 @@ def place_model(
     Returns:
         PlacedModel.
 
+    SIGTERM, like Ctrl-C, ends the download cleanly while it runs (the lock released, the
+    ``.part`` kept for the next call to resume).
+
     Raises:
         nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
         DownloadError: ``dest`` holds another file, or the download failed.
+        nst_tf1.errors.Interrupted: SIGINT or SIGTERM; its message says what was kept.
     """
-    from .errors import InputError
-
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
         raise InputError(f"--dest: {dest!r} is not a file name")
     if os.path.lexists(dest):
@@ -587,9 +643,44 @@ def place_model(
             f"expected {sha256}); not overwriting it: move it away or pass --dest"
         )
     try:
-        return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+        with _sigterm_interrupts():
+            return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+    except ChecksumError:
+        raise  # its message says where to turn: not to the server that sent the wrong bytes
     except DownloadError as exc:
         raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        part = part_path(dest)
+        size = os.path.getsize(part) if os.path.isfile(part) else 0
+        kept = (
+            f"{part} is kept ({format_mib(size)}) and the next fetch-model or run resumes it"
+            if size
+            else "nothing had arrived yet"
+        )
+        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; {kept}") from None
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`~nst_tf1.errors.Interrupted` (as Ctrl-C raises
+    ``KeyboardInterrupt``) while this lasts, so the download's clean-up runs: its lock is
+    released, its ``.part`` kept. Only the main thread can set handlers: elsewhere nothing
+    changes."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_fetch_options(
@@ -608,13 +699,9 @@ def check_fetch_options(
     Raises:
         nst_tf1.errors.InputError: one line naming the flag.
     """
-    from .errors import InputError
-
     if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
         raise InputError(f"--dest: {dest!r} is not a file name")
-    value = sha256.strip().lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InputError(f"--sha256: not a SHA256 (64 hex digits): {sha256!r}")
+    value = check_sha256(sha256, "--sha256")
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
     if not 0 <= retries <= MAX_RETRIES:

@@ -460,6 +460,37 @@ def test_memory_refusal_states_the_estimate(monkeypatch, tmp_path, capsys, image
     )
 
 
+def test_make_demo_checks_its_memory_first(monkeypatch, tmp_path, capsys):
+    """A size whose drawing would not fit is one line, exit 2, before the folder exists
+    (16384x16384 was OOM-killed at 24 GB, leaving an empty folder)."""
+    from nst_tf1 import preflight
+
+    monkeypatch.setattr(preflight, "available_memory", lambda: (10**8, "a test figure"))
+    status, _, err = run_main(["make-demo", tmp_path / "demo", "--height", 1000, "--width", 1000],
+                              capsys)  # fmt: skip
+    assert_one_line_error(status, err, "only 100.0 MB is available (a test figure)")
+    assert not os.path.exists(tmp_path / "demo")
+    from nst_tf1.demo import DEMO_BYTES_PER_PIXEL
+
+    need = DEMO_BYTES_PER_PIXEL * 10**6
+    assert f"make-demo --height 1000 --width 1000 needs about {need / 1e6:.1f} MB" in err
+
+
+def test_make_demo_never_overwrites_without_force(tmp_path, capsys):
+    content = tmp_path / "demo_content.jpg"
+    content.write_bytes(b"a photo of the user's")
+    status, _, err = run_main(["make-demo", tmp_path, "--height", 40, "--width", 48], capsys)
+    assert_one_line_error(status, err, f"{content} exists", "--force")
+    assert content.read_bytes() == b"a photo of the user's"
+    assert sorted(os.listdir(tmp_path)) == ["demo_content.jpg"]
+    status, out, err = run_main(
+        ["make-demo", tmp_path, "--height", 40, "--width", 48, "--force"], capsys
+    )
+    assert status == 0 and out.count("Wrote ") == 2, err
+    assert content.read_bytes()[:2] == b"\xff\xd8"  # a JPEG now
+    assert sorted(os.listdir(tmp_path)) == ["demo_content.jpg", "demo_style.jpg"]
+
+
 # ----------------------------------------------------------------------------------------
 # The model file
 

@@ -269,7 +269,9 @@ def big(data):
     return data * 8
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name
+)
 def test_download_killed(server, payload, tmp_path, signum):  # noqa: F811
     state, base = server
     state.payload = payload = big(payload)
@@ -298,10 +300,14 @@ def test_download_killed(server, payload, tmp_path, signum):  # noqa: F811
     state.hold.set()
     assert not dest.exists()
     assert payload.startswith(part.read_bytes())
-    if signum == signal.SIGINT:
-        assert code == 130 and f"{part} is kept" in proc.error_line()
-    else:
+    if signum == signal.SIGKILL:
         assert code == -signal.SIGKILL
+    else:  # an interruption, not an error; the lock released, the .part kept
+        assert code == 128 + signum, proc.stderr
+        line = proc.error_line()
+        assert line.startswith(f"nst-tf1: interrupted by {signum.name}; {part} is kept ("), line
+        assert line.endswith("and the next fetch-model or run resumes it"), line
+        assert not os.path.exists(f"{dest}.lock")
     state.hold = None
     again = rerun(*fetch)
     assert "resuming" in again.stderr and "verified" in "".join(again.out)
@@ -309,7 +315,7 @@ def test_download_killed(server, payload, tmp_path, signum):  # noqa: F811
     assert sorted(os.listdir(dest.parent)) == ["vgg.mat"]
     record(
         f"download halfway, {signum.name}",
-        f"{'130' if code == 130 else 'killed'}, .part kept; rerun resumed and verified",
+        f"{code if code > 0 else 'killed'}, .part kept; rerun resumed and verified",
     )
 
 
@@ -364,6 +370,59 @@ def test_two_runs_race(tmp_path, pair_and_model):
         "two runs into one folder",
         "second refused (2) naming the first; first stopped (130); rerun finished",
     )
+
+
+# ----------------------------------------------------------------------------------------
+# Special files where a file is to be written
+
+
+def test_make_vgg_never_replaces_a_special_file(tmp_path):
+    """make-vgg --force onto a FIFO, a link to /dev/null or a folder: one line, exit 2, the
+    node untouched and nothing written (before, the node became a 1.3 MB .mat file)."""
+    import stat
+
+    fifo, link, folder = tmp_path / "fifo", tmp_path / "null", tmp_path / "folder"
+    os.mkfifo(fifo)
+    link.symlink_to(os.devnull)
+    folder.mkdir()
+    for path, said in (
+        (fifo, "exists and is not a regular file"),
+        (link, "exists and is not a regular file"),
+        (folder, "is a directory"),
+    ):
+        proc = rerun("make-vgg", path, "--force", expect=2)
+        line = proc.error_line()
+        assert line.startswith(f"nst-tf1: error: {path}: the output .mat file ") and said in line
+        assert len(proc.err) == 1 and not proc.out, proc.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.readlink(link) == os.devnull and stat.S_ISCHR(os.stat(link).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "folder", "null"] and not os.listdir(folder)
+    record("make-vgg --force onto a FIFO, /dev/null, a folder", "2, one line; nothing replaced")
+
+
+# ----------------------------------------------------------------------------------------
+# Standard output closed, or its reader gone
+
+
+@pytest.mark.parametrize("how", ["closed", "reader-gone"])
+def test_where_without_standard_output(how):
+    """'where >&-' exited 0 with no answer; 'where | head -c0' printed a BrokenPipeError
+    traceback. Either way: one line on stderr, exit 1."""
+    proc = subprocess.Popen(
+        [sys.executable, RUNNER, "where"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE if how == "reader-gone" else None,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+    )
+    if how == "reader-gone":
+        proc.stdout.close()  # before the child writes: it meets a broken pipe
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 1, err
+    assert err == "nst-tf1: error: standard output is closed: the path was not printed\n", err
+    record(f"where, stdout {how}", "1, one line, no traceback")
 
 
 # ----------------------------------------------------------------------------------------

@@ -436,6 +436,26 @@ def test_print_model_missing_file_is_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and "none.mat" in result.stderr
 
 
+def test_print_model_refuses_a_size_no_run_could_fit(vgg_file):
+    """16384x16384 ended in a traceback (a tensor proto above 2 GB): one line, exit 2,
+    checked before the model is read or the graph built."""
+    result = run_cli("--print-model", "--model", vgg_file, "--height", 16384, "--width", 16384)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("nst-tf1: error: a run at 16384x16384, whose graph ")
+    assert "of memory" in result.stderr and result.stdout == ""
+
+
+def test_print_model_says_it_ignores_max_size(vgg_file):
+    result = run_cli("--print-model", "--model", vgg_file, "--max-size", 64)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "nst-tf1: --max-size is ignored by --print-model (no content image is read): "
+        "showing 300x400\n"
+    )
+    assert "'input': <tf.Variable 'vgg19/input:0' shape=(1, 300, 400, 3)" in result.stdout
+
+
 def test_run_beyond_the_course_records_run_json(vgg_file, image_pair, tmp_path):
     out = tmp_path / "out"
     content, style = image_pair
@@ -514,3 +534,31 @@ def test_strip_entries_keep_first_last_and_final():
     # The course's run fits as it is: 0, 20, ..., 180 and the final image.
     course = [{"iteration": i} for i in range(0, 200, 20)]
     assert figures.strip_entries(course, final) == course + [final]
+
+
+def test_all_figures_of_a_fast_run_skip_the_noise_figure(vgg_file, image_pair, tmp_path, capsys):
+    """--fast starts at a coarse scale, not from the noisy content image: "all" skips the
+    noise figure with a one-line note and still draws the others, the cost curve included;
+    asked for by name, it is refused in one line."""
+    out = tmp_path / "out"
+    content, style = image_pair
+    assert main([*run_args(content, style, vgg_file), "--fast", "--iterations", "8",
+                 "--height", "64", "--width", "96", "--output-dir", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["figure", "--run-dir", str(out)]) == 0
+    printed, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert err.startswith("nst-tf1: skipping noise.png: ") and "--multires 2" in err
+    assert sorted(os.listdir(out / "figures")) == ["costs.png", "panel.png", "strip.png"]
+    assert printed.count("Wrote ") == 3
+    _assert_figure(out / "figures" / "costs.png", (800, 500))
+    assert main(["figure", "noise", "--run-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "noise: the run did not start from" in err
+    # A batch of such runs: the others drawn for every pair, one note naming the pairs.
+    batch = _batch_of(str(out), tmp_path / "batch")
+    assert main(["figure", "--run-dir", str(batch)]) == 0
+    printed, err = capsys.readouterr()
+    assert err.count("\n") == 1, err
+    assert err.startswith("nst-tf1: skipping noise.png of 2 of the 2 pairs (a__style, b__style): ")
+    assert printed.count("Wrote ") == 6 and "noise.png" not in printed

@@ -141,3 +141,55 @@ def test_cli_logdir_writes_events(vgg_file, image_pair, tmp_path, capsys):
     (event_file,) = glob.glob(str(logdir / "events.out.tfevents.*"))
     tags = {v.tag for e in _events(event_file) for v in e.summary.value}
     assert TAGS["J"] in tags
+
+
+def test_lbfgs_logdir_writes_every_evaluation(vgg_file, image_pair, tmp_path):
+    """--optimizer lbfgs --logdir: each evaluation's costs, fetched with its dJ/dG, then the
+    best image's at the last step; the same numbers as the Steps."""
+    import tensorflow.compat.v1 as tf
+
+    from nst_tf1.images import load_image
+    from nst_tf1.transfer import style_transfer
+
+    content, style = (load_image(p, HEIGHT, WIDTH) for p in image_pair)
+    runs = []
+    original = tf.Session.run
+
+    def recording_run(self, fetches, *args, **kwargs):
+        runs.append([getattr(f, "name", None) for f in tf.nest.flatten(fetches)])
+        return original(self, fetches, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tf.Session, "run", recording_run)
+        steps = list(
+            style_transfer(
+                content,
+                style,
+                vgg_file,
+                num_iterations=ITERATIONS,
+                save_every=2,
+                seed=0,
+                logdir=str(tmp_path),
+                optimizer="lbfgs",
+            )
+        )
+    (event_file,) = glob.glob(str(tmp_path / "events.out.tfevents.*"))
+    values = collections.defaultdict(dict)
+    scalars = 0
+    for event in _events(event_file):
+        for value in event.summary.value:
+            values[value.tag][event.step] = value.simple_value
+            scalars += 1
+    tags = set(TAGS.values()) | {layer_tag(layer) for layer, _ in CONFIG.STYLE_LAYERS}
+    assert set(values) == tags
+    assert scalars == len(tags) * (ITERATIONS + 1)
+    assert [step.iteration for step in steps] == list(range(ITERATIONS + 1))
+    for step in steps:
+        i = step.iteration
+        np.testing.assert_allclose(values[TAGS["J"]][i], step.total_cost, rtol=1e-6)
+        np.testing.assert_allclose(values[TAGS["J_content"]][i], step.content_cost, rtol=1e-6)
+        np.testing.assert_allclose(values[TAGS["J_style"]][i], step.style_cost, rtol=1e-6)
+    with_summary = [fetches for fetches in runs if "summaries/Merge/MergeSummary:0" in fetches]
+    assert len(with_summary) == ITERATIONS  # one per evaluation, none extra
+    for fetches in with_summary:
+        assert any(name and name.startswith("lbfgs/") for name in fetches)

@@ -13,6 +13,7 @@ import threading
 import pytest
 from conftest import run_cli
 
+from nst_tf1.config import VGG_URL
 from nst_tf1.weights import (
     ChecksumError,
     DownloadError,
@@ -200,10 +201,22 @@ def test_server_ignoring_range_restarts_from_zero(server, payload, tmp_path):
 
 def test_retries_exhausted_keep_the_part_for_the_next_run(server, payload, tmp_path):
     state, base = server
-    state.cuts = 3
+    state.cuts = 2
     dest = tmp_path / "vgg.mat"
-    with pytest.raises(DownloadError, match=r"failed after 2 attempts: connection closed after"):
-        fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, **FAST)
+    retries = []
+
+    def report(event):  # after two cuts that each got further, the server only fails
+        if event.kind == "retry":
+            retries.append(event.message)
+            if len(retries) == 2:
+                state.fail_with = [503] * 5
+
+    with pytest.raises(
+        DownloadError, match=r"failed after 3 attempts \(2 in a row without new data\): HTTP 503"
+    ):
+        fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, report=report, **FAST)
+    assert len(state.requests) == 3
+    state.fail_with = []
     part = tmp_path / "vgg.mat.part"
     assert not dest.exists()
     kept = part.stat().st_size
@@ -213,6 +226,23 @@ def test_retries_exhausted_keep_the_part_for_the_next_run(server, payload, tmp_p
     fetch_vgg_model(dest, base + PATH, sha256(payload), retries=0, **FAST)
     assert dest.read_bytes() == payload
     assert state.requests[-1] == (PATH, f"bytes={kept}-")
+
+
+def test_retries_start_again_after_every_attempt_that_got_further(server, payload, tmp_path):
+    """Five cuts, each after new data: one retry allowed, yet the file arrives (the budget
+    bounds failures in a row without new data, not the attempts of a slow link)."""
+    state, base = server
+    state.cuts = 5
+    dest = tmp_path / "vgg.mat"
+    events = []
+    options = dict(FAST, backoff=0.01)
+    fetch_vgg_model(dest, base + PATH, sha256(payload), retries=1, report=events.append, **options)
+    assert dest.read_bytes() == payload
+    assert len(state.requests) == 6
+    messages = [e.message for e in events if e.kind == "retry"]
+    assert messages[0].endswith("retrying in 0.01 s (attempt 2 of 2)")
+    for message in messages[1:]:  # the backoff starts again too
+        assert message.endswith("retrying in 0.01 s (attempt 2 of 2 since the last new data)")
 
 
 def test_server_errors_are_retried_with_doubling_backoff(server, payload, tmp_path):
@@ -381,11 +411,34 @@ def test_cli_fetch_model_checksum_mismatch(server, payload, tmp_path):
     assert len(errors) == 1 and "ab" * 32 in errors[0] and sha256(payload) in errors[0]
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+    # The way out is the official file or the right checksum, not the server that just sent
+    # the wrong bytes.
+    assert f"download it from the official {VGG_URL} instead" in errors[0]
+    assert "--sha256" in errors[0] and f"from {base + PATH} and put it" not in errors[0]
 
 
 def test_cli_fetch_model_bad_sha256_is_a_usage_error(tmp_path):
     result = run_cli("fetch-model", "--dest", tmp_path / "x.mat", "--sha256", "xyz")
     assert result.returncode == 2 and "not a SHA256" in result.stderr
+
+
+def test_malformed_sha256_in_the_environment_is_refused_before_downloading(
+    server, image_pair, tmp_path, monkeypatch
+):
+    state, base = server
+    main_job_env(monkeypatch, NST_VGG_URL=base + PATH, NST_VGG_SHA256="not-a-digest")
+    model = tmp_path / "vgg.mat"
+    for args in (
+        ["fetch-model", "--dest", model],
+        ["--content", image_pair[0], "--style", image_pair[1], "--model", model,
+         "--output-dir", tmp_path / "out"],
+    ):  # fmt: skip
+        result = run_cli(*args)
+        assert result.returncode == 2, result.stderr
+        errors = error_lines(result.stderr)
+        assert len(errors) == 1 and "Traceback" not in result.stderr
+        assert "$NST_VGG_SHA256" in errors[0] and "not a SHA256 (64 hex digits)" in errors[0]
+    assert state.requests == [] and not model.exists()
 
 
 def main_job_env(monkeypatch, **variables):
