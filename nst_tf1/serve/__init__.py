@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -134,13 +135,19 @@ def serve_main(argv: Sequence[str]) -> int:
 
     from .app import create_app
 
-    app = create_app(args.output_dir, args.model, allowed_hosts(args.host, port))
+    holder = {}
+    app = create_app(
+        args.output_dir,
+        args.model,
+        allowed_hosts(args.host, port),
+        closing=lambda: holder["server"].should_exit,
+    )
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else _url_host(args.host)
     url = f"http://{shown}:{port}/"
     config = uvicorn.Config(
         app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on", access_log=False
     )
-    server = uvicorn.Server(config)
+    server = holder["server"] = uvicorn.Server(config)
     print(f"Serving on {url}", flush=True)
     print("nst-tf1 serve: Ctrl-C stops the server (and a run, keeping its image)", file=sys.stderr)
     if args.open:
@@ -149,7 +156,10 @@ def serve_main(argv: Sequence[str]) -> int:
 
         threading.Timer(0.5, webbrowser.open, (url,)).start()
     try:
-        server.run(sockets=[sock])  # uvicorn raises the signal that stopped it again on exit
+        # On Ctrl-C uvicorn stops taking requests, the app's shutdown stops the run (it saves
+        # its image), and uvicorn raises the signal again on its way out.
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
-        return 130
-    return 0
+        return 128 + signal.SIGINT
+    captured = getattr(server, "_captured_signals", None) or [0]
+    return 128 + captured[-1] if captured[-1] else 0

@@ -131,14 +131,14 @@ def _error(message: str, status: int = 400, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(output_dir: str, model: str, allowed_hosts, *, quiet: bool = False):
+def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: False):
     """The ASGI application of ``nst-tf1 serve``.
 
     Args:
         output_dir: where runs go (one folder each) and uploads are kept.
         model: the VGG-19 .mat every run uses (never downloaded by the page).
         allowed_hosts: the ``host:port`` values the Host header may have.
-        quiet: say nothing on stderr when a run is stopped at shutdown.
+        closing: returns true once the server is shutting down (the event streams end).
     """
     output_dir = os.path.abspath(output_dir)
     jobs = Jobs(output_dir)
@@ -295,7 +295,7 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, quiet: bool = Fals
             if jobs.current is None:
                 yield "event: job\ndata: null\n\n"
             quiet = 0.0
-            while not await request.is_disconnected():
+            while not closing() and not await request.is_disconnected():
                 current = jobs.current
                 if current is not None and current is not job:
                     job = current
@@ -340,7 +340,7 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, quiet: bool = Fals
     async def lifespan(app):
         yield
         job = await run_in_threadpool(jobs.shutdown)
-        if job is not None and not quiet:
+        if job is not None:
             last = job.events[-1] if job.events else {}
             print(
                 f"nst-tf1: stopped the run in {job.folder}: {last.get('text', job.status)}",
@@ -350,6 +350,7 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, quiet: bool = Fals
 
     routes = [
         Route("/", page),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/static/{name}", page),
         Route("/api/state", state),
         Route("/api/check", check, methods=["POST"]),

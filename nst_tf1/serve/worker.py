@@ -167,7 +167,6 @@ def main(conn, settings_fields: dict) -> None:
         settings_fields: keyword arguments of :class:`nst_tf1.settings.Settings`.
     """
     os.setsid()  # out of the terminal's process group: Ctrl-C goes to the server only
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .. import events
     from ..settings import Settings
 

@@ -84,7 +84,9 @@ function buildFields() {
       input.value = shown(info.value);
       input.placeholder = defaultText(name, info);
     }
-    help.textContent = info.help;
+    // The flag's help, up to its defaults (shown as the placeholder); all of it as a tooltip.
+    help.textContent = info.help.split(/ \(default|; [0-9]/)[0];
+    help.title = info.help;
     const field = el("div", { class: "field field-" + kind });
     const labelNode = el("label", { for: id, text: label });
     if (kind === "bool") field.append(input, labelNode, help, error);
@@ -96,6 +98,7 @@ function buildFields() {
 }
 
 function defaultText(name, info) {
+  if (name === "seed") return "a fresh one";
   const course = info.course === null ? "off" : info.course;
   if (info.fast !== null && info.fast !== undefined && info.fast !== info.course) {
     return `${course} (Fast: ${info.fast})`;
