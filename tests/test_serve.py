@@ -345,7 +345,7 @@ def test_a_finished_run_writes_what_a_command_line_run_writes(server, image_pair
     status, body = server.json("GET", "/api/gallery")
     entry = next(run for run in body["runs"] if run["id"] == run_id)
     assert entry["status"] == "finished" and entry["content_id"] == ids[0]
-    assert entry["content"] == f"{ids[0]}.jpg"
+    assert entry["content"] == os.path.basename(content)  # the name it was uploaded with
 
 
 def test_a_killed_worker_is_a_failed_run_and_the_server_lives_on(server):

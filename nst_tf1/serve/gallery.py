@@ -7,6 +7,7 @@ import os
 import re
 
 from ..record import RUN_FILE, effective_status
+from .uploads import DEMO
 
 __all__ = ["RUN_NAME", "FILE_NAME", "run_folder", "run_file", "gallery"]
 
@@ -70,6 +71,14 @@ def _summary(output_dir, name, uploads):
         )
     styles = files.get("styles") or [files.get("style")]
     final = record.get("final") if isinstance(record.get("final"), dict) else {}
+    content_id = uploads.id_of(str(files.get("content", "")))
+    style_ids = [uploads.id_of(str(s)) for s in styles if s]
+
+    def name(path, upload_id):
+        """An upload by the name it was uploaded with, anything else by its file name."""
+        info = uploads.info(upload_id) if upload_id and upload_id not in DEMO else None
+        return info["name"] if info else os.path.basename(str(path))
+
     return {
         "id": name,
         "status": effective_status(folder, record),
@@ -77,10 +86,10 @@ def _summary(output_dir, name, uploads):
         "seconds": record.get("wall_time_seconds"),
         "image": image,
         "image_size": record.get("image_size"),
-        "content": os.path.basename(str(files.get("content", ""))),
-        "styles": [os.path.basename(str(s)) for s in styles if s],
-        "content_id": uploads.id_of(str(files.get("content", ""))),
-        "style_ids": [uploads.id_of(str(s)) for s in styles if s],
+        "content": name(files.get("content", ""), content_id),
+        "styles": [name(s, i) for s, i in zip([s for s in styles if s], style_ids)],
+        "content_id": content_id,
+        "style_ids": style_ids,
         "settings": settings,
         "seed": record.get("seed"),
         "iteration": final.get("iteration"),

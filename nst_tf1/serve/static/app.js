@@ -85,7 +85,8 @@ function buildFields() {
       input.placeholder = defaultText(name, info);
     }
     // The flag's help, up to its defaults (shown as the placeholder); all of it as a tooltip.
-    help.textContent = info.help.split(/ \(default|; [0-9]/)[0];
+    const short = info.help.split(/ \(default|; [0-9]/)[0];
+    help.textContent = short.length > 110 ? short.slice(0, short.lastIndexOf(" ", 108)) + " …" : short;
     help.title = info.help;
     const field = el("div", { class: "field field-" + kind });
     const labelNode = el("label", { for: id, text: label });
@@ -571,7 +572,7 @@ async function loadGallery() {
           loading: "lazy",
         })
       : el("span", { class: "thumb empty", text: "no image" });
-    const when = run.started ? run.started.replace("T", " ").replace(/\.\d+/, "") : "";
+    const when = run.started ? run.started.replace("T", " ").replace(/(\.\d+)?\+00:00$/, " UTC") : "";
     const size = run.image_size ? `${run.image_size[0]}x${run.image_size[1]}` : "";
     const what = [
       size,
@@ -582,13 +583,15 @@ async function loadGallery() {
       run.seed !== null && run.seed !== undefined ? `seed ${run.seed}` : null,
     ].filter(Boolean);
     const use = el("button", { type: "button", class: "small", text: "Use these settings" });
-    use.setAttribute("aria-label", `Use these settings (run ${run.id})`);
+    use.setAttribute("aria-label", `Use these settings (${run.id})`);
     use.addEventListener("click", () => useSettings(run));
     const links = el("span", { class: "links" });
     if (run.image) {
-      links.append(el("a", { href: `/runs/${encodeURIComponent(run.id)}/generated_image.png?download=1`, text: "PNG" }), " ");
+      const png = `/runs/${encodeURIComponent(run.id)}/generated_image.png?download=1`;
+      links.append(el("a", { href: png, text: "PNG", "aria-label": `PNG of ${run.id}` }), " ");
     }
-    links.append(el("a", { href: `/runs/${encodeURIComponent(run.id)}/run.json?download=1`, text: "run.json" }));
+    const record = `/runs/${encodeURIComponent(run.id)}/run.json?download=1`;
+    links.append(el("a", { href: record, text: "run.json", "aria-label": `run.json of ${run.id}` }));
     const item = el(
       "li",
       { class: "run" },
