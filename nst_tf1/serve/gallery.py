@@ -74,7 +74,7 @@ def _summary(output_dir, name, uploads):
     content_id = uploads.id_of(str(files.get("content", "")))
     style_ids = [uploads.id_of(str(s)) for s in styles if s]
 
-    def name(path, upload_id):
+    def shown_name(path, upload_id):
         """An upload by the name it was uploaded with, anything else by its file name."""
         info = uploads.info(upload_id) if upload_id and upload_id not in DEMO else None
         return info["name"] if info else os.path.basename(str(path))
@@ -86,8 +86,8 @@ def _summary(output_dir, name, uploads):
         "seconds": record.get("wall_time_seconds"),
         "image": image,
         "image_size": record.get("image_size"),
-        "content": name(files.get("content", ""), content_id),
-        "styles": [name(s, i) for s, i in zip([s for s in styles if s], style_ids)],
+        "content": shown_name(files.get("content", ""), content_id),
+        "styles": [shown_name(s, i) for s, i in zip([s for s in styles if s], style_ids)],
         "content_id": content_id,
         "style_ids": style_ids,
         "settings": settings,
