@@ -581,6 +581,7 @@ async function loadGallery() {
       `alpha ${s.alpha}`,
       `beta ${s.beta}`,
       run.seed !== null && run.seed !== undefined ? `seed ${run.seed}` : null,
+      run.seconds ? `${duration(run.seconds)}` : null,
     ].filter(Boolean);
     const use = el("button", { type: "button", class: "small", text: "Use these settings" });
     use.setAttribute("aria-label", `Use these settings (${run.id})`);
