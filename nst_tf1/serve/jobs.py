@@ -128,9 +128,9 @@ class Job:
         return self.status == "running"
 
     def since(self, seq: int) -> list[dict]:
-        """The events after ``seq``."""
+        """The events after ``seq`` (event ``n`` has seq ``n``, counted from 1)."""
         with self.lock:
-            return [event for event in self.events if event["seq"] > seq]
+            return self.events[max(seq, 0) :]
 
     def wait(self, seq: int, timeout: float) -> None:
         """Wait until there is an event after ``seq`` (or ``timeout`` seconds pass)."""

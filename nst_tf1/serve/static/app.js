@@ -370,6 +370,9 @@ function handle(event) {
     case "Note":
       log(event.text);
       break;
+    case "Loading":
+      if (!state.ended) setStatus(`starting: loading ${event.what === "tensorflow" ? "TensorFlow" : event.what}`);
+      break;
     case "DownloadStarted":
       log(`downloading ${event.url}`);
       break;
