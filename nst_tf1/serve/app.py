@@ -247,7 +247,10 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: Fa
             declared = 0
         if declared > MAX_UPLOAD_BYTES:
             return _error(f"{name}: larger than the upload limit of {limit}.", 413)
-        tmp, file = uploads.begin()
+        try:
+            tmp, file = uploads.begin()
+        except OSError as exc:
+            return _error(f"cannot store uploads in {uploads.root} ({exc.strerror or exc}).", 500)
         try:
             size = 0
             with file:
@@ -259,6 +262,8 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: Fa
             info = await run_in_threadpool(uploads.finish, tmp, name)
         except UploadError as exc:
             return _error(str(exc), exc.status)
+        except OSError as exc:
+            return _error(f"{name}: cannot store it ({exc.strerror or exc}).", 500)
         finally:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
