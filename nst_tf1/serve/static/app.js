@@ -417,7 +417,8 @@ function step(event) {
   if (last && last[0] === point[0]) state.points[state.points.length - 1] = point;
   else state.points.push(point);
   if (state.ended) return;
-  setStatus(`running, ${event.unit} ${event.step} of ${event.steps}`);
+  const scale = event.scales > 1 ? ` (scale ${event.scale} of ${event.scales})` : "";
+  setStatus(`running, ${event.unit} ${event.step} of ${event.steps}${scale}`);
   if (state.total && state.done > 1) {
     const left = ((state.total - state.done) * event.seconds) / state.done;
     $("eta").textContent = `about ${duration(left)} left (${duration(event.seconds)} so far)`;
