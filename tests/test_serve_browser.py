@@ -138,6 +138,8 @@ def test_upload_start_watch_stop_download(page, server, tmp_path):
     page.get_by_label("Iterations").fill("7")
     gallery.get_by_role("button", name="Use these settings").click()
     expect(page.get_by_label("Iterations")).to_have_value("5000")
+    expect(page.locator("#form-note")).to_contain_text("filled in")
+    expect(status).to_have_text("stopped")  # the status line stays the run's
     expect(page.get_by_label("Save every")).to_have_value("2")
     page.screenshot(path=str(tmp_path / "after-run.png"), full_page=True)
 

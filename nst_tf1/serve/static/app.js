@@ -636,11 +636,10 @@ function useSettings(run) {
   if (styles.length === run.style_ids.length && styles.length) setStyles(styles);
   else missing.push(...run.styles);
   refreshImageChoices();
-  setStatus(
+  $("form-note").textContent =
     missing.length
       ? `settings of ${run.id} filled in; its images ${missing.join(", ")} are not among the uploads: choose them again`
-      : `settings of ${run.id} filled in`
-  );
+      : `settings of ${run.id} filled in`;
   $("form-title").scrollIntoView();
   $("f-height").focus();
   scheduleCheck();
