@@ -225,6 +225,15 @@ def test_bad_option_values_get_the_settings_messages_by_their_fields(server):
         {"content": "nope", "styles": ["demo-style"], "options": {"style_weights": "1 2"}},
     )
     assert status == 400 and set(body["errors"]) == {"content", "style_weights"}
+    for strange in (
+        {"content": ["x"], "styles": [{"a": 1}], "options": {"height": [1]}},
+        {"content": None, "styles": "demo-style", "options": "height"},
+        [],
+    ):
+        status, body = server.json("POST", "/api/check", strange)
+        assert status == 400 and body["error"]
+    status, _, body = server.post("/api/runs", body=b"{not json")
+    assert status == 400 and b"Choose a content image" in body
 
 
 def test_a_missing_model_says_where_to_get_it(tmp_path):

@@ -64,6 +64,8 @@ class Uploads:
 
     def path(self, upload_id: str) -> str | None:
         """The stored image of ``upload_id`` (or a demo image), or ``None``."""
+        if not isinstance(upload_id, str):
+            return None
         if upload_id in DEMO:
             return DEMO[upload_id][0]
         if not isinstance(upload_id, str) or not _ID.match(upload_id):
@@ -83,6 +85,8 @@ class Uploads:
 
     def info(self, upload_id: str) -> dict | None:
         """What is known of an upload (name, width, height, ext), or ``None``."""
+        if not isinstance(upload_id, str):
+            return None
         if upload_id in DEMO:
             path, name = DEMO[upload_id]
             height, width = image_size(path)
