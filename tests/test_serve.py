@@ -417,3 +417,24 @@ def test_another_host_needs_to_be_asked_for_and_warns(vgg_file, tmp_path):
     finally:
         code, stderr = server.stop()
     assert "warning: listening on 0.0.0.0, not only on this machine" in stderr
+
+
+def test_previews_come_at_least_every_two_seconds_between_saves(server):
+    """With a save interval far longer than a run takes, the page still sees the image move."""
+    status, body = server.start({**FAST_RUN, "iterations": "100000", "save_every": "100000"})
+    assert status == 200, body
+    arrivals = []
+
+    def enough(event):
+        if event["type"] == "Preview":
+            arrivals.append((time.monotonic(), event["step"]))
+        return len(arrivals) >= 5
+
+    try:
+        server.events(enough)
+    finally:
+        server.json("POST", "/api/stop", {})
+        server.events(lambda e: e["type"] in ("Stopped", "Finished", "Failed"))
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(arrivals[1:], arrivals[2:])]
+    assert max(gaps) <= 2.0, gaps
+    assert all(step > 0 for _, step in arrivals[1:])  # not only the saved iteration 0

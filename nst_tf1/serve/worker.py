@@ -2,24 +2,26 @@
 
 The server starts :func:`main` in a process of its own (``multiprocessing``'s spawn: a fresh
 interpreter, nothing of the server's threads or sockets), so a run that crashes or runs out
-of memory ends that process, never the server. The worker calls :func:`nst_tf1.run.run` on
-its main thread and sends, over its end of a :func:`multiprocessing.Pipe`:
+of memory ends that process, never the server. The worker sets its process up as the
+command line does (:mod:`nst_tf1.process`: malloc, TensorFlow's start-up lines kept off the
+terminal), calls :func:`nst_tf1.run` with a preview image on every step, and sends, over its
+end of a :func:`multiprocessing.Pipe`:
 
 * ``("event", dict)``: each event as :func:`nst_tf1.events.to_dict` makes it;
-* ``("preview", step, png_bytes)``: the current image, PNG-encoded, at every saved iteration
-  and at least every :data:`PREVIEW_SECONDS` when the run reports images that often.
+* ``("preview", step, png_bytes)``: the current image, PNG-encoded, at every saved
+  (``logged``) step and whenever the last one sent is :data:`PREVIEW_SECONDS` old.
 
-It receives ``"stop"``: end the run as Ctrl-C ends a command-line run (the current image is
-kept, run.json says "stopped"). The end of the pipe closing (the server died) stops the run
-the same way. The worker leaves the terminal's process group, so a Ctrl-C typed at the
-server reaches the server only, which stops the run through the pipe.
+It receives ``"stop"``: it sets the run's ``should_stop``, and the run ends as Ctrl-C ends a
+command-line run (the current image is kept, run.json says "stopped"). The end of the pipe
+(the server died) stops the run the same way. The worker leaves the terminal's process
+group, so a Ctrl-C typed at the server reaches the server only, which stops the run through
+the pipe.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import signal
 import threading
 import time
 
@@ -71,92 +73,45 @@ class _Sender:
         self.send(("preview", step, encode_png(image)))
 
 
-def _listen(conn, stop_event, request_stop):
-    """Wait for "stop" (or the pipe's end) and ask the run to stop, once."""
+def _listen(conn, stop_event):
+    """Wait for "stop" (or the pipe's end) and ask the run to stop."""
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             message = "stop"
         if message == "stop":
-            if not stop_event.is_set():
-                stop_event.set()
-                request_stop()
+            stop_event.set()
             return
 
 
-def _bridge_todays_run(settings, sender):
-    """Run today's ``run(settings, report)`` and translate its events into the typed events
-    of :mod:`nst_tf1.events`. Today's run is stopped by SIGINT on the main thread (the
-    listener sends it to this process) and raises its outcome; this function turns that
-    into Finished/Stopped/Failed. Delete it once ``run(settings, report, should_stop,
-    preview_every=...)`` reports typed events itself."""
-    import numpy as np
-
-    from .. import events
-    from ..config import CONFIG
+def _run(settings, sender, stop_event):
+    """Run ``settings`` with :func:`nst_tf1.run`, sending its events and previews; the run
+    stops once ``stop_event`` is set. It reports its own end (Finished, Stopped, Failed) and
+    raises the matching error, which is not news here."""
+    from .. import events, process
     from ..errors import InputError, Interrupted, RunFailed
-    from ..run import Advance, Begin, Costs, Download, Message, run
-    from ..weights import FetchEvent
+    from ..running import run
 
-    unit = "evaluation" if settings.optimizer == "lbfgs" else "iteration"
-    started = [None]
-    count = [0]
+    process.set_up()  # malloc; the tunables came with the server's environment
+    quiet = process.QuietStart()
 
     def report(event):
-        if isinstance(event, Message):
-            sender.event(events.to_dict(events.Note("message", event.text, event.kind)))
-        elif isinstance(event, Begin):
-            started[0] = time.monotonic()
-            begun = events.RunBegun(
-                event.total, 1, settings.height, settings.width, {}, settings.optimizer, {}
-            )
-            sender.event(events.to_dict(begun))
-        elif isinstance(event, Advance):
-            count[0] += event.count
-            seconds = time.monotonic() - (started[0] or time.monotonic())
-            step = events.StepDone(
-                count[0] - 1, settings.iterations, unit, event.total_cost, None, None, seconds
-            )
-            sender.event(events.to_dict(step))
-        elif isinstance(event, Costs):
-            s = event.step
-            seconds = time.monotonic() - (started[0] or time.monotonic())
-            done = events.StepDone(
-                s.iteration,
-                settings.iterations,
-                unit,
-                s.total_cost,
-                s.content_cost,
-                s.style_cost,
-                seconds,
-            )
-            sender.event(events.to_dict(done))
-            if s.image is not None:
-                rgb = np.clip(np.asarray(s.image) + CONFIG.MEANS, 0, 255).astype("uint8")[0]
-                sender.preview(s.iteration, rgb, force=True)
-        elif isinstance(event, Download):
-            sender.event(events.to_dict(events.DownloadStarted(event.url, event.dest)))
-        elif isinstance(event, FetchEvent):
-            progress = events.DownloadProgress(event.kind, getattr(event, "done", None))
-            sender.event(events.to_dict(progress))
+        if isinstance(event, events.Loading):
+            quiet.start()  # TensorFlow's start-up lines stay off the server's terminal
+        elif isinstance(event, events.Note) and event.code == "device":
+            quiet.stop()
+            process.tensorflow_started()
+        if isinstance(event, events.StepDone) and event.image is not None:
+            sender.preview(event.step, event.image, force=event.logged)
+        sender.event(events.to_dict(event))
 
     try:
-        run(settings, report)
-        end = events.Finished((settings.output_dir,), "finished")
-    except Interrupted as exc:
-        kept = os.path.join(settings.output_dir, "generated_image.png")
-        end = events.Stopped(
-            kept if os.path.exists(kept) else None,
-            None,
-            exc.message or "stopped",
-            signal.Signals(exc.signum).name,
-        )
-    except InputError as exc:
-        end = events.Failed(str(exc), None, "input")
-    except RunFailed as exc:
-        end = events.Failed(str(exc))
-    return end
+        run(settings, report, stop_event.is_set, preview_every=1)
+    except (InputError, RunFailed, Interrupted):
+        pass
+    finally:
+        quiet.stop(failed=not sender.ended)
 
 
 def main(conn, settings_fields: dict) -> None:
@@ -173,15 +128,13 @@ def main(conn, settings_fields: dict) -> None:
     settings = Settings(**settings_fields)
     sender = _Sender(conn, settings.save_every)
     stop_event = threading.Event()
-    # Today's run stops on SIGINT to its main thread (the bridge below goes with it).
-    request_stop = lambda: os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
-    threading.Thread(target=_listen, args=(conn, stop_event, request_stop), daemon=True).start()
+    threading.Thread(target=_listen, args=(conn, stop_event), daemon=True).start()
     try:
-        end = _bridge_todays_run(settings, sender)
-    except KeyboardInterrupt:  # a stop before the run's own handler was in place
-        end = events.Stopped(None, None, "stopped before the run started; nothing saved")
+        _run(settings, sender, stop_event)
     except BaseException as exc:  # noqa: BLE001 - the server must hear how the run ended
         end = events.Failed(f"the run failed unexpectedly: {type(exc).__name__}: {exc}")
+    else:
+        end = events.Failed("the run ended without saying how")
     if not sender.ended:
         sender.event(events.to_dict(end))
     conn.close()
