@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
             "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
         ),
         epilog=(
-            "Other commands: 'nst-tf1 figure --help' (the course's figures from a finished run), "
+            "Other commands: 'nst-tf1 serve --help' (a local web page: start, watch, stop), "
+            "'nst-tf1 figure --help' (the course's figures from a finished run), "
             "'nst-tf1 activations --help' (a layer's activation maps), 'nst-tf1 fetch-model "
             "--help' (download and verify the VGG-19 file), 'nst-tf1 where' (where that file is or "
             "will go), 'nst-tf1 make-vgg --help' (synthetic "

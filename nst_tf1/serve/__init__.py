@@ -141,6 +141,7 @@ def serve_main(argv: Sequence[str]) -> int:
         args.model,
         allowed_hosts(args.host, port),
         closing=lambda: holder["server"].should_exit,
+        hurry=lambda: holder["server"].force_exit,
     )
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else _url_host(args.host)
     url = f"http://{shown}:{port}/"
@@ -148,6 +149,7 @@ def serve_main(argv: Sequence[str]) -> int:
         app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on", access_log=False
     )
     server = holder["server"] = uvicorn.Server(config)
+    holder["jobs"] = app.app.state.jobs
     print(f"Serving on {url}", flush=True)
     print("nst-tf1 serve: Ctrl-C stops the server (and a run, keeping its image)", file=sys.stderr)
     if args.open:
@@ -161,5 +163,8 @@ def serve_main(argv: Sequence[str]) -> int:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    finally:
+        if server.force_exit:  # two quick Ctrl-C: uvicorn skipped the app's shutdown
+            holder["jobs"].shutdown(120.0, hurry=lambda: True)
     captured = getattr(server, "_captured_signals", None) or [0]
     return 128 + captured[-1] if captured[-1] else 0

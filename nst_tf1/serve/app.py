@@ -131,7 +131,9 @@ def _error(message: str, status: int = 400, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: False):
+def create_app(
+    output_dir: str, model: str, allowed_hosts, *, closing=lambda: False, hurry=lambda: False
+):
     """The ASGI application of ``nst-tf1 serve``.
 
     Args:
@@ -139,6 +141,7 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: Fa
         model: the VGG-19 .mat every run uses (never downloaded by the page).
         allowed_hosts: the ``host:port`` values the Host header may have.
         closing: returns true once the server is shutting down (the event streams end).
+        hurry: returns true once a second Ctrl-C asks to end the run at once.
     """
     output_dir = os.path.abspath(output_dir)
     jobs = Jobs(output_dir)
@@ -344,7 +347,7 @@ def create_app(output_dir: str, model: str, allowed_hosts, *, closing=lambda: Fa
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        job = await run_in_threadpool(jobs.shutdown)
+        job = await run_in_threadpool(jobs.shutdown, 120.0, hurry)
         if job is not None:
             last = job.events[-1] if job.events else {}
             print(

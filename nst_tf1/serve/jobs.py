@@ -175,17 +175,31 @@ class Jobs:
         with self.lock:
             if self.current is not None and self.current.running:
                 raise Busy(f"a run is going on ({self.current.id}): stop it or wait for it to end")
+            # A run that has reported its end may still be closing its process: one at a time
+            # holds until that process is gone.
+            if self.current is not None and not self.current.join(30):
+                raise Busy(f"the run {self.current.id} is still closing; try again in a moment")
             folder = new_run_folder(self.output_dir)
             self.current = Job(folder, {**fields, "output_dir": folder})
             return self.current
 
-    def shutdown(self, timeout: float = 120.0) -> Job | None:
-        """Stop the current run and wait for it to save; the job, if one was running."""
+    def shutdown(self, timeout: float = 120.0, hurry=lambda: False) -> Job | None:
+        """Stop the current run and wait for it to save; the job, if one was running.
+
+        Once ``hurry()`` is true (a second Ctrl-C at the server) the run stops at once,
+        without saving the current image, as a second Ctrl-C stops a command-line run.
+        """
         job = self.current
         if job is None or not job.running:
             return None
         job.stop()
-        if not job.join(timeout):
-            job.process.kill()
-            job.join(10)
+        deadline, hurried = time.monotonic() + timeout, False
+        while not job.join(0.2):
+            if hurry() and not hurried:
+                hurried = True
+                job.process.terminate()  # the worker's SIGTERM handler: stop at once
+            if time.monotonic() > deadline:
+                job.process.kill()
+                job.join(10)
+                break
         return job

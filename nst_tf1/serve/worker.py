@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import threading
 import time
 
@@ -114,6 +115,13 @@ def _run(settings, sender, stop_event):
         quiet.stop(failed=not sender.ended)
 
 
+def _stop_at_once(signum, frame):
+    """The server's second Ctrl-C: reported as the user's SIGINT, as the command line does."""
+    from ..errors import Interrupted
+
+    raise Interrupted(signal.SIGINT)
+
+
 def main(conn, settings_fields: dict) -> None:
     """The worker process: build the Settings, run, send every event, end.
 
@@ -126,6 +134,9 @@ def main(conn, settings_fields: dict) -> None:
     from ..settings import Settings
 
     settings = Settings(**settings_fields)
+    # SIGTERM from the server (its second Ctrl-C) stops at once, without saving the current
+    # image, as a second Ctrl-C stops a command-line run; the first stop is the "stop" message.
+    signal.signal(signal.SIGTERM, _stop_at_once)
     sender = _Sender(conn, settings.save_every)
     stop_event = threading.Event()
     threading.Thread(target=_listen, args=(conn, stop_event), daemon=True).start()
