@@ -243,13 +243,20 @@ class TransferGraph:
                 J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
                 if tv_weight:
                     J = J + tv_weight * total_variation_cost(model["input"])
-            self.train_step = self._gradient = None
+            self.train_step = self._gradient = self.objective = self.content_weight = None
             if optimizer == "adam":
                 with tf.name_scope("optimizer"):
                     self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
             else:
                 with tf.name_scope("lbfgs"), lean_kernels(self.graph):
-                    (self._gradient,) = tf.gradients(J, model["input"])
+                    # What L-BFGS minimises: J with the content term weighted
+                    # content_weight times (1 unless fed: then J itself, see
+                    # nst_tf1.schedule); the Steps keep reporting J.
+                    self.content_weight = tf.placeholder_with_default(
+                        np.float32(1.0), (), name="content_weight"
+                    )
+                    self.objective = J + (self.content_weight - 1.0) * (alpha * J_content)
+                    (self._gradient,) = tf.gradients(self.objective, model["input"])
             self._summary = None
             if logdir is not None:
                 self._summary = cost_summaries(J, J_content, J_style, self.layer_costs)
@@ -323,6 +330,12 @@ class TransferGraph:
         self.sess.run(self._assign["style"], {self._image: style})
         return self.sess.run(self._grams)
 
+    def set_targets(self, a_C: np.ndarray, grams: Sequence[np.ndarray]) -> None:
+        """Hold ``a_C`` and the style layers' Gram targets for :meth:`evaluate` and the run."""
+        feed = {self._a_C_value: a_C}
+        feed.update(zip(self._gram_values, grams))
+        self.sess.run([self._assign_a_C, *self._assign_grams], feed)
+
     def run(
         self,
         a_C: np.ndarray,
@@ -334,6 +347,7 @@ class TransferGraph:
         stop_when: Callable[[Step], bool] | None = None,
         *,
         preview_every: int = 0,
+        content_weight: float = 1.0,
     ) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
@@ -346,14 +360,14 @@ class TransferGraph:
                 evaluation budget of :func:`nst_tf1.optimize.model_lbfgs`).
             stop_when: L-BFGS only, see :func:`nst_tf1.optimize.model_lbfgs`.
             preview_every: also attach the image every this many steps (0: never).
+            content_weight: L-BFGS only: minimise J + (content_weight - 1) alpha J_content
+                (the Steps report J); see :mod:`nst_tf1.schedule`.
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
         """
         self.sess.run(self._reset)
-        feed = {self._a_C_value: a_C}
-        feed.update(zip(self._gram_values, grams))
-        self.sess.run([self._assign_a_C, *self._assign_grams], feed)
+        self.set_targets(a_C, grams)
         # Running the assign op is what puts G into the input Variable.
         self.sess.run(self._assign["generated"], {self._image: initial})
         if self.optimizer == "lbfgs":
@@ -369,6 +383,8 @@ class TransferGraph:
                 summary=self._summary,
                 writer=self._writer,
                 preview_every=preview_every,
+                objective=self.objective,
+                feed={self.content_weight: np.float32(content_weight)},
             )
             return
         yield from model_nn(

@@ -204,6 +204,8 @@ def model_lbfgs(
     summary: Any = None,
     writer: Any = None,
     preview_every: int = 0,
+    objective: Any = None,
+    feed: dict[Any, Any] | None = None,
 ) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
 
@@ -253,6 +255,10 @@ def model_lbfgs(
             as the Steps report them.
         preview_every: also attach the image to every Step whose evaluation is a multiple
             of this (0: never); the numbers do not change.
+        objective: the scalar tensor SciPy minimises, ``gradient`` its gradient (default
+            J, ``costs[0]``); the best Step is the one of the lowest objective, the Steps
+            still report J, J_content and J_style.
+        feed: extra values fed to every evaluation (the objective's weights).
 
     Yields:
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
@@ -272,7 +278,9 @@ def model_lbfgs(
         with tf.name_scope("lbfgs"), lean_kernels(image.graph):
             (gradient,) = tf.gradients(costs[0], image)
     # Every logged tensor comes from the run that also gives the costs and dJ/dG.
-    fetches = [*costs, gradient] + ([] if summary is None else [summary])
+    fetches = [*costs, gradient, costs[0] if objective is None else objective]
+    fetches += [] if summary is None else [summary]
+    feed = dict(feed or {})
     low, high = pixel_bounds(shape)
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     G0 = x0.reshape(shape).astype(np.float32)
@@ -280,8 +288,9 @@ def model_lbfgs(
 
     # The worker thread hands each evaluation over and waits for the generator to resume it.
     handoff, resume = queue.Queue(), threading.Semaphore(0)
-    state = {"stop": False, "best": None, "best_logged": [], "evaluations": 0, "scale": 1.0}
-    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, *summary) at G0
+    state = {"stop": False, "best": None, "lowest": None, "best_logged": [], "evaluations": 0}
+    state["scale"] = 1.0
+    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary) at G0
 
     def fun(x):
         # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
@@ -290,13 +299,14 @@ def model_lbfgs(
         state["evaluations"] += 1
         G = x.reshape(shape).astype(np.float32)
         if state["evaluations"] == 1 and np.array_equal(G, G0):
-            J, J_content, J_style, dG, *logged = first.result()
+            J, J_content, J_style, dG, value, *logged = first.result()
             largest = float(np.max(np.abs(dG)))
             if first_step and np.isfinite(largest) and largest > 0:
                 state["scale"] = first_step / largest
         else:
-            J, J_content, J_style, dG, *logged = sess.run(fetches, {image: G})
-        if np.isfinite(J) and (state["best"] is None or J < state["best"].total_cost):
+            J, J_content, J_style, dG, value, *logged = sess.run(fetches, {**feed, image: G})
+        if np.isfinite(value) and (state["best"] is None or value < state["lowest"]):
+            state["lowest"] = float(value)
             state["best"] = Step(
                 state["evaluations"] - 1, float(J), float(J_content), float(J_style), G
             )
@@ -306,7 +316,7 @@ def model_lbfgs(
         if state["stop"]:
             raise _Stopped
         s = state["scale"]
-        return s * float(J), s * dG.astype(np.float64).reshape(-1)
+        return s * float(value), s * dG.astype(np.float64).reshape(-1)
 
     def work():
         try:
@@ -332,7 +342,7 @@ def model_lbfgs(
     worker.start()
     last = num_evaluations
     try:
-        first.set_result(sess.run(fetches, {image: G0}))
+        first.set_result(sess.run(fetches, {**feed, image: G0}))
         evaluation = 0
         while True:
             item = handoff.get()
