@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_CONTENT",
     "DEFAULT_STYLE",
     "INIT_MODES",
+    "UPSAMPLE_MODES",
     "COURSE",
     "FAST",
     "MAX_ITERATIONS",
@@ -60,14 +61,19 @@ COURSE = {
     "coarse_iterations": None,
     "iterations": CONFIG.NUM_ITERATIONS,
     "stop_balance": None,
+    "term_balance": None,
+    "stop_progress": None,
+    "coarse_upsample": "image",
 }
 
-#: What ``--fast`` chooses for each of those options the user does not give. Measured on the
-#: trained VGG-16 stand-in at 300x400 (benchmarks/README.md): L-BFGS-B with a scaled first
-#: step; two scales, 15 evaluations at 150x200, then at 300x400 until beta J_style is down to
-#: 3000 alpha J_content (the course's Adam-200 run ends at 3260 to 3560 on the stand-in's
-#: pairs, whatever its J), at most 20; from the content image (from noise, the coarse scale,
-#: where the content cost weighs little, dissolves the content); bf16 where the CPU has it.
+#: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
+#: with a scaled first step, from the content image (from noise, the coarse scale, where the
+#: content cost weighs little, dissolves the content); two scales, 15 evaluations at half
+#: size, whose change to the content is upsampled onto the full-size content; the content
+#: term weighted so that, each term against its own scale, the style weighs 16 times the
+#: content (nst_tf1.schedule); at the output size until that objective falls by less than 2%
+#: over 5 evaluations, at most 20; bf16 where the CPU has it. Measured on the trained VGG-16
+#: stand-in at 300x400, tuned on four pairs and checked on four others (benchmarks/README.md).
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
@@ -75,8 +81,14 @@ FAST = {
     "multires": 2,
     "coarse_iterations": 15,
     "iterations": 20,
-    "stop_balance": 3000.0,
+    "stop_balance": None,
+    "term_balance": 16.0,
+    "stop_progress": 0.02,
+    "coarse_upsample": "residual",
 }
+
+#: How a coarse scale's result becomes the next scale's initial image.
+UPSAMPLE_MODES = ("image", "residual")
 
 #: Most iterations (Adam steps or L-BFGS evaluations) per scale, and the largest
 #: --save-every: 500 times the course's 200, hours of work at 300x400 on a CPU.
@@ -146,7 +158,8 @@ def _option(default=None, help="", *, factory=None, beyond=False, item=str, **ar
 
 def _modes(name, course=None):
     """'(default: the course's value) (with --fast: --fast's)' for a flag's help."""
-    return f"(default: {course or COURSE[name]}) (with --fast: {FAST[name]})"
+    fast = "off" if FAST[name] is None else FAST[name]
+    return f"(default: {course or COURSE[name]}) (with --fast: {fast})"
 
 
 _STYLE_LAYERS_TEXT = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
@@ -205,9 +218,10 @@ class Settings:
         "a result of the course's quality as fast as this machine allows: "
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
-        f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
-        f"{FAST['stop_balance']:g}; any of these options given explicitly wins over --fast's "
-        "choice (default: off, the course's run)",
+        f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
+        f"--iterations {FAST['iterations']} --term-balance {FAST['term_balance']:g} "
+        f"--stop-progress {FAST['stop_progress']:g}; any of these options given explicitly "
+        "wins over --fast's choice (default: off, the course's run)",
     )
     iterations: int | None = _option(
         None,
@@ -356,6 +370,33 @@ class Settings:
         metavar="R",
     )
 
+    term_balance: float | None = _option(
+        None,
+        "with --optimizer lbfgs, minimise w alpha J_content + beta J_style with w chosen so "
+        "that, each term divided by its own scale (J_style of the content image, J_content "
+        "of the style image), the style term weighs R times the content term (the reported "
+        "J stays the course's) " + _modes("term_balance", "off: w = 1"),
+        beyond=True,
+        metavar="R",
+    )
+    stop_progress: float | None = _option(
+        None,
+        "with --optimizer lbfgs, stop at the output size once the minimised cost of the best "
+        "image fell by less than this fraction of itself over the last 5 evaluations (after "
+        "at least 6) " + _modes("stop_progress", "off"),
+        beyond=True,
+        metavar="F",
+    )
+    coarse_upsample: str | None = _option(
+        None,
+        "with --multires, the next scale starts from the previous result upsampled "
+        "('image'), or from the content at that size plus the upsampled change the previous "
+        "scale made to its content ('residual': keeps the content's fine detail) "
+        + _modes("coarse_upsample"),
+        beyond=True,
+        choices=UPSAMPLE_MODES,
+    )
+
     def __post_init__(self) -> None:
         if self.style is None:  # the command line's repeatable --style, not given
             self.style = [DEFAULT_STYLE]
@@ -369,7 +410,9 @@ class Settings:
         # chose is kept (a dataclasses.replace copy, whose options are all set, has none).
         mode = FAST if self.fast else COURSE
         self.chosen_by_fast = {
-            name: mode[name] for name in mode if self.fast and getattr(self, name) is None
+            name: mode[name]
+            for name in mode
+            if self.fast and getattr(self, name) is None and mode[name] is not None
         }
         for name, value in mode.items():
             if getattr(self, name) is None:
@@ -406,8 +449,10 @@ class Settings:
         for name in ("learning_rate", "style_scale"):
             if not 0 < getattr(self, name) < math.inf:
                 self._fail(name, "must be a finite number > 0")
-        if self.stop_balance is not None and not 0 < self.stop_balance < math.inf:
-            self._fail("stop_balance", "must be a finite number > 0")
+        for name in ("stop_balance", "term_balance", "stop_progress"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < math.inf:
+                self._fail(name, "must be a finite number > 0")
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
         if self.style_weights is not None and not all(
@@ -419,6 +464,7 @@ class Settings:
             ("precision", PRECISIONS),
             ("pooling", POOLING_MODES),
             ("preserve_colors", (None, *PRESERVE_COLORS)),
+            ("coarse_upsample", UPSAMPLE_MODES),
         ):
             if getattr(self, name) not in choices:
                 shown = ", ".join(str(c) for c in choices if c is not None)

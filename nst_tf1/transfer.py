@@ -46,6 +46,7 @@ from .config import CONFIG
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
+from .schedule import ProgressStop, content_weight
 from .settings import Settings
 from .vgg import read_vgg_weights
 
@@ -262,7 +263,7 @@ class Runner:
         content = np.asarray(content, dtype=np.float32)
         height, width = content.shape[:2]
         sizes = scale_sizes(height, width, s.multires)
-        previous = None
+        previous = previous_content = None
         for k, (h, w) in enumerate(sizes, start=1):
             c = _at_size(content, h, w)
             hs, ws = style_size(h, w, s.style_scale)
@@ -279,11 +280,12 @@ class Runner:
             content_input = reshape_and_normalize_image(c_net)
             a_C = graph.content_target(content_input)
             if previous is not None:
-                initial = reshape_and_normalize_image(resize_array(previous, h, w))
+                initial = self._upsampled(previous, previous_content, c_net)
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
+            weight = self._content_weight(graph, a_C, targets, content_input, styles, weights, c)
             for step in graph.run(
                 a_C,
                 targets,
@@ -291,17 +293,59 @@ class Runner:
                 budget,
                 save_every,
                 should_stop=should_stop,
-                stop_when=self._balanced if last else None,
+                stop_when=self._stop_rule(weight) if last else None,
+                content_weight=weight,
                 preview_every=preview_every,
             ):
                 if step.iteration == budget:
-                    previous = step.image[0] + CONFIG.MEANS[0]
+                    previous, previous_content = step.image[0] + CONFIG.MEANS[0], c_net
                 if s.preserve_colors == "luminance" and step.image is not None:
                     rgb = recombine_luminance(step.image[0] + CONFIG.MEANS[0], c)
                     step = step._replace(image=reshape_and_normalize_image(rgb))
                 yield Progress(k, len(sizes), h, w, budget, step)
             if should_stop is not None and should_stop():
                 return
+
+    def _content_weight(self, graph, a_C, targets, content_input, styles, weights, content):
+        """``--term-balance``: the objective's content weight w at this scale
+        (:func:`nst_tf1.schedule.content_weight`), from J_style of the content image and
+        J_content of the (weighted) style images at this size; 1 when off or with Adam."""
+        s = self.settings
+        if s.term_balance is None or s.optimizer != "lbfgs":
+            return 1.0
+        graph.set_targets(a_C, targets)
+        _, _, style_of_content = graph.evaluate(content_input)
+        content_of_style = 0.0
+        for style, weight in zip(styles, weights):
+            _, s_net = self._prepare(content, _at_size(style, graph.height, graph.width))
+            _, J_content, _ = graph.evaluate(reshape_and_normalize_image(s_net))
+            content_of_style += weight * J_content
+        return content_weight(s.alpha, s.beta, style_of_content, content_of_style, s.term_balance)
+
+    def _stop_rule(self, weight):
+        """The output scale's ``stop_when``: ``--stop-balance`` or ``--stop-progress``,
+        whichever comes first (``None`` when both are off)."""
+        s = self.settings
+        progress = None
+        if s.stop_progress is not None:
+            progress = ProgressStop(s.stop_progress, alpha=s.alpha, weight=weight)
+        if s.stop_balance is None:
+            return progress
+        if progress is None:
+            return self._balanced
+        return lambda step: progress(step) or self._balanced(step)
+
+    def _upsampled(self, previous, previous_content, content):
+        """The next scale's initial image from the previous scale's result (H, W, 3, RGB as
+        the network sees it): the result upsampled (``--coarse-upsample image``), or the
+        content at this size plus the upsampled change the previous scale made to its
+        content (``residual``: the content's detail, which the small scale cannot hold,
+        stays), clipped to 0..255."""
+        h, w = content.shape[:2]
+        up = resize_array(previous, h, w)
+        if self.settings.coarse_upsample == "residual":
+            up = np.clip(content + up - resize_array(previous_content, h, w), 0.0, 255.0)
+        return reshape_and_normalize_image(up)
 
     def _balanced(self, step):
         """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times

@@ -34,7 +34,7 @@ def test_fast_fills_only_the_options_not_given():
         if name not in ("optimizer", "iterations"):
             assert getattr(fast, name) == value
     assert fast.chosen_by_fast == {
-        k: v for k, v in FAST.items() if k not in ("optimizer", "iterations")
+        k: v for k, v in FAST.items() if k not in ("optimizer", "iterations") and v is not None
     }
     course = Settings()
     assert {name: getattr(course, name) for name in COURSE} == COURSE
@@ -47,6 +47,9 @@ def test_fast_fills_only_the_options_not_given():
         ("stop_balance", -1.0, "--stop-balance: must be a finite number > 0"),
         ("stop_balance", 0.0, "--stop-balance: must be a finite number > 0"),
         ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
+        ("term_balance", 0.0, "--term-balance: must be a finite number > 0"),
+        ("stop_progress", float("inf"), "--stop-progress: must be a finite number > 0"),
+        ("coarse_upsample", "nearest", "--coarse-upsample: choose from image, residual"),
     ],
 )
 def test_fast_options_are_checked(field, value, needle):
@@ -162,6 +165,88 @@ def test_stop_balance_compares_the_weighted_terms():
     assert not Runner(None, Settings())._balanced(Step(0, 0.0, 10.0, 1.0, None))
 
 
+# --- the content weight, the stopping rule, the coarse scale's upsampling -----------------
+
+
+def test_content_weight_weighs_the_terms_against_their_own_scales():
+    from nst_tf1.schedule import content_weight
+
+    # J_style(C) = 1e7, J_content(S) = 1000: beta 1e7 / (R alpha 1000) = 40e7 / 160e3.
+    w = content_weight(10, 40, 1e7, 1000.0, 16)
+    assert w == pytest.approx(2500.0)
+    # Each term divided by its scale, the style term weighs R times the content term.
+    assert (40 * 1e7) / (w * 10 * 1000.0) == pytest.approx(16)
+    assert content_weight(10, 40, 1.0, 1000.0, 16) == 1.0  # never below the course's J
+    assert content_weight(0, 40, 1e7, 1000.0, 16) == 1.0  # no content term to weigh
+    assert content_weight(10, 40, 1e7, 0.0, 16) == 1.0  # the style is the content
+    assert content_weight(10, 40, float("nan"), 1000.0, 16) == 1.0
+
+
+def test_progress_stop_reads_the_weighted_objective_over_its_window():
+    from nst_tf1.optimize import Step
+    from nst_tf1.schedule import ProgressStop
+
+    def step(J, J_content):
+        return Step(0, J, J_content, 0.0, None)
+
+    stop = ProgressStop(0.1, window=2, alpha=10, weight=3.0)
+    # J_w = J + 2 * 10 * J_content: 200, 150, 120, 110, 105.
+    assert stop.objective(step(100.0, 5.0)) == 200.0
+    answers = [stop(step(J, 5.0)) for J in (100.0, 50.0, 20.0, 10.0, 5.0)]
+    # Falls over two evaluations: 200 -> 120 by 80, 150 -> 110 by 40, 120 -> 105 by 15 (more
+    # than 10% of 105): it goes on.
+    assert answers == [False] * 5
+    assert stop(step(2.0, 5.0))  # 110 -> 102 by 8, less than 10% of 102: it stops
+    # The content term counts w times: the same J with a rising J_content does not stop.
+    rising = ProgressStop(0.1, window=2, alpha=10, weight=3.0)
+    assert not any(rising(step(J, c)) for J, c in ((100, 5), (50, 3), (20, 2), (10, 1)))
+
+
+def test_residual_upsampling_keeps_the_content_detail():
+    from nst_tf1.images import resize_array
+    from nst_tf1.settings import Settings
+    from nst_tf1.transfer import Runner
+
+    rng = np.random.default_rng(0)
+    content = rng.uniform(0, 255, (32, 48, 3)).astype(np.float32)
+    small = resize_array(content, 16, 24)
+    changed = np.clip(small + 30.0, 0, 255)  # what the coarse scale did: brighter
+    normalised = {}
+    for mode in ("image", "residual"):
+        runner = Runner(None, Settings(coarse_upsample=mode))
+        normalised[mode] = runner._upsampled(changed, small, content)[0]
+    from nst_tf1.config import CONFIG
+
+    residual = normalised["residual"] + CONFIG.MEANS[0]
+    expected = np.clip(
+        content + resize_array(changed, 32, 48) - resize_array(small, 32, 48), 0, 255
+    )
+    np.testing.assert_allclose(residual, expected, atol=1e-3)
+    # Where nothing was clipped, the full-size content's detail is all there, 30 levels up.
+    inside = (content > 40) & (content < 200)
+    np.testing.assert_allclose((residual - content)[inside], 30.0, atol=1.0)
+    # Upsampling the image instead loses it: the small image holds no fine detail.
+    image = normalised["image"] + CONFIG.MEANS[0]
+    assert np.abs(image - content - 30.0)[inside].mean() > 20
+
+
+def test_fast_content_weight_keeps_more_content_than_the_course_weights(vgg_file, image_pair):
+    from nst_tf1.settings import Settings
+    from nst_tf1.transfer import Runner
+    from nst_tf1.vgg import read_vgg_weights
+
+    weights = read_vgg_weights(vgg_file)
+    finals = {}
+    for balance in (None, 1.0):
+        settings = Settings(
+            optimizer="lbfgs", init="content", height=32, width=48, term_balance=balance
+        )
+        with Runner(weights, settings) as runner:
+            steps = [p.step for p in runner.run(image_pair[0], [image_pair[1]], iterations=12)]
+            finals[balance] = steps[-1]
+    assert finals[1.0].content_cost < finals[None].content_cost
+
+
 # --- whole runs ----------------------------------------------------------------------------
 
 
@@ -195,7 +280,7 @@ def test_fast_run_end_to_end_records_its_choices(
     assert "nst-tf1: --precision auto: fp32 (this CPU has no bfloat16 instructions" in err
     assert "Scale 1/2: 32x48" in stdout and "Scale 2/2: 64x96" in stdout
     record = _record(out)
-    assert record["choices"]["fast"] == FAST
+    assert record["choices"]["fast"] == {k: v for k, v in FAST.items() if v is not None}
     assert record["choices"]["precision"]["ran"] == "fp32"
     assert record["settings"]["fast"] is True and record["settings"]["optimizer"] == "lbfgs"
     # The output scale ran at most --iterations evaluations.
@@ -224,7 +309,13 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     record = _record(out)
     assert record["settings"]["optimizer"] == "adam"
     assert record["costs"]["iteration"] == [0, 1, 2, 3]
-    assert set(record["choices"]["fast"]) == {"init", "coarse_iterations", "stop_balance"}
+    assert set(record["choices"]["fast"]) == {
+        "init",
+        "coarse_iterations",
+        "coarse_upsample",
+        "term_balance",
+        "stop_progress",
+    }
     assert "--precision" not in err.split("--fast chose:")[1]
 
 
