@@ -39,7 +39,6 @@ import json
 import math
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -202,14 +201,52 @@ class CourseCost:
 
 
 def run_command(argv, log_path):
-    """Run ``argv``; (exit status, wall seconds, peak RSS in MiB of that process)."""
+    """Run ``argv``; (exit status, wall seconds, peak RSS in MiB, CPU seconds user + system)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     with open(log_path, "w") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024, cpu
+
+
+def _digest(path):
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def cached_run(out, argv):
+    """The figures of the run kept in ``out`` (from ``out.meta.json``) if it ran the same
+    command on the same images and model (file contents compared), else ``None``."""
+    try:
+        with open(out + ".meta.json") as f:
+            meta = json.load(f)
+    except OSError:
+        return None
+    kept = meta["argv"]
+    inputs = ("--content", "--style")
+
+    def options(args):  # the arguments after the interpreter and script, images left out
+        skip = {i + 1 for i, arg in enumerate(args) if arg in inputs}
+        return [arg for i, arg in enumerate(args) if i not in skip and arg not in inputs][2:]
+
+    same = options(kept) == options(argv)
+    for flag in inputs:
+        if not same:
+            break
+        same = _digest(kept[kept.index(flag) + 1]) == _digest(argv[argv.index(flag) + 1])
+    if not same:
+        return None
+    return {
+        "wall_s": meta["wall_s"],
+        "cpu_s": meta["user_s"] + meta["sys_s"],
+        "peak_rss_mib": meta["peak_rss_mib"] or float("nan"),
+        "cached": meta.get("started_utc", "earlier"),
+    }
 
 
 def outcome(out, wall, target):
@@ -252,23 +289,40 @@ def main(argv=None):
         metavar="FLAGS",
         help="flags of one fast configuration, repeatable (default: '--fast')",
     )
-    p.add_argument("--pairs", nargs="+", default=["demo", "louvre", "chelsea"])
+    p.add_argument("--pairs", nargs="+", choices=list(PAIRS), help="default: every pair of --set")
+    p.add_argument("--set", choices=("tuning", "held-out", "all"), default="all")
     p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
+    p.add_argument(
+        "--course-cache",
+        help="keep each pair's course run here and reuse it when its images and model are "
+        "the same (default: run it every time, interleaved with the fast runs)",
+    )
+    p.add_argument(
+        "--no-course-runs",
+        action="store_true",
+        help="with --course-cache, leave out the pairs whose course run is not kept there",
+    )
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the fast runs already in --out when they ran the same command",
+    )
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nst-tf1-quality"))
     a = p.parse_args(argv)
     configs = [("course", "")] + [
         (f"fast{i}", flags) for i, flags in enumerate(a.fast or ["--fast"], start=1)
     ]
+    names = a.pairs or [n for n, (kind, *_) in PAIRS.items() if a.set in ("all", kind)]
     model, flags, cpus = cpu_description()
     print(
         f"CPU: {model}, {cpus} logical CPUs; avx512_bf16: {flags['avx512_bf16']}, "
-        f"amx_bf16: {flags['amx_bf16']}"
+        f"amx_bf16: {flags['amx_bf16']}; load average {os.getloadavg()[0]:.1f} at the start"
     )
     print(f"model: {a.model}; command: {' '.join(map(shlex.quote, sys.argv))}", flush=True)
     os.makedirs(a.out, exist_ok=True)
     summary = {"cpu": model, "flags": flags, "model": a.model, "pairs": {}}
-    pairs = make_pairs(a.pairs, a.course_images, a.out)
+    pairs = make_pairs(names, a.course_images, a.out)
     # Every command runs before this process imports TensorFlow to evaluate the results: a
     # child's peak RSS (ru_maxrss) counts the parent's pages it was forked with.
     all_runs = {}
@@ -277,7 +331,12 @@ def main(argv=None):
         runs = all_runs[pair] = []
         for repeat in range(a.repeats):  # interleaved: course, fast1, ..., course, fast1, ...
             for name, extra in configs:
-                out = os.path.join(a.out, pair, f"{name}.{repeat}")
+                if name == "course" and a.course_cache:
+                    if repeat:
+                        continue  # the course's run is run once
+                    out = os.path.join(a.course_cache, pair, "course.0")
+                else:
+                    out = os.path.join(a.out, pair, f"{name}.{repeat}")
                 os.makedirs(os.path.dirname(out), exist_ok=True)
                 argv = [
                     sys.executable,
@@ -295,22 +354,37 @@ def main(argv=None):
                     "--overwrite",
                     *shlex.split(extra),
                 ]
-                status, wall, rss = run_command(argv, out + ".log")
+                run = {"config": name, "repeat": repeat, "out": out}
+                kept = (a.reuse or name == "course" and a.course_cache) and cached_run(out, argv)
+                if kept:
+                    run.update(kept)
+                    runs.append(run)
+                    print(f"  {name} #{repeat + 1}: kept run of {kept['cached']}", flush=True)
+                    continue
+                if name == "course" and a.no_course_runs:
+                    print("  course: no kept run; the pair's fast runs are kept for --reuse")
+                    continue
+                started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                status, wall, rss, cpu = run_command(argv, out + ".log")
                 if status:
                     raise SystemExit(f"{' '.join(argv)} exited {status}; see {out}.log")
-                runs.append(
-                    {
-                        "config": name,
-                        "repeat": repeat,
-                        "out": out,
-                        "wall_s": wall,
-                        "peak_rss_mib": rss,
-                    }
-                )
+                run.update(wall_s=wall, cpu_s=cpu, peak_rss_mib=rss)
+                with open(out + ".meta.json", "w") as f:
+                    meta = {"argv": argv, "wall_s": wall, "user_s": cpu, "sys_s": 0.0}
+                    meta.update(peak_rss_mib=rss, started_utc=started)
+                    json.dump(meta, f, indent=1)
+                runs.append(run)
                 print(f"  {name} #{repeat + 1}: {wall:.1f} s, {rss:.0f} MiB", flush=True)
+    if a.no_course_runs:
+        for pair in [p for p, r in all_runs.items() if all(x["config"] != "course" for x in r)]:
+            del all_runs[pair], pairs[pair]
+    verdicts = {}
     for pair, (content, style) in pairs.items():
         runs = all_runs[pair]
-        print(f"\n== {pair}: {os.path.basename(content)} + {os.path.basename(style)}")
+        print(
+            f"\n== {pair} ({PAIRS[pair][0]}): {os.path.basename(content)} + "
+            f"{os.path.basename(style)}"
+        )
         cost = CourseCost(a.model, content, style)
         target = None
         for run in runs:
@@ -320,9 +394,9 @@ def main(argv=None):
             run.update(outcome(run["out"], run["wall_s"], target))
             run["saved"] = {name: cost(os.path.join(run["out"], name)) for name in SAVED}
         cost.close()
-        report(pair, configs, runs, target)
+        verdicts[pair] = report(pair, configs, runs, target)
         finals = [
-            os.path.join(next(r["out"] for r in runs if r["config"] == name), "generated_image.jpg")
+            os.path.join(next(r["out"] for r in runs if r["config"] == name), "generated_image.png")
             for name, _ in configs
         ]
         sheet = os.path.join(a.out, f"{pair}_side_by_side.png")
@@ -338,39 +412,74 @@ def main(argv=None):
         )
         print(f"  side by side: {sheet}")
         summary["pairs"][pair] = {
+            "set": PAIRS[pair][0],
             "content": content,
             "style": style,
             "target": target,
             "configs": dict(configs),
             "runs": runs,
+            "verdict": verdicts[pair],
             "side_by_side": sheet,
         }
+    print("\n== per set: pairs whose saved PNG has J_content and J_style <= the course's")
+    for kind in ("tuning", "held-out"):
+        mine = {p: v for p, v in verdicts.items() if PAIRS[p][0] == kind}
+        if not mine:
+            continue
+        for name, _ in configs[1:]:
+            met = [p for p, v in mine.items() if v[name]["png_both"]]
+            jpg = [p for p, v in mine.items() if v[name]["jpg_both"]]
+            speed = [v[name]["speedup"] for v in mine.values()]
+            cpu = [v[name]["cpu_speedup"] for v in mine.values()]
+            print(
+                f"  {kind:8} {name}: {len(met)} of {len(mine)} pairs meet both (PNG; JPEG "
+                f"{len(jpg)} of {len(mine)}); wall speed-up {min(speed):.1f}-{max(speed):.1f}x, "
+                f"CPU-time speed-up {min(cpu):.1f}-{max(cpu):.1f}x; not met: "
+                f"{', '.join(p for p in mine if p not in met) or 'none'}"
+            )
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"\nsummary: {os.path.join(a.out, 'summary.json')}")
 
 
 def report(pair, configs, runs, target):
-    print(f"  course run's final J in the run (the target of 'reached'): {target:.4g}")
+    """Print one pair's table; per fast config, whether its saved files meet the course's."""
+    course = next(r for r in runs if r["config"] == "course")
+    c_png, c_jpg = course["saved"]["generated_image.png"], course["saved"]["generated_image.jpg"]
     print(
-        f"  {'config':7} {'wall s':>7} {'RSS MiB':>7} {'evals':>5} {'J in run':>9} "
-        f"{'J jpg':>9} {'J png':>9} {'reached':>8} {'speed-up':>8}"
+        f"  course: wall {course['wall_s']:.1f} s, CPU {course['cpu_s']:.1f} s, "
+        f"{course['peak_rss_mib']:.0f} MiB; saved PNG J_content {c_png[1]:.4g}, J_style "
+        f"{c_png[2]:.4g}; JPEG {c_jpg[1]:.4g}, {c_jpg[2]:.4g}"
     )
-    course = [r["wall_s"] for r in runs if r["config"] == "course"]
-    for name, extra in configs:
-        mine = [r for r in runs if r["config"] == name]
-        for run, course_wall in zip(mine, course):
-            reach = "-" if run["reach_s"] is None else f"{run['reach_s']:.1f} s"
-            speedup = "" if name == "course" else f"{course_wall / run['wall_s']:.2f}x"
+    print(
+        f"  {'config':7} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>7} {'evals':>5} "
+        f"{'speed-up':>8} {'CPU x':>6} {'Jc png':>7} {'Js png':>7} {'Jc jpg':>7} {'Js jpg':>7} "
+        f"{'meets':>5}"
+    )
+    verdict = {}
+    for name, _ in configs[1:]:
+        for run in (r for r in runs if r["config"] == name):
+            png, jpg = run["saved"]["generated_image.png"], run["saved"]["generated_image.jpg"]
+            ratios = [png[1] / c_png[1], png[2] / c_png[2], jpg[1] / c_jpg[1], jpg[2] / c_jpg[2]]
+            speedup = course["wall_s"] / run["wall_s"]
+            cpu_speedup = course["cpu_s"] / run["cpu_s"]
+            both = ratios[0] <= 1 and ratios[1] <= 1
             print(
-                f"  {name:7} {run['wall_s']:7.1f} {run['peak_rss_mib']:7.0f} "
-                f"{run['evaluations']:5d} {run['in_run']:9.3g} "
-                f"{run['saved']['generated_image.jpg'][0]:9.3g} "
-                f"{run['saved']['generated_image.png'][0]:9.3g} {reach:>8} {speedup:>8}"
+                f"  {name:7} {run['wall_s']:7.1f} {run['cpu_s']:7.1f} {run['peak_rss_mib']:7.0f} "
+                f"{run['evaluations']:5d} {speedup:7.2f}x {cpu_speedup:5.1f}x "
+                + " ".join(f"{r:7.3f}" for r in ratios)
+                + f" {'yes' if both else 'NO':>5}"
             )
-        if name != "course":
-            ratios = [c / r["wall_s"] for r, c in zip(mine, course)]
-            print(f"    {name} = {extra!r}: median speed-up {statistics.median(ratios):.2f}x")
+            verdict[name] = {
+                "ratios_png": ratios[:2],
+                "ratios_jpg": ratios[2:],
+                "png_both": both,
+                "jpg_both": ratios[2] <= 1 and ratios[3] <= 1,
+                "speedup": speedup,
+                "cpu_speedup": cpu_speedup,
+                "peak_rss_mib": run["peak_rss_mib"],
+            }
+    return verdict
 
 
 if __name__ == "__main__":
