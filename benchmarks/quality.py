@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Quality and speed of the fast modes against the course's run, as whole commands.
 
-    python benchmarks/quality.py --model STANDIN.mat                     # --fast, 3 pairs
-    python benchmarks/quality.py --model M --fast "--optimizer lbfgs --iterations 16" \\
-        --fast "--fast --precision fp32" --pairs demo chelsea --repeats 2
+    python benchmarks/quality.py --model STANDIN.mat --course-cache DIR     # --fast, 8 pairs
+    python benchmarks/quality.py --model M --fast "--fast --precision fp32" --set tuning \\
+        --course-cache DIR --repeats 2
 
 Judge convergence and looks on trained weights: build the stand-in once with
 ``../shared/tools/make_proxy_vgg.py STANDIN.mat`` (trained ImageNet VGG-16 convolutions under
@@ -11,27 +11,31 @@ VGG-19's layer names; never the real VGG-19) and keep it outside the repository.
 weights converge in a few steps and say nothing about either.
 
 For each content/style pair at 300x400 it runs ``run_nst.py`` as a subprocess: the course's
-command (fp32 Adam, learning rate 2.0, 200 iterations, seed 1) and each ``--fast`` flag set,
-interleaved (course, fast 1, fast 2, ..., repeated ``--repeats`` times), and reports for each:
+command (fp32 Adam, learning rate 2.0, 200 iterations, seed 1; once per pair and kept in
+``--course-cache`` when given: the course's run does not change with the project's work) and
+each ``--fast`` flag set, interleaved (course, fast 1, fast 2, ..., repeated ``--repeats``
+times), and reports for each:
 
-* the wall time of the whole command (start-up, model load and saving included) and its peak
-  RSS (``ru_maxrss`` of that child);
+* the wall time and the CPU time (user + system) of the whole command (start-up, model load
+  and saving included) and its peak RSS (``ru_maxrss`` of that child); the speed-up of each
+  fast run against the course's, by wall time and by CPU time (on a loaded machine the wall
+  times depend on the load of the moment);
 * the evaluations (Adam iterations) at the output size, from run.json;
-* the cost of the final image in the run (run.json) and of each saved file,
-  ``generated_image.jpg`` and ``generated_image.png``, read back and re-evaluated here in fp32
-  with the course's own functions (``compute_content_cost``, ``compute_layer_style_cost``,
-  ``total_cost``: content conv4_2, style conv1_1..conv5_1 at 0.2, J = 10 J_c + 40 J_s);
-* when the run first reached the course run's final cost: seconds into the whole command
-  (the command's wall time minus the record's, plus the record's time of that evaluation).
+* J_content and J_style of each saved file, ``generated_image.png`` and
+  ``generated_image.jpg``, read back and re-evaluated here in fp32 with the course's own
+  functions (``compute_content_cost``, ``compute_layer_style_cost``, ``total_cost``: content
+  conv4_2, style conv1_1..conv5_1 at 0.2), as ratios fast / course, and whether the PNG's
+  are both at most the course's; a line per set (tuning, held-out) counts those pairs.
 
 It prints the CPU model and whether it has ``avx512_bf16`` / ``amx_bf16``, and writes a
 side-by-side PNG per pair (content, style, course result, fast result) and ``summary.json``
 into ``--out``.
 
-Pairs: ``demo`` (the package's generated pair), ``louvre`` (the course's louvre_small.jpg
-and monet.jpg from ``--course-images``, used only where they are; never copied), ``chelsea``
-(scikit-image's public-domain photo of a cat, ``pip install scikit-image``, with a brush-stroke
-style drawn here).
+Pairs (:data:`PAIRS`): a tuning set and a held-out set, images from the package (its demo
+pair), from scikit-image's public-domain sample data (``pip install scikit-image``; shipped
+in its wheel, nothing is downloaded), brush-stroke paintings drawn here, and the course's
+louvre_small.jpg and monet.jpg from ``--course-images`` (used only where they are; never
+copied). Generated and sample images are written into ``--out``.
 """
 
 import argparse
