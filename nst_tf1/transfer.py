@@ -23,7 +23,10 @@ It is :class:`Runner` with the course's settings: there is one graph builder and
 * colour preservation (:mod:`nst_tf1.colors`), initial images other than the noisy content;
 * coarse to fine (``multires=K``): scale k (k = 1..K) is 1 / 2^(K-k) of the output size,
   each scale in its own graph, the previous result upsampled (bicubic) as the next scale's
-  initial image;
+  initial image (or, ``coarse_upsample="residual"``, the next scale's content plus the
+  upsampled change the previous scale made to its content);
+* with L-BFGS, the objective's content weight and the stopping rule of
+  :mod:`nst_tf1.schedule` (``term_balance``, ``stop_progress``);
 * batches: one :class:`~nst_tf1.graph.TransferGraph` per size, built once and reused for
   every image of that size; Gram targets cached per style image.
 
@@ -242,7 +245,8 @@ class Runner:
             iterations, save_every: the settings' unless given; here 0 is allowed (no
                 update, only the initial image's costs; no images attached but the last).
                 Scales below the output size run ``settings.coarse_iterations`` when set;
-                ``settings.stop_balance`` applies to the output size (L-BFGS).
+                ``settings.stop_balance`` and ``settings.stop_progress`` apply to the
+                output size, ``settings.term_balance`` to every scale (L-BFGS).
             preview_every: also attach the image every this many steps (0: never).
 
         Yields:
