@@ -73,7 +73,9 @@ COURSE = {
 #: term weighted so that, each term against its own scale, the style weighs 16 times the
 #: content (nst_tf1.schedule); at the output size until that objective falls by less than 2%
 #: over 5 evaluations, at most 20; bf16 where the CPU has it. Measured on the trained VGG-16
-#: stand-in at 300x400, tuned on four pairs and checked on four others (benchmarks/README.md).
+#: stand-in at 300x400 (benchmarks/README.md): chosen on chelsea + immunohistochemistry, at or
+#: below the course's J_content and J_style on two held-out pairs, not on coffee + gravel,
+#: where the course's run trades almost all the content for the style.
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
