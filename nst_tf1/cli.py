@@ -342,6 +342,29 @@ def _serve_main(argv: Sequence[str]) -> int:
     return serve_main(argv)
 
 
+def _started_as_the_command() -> bool:
+    """Whether this process is the command itself: the installed ``nst-tf1`` script,
+    ``python -m nst_tf1`` or this package's ``run_nst.py``, not a user's script calling
+    :func:`main` (which must never be started again: its own set-up would run twice and
+    the standard input it read would be lost)."""
+    import os
+
+    started = sys.modules.get("__main__")
+    spec = getattr(started, "__spec__", None)
+    if spec is not None and spec.name == "nst_tf1.__main__":
+        return True
+    path = getattr(started, "__file__", None)
+    if not path:
+        return False
+    package = os.path.dirname(os.path.abspath(__file__))
+    if os.path.realpath(path) == os.path.realpath(
+        os.path.join(os.path.dirname(package), "run_nst.py")
+    ):
+        return True
+    # The console script pip writes: a file named nst-tf1 that imports this main.
+    return os.path.basename(path) == PROG and os.path.basename(sys.argv[0] or "") == PROG
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run_nst.py``, ``python -m nst_tf1`` and the ``nst-tf1`` script.
 
@@ -351,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         int: the exit status.
     """
-    program = argv is None
+    program = argv is None and _started_as_the_command()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:

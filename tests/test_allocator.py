@@ -103,8 +103,12 @@ def test_only_the_command_itself_is_restarted(monkeypatch, image_pair, vgg_file,
     import sys
 
     import nst_tf1.allocator as allocator
+    import nst_tf1.cli
     import nst_tf1.running
     from nst_tf1.cli import main
+
+    # As run_nst.py, python -m nst_tf1 or the nst-tf1 script (a user's script is not: below).
+    monkeypatch.setattr(nst_tf1.cli, "_started_as_the_command", lambda: True)
 
     calls, runs = [], []
     monkeypatch.setattr(allocator, "reexec_with_tunables", lambda: calls.append(1))
@@ -122,3 +126,34 @@ def test_only_the_command_itself_is_restarted(monkeypatch, image_pair, vgg_file,
     monkeypatch.setattr(sys, "argv", ["run_nst.py", "--print-model", *args])
     assert main() == 0  # prints the model in this process: no run, no restart
     assert (calls, len(runs)) == ([1], 2)
+
+
+def test_a_users_script_calling_main_is_never_restarted(tmp_path):
+    """Issue 23, bug 1: a script that calls ``nst_tf1.cli.main()`` ran its own set-up twice
+    (the restart started the whole script again) and lost the standard input it had read."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = tmp_path / "my_script.py"
+    script.write_text(
+        "import sys\n"
+        "print('set-up ran', sys.stdin.read().strip(), flush=True)\n"
+        "from nst_tf1.cli import main\n"
+        f"sys.argv = ['my_script.py', '--content', {str(tmp_path / 'no.jpg')!r}, "
+        f"'--style', {str(tmp_path / 'no.jpg')!r}]\n"
+        "sys.exit(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        input="from stdin",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "set-up ran from stdin\n"
