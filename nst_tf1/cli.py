@@ -39,6 +39,7 @@ from .console import (
     guarded,
     note,
     number,
+    open_missing_streams,
 )
 
 __all__ = ["main", "build_parser"]
@@ -375,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         int: the exit status.
     """
     program = argv is None and _started_as_the_command()
+    open_missing_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:

@@ -55,6 +55,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def open_missing_streams():
+    """Give a command started with standard output or error closed (``2>&-``) the null
+    device there instead, file descriptor and Python stream both, so that it runs as it
+    would with them redirected to ``/dev/null``: Python leaves ``sys.stderr`` None then,
+    and every write to it (TensorFlow's import flushes it) would end the command."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            closed = False
+        except OSError:
+            closed = True
+        if closed:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        if closed or getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", buffering=1, closefd=False))
+
+
 def error(message, status=EXIT_USAGE):
     message = " ".join(str(message).split())  # always one line
     print(f"{PROG}: error: {message}", file=sys.stderr)

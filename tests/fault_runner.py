@@ -74,6 +74,7 @@ def install(moment):
 
 if __name__ == "__main__":
     install(os.environ.get("NST_TF1_PAUSE_AT", ""))
-    from nst_tf1.cli import main
+    import runpy
 
-    sys.exit(main())
+    # As 'python -m nst_tf1': the command itself (it restarts with malloc tunables).
+    runpy.run_module("nst_tf1", run_name="__main__", alter_sys=True)

@@ -514,3 +514,27 @@ def test_images_are_whole(tmp_path):
     (tmp_path / "0.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(Exception):  # noqa: B017 - Pillow raises OSError or SyntaxError
         check_no_half_files(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------
+# Standard streams closed or gone during a run
+
+
+def test_run_with_standard_error_closed(tmp_path, pair_and_model):
+    """Issue 23, bug 2: 'nst-tf1 ... 2>&-' exited 1 with no message (sys.stderr is None
+    where TensorFlow's import flushes it). It runs as it does with stdout closed."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, RUNNER, *map(str, run_args_into(*pair_and_model, out, "--iterations", 2))],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stdout
+    assert "Iteration 0 :" in proc.stdout
+    assert status(out) == "finished"
+    check_clean(out)
+    record("run, stderr closed", "0, finished")
