@@ -36,6 +36,7 @@ from .console import (
     PROG,
     FetchProgress,
     Parser,
+    drop_stdout,
     guarded,
     note,
     number,
@@ -206,10 +207,14 @@ class _Printer:
             self.fetch(event)
 
     def _write(self, text, stream):
-        if self.bar is not None:
-            self.bar.write(text, file=stream)
-        else:
-            print(text, file=stream, flush=True)
+        try:
+            if self.bar is not None:
+                self.bar.write(text, file=stream)
+            else:
+                print(text, file=stream, flush=True)
+        except (OSError, ValueError):  # its reader has gone (a broken pipe): not the run's fault
+            if stream is sys.stdout:
+                drop_stdout()
 
     def _quiet_stop(self, failed=False):
         if self.quiet is not None:

@@ -56,11 +56,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def open_missing_streams():
-    """Give a command started with standard output or error closed (``2>&-``) the null
-    device there instead, file descriptor and Python stream both, so that it runs as it
-    would with them redirected to ``/dev/null``: Python leaves ``sys.stderr`` None then,
-    and every write to it (TensorFlow's import flushes it) would end the command."""
-    for fd, name in ((1, "stdout"), (2, "stderr")):
+    """Give a command started with standard error closed (``2>&-``) the null device there
+    instead, file descriptor and Python stream both, so that it runs as it would with
+    ``2>/dev/null``: Python leaves ``sys.stderr`` None then, and every write to it
+    (TensorFlow's import flushes it) would end the command. (A closed standard output is
+    left as it is: ``where`` says it could not answer, a run goes on without its lines.)"""
+    for fd, name in ((2, "stderr"),):
         try:
             os.fstat(fd)
             closed = False
@@ -89,16 +90,22 @@ def print_answer(text):
     try:
         print(text, flush=True)
     except (OSError, ValueError):  # EPIPE, EBADF; ValueError: the file object is closed
-        # Python flushes stdout again at exit: let that go nowhere.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            sys.stdout = None
-        finally:
-            os.close(devnull)
+        drop_stdout()
         return False
     return True
+
+
+def drop_stdout():
+    """Standard output's reader has gone (or it was closed): send what is still written
+    there nowhere, Python's flush at exit included, so the command goes on quietly, as
+    command-line tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    finally:
+        os.close(devnull)
 
 
 def note(message):

@@ -538,3 +538,28 @@ def test_run_with_standard_error_closed(tmp_path, pair_and_model):
     assert status(out) == "finished"
     check_clean(out)
     record("run, stderr closed", "0, finished")
+
+
+def test_run_whose_standard_output_reader_goes(tmp_path, pair_and_model):
+    """Issue 23, bug 3: 'nst-tf1 ... --save-every 1 | head -2' exited 1 blaming run.json
+    (Broken pipe) and marked it failed. A gone reader must not fail the run."""
+    out = tmp_path / "out"
+    args = run_args_into(*pair_and_model, out, "--iterations", 30, "--save-every", 1)
+    proc = subprocess.Popen(
+        [sys.executable, RUNNER, *map(str, args)],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not proc.stdout.readline().startswith("Iteration 0 :"):
+        pass
+    proc.stdout.close()  # as 'head' does once it has its lines
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "error" not in err, err
+    assert status(out) == "finished"
+    check_no_half_files(out)
+    check_clean(out)
+    record("run, stdout reader gone", "0, finished quietly")
