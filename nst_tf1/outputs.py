@@ -43,6 +43,7 @@ __all__ = [
     "step_image",
     "lock_output_dir",
     "clean_up",
+    "check_staging_folder",
     "jobs_to_run",
     "JobFolder",
     "final_files",
@@ -87,8 +88,14 @@ def lock_output_dir(out: str, report: Callable[[events.Event], object]) -> FileL
 
 def clean_up(out: str, report: Callable[[events.Event], object]) -> None:
     """After a killed run in ``out``: finish moving a finished rerun into place, remove
-    temporary files, mark a "running" run.json "killed"; say what was done."""
+    temporary files, mark a "running" run.json "killed"; say what was done.
+
+    Raises:
+        PreflightError: ``out/unfinished`` is a symbolic link or not a folder: the run's
+            staging folder is its own, and whatever a user put there is left alone.
+    """
     unfinished = os.path.join(out, UNFINISHED_DIR)
+    check_staging_folder(unfinished)
     if record_status(unfinished) == "finished":
         move_into_place(unfinished, out)
         report(
@@ -122,6 +129,20 @@ def clean_up(out: str, report: Callable[[events.Event], object]) -> None:
                     {"record": record},
                 )
             )
+
+
+def check_staging_folder(unfinished: str) -> None:
+    """Refuse an ``unfinished`` that is a symbolic link or not a folder (see :func:`clean_up`)."""
+    if os.path.islink(unfinished):
+        what = "a symbolic link"
+    elif os.path.lexists(unfinished) and not os.path.isdir(unfinished):
+        what = "not a folder"
+    else:
+        return
+    raise PreflightError(
+        f"{unfinished}: is {what}, where a rerun keeps its files until it finishes; "
+        "not touching it: move it away"
+    )
 
 
 def jobs_to_run(

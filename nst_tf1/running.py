@@ -53,6 +53,7 @@ from .optimize import NonFiniteCostError
 from .outputs import (
     UNFINISHED_DIR,
     JobFolder,
+    check_staging_folder,
     final_files,
     jobs_to_run,
     lock_output_dir,
@@ -337,8 +338,14 @@ class _Pair:
         final = os.path.join(job.out, FINAL_IMAGE)
         staged = os.path.lexists(final) and interrupted_at(final) is None
         unfinished = os.path.join(job.out, UNFINISHED_DIR)
+        check_staging_folder(unfinished)  # checked at the start too; not followed, ever
         if os.path.lexists(unfinished):
             shutil.rmtree(unfinished, ignore_errors=True)
+            if os.path.lexists(unfinished):
+                raise RunFailed(
+                    f"cannot remove {unfinished}, left by an earlier rerun that did not "
+                    f"finish; {final} is kept as it was"
+                )
             self.report(
                 events.Note(
                     "unfinished-removed",

@@ -563,3 +563,31 @@ def test_run_whose_standard_output_reader_goes(tmp_path, pair_and_model):
     check_no_half_files(out)
     check_clean(out)
     record("run, stdout reader gone", "0, finished quietly")
+
+
+# ----------------------------------------------------------------------------------------
+# Odd things where the staging folder goes
+
+
+@pytest.mark.parametrize("what", ["symlink", "file"])
+def test_unfinished_that_is_not_a_folder(tmp_path, pair_and_model, finished_out, what):
+    """Issue 23, bug 7: OUTPUT/unfinished as a symlink to a user's folder was "Removed"
+    (falsely), written through and moved over the result, the user's file with it. A
+    symlink or non-folder there is refused before anything is written, and left alone."""
+    out = finished_out
+    unfinished = out / "unfinished"
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "mine.txt").write_text("mine")
+    if what == "symlink":
+        unfinished.symlink_to(users)
+    else:
+        unfinished.write_text("not a folder")
+    before = snapshot(out)
+    proc = rerun(*run_args_into(*pair_and_model, out, "--iterations", 2), expect=2)
+    line = proc.error_line()
+    assert line.startswith(f"nst-tf1: error: {unfinished}: ") and "Removed" not in proc.stderr
+    assert snapshot(out) == before
+    assert os.listdir(users) == ["mine.txt"]
+    assert (users / "mine.txt").read_text() == "mine"
+    record(f"rerun, unfinished is a {what}", "2, one line; nothing written or moved")
