@@ -316,11 +316,7 @@ class _Pair:
         """
         state = self._job_folder(job)
         try:
-            state.signature = run_signature(job.content, job.styles)
-            content = self.images.get(job.content)
-            if content is None:
-                content = load_image(job.content, *job.size)
-            state.record = _run_record(self.run, job, state.folder)
+            content = self._read_inputs(job, state)
             self._optimise(runner, job, content, state)
             if state.previous and state.finished:
                 state.writing = job.out
@@ -331,6 +327,22 @@ class _Pair:
         if state.stopped is not None:
             raise Interrupted(self.stop.signum, state.stopped, state.final, state.step.iteration)
         self._report_done(job, state)
+
+    def _read_inputs(self, job, state):
+        """The pair's images, their digests and its record; a file that cannot be read now
+        (removed or changed since the plan read it) is an input failure of this pair, not a
+        write failure: a batch goes on with its other pairs."""
+        try:
+            state.signature = run_signature(job.content, job.styles)
+            content = self.images.get(job.content)
+            if content is None:
+                content = load_image(job.content, *job.size)
+            state.record = _run_record(self.run, job, state.folder)
+        except FileNotFoundError as exc:
+            raise ImageInputError(f"{exc.filename}: no such file") from None
+        except OSError as exc:
+            raise ImageInputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
+        return content
 
     def _job_folder(self, job):
         """Where the job writes (:class:`~nst_tf1.outputs.JobFolder`): ``job.out``, or its

@@ -591,3 +591,46 @@ def test_unfinished_that_is_not_a_folder(tmp_path, pair_and_model, finished_out,
     assert os.listdir(users) == ["mine.txt"]
     assert (users / "mine.txt").read_text() == "mine"
     record(f"rerun, unfinished is a {what}", "2, one line; nothing written or moved")
+
+
+def test_input_removed_mid_batch(tmp_path, image_pair, vgg_file):
+    """Issue 23, bug 8: a content file removed mid-batch aborted the whole batch with
+    "cannot write .../generated_image.jpg". It is a read failure of that pair only."""
+    from conftest import HEIGHT, WIDTH, write_image
+
+    import nst_tf1
+    from nst_tf1 import events
+    from nst_tf1.errors import RunFailed
+    from nst_tf1.settings import Settings
+
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_image(contents / name, rng.integers(0, 255, (HEIGHT, WIDTH, 3)))
+    out = tmp_path / "out"
+    said = []
+
+    def report(event):
+        if isinstance(event, events.PairBegun) and event.number == 2:
+            os.remove(event.content)  # after the plan read it, before its pair does
+        if isinstance(event, events.Note):
+            said.append(event.text)
+
+    settings = Settings(
+        content=str(contents),
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        iterations=1,
+        seed=0,
+    )
+    with pytest.raises(RunFailed, match="1 of 3 runs failed"):
+        nst_tf1.run(settings, report)
+    assert any(f"{contents / 'b.jpg'}: no such file" in line for line in said), said
+    for pair in ("a__style", "c__style"):
+        assert status(out / pair) == "finished"
+    assert not (out / "b__style").exists()
+    record("batch, a content file removed mid-batch", "that pair failed (read); the rest ran")
