@@ -21,6 +21,7 @@ Subcommands (``nst-tf1 SUBCOMMAND --help`` for each): ``run`` (the default, here
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -239,25 +240,56 @@ class _SignalStop:
     once. During it, the first signal only records itself; the run polls this object, ends
     with the current image and saves it. A second signal raises ``Interrupted`` (stop
     without saving). Handlers are installed only on the main thread, and restored after.
+
+    The presses are counted, not the handler's calls: Python runs a handler once for all the
+    signals of one number that arrived while the main thread was inside TensorFlow (one
+    step), so two Ctrl-C within one step would read as one. Its C handler also writes a byte
+    per signal to the wake-up file descriptor (:func:`signal.set_wakeup_fd`), which the
+    handler reads.
     """
 
     def __init__(self):
         self.signum = None
         self.saving = False
         self._previous = {}
+        self._wakeup = self._previous_wakeup = None
 
     def __call__(self):
         return self.signum
 
+    def _presses(self):
+        """How many SIGINT/SIGTERM arrived since the last call (at least one: this one)."""
+        count = 0
+        if self._wakeup is not None:
+            try:
+                while True:
+                    data = os.read(self._wakeup[0], 512)
+                    if not data:
+                        break
+                    count += sum(byte in (signal.SIGINT, signal.SIGTERM) for byte in data)
+            except (BlockingIOError, InterruptedError):
+                pass
+        return max(count, 1)
+
     def _handle(self, signum, frame):
         from .errors import Interrupted
 
-        if not self.saving or self.signum is not None:
+        presses = self._presses()
+        if not self.saving or self.signum is not None or presses > 1:
             raise Interrupted(signum)
         self.signum = signal.Signals(signum)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
+            read, write = os.pipe()
+            os.set_blocking(read, False)
+            os.set_blocking(write, False)
+            try:
+                self._previous_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+                self._wakeup = (read, write)
+            except ValueError:  # not the main interpreter
+                os.close(read)
+                os.close(write)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -265,6 +297,11 @@ class _SignalStop:
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
         return False
 
 

@@ -634,3 +634,25 @@ def test_input_removed_mid_batch(tmp_path, image_pair, vgg_file):
         assert status(out / pair) == "finished"
     assert not (out / "b__style").exists()
     record("batch, a content file removed mid-batch", "that pair failed (read); the rest ran")
+
+
+def test_two_ctrl_c_within_one_step(tmp_path, pair_and_model):
+    """Issue 23, bug 4: a second SIGINT that lands within the same step as the first (Python
+    runs the handler once for both) saved the image. The presses are counted: it stops at
+    once, without saving."""
+    out = tmp_path / "out"
+    args = run_args_into(*pair_and_model, out, "--iterations", 100000, "--save-every", 100000)
+    # Steps long enough (about a second) for both presses to land within one; between them
+    # the loop does next to nothing in Python (no saves), where a handler would run at once.
+    proc = Proc(*args, "--height", 300, "--width", 400)
+    proc.wait_line("Iteration 0 :")
+    time.sleep(0.5)
+    proc.kill(signal.SIGINT)
+    time.sleep(0.05)
+    proc.kill(signal.SIGINT)
+    assert proc.finish() == 130, proc.stderr
+    line = proc.error_line()
+    assert line.endswith("again; stopped without saving the current image"), line
+    assert not (out / "generated_image.jpg").exists()
+    check_no_half_files(out)
+    record("run, SIGINT twice 0.05 s apart", "130, stopped at once, nothing saved")
