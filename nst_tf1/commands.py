@@ -31,6 +31,7 @@ from .console import (
     note,
     number,
     print_answer,
+    sigterm_interrupts,
 )
 
 __all__ = [
@@ -372,7 +373,8 @@ def fetch_model_main(argv: Sequence[str]) -> int:
         options = weights.check_fetch_options(**vars(args))
         progress = FetchProgress(args.url, args.dest)
         try:  # SIGINT/SIGTERM: weights.Interrupted, a note saying what was kept
-            placed = weights.place_model(report=progress, **options)
+            with sigterm_interrupts():
+                placed = weights.place_model(report=progress, **options)
         finally:
             progress.close()
         size, digests = weights.format_mib(placed.digests.size), placed.digests

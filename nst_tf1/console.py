@@ -7,6 +7,7 @@ the mapping of the package's errors to exit statuses. :mod:`nst_tf1.cli` (the ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -199,6 +200,30 @@ class FetchProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM raises :class:`~nst_tf1.errors.Interrupted` (as Ctrl-C raises
+    ``KeyboardInterrupt``) while this lasts, so that what the command does cleans up as for
+    Ctrl-C (fetch-model: its lock released, its ``.part`` kept). Only the main thread can
+    set handlers: elsewhere nothing changes."""
+    import threading
+
+    from .errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def guarded(work):

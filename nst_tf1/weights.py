@@ -39,8 +39,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config import (
@@ -618,8 +617,9 @@ def place_model(
     Returns:
         PlacedModel.
 
-    SIGTERM, like Ctrl-C, ends the download cleanly while it runs (the lock released, the
-    ``.part`` kept for the next call to resume).
+    Ctrl-C (``KeyboardInterrupt``, or :class:`~nst_tf1.errors.Interrupted` raised by a
+    front end's SIGTERM handler: the command line's fetch-model has one) ends the download
+    cleanly (the lock released, the ``.part`` kept for the next call to resume).
 
     Raises:
         nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
@@ -643,8 +643,7 @@ def place_model(
             f"expected {sha256}); not overwriting it: move it away or pass --dest"
         )
     try:
-        with _sigterm_interrupts():
-            return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
+        return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
     except ChecksumError:
         raise  # its message says where to turn: not to the server that sent the wrong bytes
     except DownloadError as exc:
@@ -659,28 +658,6 @@ def place_model(
             else "nothing had arrived yet"
         )
         raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; {kept}") from None
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises :class:`~nst_tf1.errors.Interrupted` (as Ctrl-C raises
-    ``KeyboardInterrupt``) while this lasts, so the download's clean-up runs: its lock is
-    released, its ``.part`` kept. Only the main thread can set handlers: elsewhere nothing
-    changes."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise Interrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def check_fetch_options(

@@ -519,3 +519,24 @@ def test_main_job_downloads_a_missing_model_first(server, image_pair, tmp_path, 
     errors = error_lines(result.stderr)
     assert len(errors) == 1 and str(model) in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_place_model_leaves_the_signal_handlers_alone(tmp_path, monkeypatch):
+    """The library never changes the process's signal handlers (the command line's
+    fetch-model turns SIGTERM into an interruption itself)."""
+    import signal
+
+    from nst_tf1 import weights
+
+    seen = []
+
+    def fetch(dest, url, sha256, **options):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(weights, "fetch_vgg_model", fetch)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(weights.Interrupted) as raised:
+        weights.place_model(str(tmp_path / "vgg.mat"))
+    assert raised.value.message == "interrupted by SIGINT; nothing had arrived yet"
+    assert seen == [before]
