@@ -27,11 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from . import __version__, commands
-from .config import (
-    CONFIG,
-    model_source,
-)
+from . import __version__
 from .console import (
     EXIT_OK,
     PROG,
@@ -50,6 +46,7 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the main job; its defaults are :class:`~nst_tf1.settings.Settings`'s,
     the course's ``CONFIG``. Values are checked by ``Settings`` itself."""
+    from .config import model_source
     from .images import MAX_INPUT_PIXELS
     from .vgg import MIN_IMAGE_SIDE
 
@@ -343,6 +340,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
 
 def _print_model(settings):
     """``--print-model``: the course's ``pprint(model)`` of the graph built from the file."""
+    from .config import CONFIG
     from .preflight import check_memory
     from .process import import_tensorflow
     from .vgg import describe_model
@@ -365,15 +363,28 @@ def _print_model(settings):
     return EXIT_OK
 
 
+def _command(name):
+    """The subcommand ``commands.<name>``, imported when it runs (the command starts fast:
+    until its signal handlers are in place a Ctrl-C is only caught by :func:`main`)."""
+
+    def call(argv):
+        from . import commands
+
+        return getattr(commands, name)(argv)
+
+    call.__name__ = name
+    return call
+
+
 #: Subcommand name -> function taking the remaining arguments and returning an exit status.
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "run": run_main,
-    "figure": commands.figure_main,
-    "activations": commands.activations_main,
-    "fetch-model": commands.fetch_model_main,
-    "where": commands.where_main,
-    "make-vgg": commands.make_vgg_main,
-    "make-demo": commands.make_demo_main,
+    "figure": _command("figure_main"),
+    "activations": _command("activations_main"),
+    "fetch-model": _command("fetch_model_main"),
+    "where": _command("where_main"),
+    "make-vgg": _command("make_vgg_main"),
+    "make-demo": _command("make_demo_main"),
     "serve": lambda argv: _serve_main(argv),
 }
 
@@ -421,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     open_missing_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if program:
+            from .process import release_held_signals
+
+            release_held_signals()  # a Ctrl-C held over the restart arrives here
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:])
         return run_main(argv, program=program)
@@ -428,3 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or EXIT_OK
         raise
+    except KeyboardInterrupt as exc:  # Python's own Ctrl-C, before the command's handlers
+        signum = getattr(exc, "signum", None) or signal.SIGINT
+        note(f"interrupted by {signal.Signals(signum).name} while starting; nothing done")
+        return 128 + signum

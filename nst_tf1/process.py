@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import tempfile
 from typing import Any
 
 __all__ = [
     "set_up",
+    "release_held_signals",
     "limit_malloc_arenas",
     "QuietStart",
     "import_tensorflow",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 _frozen = False
+#: Set in the environment of the process :func:`set_up` starts again with SIGINT/SIGTERM held.
+_HELD = "NST_TF1_SIGNALS_HELD"
 
 
 def set_up(program: bool = False) -> None:
@@ -51,8 +55,25 @@ def set_up(program: bool = False) -> None:
     if program:
         from .allocator import reexec_with_tunables
 
-        reexec_with_tunables()
+        # SIGINT/SIGTERM are held (blocked) over the restart: the new process starts with
+        # them pending, and :func:`release_held_signals` lets them in once Python is up,
+        # where the command turns them into one line (not a traceback, not a lost press).
+        held = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        os.environ[_HELD] = "1"
+        try:
+            reexec_with_tunables()  # returns only when the process was not started again
+        finally:
+            os.environ.pop(_HELD, None)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     limit_malloc_arenas()
+
+
+def release_held_signals() -> None:
+    """In the process :func:`set_up` started again: unblock the SIGINT/SIGTERM held over the
+    restart (a signal sent meanwhile is delivered now). Does nothing in any other process."""
+    if os.environ.pop(_HELD, None) == "1":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

@@ -656,3 +656,21 @@ def test_two_ctrl_c_within_one_step(tmp_path, pair_and_model):
     assert not (out / "generated_image.jpg").exists()
     check_no_half_files(out)
     record("run, SIGINT twice 0.05 s apart", "130, stopped at once, nothing saved")
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.1, 0.15, 0.2, 0.3, 0.5])
+def test_ctrl_c_at_the_start(tmp_path, pair_and_model, delay):
+    """Issue 23, bug 14: Ctrl-C in the first quarter second (before the command's handlers,
+    on either side of its restart with malloc tunables) printed a KeyboardInterrupt
+    traceback. One line, exit 130; nothing written."""
+    out = tmp_path / "out"
+    proc = Proc(*run_args_into(*pair_and_model, out, "--iterations", 2))
+    time.sleep(delay)
+    proc.kill(signal.SIGINT)
+    code = proc.finish()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if code != -signal.SIGINT:  # before Python's own start: killed by the signal, silently
+        assert code == 130, proc.stderr
+        assert proc.error_line().startswith("nst-tf1: interrupted by SIGINT"), proc.stderr
+    assert not out.exists() or not [n for n in os.listdir(out) if not n.startswith(".")]
+    record(f"run, SIGINT {delay:g} s after the start", f"{code}, no traceback")
