@@ -315,18 +315,56 @@ class _Pair:
         over it only once the run has finished.
         """
         state = self._job_folder(job)
+        moved = None  # an interruption that came during the final move
         try:
             content = self._read_inputs(job, state)
             self._optimise(runner, job, content, state)
             if state.previous and state.finished:
                 state.writing = job.out
-                move_into_place(state.folder, job.out)
+                moved = self._move_into_place(state.folder, job.out)
         except BaseException as exc:
             self._job_failed(exc, job, state)  # raises, unless a batch goes on
             return
         if state.stopped is not None:
             raise Interrupted(self.stop.signum, state.stopped, state.final, state.step.iteration)
         self._report_done(job, state)
+        if moved is not None:
+            raise moved
+        if not self.batch and state.finished and self.stop() and self.stop.signum is not None:
+            # A signal during the final save or move: the result is whole and in place, and
+            # the command still ends as the signal asked.
+            final = os.path.join(job.out, FINAL_IMAGE)
+            raise Interrupted(
+                self.stop.signum,
+                f"{self.stop.what} after the run had finished; {final} and its run.json are "
+                "the finished result",
+                final,
+                state.step.iteration,
+            )
+
+    def _move_into_place(self, unfinished, out):
+        """:func:`~nst_tf1.outputs.move_into_place`, completed even when a signal handler
+        raises :class:`Interrupted` meanwhile (a second Ctrl-C): renames are quick, and a
+        move left halfway would mix two runs' files. Returns that interruption, for the
+        caller to raise once the run is recorded as done, or ``None``."""
+        interrupted = None
+        while True:
+            try:
+                move_into_place(unfinished, out)
+                break
+            except Interrupted as exc:
+                interrupted = interrupted or exc
+                if not os.path.isdir(unfinished):
+                    break
+        if interrupted is not None:
+            final = os.path.join(out, FINAL_IMAGE)
+            interrupted.message = (
+                f"interrupted by {signal.Signals(interrupted.signum or signal.SIGINT).name} "
+                f"while moving the finished rerun into place; the move was completed: {final} "
+                "and its run.json are the finished result"
+            )
+            interrupted.kept = final
+        return interrupted
 
     def _read_inputs(self, job, state):
         """The pair's images, their digests and its record; a file that cannot be read now

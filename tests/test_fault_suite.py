@@ -674,3 +674,36 @@ def test_ctrl_c_at_the_start(tmp_path, pair_and_model, delay):
         assert proc.error_line().startswith("nst-tf1: interrupted by SIGINT"), proc.stderr
     assert not out.exists() or not [n for n in os.listdir(out) if not n.startswith(".")]
     record(f"run, SIGINT {delay:g} s after the start", f"{code}, no traceback")
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_the_final_move(tmp_path, pair_and_model, finished_out, presses):
+    """Issue 23, bug 6: a second Ctrl-C during the move out of unfinished/ left a folder
+    mixing two runs, said the result was "kept as it was" and marked the staged record
+    'interrupted', so the next run deleted the rerun. A single Ctrl-C there was swallowed
+    (exit 0). Now: the move completes, the line says so, exit 130."""
+    out = finished_out
+    release = tmp_path / "release"
+    args = run_args_into(*pair_and_model, out, "--iterations", 3, "--save-every", 1, "--seed", 7)
+    proc = Proc(*args, NST_TF1_PAUSE_AT="move", NST_TF1_RELEASE=release)
+    proc.wait_line("PAUSED move", "err")
+    for _ in range(presses):
+        proc.kill(signal.SIGINT)
+        time.sleep(0.2)
+    release.touch()
+    assert proc.finish() == 130, proc.stderr
+    line = proc.error_line()
+    assert "kept as it was" not in line, line
+    assert f"{out / 'generated_image.jpg'}" in line and "finished" in line, line
+    assert status(out) == "finished"
+    with open(out / "run.json") as f:
+        assert json.load(f)["seed"] == 7  # the rerun's record, with its images
+    assert sorted(n for n in os.listdir(out) if n.endswith(".png")) == [
+        "0.png",
+        "1.png",
+        "2.png",
+        "generated_image.png",
+    ]
+    check_no_half_files(out)
+    check_clean(out)
+    record(f"rerun, SIGINT x{presses} during the final move", "130, move completed, line true")
