@@ -203,6 +203,11 @@ def check_output_dir(path: str | os.PathLike[str], height: int, width: int, n_im
 
     if os.path.exists(path) and not os.path.isdir(path):
         raise PreflightError(f"{path}: output directory is a file, not a directory")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise PreflightError(
+            f"{path}: output directory is a symbolic link to {os.readlink(path)}, "
+            "which does not exist"
+        )
     try:
         os.makedirs(path, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

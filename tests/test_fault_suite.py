@@ -707,3 +707,17 @@ def test_ctrl_c_during_the_final_move(tmp_path, pair_and_model, finished_out, pr
     check_no_half_files(out)
     check_clean(out)
     record(f"rerun, SIGINT x{presses} during the final move", "130, move completed, line true")
+
+
+def test_output_folder_a_dangling_symlink(tmp_path, pair_and_model):
+    """Issue 23 (UX): a dangling-symlink output folder read "not writable (File exists)"."""
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "gone")
+    proc = rerun(*run_args_into(*pair_and_model, out, "--iterations", 1), expect=2)
+    line = proc.error_line()
+    assert line == (
+        f"nst-tf1: error: {out}: output directory is a symbolic link to "
+        f"{tmp_path / 'gone'}, which does not exist"
+    ), line
+    assert os.path.islink(out) and not (tmp_path / "gone").exists()
+    record("output folder a dangling symlink", "2, one true line")
