@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line is imported: one line, no traceback
+    print("nst-tf1: interrupted by SIGINT while starting; nothing done", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())
