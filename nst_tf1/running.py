@@ -246,6 +246,8 @@ class _Run:
             )
         planned = make_plan(s)
         self.images = planned.images
+        for shape in planned.stretched:
+            self.report(_stretched_note(shape))
         try:
             self.lock = lock_output_dir(s.output_dir, self.report)
             note = None
@@ -592,6 +594,20 @@ def _interrupted_message(exc, job, state, batch):
             f"started; nothing saved{state.kept()}"
         )
     return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
+
+
+def _stretched_note(shape):
+    """The :class:`~nst_tf1.events.Note` of a content image the run stretches
+    (a :class:`~nst_tf1.plan.Stretched`), naming the flags that keep its shape."""
+    longer = max(shape.to_height, shape.to_width)
+    return events.Note(
+        "stretched",
+        f"{shape.path} is {shape.width}x{shape.height} (width x height): stretched to "
+        f"{shape.to_width}x{shape.to_height} as the course does; --keep-aspect or "
+        f"--max-size {longer} keeps its shape",
+        "note",
+        shape._asdict(),
+    )
 
 
 def _saved(path, step, final=False):

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_SIDE",
     "MAX_MULTIRES",
     "MAX_SEED",
+    "FAST_MAX_SIZE",
     "Settings",
     "SettingsError",
     "parse_style_layers",
@@ -77,6 +78,11 @@ FAST = {
     "iterations": 20,
     "stop_balance": 3000.0,
 }
+
+#: ``--fast``'s size when no size option is given: the content's aspect ratio kept, its
+#: longer side the course's longer side (--max-size 400); with one of --height/--width
+#: given, the other follows the content image (--keep-aspect).
+FAST_MAX_SIZE = max(CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH)
 
 #: Most iterations (Adam steps or L-BFGS evaluations) per scale, and the largest
 #: --save-every: 500 times the course's 200, hours of work at 300x400 on a CPU.
@@ -206,7 +212,9 @@ class Settings:
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
-        f"{FAST['stop_balance']:g}; any of these options given explicitly wins over --fast's "
+        f"{FAST['stop_balance']:g}, and the content's "
+        f"aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of --height/--width, "
+        "--keep-aspect); any of these options given explicitly wins over --fast's "
         "choice (default: off, the course's run)",
     )
     iterations: int | None = _option(
@@ -374,6 +382,17 @@ class Settings:
         for name, value in mode.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.fast and not (self.max_size or self.keep_aspect):
+            # --fast keeps the content's shape unless both sides are given.
+            if self.height is None and self.width is None:
+                self.chosen_by_fast["max_size"] = self.max_size = FAST_MAX_SIZE
+            elif self.height is None or self.width is None:
+                self.chosen_by_fast["keep_aspect"] = self.keep_aspect = True
+        #: No size option given: the content is stretched to the course's 300x400 (the
+        #: run says so when that changes its shape).
+        self.size_given = bool(
+            self.height is not None or self.width is not None or self.max_size or self.keep_aspect
+        )
         self._check_values()
         self._fill_size()
 

@@ -1,0 +1,147 @@
+"""Issue 24, the photo user: the shape of the photo, --style-strength, intermediate images of
+--fast and L-BFGS runs, a batch's contact sheet and its one line per pair."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import write_image
+
+from nst_tf1 import events
+from nst_tf1.config import CONFIG
+from nst_tf1.plan import make_plan
+from nst_tf1.settings import FAST_MAX_SIZE, Settings
+
+NO_BF16_CPU = {"fpu", "sse2", "avx2", "fma"}
+
+
+def _main(*argv, capsys):
+    from nst_tf1.cli import main
+
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _image(path, height, width, seed=0):
+    """A smooth random RGB image of ``height`` x ``width`` pixels (PNG: exact pixels)."""
+    from nst_tf1.demo import make_demo_content
+
+    rng = np.random.default_rng(seed)
+    base = make_demo_content(height, width).astype(np.int16)
+    return write_image(path, np.clip(base + rng.integers(-8, 9, base.shape), 0, 255))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """(portrait 80x60 (height x width), landscape 3:4 like the course's 300x400)."""
+    directory = tmp_path_factory.mktemp("photos")
+    return (
+        _image(directory / "portrait.png", 80, 60),
+        _image(directory / "landscape.png", 60, 80, seed=1),
+    )
+
+
+# --- the shape of the photo ---------------------------------------------------------------
+
+
+def test_fast_keeps_the_contents_aspect_ratio_unless_both_sides_are_given():
+    fast = Settings(fast=True)
+    assert (fast.max_size, fast.height, fast.width) == (FAST_MAX_SIZE, None, None)
+    assert fast.chosen_by_fast["max_size"] == FAST_MAX_SIZE == 400
+    one = Settings(fast=True, height=200)
+    assert one.keep_aspect and one.chosen_by_fast["keep_aspect"] is True
+    assert (one.height, one.width) == (200, None)
+    both = Settings(fast=True, height=200, width=100)
+    assert not both.keep_aspect and not both.max_size and (both.height, both.width) == (200, 100)
+    assert Settings(fast=True, max_size=64).max_size == 64
+    assert "max_size" not in Settings(fast=True, keep_aspect=True).chosen_by_fast
+    course = Settings()  # the course's run: stretched to 300x400, as the course does
+    assert (course.height, course.width, course.max_size, course.keep_aspect) == (
+        300,
+        400,
+        None,
+        False,
+    )
+
+
+def test_the_plan_names_the_content_images_the_course_run_stretches(photos, image_pair, tmp_path):
+    portrait, landscape = photos
+    style = image_pair[1]
+    plan = make_plan(Settings(content=portrait, style=[style], output_dir=str(tmp_path / "a")))
+    [shape] = plan.stretched
+    assert shape == (portrait, 80, 60, CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH)
+    # 3:4 like 300x400 (within 3%): not stretched.
+    plan = make_plan(Settings(content=landscape, style=[style], output_dir=str(tmp_path / "b")))
+    assert plan.stretched == []
+    # A size option given: the user chose the size, nothing to say.
+    for size in ({"height": 300}, {"keep_aspect": True}, {"max_size": 100}, {"fast": True}):
+        settings = Settings(content=portrait, style=[style], output_dir=str(tmp_path / "c"), **size)
+        assert make_plan(settings).stretched == []
+    # A batch: one per stretched image.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos:
+        os.symlink(path, folder / os.path.basename(path))
+    plan = make_plan(Settings(content=str(folder), style=[style], output_dir=str(tmp_path / "d")))
+    assert [shape.path for shape in plan.stretched] == [str(folder / "portrait.png")]
+
+
+def test_the_course_run_says_in_one_line_that_it_stretches_a_portrait(
+    vgg_file, photos, image_pair, tmp_path
+):
+    from nst_tf1.running import run
+
+    seen = []
+    settings = Settings(
+        content=photos[0],
+        style=[image_pair[1]],
+        model=vgg_file,
+        output_dir=str(tmp_path / "out"),
+        iterations=1,
+        seed=0,
+    )
+    run(settings, seen.append)
+    [note] = [e for e in seen if isinstance(e, events.Note) and e.code == "stretched"]
+    assert note.level == "note" and "\n" not in note.text
+    assert note.text == (
+        f"{photos[0]} is 60x80 (width x height): stretched to 400x300 as the course does; "
+        "--keep-aspect or --max-size 400 keeps its shape"
+    )
+    assert note.data["to_height"] == 300 and note.data["to_width"] == 400
+
+
+def test_fast_keeps_a_portrait_upright_in_a_batch(vgg_file, photos, image_pair, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos:
+        os.symlink(path, folder / os.path.basename(path))
+    out = tmp_path / "out"
+    status, _, err = _main(
+        "--content",
+        folder,
+        "--style",
+        image_pair[1],
+        "--model",
+        vgg_file,
+        "--output-dir",
+        out,
+        "--fast",
+        "--iterations",
+        2,
+        "--multires",
+        1,
+        "--precision",
+        "fp32",
+        "--seed",
+        0,
+        capsys=capsys,
+    )
+    assert status == 0, err
+    assert "stretched" not in err
+    with Image.open(out / "portrait__style" / "generated_image.png") as img:
+        assert img.size == (300, 400)  # (width, height): the portrait's 3:4, longer side 400
+    with Image.open(out / "landscape__style" / "generated_image.png") as img:
+        assert img.size == (400, 300)
