@@ -61,6 +61,7 @@ COURSE = {
     "coarse_iterations": None,
     "iterations": CONFIG.NUM_ITERATIONS,
     "stop_balance": None,
+    "save_every": CONFIG.SAVE_EVERY,
 }
 
 #: What ``--fast`` chooses for each of those options the user does not give. Measured on the
@@ -77,6 +78,7 @@ FAST = {
     "coarse_iterations": 15,
     "iterations": 20,
     "stop_balance": 3000.0,
+    "save_every": 5,
 }
 
 #: ``--fast``'s size when no size option is given: the content's aspect ratio kept, its
@@ -212,7 +214,7 @@ class Settings:
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
-        f"{FAST['stop_balance']:g}, and the content's "
+        f"{FAST['stop_balance']:g} --save-every {FAST['save_every']}, and the content's "
         f"aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of --height/--width, "
         "--keep-aspect); any of these options given explicitly wins over --fast's "
         "choice (default: off, the course's run)",
@@ -235,10 +237,10 @@ class Settings:
         "fp32 " + _modes("precision"),
         choices=PRECISIONS,
     )
-    save_every: int = _option(
-        CONFIG.SAVE_EVERY,
-        "print the costs and save <i>.png every N iterations, "
-        f"1..{MAX_ITERATIONS} (default: %(default)s)",
+    save_every: int | None = _option(
+        None,
+        "print the costs and save <i>.png every N iterations (L-BFGS: evaluations), "
+        f"1..{MAX_ITERATIONS} " + _modes("save_every"),
     )
     height: int | None = _option(
         None,

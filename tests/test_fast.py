@@ -225,7 +225,12 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     record = _record(out)
     assert record["settings"]["optimizer"] == "adam"
     assert record["costs"]["iteration"] == [0, 1, 2, 3]
-    assert set(record["choices"]["fast"]) == {"init", "coarse_iterations", "stop_balance"}
+    assert set(record["choices"]["fast"]) == {
+        "init",
+        "coarse_iterations",
+        "stop_balance",
+        "save_every",
+    }
     assert "--precision" not in err.split("--fast chose:")[1]
 
 

@@ -239,8 +239,14 @@ def test_batch_labels_are_unique_by_construction(tmp_path, capsys, image_pair, v
         capsys,
     )
     assert status == 0, err
-    assert sorted(os.listdir(out)) == ["x.jpg__style", "x.png__style", "x_jpg__style"]
-    sources = {_record(out / d)["files"]["content"] for d in os.listdir(out)}
+    assert sorted(d for d in os.listdir(out) if os.path.isdir(out / d)) == [
+        "x.jpg__style",
+        "x.png__style",
+        "x_jpg__style",
+    ]
+    sources = {
+        _record(out / d)["files"]["content"] for d in os.listdir(out) if os.path.isdir(out / d)
+    }
     assert len(sources) == 3
 
 

@@ -1,11 +1,12 @@
 """Issue 24, the photo user: the shape of the photo, --style-strength, intermediate images of
 --fast and L-BFGS runs, a batch's contact sheet and its one line per pair."""
 
+import json
 import os
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import HEIGHT, WIDTH, run_args_into, write_image
 
 from nst_tf1 import events
 from nst_tf1.config import CONFIG
@@ -145,3 +146,134 @@ def test_fast_keeps_a_portrait_upright_in_a_batch(vgg_file, photos, image_pair, 
         assert img.size == (300, 400)  # (width, height): the portrait's 3:4, longer side 400
     with Image.open(out / "landscape__style" / "generated_image.png") as img:
         assert img.size == (400, 300)
+
+
+# --- seeing results -----------------------------------------------------------------------
+
+
+def test_fast_saves_intermediate_images_every_few_evaluations(
+    vgg_file, image_pair, tmp_path, monkeypatch
+):
+    from nst_tf1 import graph
+    from nst_tf1.running import run
+
+    monkeypatch.setattr(graph, "cpu_info", lambda: {"flags": set(NO_BF16_CPU)})
+    seen = []
+    out = tmp_path / "fast"
+    settings = Settings(
+        content=image_pair[0],
+        style=[image_pair[1]],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        fast=True,
+        multires=1,
+        stop_balance=1e-9,  # never reached: every evaluation of the budget runs
+        iterations=12,
+        seed=0,
+    )
+    assert settings.save_every == 5 and settings.chosen_by_fast["save_every"] == 5
+    run(settings, seen.append)
+    saved = [e for e in seen if isinstance(e, events.ImageSaved) and not e.final]
+    assert [os.path.basename(e.path) for e in saved] == ["0.png", "5.png", "10.png"]
+    assert {"0.png", "5.png", "10.png", "generated_image.png"} <= set(os.listdir(out))
+    with open(out / "run.json") as f:
+        record = json.load(f)
+    assert [s["iteration"] for s in record["saves"][:3]] == [0, 5, 10]
+
+
+def _batch(tmp_path, n=2):
+    from nst_tf1.demo import make_demo_content
+
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    for i in range(n):
+        write_image(contents / f"c{i}.png", np.roll(make_demo_content(HEIGHT, WIDTH), 9 * i, 1))
+    return contents
+
+
+def test_a_batch_writes_its_contact_sheet_after_every_pair(
+    vgg_file, image_pair, tmp_path, monkeypatch, capsys
+):
+    from nst_tf1 import running
+    from nst_tf1.contact_sheet import HTML_FILE, PNG_FILE
+
+    real = running.write_contact_sheet
+    pairs_done = []
+
+    def spy(batch_dir):
+        pairs_done.append(
+            sorted(
+                name
+                for name in os.listdir(batch_dir)
+                if os.path.exists(os.path.join(batch_dir, name, "generated_image.jpg"))
+            )
+        )
+        return real(batch_dir)
+
+    monkeypatch.setattr(running, "write_contact_sheet", spy)
+    contents = _batch(tmp_path, 2)
+    out = tmp_path / "out"
+    status, stdout, err = _main(
+        *run_args_into(contents, image_pair[1], vgg_file, out, "--iterations", 2), capsys=capsys
+    )
+    assert status == 0, err
+    assert pairs_done == [["c0__style"], ["c0__style", "c1__style"]]  # updated per pair
+    assert os.path.getsize(out / HTML_FILE) > 0 and os.path.getsize(out / PNG_FILE) > 0
+    assert f"Contact sheet of the batch: {out / HTML_FILE} and {out / PNG_FILE}" in stdout
+
+
+def test_a_failed_pair_is_on_the_contact_sheet_too(
+    vgg_file, image_pair, tmp_path, monkeypatch, capsys
+):
+    from nst_tf1 import running
+
+    calls = []
+    monkeypatch.setattr(running, "write_contact_sheet", lambda d: calls.append(d) or ("h", "p"))
+    contents = _batch(tmp_path, 2)
+    real_load = running.load_image
+
+    def load(path, *size):
+        if path.endswith("c0.png"):
+            raise running.ImageInputError(f"{path}: truncated")
+        return real_load(path, *size)
+
+    monkeypatch.setattr(running, "load_image", load)
+    out = tmp_path / "out"
+    status, _, err = _main(
+        *run_args_into(contents, image_pair[1], vgg_file, out, "--iterations", 1), capsys=capsys
+    )
+    assert status == 1 and "1 of 2 runs failed" in err
+    assert calls == [str(out), str(out)]
+
+
+def test_a_batch_prints_one_line_per_pair_unless_verbose(vgg_file, image_pair, tmp_path, capsys):
+    contents = _batch(tmp_path, 2)
+    args = [contents, image_pair[1], vgg_file]
+    extra = ("--iterations", 2, "--save-every", 1, "--multires", 2, "--height", 64, "--width", 96)
+    status, stdout, err = _main(*run_args_into(*args, tmp_path / "quiet", *extra), capsys=capsys)
+    assert status == 0, err
+    lines = stdout.splitlines()
+    assert [line[:5] for line in lines if line.startswith("[")] == ["[1/2]", "[2/2]"]
+    assert not [line for line in lines if line.startswith(("Iteration", "Scale", "Saved"))]
+    assert len(lines) == 4, stdout  # the device, 2 pairs, the contact sheet
+    status, stdout, err = _main(
+        *run_args_into(*args, tmp_path / "verbose", *extra), "--verbose", capsys=capsys
+    )
+    assert status == 0, err
+    assert stdout.count("Iteration 0 :") == 4  # 2 pairs x 2 scales
+    assert stdout.count("Scale 2/2") == 2 and stdout.count("Saved ") == 2
+
+
+def test_a_single_run_prints_the_course_lines_without_verbose(
+    vgg_file, image_pair, tmp_path, capsys
+):
+    status, stdout, err = _main(
+        *run_args_into(
+            *image_pair, vgg_file, tmp_path / "one", "--iterations", 2, "--save-every", 1
+        ),
+        capsys=capsys,
+    )
+    assert status == 0, err
+    assert stdout.count("Iteration ") == 2 and "Saved " in stdout
