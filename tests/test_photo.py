@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH, run_args_into, write_image
+from conftest import HEIGHT, WIDTH, run_args_into, run_cli, write_image
 
 from nst_tf1 import events
 from nst_tf1.config import CONFIG
 from nst_tf1.plan import make_plan
-from nst_tf1.settings import FAST_MAX_SIZE, Settings
+from nst_tf1.settings import FAST_MAX_SIZE, STYLE_STRENGTHS, Settings, SettingsError
 
 NO_BF16_CPU = {"fpu", "sse2", "avx2", "fma"}
 
@@ -41,6 +41,54 @@ def photos(tmp_path_factory):
         _image(directory / "portrait.png", 80, 60),
         _image(directory / "landscape.png", 60, 80, seed=1),
     )
+
+
+# --- style strength -----------------------------------------------------------------------
+
+
+def test_style_strength_sets_beta_from_alpha_and_explicit_weights_win():
+    course = Settings()
+    assert (course.alpha, course.beta) == (CONFIG.ALPHA, CONFIG.BETA)
+    assert type(course.beta) is type(CONFIG.BETA)  # the course's value itself, in run.json too
+    assert Settings(style_strength="medium").beta == CONFIG.BETA
+    assert Settings(style_strength="subtle").beta == CONFIG.ALPHA * STYLE_STRENGTHS["subtle"]
+    assert Settings(style_strength="strong").beta == CONFIG.ALPHA * STYLE_STRENGTHS["strong"]
+    assert STYLE_STRENGTHS["subtle"] < CONFIG.BETA / CONFIG.ALPHA < STYLE_STRENGTHS["strong"]
+    assert Settings(style_strength="2.5").beta == 25.0
+    assert Settings(style_strength=8, alpha=5).beta == 40.0  # a ratio of the given alpha
+    both = Settings(style_strength="strong", beta=7.0)
+    assert (both.alpha, both.beta) == (CONFIG.ALPHA, 7.0)  # --beta given explicitly wins
+
+
+@pytest.mark.parametrize("value", ["loud", "0", "-1", "nan", "inf"])
+def test_a_bad_style_strength_names_the_flag_and_the_choices(value):
+    with pytest.raises(SettingsError, match="--style-strength: choose from subtle, medium, strong"):
+        Settings(style_strength=value)
+
+
+def test_help_shows_the_style_strength_and_what_it_does():
+    result = run_cli("--help")
+    text = " ".join(result.stdout.split())
+    assert "--style-strength subtle|medium|strong|R" in text
+    assert "medium (4 x alpha, the course's 10/40" in text
+    assert "subtle (beta = 0.001 x alpha" in text
+    assert "--alpha/--beta given explicitly win" in text
+    assert "--verbose" in text
+
+
+def test_style_strength_changes_the_run_as_beta_does(vgg_file, image_pair, tmp_path, capsys):
+    records = {}
+    for name, flags in (("strength", ["--style-strength", "strong"]), ("beta", ["--beta", 160])):
+        out = tmp_path / name
+        status, _, err = _main(
+            *run_args_into(*image_pair, vgg_file, out, "--iterations", 2), *flags, capsys=capsys
+        )
+        assert status == 0, err
+        with open(out / "run.json") as f:
+            records[name] = json.load(f)
+    assert records["strength"]["settings"]["beta"] == 160.0
+    for key in ("total_cost", "content_cost", "style_cost"):
+        assert records["strength"]["costs"][key] == records["beta"]["costs"][key]
 
 
 # --- the shape of the photo ---------------------------------------------------------------
