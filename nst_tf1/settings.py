@@ -274,8 +274,8 @@ class Settings:
     )
     beta: float | None = _option(
         None,
-        f"weight of the style cost in J (default: {CONFIG.BETA}, or alpha times "
-        "--style-strength's ratio)",
+        f"weight of the style cost in J (default: {CONFIG.BETA}), or alpha x the "
+        "--style-strength ratio when that is given",
     )
     style_strength: str | None = _option(
         None,

@@ -141,7 +141,7 @@ def test_style_layers_parse_and_check_names():
             **{
                 k: v
                 for k, v in vars(cli.build_parser().parse_args(argv)).items()
-                if k != "print_model"
+                if k not in ("print_model", "verbose")
             }
         )
 
