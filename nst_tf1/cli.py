@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _settings_arguments(p)
     p.add_argument(
+        "--verbose",
+        action="store_true",
+        help=(
+            "in a batch, print every pair's cost lines, scales and saved files too (default: "
+            "one line per pair, the progress bar and the contact sheet's paths)"
+        ),
+    )
+    p.add_argument(
         "--print-model",
         action="store_true",
         help=(
@@ -154,9 +162,14 @@ class _Printer:
     """Prints the events of :func:`nst_tf1.run`: lines, the course's costs, a progress bar
     on stderr (only when it is a terminal) and the download's progress."""
 
-    def __init__(self, stop=None):
+    #: What a batch prints only with --verbose (besides the cost lines and scales).
+    PAIR_DETAILS = ("run-recorded", "result-saved", "tensorboard", "staging", "unfinished-removed")
+
+    def __init__(self, stop=None, verbose=False):
         self.bar = self.fetch = self.quiet = None
         self.stop = stop  # the _SignalStop to tell when the optimisation runs
+        self.verbose = verbose
+        self.batch = False  # a PairBegun was seen: one line per pair unless verbose
 
     def __call__(self, event):
         from . import events, process
@@ -168,6 +181,8 @@ class _Printer:
             if event.code == "device":  # TensorFlow has started
                 self._quiet_stop()
                 process.tensorflow_started()
+            if self.batch and not self.verbose and event.code in self.PAIR_DETAILS:
+                return
             prefix = {"out": "", "note": f"{PROG}: ", "error": f"{PROG}: error: "}[event.level]
             self._write(prefix + event.text, sys.stdout if event.level == "out" else sys.stderr)
         elif isinstance(event, events.StepDone):
@@ -175,17 +190,20 @@ class _Printer:
                 self.stop.saving = True  # from the first step on, a signal keeps the image
             self.bar.update(1)
             self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
-            if event.logged:
+            if event.logged and (self.verbose or not self.batch):
                 self._write(_course_lines(event), sys.stdout)
         elif isinstance(event, events.StepsSkipped):
             self.bar.update(event.steps)
         elif isinstance(event, events.PairBegun):
+            self.batch = True
             if self.stop is not None:
                 self.stop.saving = False  # until its first step, nothing to save
             styles = " + ".join(event.styles)
             line = f"[{event.number}/{event.pairs}] {event.content} + {styles} -> {event.folder}"
             self._write(line, sys.stdout)
         elif isinstance(event, events.ScaleBegun):
+            if self.batch and not self.verbose:
+                return
             line = f"Scale {event.scale}/{event.scales}: {event.height}x{event.width}"
             self._write(line, sys.stdout)
         elif isinstance(event, events.RunBegun):
@@ -311,8 +329,8 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
     from .settings import Settings
 
     args = build_parser().parse_args(argv)
-    print_model = args.print_model
-    del args.print_model
+    print_model, verbose = args.print_model, args.verbose
+    del args.print_model, args.verbose
     from .process import set_up
 
     set_up(program=program and not print_model)
@@ -325,7 +343,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
         from .running import run
 
         with _SignalStop() as stop:
-            printer = _Printer(stop)
+            printer = _Printer(stop, verbose)
             try:
                 run(settings, printer, stop)
             except Exception as exc:

@@ -82,7 +82,8 @@ def choose(settings: Settings, report: Callable[[events.Event], object]) -> dict
     if s.chosen_by_fast:
         choices["fast"] = dict(s.chosen_by_fast)
         chosen = " ".join(
-            f"--{name.replace('_', '-')} {value}" for name, value in s.chosen_by_fast.items()
+            f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+            for name, value in s.chosen_by_fast.items()
         )
         report(
             events.Note(

@@ -29,7 +29,10 @@ from .vgg import MIN_IMAGE_SIDE
 __all__ = [
     "Job",
     "Plan",
+    "STRETCH_TOLERANCE",
+    "Stretched",
     "make_plan",
+    "stretched",
     "style_sets",
     "steps_per_job",
     "scale_sizes",
@@ -39,10 +42,20 @@ __all__ = [
 Job = collections.namedtuple("Job", "size content styles out")
 Job.__doc__ = """One content image with its style images: (height, width), paths, output dir."""
 
-Plan = collections.namedtuple("Plan", "jobs images signature")
+Plan = collections.namedtuple("Plan", "jobs images signature stretched")
 Plan.__doc__ = """What :func:`make_plan` found: the :class:`Job` list (ordered by size), the
-decoded content image of a single pair (path -> array; empty for a batch) and the single
-pair's :func:`~nst_tf1.preflight.run_signature` (``None`` for a batch)."""
+decoded content image of a single pair (path -> array; empty for a batch), the single
+pair's :func:`~nst_tf1.preflight.run_signature` (``None`` for a batch) and the
+:class:`Stretched` content images (no size option given and another shape than the run's)."""
+
+Stretched = collections.namedtuple("Stretched", "path height width to_height to_width")
+Stretched.__doc__ = """A content image of ``height`` x ``width`` pixels that the run resizes
+to ``to_height`` x ``to_width``, changing its aspect ratio by more than
+:data:`STRETCH_TOLERANCE`."""
+
+#: Relative change of a content image's aspect ratio (width / height) from which the run
+#: says that it stretches the image: 3%, beyond the rounding of any 300x400-like size.
+STRETCH_TOLERANCE = 0.03
 
 
 def make_plan(settings: Settings) -> Plan:
@@ -76,9 +89,20 @@ def make_plan(settings: Settings) -> Plan:
         check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(sets))
         jobs = _jobs(s, contents, sets, sizes, batch)
         signature = None if batch else run_signature(contents[0], sets[0])
+        shapes = [] if s.size_given else [stretched(path, *sizes[path]) for path in contents]
     except OSError as exc:  # an image vanished or became unreadable after its header
         raise InputError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
-    return Plan(jobs, images, signature)
+    return Plan(jobs, images, signature, [shape for shape in shapes if shape is not None])
+
+
+def stretched(path: str, height: int, width: int) -> Stretched | None:
+    """A :class:`Stretched` when resizing the image at ``path`` to ``height`` x ``width``
+    changes its aspect ratio by more than :data:`STRETCH_TOLERANCE`, else ``None``."""
+    src_height, src_width = image_size(path)
+    change = (width / height) / (src_width / src_height)
+    if abs(change - 1) <= STRETCH_TOLERANCE:
+        return None
+    return Stretched(path, src_height, src_width, height, width)
 
 
 def style_sets(settings: Settings) -> list[list[str]]:

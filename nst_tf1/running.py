@@ -45,6 +45,7 @@ import numpy as np
 
 from . import events, images
 from .config import CONFIG
+from .contact_sheet import write_contact_sheet
 from .errors import InputError, Interrupted, RunFailed
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
 from .loading import load_model
@@ -183,6 +184,8 @@ class _Run:
         self.images = {}  # path -> decoded array, for the single pair's images
         self.failures = 0
         self.lock = None  # the output folder's FileLock, held from the plan to the end
+        self.sheet = None  # (index.html, contact_sheet.png) of a batch, once written
+        self.sheet_failed = False
 
     def execute(self):
         s = self.s
@@ -223,9 +226,13 @@ class _Run:
                     self.report(
                         events.PairBegun(number, len(todo), job.content, tuple(job.styles), job.out)
                     )
-                with self._pair_lock(job) as free:
-                    if free:
-                        _Pair(self).run_job(runner, job)
+                try:
+                    with self._pair_lock(job) as free:
+                        if free:
+                            _Pair(self).run_job(runner, job)
+                finally:
+                    if self.batch:  # finished, failed or stopped: the sheet shows it
+                        self._contact_sheet()
                 if self.stop() and number < len(todo):
                     final = os.path.join(job.out, FINAL_IMAGE)
                     raise Interrupted(
@@ -233,8 +240,36 @@ class _Run:
                         f"{self.stop.what}; stopped after {final}, before the remaining runs",
                         final,
                     )
+        if self.batch and self.sheet is not None:
+            html, png = self.sheet
+            self.report(
+                events.Note(
+                    "contact-sheet",
+                    f"Contact sheet of the batch: {html} and {png}",
+                    data={"html": html, "png": png},
+                )
+            )
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
+
+    def _contact_sheet(self):
+        """Write (again) the batch's contact sheet (:mod:`nst_tf1.contact_sheet`); one that
+        cannot be written is said once and does not stop the batch."""
+        try:
+            self.sheet = write_contact_sheet(self.s.output_dir)
+        except InputError:  # no pair has a run.json yet
+            pass
+        except OSError as exc:
+            if not self.sheet_failed:
+                self.sheet_failed = True
+                self.report(
+                    events.Note(
+                        "contact-sheet-failed",
+                        f"cannot write the contact sheet into {self.s.output_dir} "
+                        f"({exc.strerror or exc}); the pairs' folders are not affected",
+                        "note",
+                    )
+                )
 
     def _plan(self):
         """The jobs and a note on an existing result: everything checked that needs no
@@ -247,6 +282,8 @@ class _Run:
             )
         planned = make_plan(s)
         self.images = planned.images
+        for shape in planned.stretched:
+            self.report(_stretched_note(shape))
         try:
             self.lock = lock_output_dir(s.output_dir, self.report)
             note = None
@@ -649,6 +686,20 @@ def _interrupted_message(exc, job, state, batch):
             f"started; nothing saved{state.kept()}"
         )
     return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
+
+
+def _stretched_note(shape):
+    """The :class:`~nst_tf1.events.Note` of a content image the run stretches
+    (a :class:`~nst_tf1.plan.Stretched`), naming the flags that keep its shape."""
+    longer = max(shape.to_height, shape.to_width)
+    return events.Note(
+        "stretched",
+        f"{shape.path} is {shape.width}x{shape.height} (width x height): stretched to "
+        f"{shape.to_width}x{shape.to_height} as the course does; --keep-aspect or "
+        f"--max-size {longer} keeps its shape",
+        "note",
+        shape._asdict(),
+    )
 
 
 def _saved(path, step, final=False):

@@ -38,6 +38,8 @@ __all__ = [
     "MAX_SIDE",
     "MAX_MULTIRES",
     "MAX_SEED",
+    "FAST_MAX_SIZE",
+    "STYLE_STRENGTHS",
     "Settings",
     "SettingsError",
     "parse_style_layers",
@@ -64,6 +66,7 @@ COURSE = {
     "term_balance": None,
     "stop_progress": None,
     "coarse_upsample": "image",
+    "save_every": CONFIG.SAVE_EVERY,
 }
 
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
@@ -87,10 +90,26 @@ FAST = {
     "term_balance": 16.0,
     "stop_progress": 0.02,
     "coarse_upsample": "residual",
+    "save_every": 5,
 }
 
 #: How a coarse scale's result becomes the next scale's initial image.
 UPSAMPLE_MODES = ("image", "residual")
+
+#: ``--fast``'s size when no size option is given: the content's aspect ratio kept, its
+#: longer side the course's longer side (--max-size 400); with one of --height/--width
+#: given, the other follows the content image (--keep-aspect).
+FAST_MAX_SIZE = max(CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH)
+
+#: --style-strength: name -> beta / alpha, the weight of the style cost against the content
+#: cost in J = alpha J_content + beta J_style (alpha stays the course's 10). "medium" is the
+#: course's 10 / 40. J_style is about 1e4 times J_content on photos, so "subtle" is far below
+#: 1: measured with --fast on a 512x400 portrait (scikit-image's astronaut, cropped), the
+#: trained VGG-16 stand-in and the course's monet, ratios 1e-4 .. 40 look alike from 0.1 up
+#: (the face dissolved into strokes), 0.01 keeps the face under the style's strokes, 0.001 a
+#: clear face painted in the style's colours and texture, 1e-4 barely styled; 16 runs all
+#: --fast's evaluations (stronger strokes than 4).
+STYLE_STRENGTHS = {"subtle": 0.001, "medium": CONFIG.BETA / CONFIG.ALPHA, "strong": 16.0}
 
 #: Most iterations (Adam steps or L-BFGS evaluations) per scale, and the largest
 #: --save-every: 500 times the course's 200, hours of work at 300x400 on a CPU.
@@ -222,8 +241,10 @@ class Settings:
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
         f"--iterations {FAST['iterations']} --term-balance {FAST['term_balance']:g} "
-        f"--stop-progress {FAST['stop_progress']:g}; any of these options given explicitly "
-        "wins over --fast's choice (default: off, the course's run)",
+        f"--stop-progress {FAST['stop_progress']:g} --save-every {FAST['save_every']}, "
+        f"and the content's aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of "
+        "--height/--width, --keep-aspect); any of these options given explicitly wins "
+        "over --fast's choice (default: off, the course's run)",
     )
     iterations: int | None = _option(
         None,
@@ -243,10 +264,10 @@ class Settings:
         "fp32 " + _modes("precision"),
         choices=PRECISIONS,
     )
-    save_every: int = _option(
-        CONFIG.SAVE_EVERY,
-        "print the costs and save <i>.png every N iterations, "
-        f"1..{MAX_ITERATIONS} (default: %(default)s)",
+    save_every: int | None = _option(
+        None,
+        "print the costs and save <i>.png every N iterations (L-BFGS: evaluations), "
+        f"1..{MAX_ITERATIONS} " + _modes("save_every"),
     )
     height: int | None = _option(
         None,
@@ -264,8 +285,24 @@ class Settings:
         f"from the content image's aspect ratio; with neither, the height is "
         f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size",
     )
-    alpha: float = _option(CONFIG.ALPHA, "weight of the content cost in J (default: %(default)s)")
-    beta: float = _option(CONFIG.BETA, "weight of the style cost in J (default: %(default)s)")
+    alpha: float | None = _option(
+        None, f"weight of the content cost in J (default: {CONFIG.ALPHA})"
+    )
+    beta: float | None = _option(
+        None,
+        f"weight of the style cost in J (default: {CONFIG.BETA}), or alpha x the "
+        "--style-strength ratio when that is given",
+    )
+    style_strength: str | None = _option(
+        None,
+        "how strongly the style is applied: subtle (beta = 0.001 x alpha: a face stays "
+        "clear, painted in the style's colours and texture), medium (4 x alpha, the "
+        "course's 10/40: a face dissolves into the style's strokes), strong (16 x alpha: "
+        "more strokes still), or a number R > 0 (beta = R x alpha; 0.01 keeps a face under "
+        "the strokes); "
+        "--alpha/--beta given explicitly win (default: medium, the course's)",
+        metavar="subtle|medium|strong|R",
+    )
     learning_rate: float = _option(
         CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)"
     )
@@ -376,8 +413,9 @@ class Settings:
         None,
         "with --optimizer lbfgs, minimise w alpha J_content + beta J_style with w chosen so "
         "that, each term divided by its own scale (J_style of the content image, J_content "
-        "of the style image), the style term weighs R times the content term (the reported "
-        "J stays the course's) " + _modes("term_balance", "off: w = 1"),
+        "of the style image), the style term weighs R times the content term, R moved by "
+        "beta/alpha against the course's 40/10 (so --style-strength still applies; the "
+        "reported J stays the course's) " + _modes("term_balance", "off: w = 1"),
         beyond=True,
         metavar="R",
     )
@@ -419,8 +457,41 @@ class Settings:
         for name, value in mode.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        self._fill_weights()
+        if self.fast and not (self.max_size or self.keep_aspect):
+            # --fast keeps the content's shape unless both sides are given.
+            if self.height is None and self.width is None:
+                self.chosen_by_fast["max_size"] = self.max_size = FAST_MAX_SIZE
+            elif self.height is None or self.width is None:
+                self.chosen_by_fast["keep_aspect"] = self.keep_aspect = True
+        #: No size option given: the content is stretched to the course's 300x400 (the
+        #: run says so when that changes its shape).
+        self.size_given = bool(
+            self.height is not None or self.width is not None or self.max_size or self.keep_aspect
+        )
         self._check_values()
         self._fill_size()
+
+    def _fill_weights(self):
+        """alpha and beta: given, or the course's alpha and alpha x --style-strength."""
+        strength = self.style_strength
+        if strength is None:
+            ratio = STYLE_STRENGTHS["medium"]
+        elif str(strength) in STYLE_STRENGTHS:
+            ratio = STYLE_STRENGTHS[str(strength)]
+        else:
+            try:
+                ratio = float(strength)
+            except (TypeError, ValueError):
+                ratio = math.nan
+            if not 0 < ratio < math.inf:
+                names = ", ".join(STYLE_STRENGTHS)
+                self._fail("style_strength", f"choose from {names} or give a number > 0")
+        if self.alpha is None:
+            self.alpha = CONFIG.ALPHA
+        if self.beta is None:
+            # The course's beta itself when no strength is asked (bit for bit: 40, not 10 x 4.0).
+            self.beta = CONFIG.BETA if strength is None else self.alpha * ratio
 
     def _check_values(self):
         for name, maximum in (

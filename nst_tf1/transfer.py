@@ -324,7 +324,13 @@ class Runner:
             _, s_net = self._prepare(content, _at_size(style, graph.height, graph.width))
             _, J_content, _ = graph.evaluate(reshape_and_normalize_image(s_net))
             content_of_style += weight * J_content
-        return content_weight(s.alpha, s.beta, style_of_content, content_of_style, s.term_balance)
+        # The balance was tuned at the course's beta / alpha; a run that asks for another
+        # (--style-strength, --alpha/--beta) moves it by the same factor, or the content
+        # weight would undo the change.
+        strength = s.beta / s.alpha / (CONFIG.BETA / CONFIG.ALPHA) if s.alpha else 1.0
+        return content_weight(
+            s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
+        )
 
     def _stop_rule(self, weight):
         """The output scale's ``stop_when``: ``--stop-balance`` or ``--stop-progress``,

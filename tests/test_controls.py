@@ -141,7 +141,7 @@ def test_style_layers_parse_and_check_names():
             **{
                 k: v
                 for k, v in vars(cli.build_parser().parse_args(argv)).items()
-                if k != "print_model"
+                if k not in ("print_model", "verbose")
             }
         )
 
@@ -395,8 +395,9 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(
     ]
     assert _main(*argv) == 0
     assert len(reads) == 1 and graphs == [(HEIGHT, WIDTH)]
-    names = sorted(os.listdir(out))
+    names = sorted(name for name in os.listdir(out) if os.path.isdir(out / name))
     assert names == ["c0__style", "c1__style", "c2__style"]
+    assert sorted(set(os.listdir(out)) - set(names)) == ["contact_sheet.png", "index.html"]
     for name in names:
         # run.json: each run's record (issue 5).
         assert sorted(os.listdir(out / name)) == [
@@ -407,7 +408,8 @@ def test_batch_reads_the_weights_once_and_builds_one_graph(
             "run.json",
         ]
     printed = capsys.readouterr().out
-    assert printed.count("Saved ") == 3 and "[3/3]" in printed
+    # One line per pair (issue 24): no cost lines, no "Saved" lines without --verbose.
+    assert printed.count("Saved ") == 0 and "Iteration" not in printed and "[3/3]" in printed
     # Outputs present: the second run skips them all without reading the weights.
     stamp = os.path.getmtime(out / "c1__style" / "generated_image.jpg")
     assert _main(*argv) == 0

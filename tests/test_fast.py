@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import run_args, run_cli
 
-from nst_tf1.settings import COURSE, FAST, Settings, SettingsError
+from nst_tf1.settings import COURSE, FAST, FAST_MAX_SIZE, Settings, SettingsError
 
 NO_BF16_CPU = {"fpu", "sse2", "avx2", "fma"}
 
@@ -34,7 +34,8 @@ def test_fast_fills_only_the_options_not_given():
         if name not in ("optimizer", "iterations"):
             assert getattr(fast, name) == value
     assert fast.chosen_by_fast == {
-        k: v for k, v in FAST.items() if k not in ("optimizer", "iterations") and v is not None
+        **{k: v for k, v in FAST.items() if k not in ("optimizer", "iterations") and v is not None},
+        "max_size": FAST_MAX_SIZE,  # no size given: the content's shape kept
     }
     course = Settings()
     assert {name: getattr(course, name) for name in COURSE} == COURSE
@@ -315,6 +316,7 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
         "coarse_upsample",
         "term_balance",
         "stop_progress",
+        "save_every",
     }
     assert "--precision" not in err.split("--fast chose:")[1]
 

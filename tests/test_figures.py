@@ -79,8 +79,10 @@ def test_run_json_has_every_field(finished_run, vgg_file):
     record = _record(finished_run)
     assert set(REQUIRED_FIELDS) | {"final", "finished_utc"} <= set(record)
     assert record["status"] == "finished"
-    # Every setting of the command line (but the --print-model and --version switches) is recorded.
-    dests = {a.dest for a in build_parser()._actions} - {"help", "version", "print_model"}
+    # Every setting of the command line is recorded (not the --print-model, --verbose and
+    # --version switches).
+    front_end = {"help", "version", "print_model", "verbose"}
+    dests = {a.dest for a in build_parser()._actions} - front_end
     assert dests <= set(record["settings"])
     assert record["settings"]["seed"] is None  # the user gave none...
     assert isinstance(record["seed"], int) and record["seed"] >= 0  # ...so one was drawn

@@ -108,7 +108,7 @@ def test_the_event_stream_is_what_the_command_line_prints(tmp_path, capsys, imag
     from nst_tf1.settings import Settings
 
     parsed = vars(build_parser().parse_args(args))
-    del parsed["print_model"]
+    del parsed["print_model"], parsed["verbose"]
     import shutil
 
     shutil.rmtree(out)

@@ -63,7 +63,7 @@ def defaults() -> dict:
             "choices": list(field.metadata["argparse"].get("choices") or []),
         }
     course = Settings()
-    for name in ("height", "width"):
+    for name in ("height", "width", "alpha", "beta"):  # filled by Settings itself
         shown[name]["value"] = shown[name]["course"] = getattr(course, name)
     shown["init"]["choices"] = ["noise", "content", "style"]
     return shown
