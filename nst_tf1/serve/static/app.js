@@ -328,6 +328,20 @@ async function stop() {
 }
 
 function setStatus(text, kind) {
+  state.userStatus = true; // what the person just did, until the next run event may speak
+  showStatus(text, kind);
+}
+
+// The run's own words. The history of a run that had already ended when this page learnt of
+// it is replayed to draw its curve and results; it never overwrites what the person's own
+// action (an upload, a refused file) has just put in the status line.
+function runStatus(text, kind) {
+  if (state.replayingEnded && state.userStatus) return;
+  state.userStatus = false;
+  showStatus(text, kind);
+}
+
+function showStatus(text, kind) {
   const node = $("status");
   node.textContent = text;
   node.className = kind || "";
@@ -356,8 +370,9 @@ function showJob(job) {
   $("generated").hidden = true;
   $("generated").alt = "Generated image: none yet";
   $("generated-caption").textContent = `Run ${job.id}`;
+  state.replayingEnded = job.status !== "running";
   running(job.status === "running");
-  if (job.status === "running") setStatus("starting: loading the model");
+  if (job.status === "running") runStatus("starting: loading the model");
 }
 
 function running(yes) {
@@ -371,14 +386,14 @@ function handle(event) {
       log(event.text);
       break;
     case "Loading":
-      if (!state.ended) setStatus(`starting: loading ${event.what === "tensorflow" ? "TensorFlow" : event.what}`);
+      if (!state.ended) runStatus(`starting: loading ${event.what === "tensorflow" ? "TensorFlow" : event.what}`);
       break;
     case "DownloadStarted":
       log(`downloading ${event.url}`);
       break;
     case "RunBegun":
       state.total = event.total_steps;
-      setStatus(`running, starting ${event.total_steps} steps`);
+      runStatus(`running, starting ${event.total_steps} steps`);
       break;
     case "ScaleBegun":
       log(`scale ${event.scale} of ${event.scales}: ${event.height}x${event.width}`);
@@ -418,7 +433,7 @@ function step(event) {
   else state.points.push(point);
   if (state.ended) return;
   const scale = event.scales > 1 ? ` (scale ${event.scale} of ${event.scales})` : "";
-  setStatus(`running, ${event.unit} ${event.step} of ${event.steps}${scale}`);
+  runStatus(`running, ${event.unit} ${event.step} of ${event.steps}${scale}`);
   if (state.total && state.done > 1) {
     const left = ((state.total - state.done) * event.seconds) / state.done;
     $("eta").textContent = `about ${duration(left)} left (${duration(event.seconds)} so far)`;
@@ -468,7 +483,7 @@ function end(status, text) {
   state.ended = true;
   running(false);
   const words = { finished: "finished", stopped: "stopped", failed: text || "the run failed" };
-  setStatus(status === "failed" ? words.failed : words[status], status === "failed" ? "error" : "");
+  runStatus(status === "failed" ? words.failed : words[status], status === "failed" ? "error" : "");
   if (text && status !== "failed") log(text);
   $("eta").textContent = state.seconds ? `${duration(state.seconds)} in all` : "";
   scheduleDraw();
