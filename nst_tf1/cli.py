@@ -339,18 +339,24 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
         settings = Settings(**vars(args))
         if print_model:
             return _print_model(settings)
-        from .errors import InputError, RunFailed
+        from .errors import InputError, Interrupted, RunFailed
         from .running import run
 
-        with _SignalStop() as stop:
-            printer = _Printer(stop, verbose)
-            try:
-                run(settings, printer, stop)
-            except Exception as exc:
-                printer.close(failed=not isinstance(exc, (InputError, RunFailed)))
-                raise
-            finally:
-                printer.close()
+        try:
+            with _SignalStop() as stop:
+                printer = _Printer(stop, verbose)
+                try:
+                    run(settings, printer, stop)
+                except Exception as exc:
+                    printer.close(failed=not isinstance(exc, (InputError, RunFailed)))
+                    raise
+                finally:
+                    printer.close()
+        except Interrupted as exc:
+            if not exc.message:  # the handler fired before run() began: it said nothing yet
+                name = signal.Signals(exc.signum or signal.SIGINT).name
+                exc.message = f"interrupted by {name} while starting; nothing done"
+            raise
         return EXIT_OK
 
     return guarded(work)
