@@ -7,9 +7,11 @@ field. A text that is not a number gets the command line's words for it too.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 
+from ..console import number
 from ..settings import COURSE, FAST, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
@@ -70,16 +72,12 @@ def defaults() -> dict:
 
 
 def _number(kind, text):
-    """The command line's reading of a number, with its words for a bad one."""
+    """The command line's reading of a number (:func:`nst_tf1.console.number`), with its
+    words for a bad one, as a ValueError."""
     try:
-        return kind(text)
-    except ValueError:
-        pass
-    try:
-        float(text)
-    except ValueError:
-        raise ValueError(f"not a number: {text!r}") from None
-    raise ValueError(f"not a whole number: {text!r}")
+        return number(kind)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _parse(name, kind, value):
