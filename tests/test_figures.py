@@ -159,20 +159,22 @@ def test_interrupted_run_keeps_its_record(vgg_file, image_pair, tmp_path, monkey
     monkeypatch.setattr(nst_tf1.images, "save_image", interrupted_at_second_save)
     out = tmp_path / "out"
     content, style = image_pair
-    with pytest.raises(KeyboardInterrupt):
-        main(
-            [
-                *run_args(content, style, vgg_file),
-                "--iterations",
-                "5",
-                "--save-every",
-                "2",
-                "--output-dir",
-                str(out),
-                "--seed",
-                "3",
-            ]
-        )
+    # A KeyboardInterrupt that reaches main() is one line and exit status 130 (issue 23,
+    # bug 14), not a traceback.
+    status = main(
+        [
+            *run_args(content, style, vgg_file),
+            "--iterations",
+            "5",
+            "--save-every",
+            "2",
+            "--output-dir",
+            str(out),
+            "--seed",
+            "3",
+        ]
+    )
+    assert status == 130
     record = _record(str(out))
     assert record["status"] == "interrupted"
     assert [s["iteration"] for s in record["saves"]] == [0]
