@@ -143,7 +143,8 @@ def test_single_run_into_the_pair_a_batch_is_on_is_refused(tmp_path, image_pair,
     out = tmp_path / "out"
     batch = start_run(
         *run_args_into(_two_contents(tmp_path), image_pair[1], vgg_file, out),
-        *("--iterations", 10000, "--save-every", 1),
+        # --verbose: a batch prints the cost lines this waits for only when asked (issue 24)
+        *("--iterations", 10000, "--save-every", 1, "--verbose"),
     )
     try:
         wait_for_line(batch, "Iteration 1 ")
