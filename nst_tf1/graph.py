@@ -43,12 +43,13 @@ from .costs import (
 )
 from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
-from .optimize import OPTIMIZERS, lean_kernels, model_lbfgs, model_nn
+from .optimize import lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
 from .vgg import build_vgg_model, initialize_vgg_weights
 
 if TYPE_CHECKING:
     from .optimize import Step
+    from .settings import CostTerms, OptimizerOptions
     from .vgg import VGGWeights
 
 __all__ = [
@@ -173,20 +174,18 @@ class TransferGraph:
     Args:
         weights: :class:`nst_tf1.vgg.VGGWeights` (or dict ``name -> (W, b)``).
         height, width: the generated image's size.
-        style_layers: (layer name, coefficient) pairs of the style cost.
-        content_layer: layer of the content cost.
-        pooling: ``"avg"`` (the course's) or ``"max"``.
-        alpha, beta: weights of J_content and J_style in J.
-        tv_weight: weight of the total variation cost; 0 adds no op.
-        learning_rate: Adam's.
-        optimizer: ``"adam"`` (Adam's ``train_step``) or ``"lbfgs"`` (dJ/dG for
-            :func:`nst_tf1.optimize.model_lbfgs`).
-        precision: one of :data:`PRECISIONS` (see :func:`session_config`).
+        terms: :class:`nst_tf1.settings.CostTerms`, what J is made of
+            (``Settings().cost_terms()`` is the course's J).
+        options: :class:`nst_tf1.settings.OptimizerOptions`; its ``optimizer`` (``"adam"``:
+            Adam's ``train_step`` at ``learning_rate``; ``"lbfgs"``: dJ/dG for
+            :func:`nst_tf1.optimize.model_lbfgs`) and ``precision`` (see
+            :func:`session_config`) shape the graph.
         logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
             evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
 
-    The VGG weights are held in Variables (``weights_as="variables"``), filled once when
-    the session opens, so that the graph and its executors carry no copy of them.
+    Both views are checked where they are made (:class:`nst_tf1.settings.Settings`). The VGG
+    weights are held in Variables (``weights_as="variables"``), filled once when the session
+    opens, so that the graph and its executors carry no copy of them.
 
     Attributes:
         graph, sess: the ``tf.Graph`` (finalised) and its ``tf.Session``.
@@ -197,7 +196,6 @@ class TransferGraph:
 
     Raises:
         PrecisionError: ``precision="bf16"`` on a machine that cannot run it.
-        ValueError: an unknown optimizer, precision or pooling.
     """
 
     def __init__(
@@ -205,30 +203,23 @@ class TransferGraph:
         weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
         height: int,
         width: int,
+        terms: CostTerms,
+        options: OptimizerOptions,
         *,
-        style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
-        content_layer: str = CONFIG.CONTENT_LAYER,
-        pooling: str = "avg",
-        alpha: float = CONFIG.ALPHA,
-        beta: float = CONFIG.BETA,
-        tv_weight: float = 0.0,
-        learning_rate: float = CONFIG.LEARNING_RATE,
-        optimizer: str = "adam",
-        precision: str = "fp32",
         logdir: str | None = None,
     ) -> None:
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-        config = session_config(precision)
-        self.optimizer = optimizer
+        config = session_config(options.precision)
+        self.terms, self.optimizer = terms, options.optimizer
         self.height, self.width = height, width
-        self.style_layers = [(name, coeff) for name, coeff in style_layers]
+        self.style_layers = list(terms.style_layers)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            model = build_vgg_model(weights, height, width, pooling=pooling, weights_as="variables")
+            model = build_vgg_model(
+                weights, height, width, pooling=terms.pooling, weights_as="variables"
+            )
             # Every image enters the network through one placeholder and an assign op named
             # after its role, as the course's three sess.run(model['input'].assign(...)).
             self._image = tf.placeholder(tf.float32, (1, height, width, 3), name="image")
@@ -237,16 +228,16 @@ class TransferGraph:
                 for role in ("content", "style", "generated")
             }
 
-            J_content = self._content_cost(tf, model[content_layer])
+            J_content = self._content_cost(tf, model[terms.content_layer])
             J_style = self._style_cost(tf, model)
             with tf.name_scope("total_cost"):
-                J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
-                if tv_weight:
-                    J = J + tv_weight * total_variation_cost(model["input"])
+                J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
+                if terms.tv_weight:
+                    J = J + terms.tv_weight * total_variation_cost(model["input"])
             self.train_step = self._gradient = None
-            if optimizer == "adam":
+            if self.optimizer == "adam":
                 with tf.name_scope("optimizer"):
-                    self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
+                    self.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
             else:
                 with tf.name_scope("lbfgs"), lean_kernels(self.graph):
                     (self._gradient,) = tf.gradients(J, model["input"])

@@ -32,11 +32,13 @@ __all__ = [
     "DEFAULT_STYLE",
     "INIT_MODES",
     "COURSE",
+    "CostTerms",
     "FAST",
     "MAX_ITERATIONS",
     "MAX_SIDE",
     "MAX_MULTIRES",
     "MAX_SEED",
+    "OptimizerOptions",
     "Settings",
     "SettingsError",
     "parse_style_layers",
@@ -124,6 +126,59 @@ def parse_style_layers(text: str) -> list[tuple[str, float]]:
     if len(set(names)) != len(names):
         raise SettingsError(f"--style-layers: a layer is named twice in {text!r}")
     return layers
+
+
+@dataclasses.dataclass(frozen=True)
+class CostTerms:
+    """What J is made of, as :class:`nst_tf1.graph.TransferGraph` builds it: the fields of
+    :class:`Settings` of the same names, checked there (built by :meth:`Settings.cost_terms`).
+
+    Attributes:
+        style_layers: (layer name, coefficient) pairs of J_style.
+        content_layer: layer of J_content.
+        pooling: ``"avg"`` (the course's) or ``"max"``.
+        alpha, beta: weights of J_content and J_style in J.
+        tv_weight: weight of the total variation cost (0: no such term).
+    """
+
+    style_layers: tuple[tuple[str, float], ...]
+    content_layer: str
+    pooling: str
+    alpha: float
+    beta: float
+    tv_weight: float
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerOptions:
+    """How J is minimised: the fields of :class:`Settings` of the same names, checked there
+    (built by :meth:`Settings.optimizer_options`).
+
+    Attributes:
+        optimizer: ``"adam"`` (the course's) or ``"lbfgs"``.
+        learning_rate: Adam's.
+        precision: the session's arithmetic, see :func:`nst_tf1.graph.session_config`.
+        iterations: Adam updates (L-BFGS evaluations) at the output size.
+        coarse_iterations: those of each coarser scale (``None``: as ``iterations``).
+        save_every: the image is kept every this many iterations.
+        stop_balance: L-BFGS's stop rule at the output size (``None``: off).
+    """
+
+    optimizer: str
+    learning_rate: float
+    precision: str
+    iterations: int
+    coarse_iterations: int | None
+    save_every: int
+    stop_balance: float | None
+
+
+def _view(cls, settings):
+    """``cls`` (a frozen view) filled from the fields of ``settings`` of the same names."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)}
+    if "style_layers" in values:
+        values["style_layers"] = tuple(values["style_layers"])
+    return cls(**values)
 
 
 def _flag(name: str) -> str:
@@ -486,6 +541,14 @@ class Settings:
             or self.max_size
             or self.multires > 1
         )
+
+    def cost_terms(self) -> CostTerms:
+        """The cost terms of these settings, for :class:`nst_tf1.graph.TransferGraph`."""
+        return _view(CostTerms, self)
+
+    def optimizer_options(self) -> OptimizerOptions:
+        """The optimiser's options of these settings."""
+        return _view(OptimizerOptions, self)
 
     def batch(self) -> bool:
         """Whether the content or a style is a directory (one run per image in it)."""

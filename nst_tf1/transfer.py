@@ -2,16 +2,16 @@
 
 :func:`style_transfer` is the course's ``model_nn`` flow, step by step:
 
-1. build VGG-19 around the input Variable (:class:`nst_tf1.graph.TransferGraph`);
+1. build VGG-19 around the input Variable, J and the optimiser
+   (:class:`nst_tf1.graph.TransferGraph`);
 2. assign the content image C and evaluate ``a_C`` at the content layer (J_content);
 3. assign the style image S and evaluate every style layer's Gram target (J_style);
-4. J = alpha J_content + beta J_style and Adam's ``train_step`` are already in the graph;
-5. assign the noisy generated image G (running the assign op is what puts G into the
-   Variable);
-6. run ``train_step`` repeatedly (:func:`nst_tf1.optimize.model_nn`), reporting the costs.
+4. make the noisy initial image G;
+5. assign the targets and G (running the assign op is what puts G into the Variable), and
+   run ``train_step`` repeatedly (:func:`nst_tf1.optimize.model_nn`), reporting the costs.
 
-It is :class:`Runner` with the course's settings: there is one graph builder and one loop.
-:class:`Runner` adds what the course does not have, on the same graph:
+There is one graph builder and one loop: :class:`Runner`, which every other run uses, builds
+the same :class:`~nst_tf1.graph.TransferGraph` and adds what the course does not have:
 
 * several styles: each style image's Grams are evaluated while it is the input and blended
   with normalised weights, G_T^[l] = sum_k w_k G(a_Sk)^[l], sum_k w_k = 1. For weights that
@@ -160,19 +160,7 @@ class Runner:
             self._graphs.popitem(last=False)[1].close()
         s = self.settings
         graph = TransferGraph(
-            self.weights,
-            height,
-            width,
-            style_layers=s.style_layers,
-            content_layer=s.content_layer,
-            pooling=s.pooling,
-            alpha=s.alpha,
-            beta=s.beta,
-            tv_weight=s.tv_weight,
-            learning_rate=s.learning_rate,
-            optimizer=s.optimizer,
-            precision=s.precision,
-            logdir=self.logdir,
+            self.weights, height, width, s.cost_terms(), s.optimizer_options(), logdir=self.logdir
         )
         self.graphs_built += 1
         self._graphs[key] = graph
@@ -384,12 +372,12 @@ def style_transfer(
             f"content image {np.shape(content_image)} and style image {np.shape(style_image)} "
             "differ in size; resize both to the same height and width"
         )
-    height, width = np.shape(content_image)[:2]
     if num_iterations < 0 or save_every < 0:
         raise ValueError(
             f"num_iterations ({num_iterations}) and save_every ({save_every}) must be >= 0"
         )
-    # A SettingsError (a ValueError) names the command line's flag of a bad value.
+    height, width = np.shape(content_image)[:2]
+    # Every value is checked here, once; a SettingsError (a ValueError) names its flag.
     settings = Settings(
         height=height,
         width=width,
@@ -404,13 +392,20 @@ def style_transfer(
         precision=precision,
     )
     weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
-    with Runner(weights, settings, graphs_needed=1, logdir=logdir) as runner:
-        del weights  # the session holds the only copy once the graph is built
-        for progress in runner.run(
-            content_image,
-            [style_image],
-            should_stop=should_stop,
-            iterations=num_iterations,
-            save_every=save_every,
-        ):
-            yield progress.step
+    # 1. The model: VGG-19 around the input Variable, J = alpha J_content + beta J_style
+    #    and the optimiser (Adam's train_step, or dJ/dG for L-BFGS), in one graph.
+    graph = TransferGraph(
+        weights, height, width, settings.cost_terms(), settings.optimizer_options(), logdir=logdir
+    )
+    del weights  # the session holds the only copy from here on
+    with graph:
+        # 2. Assign the content image C and evaluate a_C, the content layer's activation.
+        content = reshape_and_normalize_image(np.asarray(content_image, dtype=np.float32))
+        a_C = graph.content_target(content)
+        # 3. Assign the style image S and evaluate each style layer's Gram matrix G(a_S).
+        style = reshape_and_normalize_image(np.asarray(style_image, dtype=np.float32))
+        grams = graph.style_grams(style)
+        # 4. The initial image G: the content with noise.
+        generated = generate_noise_image(content, noise_ratio, seed=seed)
+        # 5. Assign the targets and G, then the loop: model_nn (or model_lbfgs).
+        yield from graph.run(a_C, grams, generated, num_iterations, save_every, should_stop)
