@@ -345,19 +345,13 @@ def layer_activations(
     Returns:
         np.ndarray: (h, w, n_C) float32 activations.
     """
-    import tensorflow.compat.v1 as tf
-
     from .images import reshape_and_normalize_image
-    from .vgg import build_vgg_model, read_vgg_weights
+    from .vgg import evaluate_on_image, read_vgg_weights
 
-    tf.disable_v2_behavior()
     if not hasattr(weights, "layers"):
         weights = read_vgg_weights(weights)
-    height, width = np.shape(image)[:2]
-    with tf.Graph().as_default(), tf.Session() as sess:
-        model = build_vgg_model(weights, height, width)
-        sess.run(model["input"].assign(reshape_and_normalize_image(image)))
-        return sess.run(model[layer])[0]
+    image = reshape_and_normalize_image(np.asarray(image))
+    return evaluate_on_image(weights, image, lambda model: model[layer])[0]
 
 
 def activation_grid(

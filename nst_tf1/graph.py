@@ -45,7 +45,7 @@ from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
 from .optimize import lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
-from .vgg import build_vgg_model, initialize_vgg_weights
+from .vgg import activation_shapes, build_vgg_model, evaluate_on_image, initialize_vgg_weights
 
 if TYPE_CHECKING:
     from .optimize import Step
@@ -58,6 +58,7 @@ __all__ = [
     "resolve_precision",
     "TransferGraph",
     "bf16_unsupported_reason",
+    "check_precision",
     "import_tensorflow",
     "session_config",
     "style_grams_in_own_graph",
@@ -118,6 +119,23 @@ def resolve_precision(precision: str) -> tuple[str, str]:
     return "fp32", reason.split(";")[0]
 
 
+def check_precision(precision: str, check_tensorflow: bool = True) -> None:
+    """Refuse ``precision="bf16"`` where it cannot run (the one place that refuses it).
+
+    Args:
+        precision: one of :data:`PRECISIONS`; only ``"bf16"`` is checked.
+        check_tensorflow: as in :func:`bf16_unsupported_reason` (``False``: the CPU only).
+
+    Raises:
+        PrecisionError: with :func:`bf16_unsupported_reason`'s reason.
+    """
+    if precision != "bf16":
+        return
+    reason = bf16_unsupported_reason(check_tensorflow)
+    if reason:
+        raise PrecisionError(f"--precision bf16 is not available: {reason}")
+
+
 def session_config(precision: str = "fp32") -> Any:
     """The session's ConfigProto for a precision.
 
@@ -143,10 +161,8 @@ def session_config(precision: str = "fp32") -> Any:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     precision = resolve_precision(precision)[0]
     config = tf.ConfigProto()
+    check_precision(precision)
     if precision == "bf16":
-        reason = bf16_unsupported_reason()
-        if reason:
-            raise PrecisionError(f"--precision bf16 is not available: {reason}")
         config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
             rewriter_config_pb2.RewriterConfig.ON
         )
@@ -166,6 +182,14 @@ def import_tensorflow() -> Any:
 
     tf.disable_v2_behavior()
     return tf
+
+
+def _held_target(tf, shape, name):
+    """A target held in a non-trainable Variable ``name``, set by feeding ``name_value`` to
+    the returned assign op: (Variable, placeholder, assign op)."""
+    variable = tf.Variable(np.zeros(shape, np.float32), trainable=False, name=name)
+    value = tf.placeholder(tf.float32, variable.shape, name=f"{name}_value")
+    return variable, value, variable.assign(value)
 
 
 class TransferGraph:
@@ -257,11 +281,7 @@ class TransferGraph:
         """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``."""
         with tf.name_scope("content_cost"):
             self._content_out = out
-            a_C = tf.Variable(
-                np.zeros(out.shape.as_list(), np.float32), trainable=False, name="a_C"
-            )
-            self._a_C_value = tf.placeholder(tf.float32, a_C.shape, name="a_C_value")
-            self._assign_a_C = a_C.assign(self._a_C_value)
+            a_C, self._a_C_value, self._assign_a_C = _held_target(tf, out.shape.as_list(), "a_C")
             return compute_content_cost(a_C, out)
 
     def _style_cost(self, tf, model):
@@ -275,11 +295,10 @@ class TransferGraph:
                 with tf.name_scope(name):
                     _, n_H, n_W, n_C = model[name].shape.as_list()
                     G_G = activation_gram(model[name])
-                    G_S = tf.Variable(np.zeros((n_C, n_C), np.float32), trainable=False, name="G_S")
-                    value = tf.placeholder(tf.float32, (n_C, n_C), name="G_S_value")
+                    G_S, value, assign = _held_target(tf, (n_C, n_C), "G_S")
                     self._grams.append(G_G)
                     self._gram_values.append(value)
-                    self._assign_grams.append(G_S.assign(value))
+                    self._assign_grams.append(assign)
                     self.layer_pixels.append(n_H * n_W)
                     self.layer_costs[name] = compute_gram_style_cost(G_S, model[name], G_G)
                     J_style += coeff * self.layer_costs[name]
@@ -394,13 +413,9 @@ def style_grams_in_own_graph(
     Returns:
         (grams, pixels): the (n_C, n_C) arrays and the n_H * n_W of each layer.
     """
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_v2_behavior()
-    _, height, width, _ = np.shape(style)
-    with tf.Graph().as_default(), tf.Session() as sess:
-        model = build_vgg_model(weights, height, width, pooling=pooling)
-        grams = [activation_gram(model[name]) for name, _ in style_layers]
-        sess.run(model["input"].assign(style))
-        pixels = [model[name].shape[1] * model[name].shape[2] for name, _ in style_layers]
-        return sess.run(grams), [int(p) for p in pixels]
+    names = [name for name, _ in style_layers]
+    shapes = activation_shapes(*np.shape(style)[1:3], getattr(weights, "layers", weights))
+    grams = evaluate_on_image(
+        weights, style, lambda model: [activation_gram(model[n]) for n in names], pooling
+    )
+    return grams, [shapes[n][1] * shapes[n][2] for n in names]

@@ -22,7 +22,7 @@ from typing import Any
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, ENV_HOME, ENV_MODEL, default_model_path
-from .errors import InputError
+from .errors import InputError, is_whole_number
 from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
@@ -41,6 +41,7 @@ __all__ = [
     "OptimizerOptions",
     "Settings",
     "SettingsError",
+    "check_style_weights",
     "parse_style_layers",
 ]
 
@@ -95,6 +96,33 @@ MAX_SEED = 2**32 - 1
 
 class SettingsError(InputError):
     """A setting has a value no run can use; the message names the flag."""
+
+
+def check_style_weights(weights: list[float], count: int | None = None) -> list[float]:
+    """Check style weights (the one place that does) and normalise them to sum 1.
+
+    Args:
+        weights: one weight per style image.
+        count: the number of style images, when known (``None``: only the values are checked).
+
+    Returns:
+        list[float]: ``weights`` divided by their sum (as given while the sum is unchecked).
+
+    Raises:
+        SettingsError: a weight that is not a finite number >= 0, another count than
+            ``count``, or weights that are all 0.
+    """
+    if not all(0 <= w < math.inf for w in weights):
+        shown = " ".join(map(str, weights))
+        raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
+    if count is None:
+        return list(weights)
+    if len(weights) != count:
+        raise SettingsError(f"--style-weights has {len(weights)} weights for {count} style images")
+    if sum(weights) <= 0:
+        raise SettingsError("--style-weights must not all be 0")
+    total = float(sum(weights))
+    return [w / total for w in weights]
 
 
 def parse_style_layers(text: str) -> list[tuple[str, float]]:
@@ -443,7 +471,7 @@ class Settings:
         self._whole("seed", 0, MAX_SEED)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < MIN_IMAGE_SIDE):
+            if value is not None and (not is_whole_number(value) or value < MIN_IMAGE_SIDE):
                 self._fail(
                     name,
                     f"must be at least {MIN_IMAGE_SIDE} pixels (the network's five 2x2 poolings)",
@@ -465,10 +493,8 @@ class Settings:
             self._fail("stop_balance", "must be a finite number > 0")
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
-        if self.style_weights is not None and not all(
-            0 <= w < math.inf for w in self.style_weights
-        ):
-            self._fail("style_weights", "must be finite numbers >= 0")
+        if self.style_weights is not None:
+            check_style_weights(self.style_weights)
         for name, choices in (
             ("optimizer", OPTIMIZERS),
             ("precision", PRECISIONS),
@@ -513,7 +539,7 @@ class Settings:
 
     def _whole(self, name, minimum, maximum):
         value = getattr(self, name)
-        if value is not None and (not _is_int(value) or value < minimum):
+        if value is not None and (not is_whole_number(value) or value < minimum):
             word = "of at least 1" if minimum == 1 else ">= 0"
             self._fail(name, f"must be a whole number {word}")
         if value is not None and value > maximum:
@@ -559,7 +585,3 @@ class Settings:
         data = dataclasses.asdict(self)
         data["style_layers"] = [list(pair) for pair in self.style_layers]
         return data
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -46,7 +46,7 @@ from .config import CONFIG
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
-from .settings import Settings
+from .settings import Settings, check_style_weights
 from .vgg import read_vgg_weights
 
 if TYPE_CHECKING:
@@ -83,12 +83,7 @@ def _at_size(source, height, width):
 def _normalised_weights(style_weights, count):
     if style_weights is None:
         return [1.0 / count] * count
-    if len(style_weights) != count:
-        raise ValueError(f"{len(style_weights)} style weights for {count} style images")
-    if any(not 0 <= w < float("inf") for w in style_weights) or sum(style_weights) <= 0:
-        raise ValueError("style weights must be >= 0 with a positive sum")
-    total = float(sum(style_weights))
-    return [w / total for w in style_weights]
+    return check_style_weights(style_weights, count)
 
 
 class Runner:

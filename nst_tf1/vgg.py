@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "build_vgg_model",
     "initialize_vgg_weights",
     "load_vgg_model",
+    "evaluate_on_image",
     "describe_model",
 ]
 
@@ -556,6 +558,38 @@ def initialize_vgg_weights(
         [op for op, _, _, _ in entries],
         {feed: layers[key][index] for _, feed, key, index in entries},
     )
+
+
+def evaluate_on_image(
+    weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+    image: np.ndarray,
+    fetch: Callable[[dict[str, Any]], Any],
+    pooling: str = "avg",
+) -> Any:
+    """Evaluate VGG-19 once on one image, in a graph and session of their own.
+
+    The course's pattern: build the model at the image's size, run
+    ``model['input'].assign(image)``, then ``sess.run`` what is asked for.
+
+    Args:
+        weights: :class:`VGGWeights` (or dict ``name -> (W, b)``).
+        image: (1, n_H, n_W, 3) normalised image
+            (:func:`nst_tf1.images.reshape_and_normalize_image`).
+        fetch: model dict -> the tensors to evaluate (built in the new graph).
+        pooling: as in :func:`build_vgg_model`.
+
+    Returns:
+        ``sess.run(fetch(model))``.
+    """
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    _, height, width, _ = np.shape(image)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, height, width, pooling=pooling)
+        tensors = fetch(model)
+        sess.run(model["input"].assign(image))
+        return sess.run(tensors)
 
 
 def load_vgg_model(

@@ -228,7 +228,7 @@ def _opener(read_timeout):
     return urllib.request.build_opener(HTTPHandler(), HTTPSHandler())
 
 
-def _describe(exc):
+def _network_error_text(exc):
     """A short text for a network exception, e.g. ``timed out`` or ``connection refused``."""
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         if not isinstance(exc.reason, BaseException):
@@ -338,8 +338,10 @@ class _Download:
             raise DownloadError(f"download of {self.url} failed: {message}") from exc
         except Exception as exc:  # urllib raises URLError, OSError and http.client errors
             if _is_transient(exc):
-                raise _Transient(_describe(exc)) from exc
-            raise DownloadError(f"download of {self.url} failed: {_describe(exc)}") from exc
+                raise _Transient(_network_error_text(exc)) from exc
+            raise DownloadError(
+                f"download of {self.url} failed: {_network_error_text(exc)}"
+            ) from exc
 
         with response:
             length = response.headers.get("Content-Length")
@@ -364,7 +366,7 @@ class _Download:
                 try:
                     block = response.read(self.chunk_size)
                 except Exception as exc:  # timeout, reset, IncompleteRead
-                    raise _Transient(_describe(exc)) from exc
+                    raise _Transient(_network_error_text(exc)) from exc
                 if not block:
                     break
                 self._write(lambda b=block: self.file.write(b))
