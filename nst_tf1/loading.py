@@ -16,16 +16,9 @@ from .config import cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
 from .graph import import_tensorflow
+from .model_file import format_mib, manual_model_hint, missing_model_message
 from .settings import Settings
-from .weights import (
-    DownloadError,
-    fetch_vgg_model,
-    file_digests,
-    format_mib,
-    manual_model_hint,
-    missing_model_message,
-    part_path,
-)
+from .weights import DownloadError, fetch_vgg_model, file_digests, part_path
 
 __all__ = ["Model", "load_model", "ensure_model", "choose"]
 

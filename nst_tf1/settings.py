@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from .colors import PRESERVE_COLORS
-from .config import CONFIG, ENV_HOME, ENV_MODEL, default_model_path
+from .config import CONFIG, default_model_path
 from .errors import InputError, is_whole_number
 from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
@@ -213,231 +213,54 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _option(default=None, help="", *, factory=None, beyond=False, item=str, **argparse_options):
-    """A :class:`Settings` field: its default, and what the command line shows for it.
-
-    ``help`` is the flag's help text (argparse fills in ``%(default)s``); ``beyond`` puts
-    the flag in the "beyond the course" group; ``item`` is the type of each value of a
-    list; ``argparse_options`` (``choices``, ``metavar``, ``nargs``) are passed to
-    ``add_argument`` as they are.
-    """
-    metadata = {"help": help, "beyond": beyond, "item": item, "argparse": argparse_options}
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _modes(name, course=None):
-    """'(default: the course's value) (with --fast: --fast's)' for a flag's help."""
-    return f"(default: {course or COURSE[name]}) (with --fast: {FAST[name]})"
-
-
-_STYLE_LAYERS_TEXT = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
-
-
 @dataclasses.dataclass
 class Settings:
     """One run of the main job: images, model, output, the course's settings and the options
     beyond them, one field per command-line option (``--tv-weight`` is ``tv_weight``).
 
-    The defaults are the course's (``CONFIG``); each field's help text is the one ``--help``
-    shows. ``height``/``width`` left at ``None`` are filled in when the settings are built:
-    300 x 400, or one side only with ``keep_aspect`` (the other follows the content image);
-    with ``max_size`` both stay ``None`` (both follow the content image).
+    The defaults are the course's (``CONFIG``); each field's help text, the one ``--help``
+    shows, is in :data:`nst_tf1.flags.FLAGS`. ``height``/``width`` left at ``None`` are
+    filled in when the settings are built: 300 x 400, or one side only with ``keep_aspect``
+    (the other follows the content image); with ``max_size`` both stay ``None`` (both follow
+    the content image).
     ``seed`` ``None`` means a fresh seed, drawn by the run and recorded in run.json.
 
     Raises:
         SettingsError: a value no run can use (the message names the flag).
     """
 
-    content: str = _option(
-        DEFAULT_CONTENT,
-        "content image C, or a directory: one run per image in it (default: "
-        "%(default)s, a generated demo scene shipped with the package)",
-    )
-    style: list = _option(
-        help="style image S; several images are blended (see --style-weights), given after "
-        "one --style or as repeated --style flags (--style A --style B is --style A B); a "
-        f"directory gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo "
-        "painting shipped with the package)",
-        factory=lambda: [DEFAULT_STYLE],
-        nargs="+",
-        action="extend",
-        metavar="S",
-    )
-    model: str = _option(
-        help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
-        f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
-        f"here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows it)",
-        factory=default_model_path,
-    )
-    no_download: bool = _option(
-        False, "stop with a message instead of downloading a missing --model"
-    )
-    output_dir: str = _option(
-        CONFIG.OUTPUT_DIR, "where <i>.png and generated_image.jpg go (default: %(default)s)"
-    )
-    overwrite: bool = _option(
-        False,
-        "replace an existing generated_image.jpg even if it comes from another "
-        "content/style pair, and rerun batch pairs whose result exists (default: refuse / "
-        "skip)",
-    )
-    fast: bool = _option(
-        False,
-        "a result of the course's quality as fast as this machine allows: "
-        f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
-        f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
-        f"{FAST['coarse_iterations']} --iterations {FAST['iterations']} --stop-balance "
-        f"{FAST['stop_balance']:g}; any of these options given explicitly wins over --fast's "
-        "choice (default: off, the course's run)",
-    )
-    iterations: int | None = _option(
-        None,
-        "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
-        f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"),
-    )
-    optimizer: str | None = _option(
-        None,
-        "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
-        + _modes("optimizer"),
-        choices=OPTIMIZERS,
-    )
-    precision: str | None = _option(
-        None,
-        "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 mixed-precision "
-        "rewrite, on CPUs with avx512_bf16 or amx_bf16; auto: bf16 where the CPU has it, else "
-        "fp32 " + _modes("precision"),
-        choices=PRECISIONS,
-    )
-    save_every: int = _option(
-        CONFIG.SAVE_EVERY,
-        "print the costs and save <i>.png every N iterations, "
-        f"1..{MAX_ITERATIONS} (default: %(default)s)",
-    )
-    height: int | None = _option(
-        None,
-        f"height both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_HEIGHT})",
-    )
-    width: int | None = _option(
-        None,
-        f"width both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_WIDTH})",
-    )
-    keep_aspect: bool = _option(
-        False,
-        "derive the side not given (--width, or --height when only --width is given) "
-        f"from the content image's aspect ratio; with neither, the height is "
-        f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size",
-    )
-    alpha: float = _option(CONFIG.ALPHA, "weight of the content cost in J (default: %(default)s)")
-    beta: float = _option(CONFIG.BETA, "weight of the style cost in J (default: %(default)s)")
-    learning_rate: float = _option(
-        CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)"
-    )
-    noise_ratio: float = _option(
-        CONFIG.NOISE_RATIO,
-        "weight of the uniform(-20, 20) noise in the initial image, 0..1 (default: %(default)s)",
-    )
-    seed: int | None = _option(
-        None,
-        f"seed of the initial noise, 0..{MAX_SEED}; the same seed gives the same images "
-        "(default: %(default)s: a fresh one, recorded in run.json)",
-    )
-    logdir: str | None = _option(
-        None,
-        "write the graph and every iteration's costs there for TensorBoard (tensorboard "
-        "--logdir DIR); the course's run only (default: %(default)s, none)",
-    )
-    style_weights: list | None = _option(
-        None,
-        "one weight per --style image, in the same order (repeated --style-weights "
-        "flags add up like --style's); the Gram targets are blended with the weights "
-        "normalised to sum 1 (default: equal weights)",
-        beyond=True,
-        item=float,
-        nargs="+",
-        action="extend",
-        metavar="W",
-    )
-    preserve_colors: str | None = _option(
-        None,
-        "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
-        "back the content's chrominance; 'histogram' gives the style the content's colour "
-        "mean and covariance first (default: off)",
-        beyond=True,
-        choices=PRESERVE_COLORS,
-    )
-    tv_weight: float = _option(
-        0.0,
-        "weight of the total variation cost against high-frequency noise (default: "
-        "%(default)s, the course has none)",
-        beyond=True,
-    )
-    init: str | None = _option(
-        None,
-        "initial image: the course's noisy content (see --noise-ratio), the content, the "
-        "(first) style, or an image file " + _modes("init"),
-        beyond=True,
-        metavar="noise|content|style|PATH",
-    )
-    style_scale: float = _option(
-        1.0,
-        "resize the style image to this times the generated image's size before taking "
-        "its Gram targets (default: %(default)s)",
-        beyond=True,
-    )
-    pooling: str = _option(
-        POOLING_MODES[0],
-        "pooling between VGG blocks; avg is the course's, max VGG's own (default: %(default)s)",
-        beyond=True,
-        choices=POOLING_MODES,
-    )
-    content_layer: str = _option(
-        CONFIG.CONTENT_LAYER,
-        "layer of the content cost, one of conv1_1..conv5_4 (default: %(default)s)",
-        beyond=True,
-    )
-    style_layers: list = _option(
-        help=f"style layers and their coefficients; a layer without :W gets 1/(number of "
-        f"layers) (default: {_STYLE_LAYERS_TEXT})",
-        factory=lambda: list(CONFIG.STYLE_LAYERS),
-        beyond=True,
-        metavar="NAME[:W],...",
-    )
-    max_size: int | None = _option(
-        None,
-        f"longer side of the output, {MIN_IMAGE_SIDE}..{MAX_SIDE}; the other follows "
-        "the content image's aspect ratio (cannot be given with --height/--width; default: "
-        "off)",
-        beyond=True,
-        metavar="N",
-    )
-    multires: int | None = _option(
-        None,
-        "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
-        f"result as the next scale's initial image; 1..{MAX_MULTIRES}, and the coarsest scale "
-        f"must keep {MIN_IMAGE_SIDE} pixels a side " + _modes("multires"),
-        beyond=True,
-        metavar="K",
-    )
-    coarse_iterations: int | None = _option(
-        None,
-        "with --multires, the iterations (evaluations) of each scale below the output "
-        f"size, 1..{MAX_ITERATIONS} " + _modes("coarse_iterations", "as --iterations"),
-        beyond=True,
-        metavar="N",
-    )
-    stop_balance: float | None = _option(
-        None,
-        "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
-        "times alpha J_content (after at least 6 evaluations): near the balance the course's "
-        "Adam-200 run ends at, instead of lowering the style cost until the content dissolves "
-        + _modes("stop_balance", "off"),
-        beyond=True,
-        metavar="R",
-    )
+    content: str = DEFAULT_CONTENT
+    style: list = dataclasses.field(default_factory=lambda: [DEFAULT_STYLE])
+    model: str = dataclasses.field(default_factory=default_model_path)
+    no_download: bool = False
+    output_dir: str = CONFIG.OUTPUT_DIR
+    overwrite: bool = False
+    fast: bool = False
+    iterations: int | None = None
+    optimizer: str | None = None
+    precision: str | None = None
+    save_every: int = CONFIG.SAVE_EVERY
+    height: int | None = None
+    width: int | None = None
+    keep_aspect: bool = False
+    alpha: float = CONFIG.ALPHA
+    beta: float = CONFIG.BETA
+    learning_rate: float = CONFIG.LEARNING_RATE
+    noise_ratio: float = CONFIG.NOISE_RATIO
+    seed: int | None = None
+    logdir: str | None = None
+    style_weights: list | None = None
+    preserve_colors: str | None = None
+    tv_weight: float = 0.0
+    init: str | None = None
+    style_scale: float = 1.0
+    pooling: str = POOLING_MODES[0]
+    content_layer: str = CONFIG.CONTENT_LAYER
+    style_layers: list = dataclasses.field(default_factory=lambda: list(CONFIG.STYLE_LAYERS))
+    max_size: int | None = None
+    multires: int | None = None
+    coarse_iterations: int | None = None
+    stop_balance: float | None = None
 
     def __post_init__(self) -> None:
         if self.style is None:  # the command line's repeatable --style, not given
@@ -510,6 +333,10 @@ class Settings:
             raise SettingsError(f"--content-layer: {exc}") from None
         if not self.style:
             raise SettingsError("--style: no style image given")
+        self._check_size_options()
+
+    def _check_size_options(self):
+        """The options that derive the size from the content image, against each other."""
         if self.keep_aspect and self.max_size:
             raise SettingsError(
                 "--keep-aspect and --max-size both derive the size from the "

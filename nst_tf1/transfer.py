@@ -250,15 +250,7 @@ class Runner:
             c = _at_size(content, h, w)
             hs, ws = style_size(h, w, s.style_scale)
             graph = self.graph(h, w)
-            targets = None
-            for style, weight in zip(styles, weights):
-                c_net, s_net = self._prepare(c, _at_size(style, hs, ws))
-                grams = self._style_grams(graph, reshape_and_normalize_image(s_net))
-                if targets is None:
-                    targets = [np.float64(weight) * g for g in grams]
-                else:
-                    targets = [t + np.float64(weight) * g for t, g in zip(targets, grams)]
-            targets = [t.astype(np.float32) for t in targets]
+            c_net, targets = self._blended_targets(graph, c, styles, weights, (hs, ws))
             content_input = reshape_and_normalize_image(c_net)
             a_C = graph.content_target(content_input)
             if previous is not None:
@@ -285,6 +277,19 @@ class Runner:
                 yield Progress(k, len(sizes), h, w, budget, step)
             if should_stop is not None and should_stop():
                 return
+
+    def _blended_targets(self, graph, content, styles, weights, style_size):
+        """(the content as the network sees it, G_T^[l] = sum_k w_k G(a_Sk)^[l] of each style
+        layer), each style at ``style_size`` after colour preservation."""
+        targets = None
+        for style, weight in zip(styles, weights):
+            c_net, s_net = self._prepare(content, _at_size(style, *style_size))
+            grams = self._style_grams(graph, reshape_and_normalize_image(s_net))
+            if targets is None:
+                targets = [np.float64(weight) * g for g in grams]
+            else:
+                targets = [t + np.float64(weight) * g for t, g in zip(targets, grams)]
+        return c_net, [t.astype(np.float32) for t in targets]
 
     def _balanced(self, step):
         """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times
@@ -372,8 +377,7 @@ def style_transfer(
             f"num_iterations ({num_iterations}) and save_every ({save_every}) must be >= 0"
         )
     height, width = np.shape(content_image)[:2]
-    # Every value is checked here, once; a SettingsError (a ValueError) names its flag.
-    settings = Settings(
+    settings = Settings(  # checks every value; a SettingsError (a ValueError) names its flag
         height=height,
         width=width,
         noise_ratio=noise_ratio,
