@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings_arguments(p):
     """One flag per :class:`~nst_tf1.settings.Settings` field, with the field's default and
-    help text; the values are checked when the ``Settings`` is built."""
+    its help text from :data:`nst_tf1.flags.FLAGS`; the values are checked when the
+    ``Settings`` is built."""
     import dataclasses
 
     from .flags import FLAGS
