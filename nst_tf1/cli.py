@@ -14,7 +14,8 @@ content/style pair, an output folder or download destination in use by another p
 
 Subcommands (``nst-tf1 SUBCOMMAND --help`` for each): ``run`` (the default, here),
 ``figure``, ``activations``, ``fetch-model``, ``where``, ``make-vgg``, ``make-demo``
-(:mod:`nst_tf1.commands`); the parts they share are :mod:`nst_tf1.console`'s.
+(:mod:`nst_tf1.commands`), ``serve`` (:mod:`nst_tf1.serve`); the parts they share are
+:mod:`nst_tf1.console`'s.
 """
 
 from __future__ import annotations
@@ -329,7 +330,15 @@ SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "where": commands.where_main,
     "make-vgg": commands.make_vgg_main,
     "make-demo": commands.make_demo_main,
+    "serve": lambda argv: _serve_main(argv),
 }
+
+
+def _serve_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 serve``: the local web page (nst_tf1.serve)."""
+    from .serve import serve_main
+
+    return serve_main(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,191 @@
+"""The page's runs: one at a time, each in a worker process, its history kept for the page.
+
+:class:`Jobs` starts a run (:mod:`nst_tf1.serve.worker` in a process of its own), keeps every
+event the run sends (so a page opened in the middle of a run replays it) and the latest
+preview image, stops it on request, and notices a worker that died without a word (killed,
+out of memory) as a failed run. A second Start while a run goes on is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import multiprocessing
+import os
+import threading
+import time
+
+__all__ = ["Busy", "Job", "Jobs", "new_run_folder"]
+
+#: What a worker that died without reporting its end is said to have done.
+_DIED = "the run's process ended unexpectedly ({how}); the server is still running"
+
+
+class Busy(Exception):
+    """A run is already going on."""
+
+
+def new_run_folder(output_dir: str) -> str:
+    """The path of a new folder for one run under ``output_dir``: ``run-YYYYMMDD-HHMMSS``
+    (UTC), with ``-2``, ``-3`` ... when that exists. The run creates it, as a command-line
+    run creates its output folder (nothing is written before the first save)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("run-%Y%m%d-%H%M%S")
+    for number in range(1, 1000):
+        name = stamp if number == 1 else f"{stamp}-{number}"
+        path = os.path.join(output_dir, name)
+        if not os.path.lexists(path):
+            return path
+    raise OSError(f"cannot find a free run folder name in {output_dir}")
+
+
+def _remove_if_empty(folder: str) -> None:
+    """Remove a run's folder that holds nothing (a run that ended before its first save)."""
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+
+
+class Job:
+    """One run: its folder, settings, worker process, events and latest preview.
+
+    Attributes:
+        id: the folder's name.
+        events: every event the run reported, as dicts, each with a ``seq`` number.
+        preview: (seq, step, PNG bytes) of the latest preview, or ``None``.
+        status: "running", "finished", "stopped" or "failed".
+    """
+
+    def __init__(self, folder: str, fields: dict):
+        self.folder = folder
+        self.id = os.path.basename(folder)
+        self.fields = fields
+        self.events: list[dict] = []
+        self.preview: tuple[int, int, bytes] | None = None
+        self.status = "running"
+        self.started = time.time()
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.stop_requested = False
+        self._seq = 0
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        from . import worker
+
+        self.process = context.Process(
+            target=worker.main, args=(child, fields), name=f"nst-tf1 run {self.id}"
+        )
+        self.process.start()
+        child.close()
+        self._reader = threading.Thread(target=self._read, name=f"events {self.id}", daemon=True)
+        self._reader.start()
+
+    def _add(self, data: dict) -> None:
+        with self.lock:
+            self._seq += 1
+            self.events.append({"seq": self._seq, **data})
+            self.changed.notify_all()
+
+    def _read(self):
+        """Receive the worker's messages until it ends; then make sure the run has an end."""
+        ended = False
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message[0]
+            if kind == "event":
+                data = message[1]
+                if data["type"] in ("Finished", "Stopped", "Failed"):
+                    ended = True
+                    self.status = {
+                        "Finished": "finished",
+                        "Stopped": "stopped",
+                        "Failed": "failed",
+                    }[data["type"]]
+                self._add(data)
+            elif kind == "preview":
+                _, step, png = message
+                with self.lock:
+                    self._seq += 1
+                    self.preview = (self._seq, step, png)
+                    self.events.append({"seq": self._seq, "type": "Preview", "step": step})
+                    self.changed.notify_all()
+        self.process.join()
+        if not ended:
+            code = self.process.exitcode
+            how = f"exit status {code}"
+            if code is not None and code < 0:
+                how = f"killed by signal {-code}; out of memory?"
+            self.status = "failed"
+            self._add(
+                {"type": "Failed", "text": _DIED.format(how=how), "kept": None, "kind": "run"}
+            )
+        self._conn.close()
+        _remove_if_empty(self.folder)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def since(self, seq: int) -> list[dict]:
+        """The events after ``seq`` (event ``n`` has seq ``n``, counted from 1)."""
+        with self.lock:
+            return self.events[max(seq, 0) :]
+
+    def wait(self, seq: int, timeout: float) -> None:
+        """Wait until there is an event after ``seq`` (or ``timeout`` seconds pass)."""
+        with self.lock:
+            if not (self.events and self.events[-1]["seq"] > seq):
+                self.changed.wait(timeout)
+
+    def stop(self) -> None:
+        """Ask the run to stop (it keeps the current image); repeated requests do nothing."""
+        if self.stop_requested or not self.running:
+            return
+        self.stop_requested = True
+        try:
+            self._conn.send("stop")
+        except (OSError, EOFError, BrokenPipeError):
+            pass
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run's end; whether it ended."""
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
+
+    def summary(self) -> dict:
+        return {"id": self.id, "status": self.status, "started": self.started}
+
+
+class Jobs:
+    """One run at a time under ``output_dir``."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+        self.current: Job | None = None
+        self.lock = threading.Lock()
+
+    def start(self, fields: dict) -> Job:
+        """Start a run of the :class:`~nst_tf1.settings.Settings` ``fields`` in a new folder
+        (``output_dir`` is set here).
+
+        Raises:
+            Busy: a run is going on.
+        """
+        with self.lock:
+            if self.current is not None and self.current.running:
+                raise Busy(f"a run is going on ({self.current.id}): stop it or wait for it to end")
+            folder = new_run_folder(self.output_dir)
+            self.current = Job(folder, {**fields, "output_dir": folder})
+            return self.current
+
+    def shutdown(self, timeout: float = 120.0) -> Job | None:
+        """Stop the current run and wait for it to save; the job, if one was running."""
+        job = self.current
+        if job is None or not job.running:
+            return None
+        job.stop()
+        if not job.join(timeout):
+            job.process.kill()
+            job.join(10)
+        return job

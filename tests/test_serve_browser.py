@@ -1,0 +1,169 @@
+"""The page of ``nst-tf1 serve`` in a real browser: Playwright driving Debian's chromium.
+
+Skipped, with the reason, when chromium or Playwright is missing outside CI; in CI
+(``CI=true``) their absence fails. Screenshots of the page during and after the run are saved
+in the test's tmp folder (``pytest --basetemp DIR`` keeps them where you want them).
+"""
+
+import os
+import time
+
+import pytest
+from conftest import HEIGHT, WIDTH, write_image
+from serve_server import Server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _browser_or_skip():
+    """The Playwright module, or a skip (a failure in CI) saying what is missing."""
+    missing = None
+    try:
+        import playwright.sync_api as api
+    except ImportError:
+        api, missing = None, "the playwright package is not installed (pip install -e '.[test]')"
+    if missing is None and not os.path.exists(CHROMIUM):
+        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {missing}")
+        pytest.skip(missing)
+    return api
+
+
+@pytest.fixture(scope="module")
+def browser():
+    api = _browser_or_skip()
+    with api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(vgg_file, tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("serve-browser"), vgg_file)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url)
+    yield page
+    context.close()
+    assert errors == []
+
+
+def _images(folder):
+    from nst_tf1.demo import make_demo_content, make_demo_style
+
+    content = write_image(folder / "scene.png", make_demo_content(2 * HEIGHT, 2 * WIDTH))
+    style = write_image(folder / "painting.png", make_demo_style(2 * HEIGHT, 2 * WIDTH))
+    return content, style
+
+
+def test_upload_start_watch_stop_download(page, server, tmp_path):
+    from playwright.sync_api import expect
+
+    status = page.get_by_role("status")
+    content, style = _images(tmp_path)
+    page.get_by_label("Content image", exact=True).set_input_files(content)
+    expect(status).to_have_text("uploaded scene.png")
+    page.get_by_label("Style image", exact=True).set_input_files(style)
+    expect(status).to_have_text("uploaded painting.png")
+    assert "scene.png" in page.get_by_label("Content image to use").inner_text()
+    page.get_by_label("Height").fill(str(HEIGHT))
+    page.get_by_label("Width").fill(str(WIDTH))
+    page.get_by_label("Save every").fill("2")
+    page.get_by_label("Seed").fill("0")
+    iterations = page.get_by_label("Iterations")
+    iterations.fill("5000")
+    iterations.press("Enter")  # the keyboard starts it (the form's submit: Start)
+
+    expect(status).to_contain_text("running, iteration", timeout=120_000)
+    expect(page.get_by_role("button", name="Start")).to_be_disabled()
+    generated = page.get_by_alt_text("Generated image", exact=False).first
+    sources = []
+    deadline = time.monotonic() + 120
+    while len(set(sources)) < 3 and time.monotonic() < deadline:
+        image = page.locator("#generated")
+        if image.is_visible():
+            sources.append(image.get_attribute("src"))
+        time.sleep(0.2)
+    assert len(set(sources)) >= 3, f"the image changed fewer than twice: {sorted(set(sources))}"
+    assert page.locator("#generated").get_attribute("alt").startswith("Generated image")
+    expect(generated).to_be_visible()
+    assert page.locator("#curve polyline").count() >= 1  # the cost curve grows
+    expect(page.locator("#eta")).to_contain_text("left")
+    page.screenshot(path=str(tmp_path / "during-run.png"), full_page=True)
+
+    # A reload in the middle of the run picks it up where it is.
+    page.reload()
+    expect(status).to_contain_text("running, iteration", timeout=30_000)
+    expect(page.locator("#generated")).to_be_visible(timeout=30_000)
+
+    page.get_by_role("button", name="Stop").click()
+    expect(status).to_have_text("stopped", timeout=120_000)
+    expect(page.get_by_role("link", name="Download PNG", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="Download JPEG", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="run.json", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download PNG", exact=True).click()
+    download = info.value
+    assert download.suggested_filename.endswith("generated_image.png")
+    saved = tmp_path / "downloaded.png"
+    download.save_as(saved)
+    from PIL import Image
+
+    with Image.open(saved) as image:
+        assert image.size == (WIDTH, HEIGHT)
+    # The gallery has the run, with the pair's names, and refills the form.
+    gallery = page.locator("#gallery-list li").first
+    expect(gallery).to_contain_text("stopped")
+    page.get_by_label("Iterations").fill("7")
+    gallery.get_by_role("button", name="Use these settings").click()
+    expect(page.get_by_label("Iterations")).to_have_value("5000")
+    expect(page.locator("#form-note")).to_contain_text("filled in")
+    expect(status).to_have_text("stopped")  # the status line stays the run's
+    expect(page.get_by_label("Save every")).to_have_value("2")
+    page.screenshot(path=str(tmp_path / "after-run.png"), full_page=True)
+
+
+def test_a_text_file_as_the_content_image_shows_the_error(page, tmp_path):
+    from playwright.sync_api import expect
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture\n")
+    page.get_by_label("Content image", exact=True).set_input_files(str(notes))
+    message = "notes.txt: not an image file (Pillow cannot identify its format)"
+    expect(page.get_by_role("status")).to_have_text(message)
+    expect(page.locator("#error-content")).to_have_text(message)
+
+
+def test_a_bad_value_shows_the_settings_message_by_its_field(page):
+    from playwright.sync_api import expect
+
+    page.get_by_label("Height").fill("5")
+    expect(page.locator("#error-height")).to_have_text(
+        "--height: must be at least 32 pixels (the network's five 2x2 poolings), got 5"
+    )
+    expect(page.get_by_label("Height")).to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
+    page.get_by_label("Height").fill("64")
+    expect(page.locator("#error-height")).to_have_text("")
