@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from ..flags import FLAGS
 from ..settings import COURSE, FAST, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
@@ -59,8 +60,8 @@ def defaults() -> dict:
             "value": value,
             "course": COURSE.get(name, value),
             "fast": FAST.get(name),
-            "help": field.metadata["help"].replace("%(default)s", str(value)),
-            "choices": list(field.metadata["argparse"].get("choices") or []),
+            "help": FLAGS[name].help.replace("%(default)s", str(value)),
+            "choices": list(FLAGS[name].argparse.get("choices") or []),
         }
     course = Settings()
     for name in ("height", "width"):
