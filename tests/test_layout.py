@@ -18,6 +18,8 @@ ALLOWED = {
     "record.py:_record_problem": 63,
     "weights.py:_fetch_locked": 61,
     "weights.py:_Download.attempt": 61,
+    "serve/__init__.py:serve_main": 64,  # the page of issue 21, just landed
+    "serve/app.py:create_app": 232,  # its routes are functions nested in it
 }
 
 
@@ -38,11 +40,11 @@ def _code_lines(node):
 def _measure():
     """(too long, every name): ``{"module.py:name": lines}`` over the limits, and all names."""
     over, names = {}, set()
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         source = path.read_text()
         if source.count("\n") > MAX_MODULE:
-            over[path.name] = source.count("\n")
-        stack = [(node, path.name + ":") for node in ast.parse(source).body]
+            over[str(path.relative_to(PACKAGE))] = source.count("\n")
+        stack = [(node, str(path.relative_to(PACKAGE)) + ":") for node in ast.parse(source).body]
         while stack:
             node, prefix = stack.pop()
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
