@@ -29,6 +29,7 @@ def main():
     from nst_tf1.demo import make_demo_content, make_demo_style
     from nst_tf1.graph import TransferGraph
     from nst_tf1.images import reshape_and_normalize_image
+    from nst_tf1.settings import Settings
     from nst_tf1.testing import make_vgg_file
     from nst_tf1.vgg import read_vgg_weights
 
@@ -47,10 +48,11 @@ def main():
         next(run)  # reset, assign the targets and the image, evaluate the costs once
         return run
 
+    course = Settings()
     rebuild, reuse = [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        graph = TransferGraph(weights, h, w)
+        graph = TransferGraph(weights, h, w, course.cost_terms(), course.optimizer_options())
         prepare(graph)
         rebuild.append(time.perf_counter() - t)
         t = time.perf_counter()

@@ -108,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings_arguments(p):
     """One flag per :class:`~nst_tf1.settings.Settings` field, with the field's default and
-    help text; the values are checked when the ``Settings`` is built."""
+    its help text from :data:`nst_tf1.flags.FLAGS`; the values are checked when the
+    ``Settings`` is built."""
     import dataclasses
 
+    from .flags import FLAGS
     from .settings import Settings
 
     beyond = p.add_argument_group(
@@ -121,7 +123,7 @@ def _settings_arguments(p):
         ),
     )
     for field in dataclasses.fields(Settings):
-        meta = field.metadata
+        flag = FLAGS[field.name]
         default = (
             field.default
             if field.default_factory is dataclasses.MISSING
@@ -129,20 +131,18 @@ def _settings_arguments(p):
         )
         if field.name == "style_layers":
             default = ",".join(f"{name}:{coeff}" for name, coeff in default)
-        options = {"default": default, "help": meta["help"], **meta["argparse"]}
+        options = {"default": default, "help": flag.help, **flag.argparse}
         if options.get("action") == "extend":
             # Repeated flags add to the list; argparse would add to the default too, so
             # the default is left to Settings (None means "not given").
             options["default"] = None
         kind = field.type.split(" | ")[0]  # the annotation: "int | None" -> "int"
-        value_type = {"int": int, "float": float}.get(kind, meta["item"])
+        value_type = {"int": int, "float": float}.get(kind, flag.item)
         if kind == "bool":
             options["action"] = "store_true"
         elif value_type is not str:
             options["type"] = number(value_type)
-        (beyond if meta["beyond"] else p).add_argument(
-            "--" + field.name.replace("_", "-"), **options
-        )
+        (beyond if flag.beyond else p).add_argument("--" + field.name.replace("_", "-"), **options)
 
 
 def _course_lines(step):
@@ -365,10 +365,10 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
 def _print_model(settings):
     """``--print-model``: the course's ``pprint(model)`` of the graph built from the file."""
     from .config import CONFIG
+    from .model_file import read_existing_model
     from .preflight import check_memory
     from .process import import_tensorflow
     from .vgg import describe_model
-    from .weights import read_existing_model
 
     # --keep-aspect and --max-size derive a side from a content image, which is not read here.
     height = settings.height or CONFIG.IMAGE_HEIGHT

@@ -44,9 +44,9 @@ __all__ = [
 ]
 
 
-def figure_main(argv: Sequence[str]) -> int:
-    """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
-    from .figures import FIGURES, make_run_figures
+def _figure_parser() -> Parser:
+    """The arguments of ``figure_main``."""
+    from .figures import FIGURES
 
     p = Parser(
         prog=f"{PROG} figure",
@@ -101,6 +101,14 @@ def figure_main(argv: Sequence[str]) -> int:
         help="most images in the strip, the final one included; evenly spaced saves "
         "when the run saved more; 1..1000 (default: %(default)s)",
     )
+    return p
+
+
+def figure_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 figure``: the course's figures from a finished run's output directory."""
+    from .figure_files import make_run_figures
+
+    p = _figure_parser()
     args = p.parse_args(argv)
     check_range(p, "--columns", args.columns, 1, 100)
     check_range(p, "--max-images", args.max_images, 1, 1000)
@@ -116,9 +124,8 @@ def figure_main(argv: Sequence[str]) -> int:
     return guarded(work)
 
 
-def activations_main(argv: Sequence[str]) -> int:
-    """``nst-tf1 activations``: a grid of one layer's activation maps for an image."""
-    from .figures import make_activation_figure
+def _activations_parser() -> Parser:
+    """The arguments of ``activations_main``."""
     from .vgg import MODEL_KEYS
 
     p = Parser(
@@ -169,6 +176,14 @@ def activations_main(argv: Sequence[str]) -> int:
         help=f"output PNG (default: OUTPUT_DIR/activations_LAYER.png, OUTPUT_DIR being "
         f"{CONFIG.OUTPUT_DIR})",
     )
+    return p
+
+
+def activations_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 activations``: a grid of one layer's activation maps for an image."""
+    from .figure_files import make_activation_figure
+
+    p = _activations_parser()
     args = p.parse_args(argv)
 
     def work():
@@ -239,10 +254,8 @@ def make_demo_main(argv: Sequence[str]) -> int:
     return guarded(work)
 
 
-def make_vgg_main(argv: Sequence[str]) -> int:
-    """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
-    from .testing import make_vgg_file
-
+def _make_vgg_parser() -> Parser:
+    """The arguments of ``make_vgg_main``."""
     p = Parser(
         prog=f"{PROG} make-vgg",
         description=(
@@ -284,6 +297,14 @@ def make_vgg_main(argv: Sequence[str]) -> int:
         help="replace an existing file at PATH (default: refuse, so that a real VGG-19 file "
         "is never overwritten by a synthetic one)",
     )
+    return p
+
+
+def make_vgg_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 make-vgg PATH``: write a synthetic MatConvNet VGG-19 file."""
+    from .testing import make_vgg_file
+
+    p = _make_vgg_parser()
     args = p.parse_args(argv)
     check_range(p, "--width-divisor", args.width_divisor, 1, 64)
     check_range(p, "--seed", args.seed, 0, 2**32 - 1)
@@ -309,8 +330,8 @@ def make_vgg_main(argv: Sequence[str]) -> int:
     return guarded(work)
 
 
-def fetch_model_main(argv: Sequence[str]) -> int:
-    """``nst-tf1 fetch-model``: download, verify and put the VGG-19 file in place."""
+def _fetch_model_parser() -> Parser:
+    """The arguments of ``fetch_model_main``."""
     from . import weights
 
     url, sha256 = model_source()
@@ -367,17 +388,26 @@ def fetch_model_main(argv: Sequence[str]) -> int:
         help=f"seconds allowed without receiving data, at most {weights.MAX_TIMEOUT:g} "
         "(default: %(default)s)",
     )
+    return p
+
+
+def fetch_model_main(argv: Sequence[str]) -> int:
+    """``nst-tf1 fetch-model``: download, verify and put the VGG-19 file in place."""
+    from . import model_file
+
+    url, sha256 = model_source()
+    p = _fetch_model_parser()
     args = p.parse_args(argv)
 
     def work():
-        options = weights.check_fetch_options(**vars(args))
+        options = model_file.check_fetch_options(**vars(args))
         progress = FetchProgress(args.url, args.dest)
         try:  # SIGINT/SIGTERM: weights.Interrupted, a note saying what was kept
             with sigterm_interrupts():
-                placed = weights.place_model(report=progress, **options)
+                placed = model_file.place_model(report=progress, **options)
         finally:
             progress.close()
-        size, digests = weights.format_mib(placed.digests.size), placed.digests
+        size, digests = model_file.format_mib(placed.digests.size), placed.digests
         if not placed.downloaded:
             what = (
                 f"the {placed.layout} MatConvNet layout"
@@ -397,7 +427,7 @@ def fetch_model_main(argv: Sequence[str]) -> int:
 def where_main(argv: Sequence[str]) -> int:
     """``nst-tf1 where``: where the VGG-19 file is, or will go."""
     from .config import cache_dir, model_location
-    from .weights import format_mib
+    from .model_file import format_mib
 
     p = Parser(
         prog=f"{PROG} where",

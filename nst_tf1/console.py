@@ -154,7 +154,7 @@ class FetchProgress:
     def __call__(self, event):
         import time
 
-        from .weights import format_mib as mib
+        from .model_file import format_mib as mib
 
         if event.kind == "resume":
             self._line(f"resuming {self.dest}.part ({mib(event.done)} from an earlier run)")

@@ -9,7 +9,13 @@ so the command line prints them as they are.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "RunFailed", "Interrupted"]
+__all__ = ["InputError", "RunFailed", "Interrupted", "is_whole_number"]
+
+
+def is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an ``int`` (``True`` and ``False`` are not), as the checks of
+    settings and of run records want it."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class InputError(ValueError):

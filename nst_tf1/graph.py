@@ -43,12 +43,13 @@ from .costs import (
 )
 from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
 from .errors import InputError
-from .optimize import OPTIMIZERS, lean_kernels, model_lbfgs, model_nn
+from .optimize import lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
-from .vgg import build_vgg_model, initialize_vgg_weights
+from .vgg import activation_shapes, build_vgg_model, evaluate_on_image, initialize_vgg_weights
 
 if TYPE_CHECKING:
     from .optimize import Step
+    from .settings import CostTerms, OptimizerOptions
     from .vgg import VGGWeights
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "resolve_precision",
     "TransferGraph",
     "bf16_unsupported_reason",
+    "check_precision",
     "import_tensorflow",
     "session_config",
     "style_grams_in_own_graph",
@@ -117,6 +119,23 @@ def resolve_precision(precision: str) -> tuple[str, str]:
     return "fp32", reason.split(";")[0]
 
 
+def check_precision(precision: str, check_tensorflow: bool = True) -> None:
+    """Refuse ``precision="bf16"`` where it cannot run (the one place that refuses it).
+
+    Args:
+        precision: one of :data:`PRECISIONS`; only ``"bf16"`` is checked.
+        check_tensorflow: as in :func:`bf16_unsupported_reason` (``False``: the CPU only).
+
+    Raises:
+        PrecisionError: with :func:`bf16_unsupported_reason`'s reason.
+    """
+    if precision != "bf16":
+        return
+    reason = bf16_unsupported_reason(check_tensorflow)
+    if reason:
+        raise PrecisionError(f"--precision bf16 is not available: {reason}")
+
+
 def session_config(precision: str = "fp32") -> Any:
     """The session's ConfigProto for a precision.
 
@@ -142,10 +161,8 @@ def session_config(precision: str = "fp32") -> Any:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     precision = resolve_precision(precision)[0]
     config = tf.ConfigProto()
+    check_precision(precision)
     if precision == "bf16":
-        reason = bf16_unsupported_reason()
-        if reason:
-            raise PrecisionError(f"--precision bf16 is not available: {reason}")
         config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
             rewriter_config_pb2.RewriterConfig.ON
         )
@@ -167,26 +184,32 @@ def import_tensorflow() -> Any:
     return tf
 
 
+def _held_target(tf, shape, name):
+    """A target held in a non-trainable Variable ``name``, set by feeding ``name_value`` to
+    the returned assign op: (Variable, placeholder, assign op)."""
+    variable = tf.Variable(np.zeros(shape, np.float32), trainable=False, name=name)
+    value = tf.placeholder(tf.float32, variable.shape, name=f"{name}_value")
+    return variable, value, variable.assign(value)
+
+
 class TransferGraph:
     """The cost graph for one image size, built once and reused for many content/style pairs.
 
     Args:
         weights: :class:`nst_tf1.vgg.VGGWeights` (or dict ``name -> (W, b)``).
         height, width: the generated image's size.
-        style_layers: (layer name, coefficient) pairs of the style cost.
-        content_layer: layer of the content cost.
-        pooling: ``"avg"`` (the course's) or ``"max"``.
-        alpha, beta: weights of J_content and J_style in J.
-        tv_weight: weight of the total variation cost; 0 adds no op.
-        learning_rate: Adam's.
-        optimizer: ``"adam"`` (Adam's ``train_step``) or ``"lbfgs"`` (dJ/dG for
-            :func:`nst_tf1.optimize.model_lbfgs`).
-        precision: one of :data:`PRECISIONS` (see :func:`session_config`).
+        terms: :class:`nst_tf1.settings.CostTerms`, what J is made of
+            (``Settings().cost_terms()`` is the course's J).
+        options: :class:`nst_tf1.settings.OptimizerOptions`; its ``optimizer`` (``"adam"``:
+            Adam's ``train_step`` at ``learning_rate``; ``"lbfgs"``: dJ/dG for
+            :func:`nst_tf1.optimize.model_lbfgs`) and ``precision`` (see
+            :func:`session_config`) shape the graph.
         logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
             evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
 
-    The VGG weights are held in Variables (``weights_as="variables"``), filled once when
-    the session opens, so that the graph and its executors carry no copy of them.
+    Both views are checked where they are made (:class:`nst_tf1.settings.Settings`). The VGG
+    weights are held in Variables (``weights_as="variables"``), filled once when the session
+    opens, so that the graph and its executors carry no copy of them.
 
     Attributes:
         graph, sess: the ``tf.Graph`` (finalised) and its ``tf.Session``.
@@ -197,7 +220,6 @@ class TransferGraph:
 
     Raises:
         PrecisionError: ``precision="bf16"`` on a machine that cannot run it.
-        ValueError: an unknown optimizer, precision or pooling.
     """
 
     def __init__(
@@ -205,30 +227,23 @@ class TransferGraph:
         weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
         height: int,
         width: int,
+        terms: CostTerms,
+        options: OptimizerOptions,
         *,
-        style_layers: Sequence[tuple[str, float]] = CONFIG.STYLE_LAYERS,
-        content_layer: str = CONFIG.CONTENT_LAYER,
-        pooling: str = "avg",
-        alpha: float = CONFIG.ALPHA,
-        beta: float = CONFIG.BETA,
-        tv_weight: float = 0.0,
-        learning_rate: float = CONFIG.LEARNING_RATE,
-        optimizer: str = "adam",
-        precision: str = "fp32",
         logdir: str | None = None,
     ) -> None:
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-        config = session_config(precision)
-        self.optimizer = optimizer
+        config = session_config(options.precision)
+        self.terms, self.optimizer = terms, options.optimizer
         self.height, self.width = height, width
-        self.style_layers = [(name, coeff) for name, coeff in style_layers]
+        self.style_layers = list(terms.style_layers)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            model = build_vgg_model(weights, height, width, pooling=pooling, weights_as="variables")
+            model = build_vgg_model(
+                weights, height, width, pooling=terms.pooling, weights_as="variables"
+            )
             # Every image enters the network through one placeholder and an assign op named
             # after its role, as the course's three sess.run(model['input'].assign(...)).
             self._image = tf.placeholder(tf.float32, (1, height, width, 3), name="image")
@@ -237,26 +252,13 @@ class TransferGraph:
                 for role in ("content", "style", "generated")
             }
 
-            J_content = self._content_cost(tf, model[content_layer])
+            J_content = self._content_cost(tf, model[terms.content_layer])
             J_style = self._style_cost(tf, model)
             with tf.name_scope("total_cost"):
-                J = total_cost(J_content, J_style, alpha=alpha, beta=beta)
-                if tv_weight:
-                    J = J + tv_weight * total_variation_cost(model["input"])
-            self.train_step = self._gradient = self.objective = self.content_weight = None
-            if optimizer == "adam":
-                with tf.name_scope("optimizer"):
-                    self.train_step = tf.train.AdamOptimizer(learning_rate).minimize(J)
-            else:
-                with tf.name_scope("lbfgs"), lean_kernels(self.graph):
-                    # What L-BFGS minimises: J with the content term weighted
-                    # content_weight times (1 unless fed: then J itself, see
-                    # nst_tf1.schedule); the Steps keep reporting J.
-                    self.content_weight = tf.placeholder_with_default(
-                        np.float32(1.0), (), name="content_weight"
-                    )
-                    self.objective = J + (self.content_weight - 1.0) * (alpha * J_content)
-                    (self._gradient,) = tf.gradients(self.objective, model["input"])
+                J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
+                if terms.tv_weight:
+                    J = J + terms.tv_weight * total_variation_cost(model["input"])
+            self._minimiser(tf, (J, J_content), model["input"], terms.alpha, options)
             self._summary = None
             if logdir is not None:
                 self._summary = cost_summaries(J, J_content, J_style, self.layer_costs)
@@ -269,15 +271,29 @@ class TransferGraph:
         # Opened once the graph is complete, so TensorBoard shows all of it.
         self._writer = None if logdir is None else open_writer(logdir, self.graph)
 
+    def _minimiser(self, tf, costs, image, alpha, options):
+        """Adam's ``train_step`` on J, or for L-BFGS the objective
+        J + (content_weight - 1) alpha J_content and its gradient dJ/dG: the content term
+        weighted ``content_weight`` times (1 unless fed: then J itself, see
+        :mod:`nst_tf1.schedule`); the Steps keep reporting J."""
+        J, J_content = costs
+        self.train_step = self._gradient = self.objective = self.content_weight = None
+        if self.optimizer == "adam":
+            with tf.name_scope("optimizer"):
+                self.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
+            return
+        with tf.name_scope("lbfgs"), lean_kernels(self.graph):
+            self.content_weight = tf.placeholder_with_default(
+                np.float32(1.0), (), name="content_weight"
+            )
+            self.objective = J + (self.content_weight - 1.0) * (alpha * J_content)
+            (self._gradient,) = tf.gradients(self.objective, image)
+
     def _content_cost(self, tf, out):
         """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``."""
         with tf.name_scope("content_cost"):
             self._content_out = out
-            a_C = tf.Variable(
-                np.zeros(out.shape.as_list(), np.float32), trainable=False, name="a_C"
-            )
-            self._a_C_value = tf.placeholder(tf.float32, a_C.shape, name="a_C_value")
-            self._assign_a_C = a_C.assign(self._a_C_value)
+            a_C, self._a_C_value, self._assign_a_C = _held_target(tf, out.shape.as_list(), "a_C")
             return compute_content_cost(a_C, out)
 
     def _style_cost(self, tf, model):
@@ -291,11 +307,10 @@ class TransferGraph:
                 with tf.name_scope(name):
                     _, n_H, n_W, n_C = model[name].shape.as_list()
                     G_G = activation_gram(model[name])
-                    G_S = tf.Variable(np.zeros((n_C, n_C), np.float32), trainable=False, name="G_S")
-                    value = tf.placeholder(tf.float32, (n_C, n_C), name="G_S_value")
+                    G_S, value, assign = _held_target(tf, (n_C, n_C), "G_S")
                     self._grams.append(G_G)
                     self._gram_values.append(value)
-                    self._assign_grams.append(G_S.assign(value))
+                    self._assign_grams.append(assign)
                     self.layer_pixels.append(n_H * n_W)
                     self.layer_costs[name] = compute_gram_style_cost(G_S, model[name], G_G)
                     J_style += coeff * self.layer_costs[name]
@@ -419,13 +434,9 @@ def style_grams_in_own_graph(
     Returns:
         (grams, pixels): the (n_C, n_C) arrays and the n_H * n_W of each layer.
     """
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_v2_behavior()
-    _, height, width, _ = np.shape(style)
-    with tf.Graph().as_default(), tf.Session() as sess:
-        model = build_vgg_model(weights, height, width, pooling=pooling)
-        grams = [activation_gram(model[name]) for name, _ in style_layers]
-        sess.run(model["input"].assign(style))
-        pixels = [model[name].shape[1] * model[name].shape[2] for name, _ in style_layers]
-        return sess.run(grams), [int(p) for p in pixels]
+    names = [name for name, _ in style_layers]
+    shapes = activation_shapes(*np.shape(style)[1:3], getattr(weights, "layers", weights))
+    grams = evaluate_on_image(
+        weights, style, lambda model: [activation_gram(model[n]) for n in names], pooling
+    )
+    return grams, [shapes[n][1] * shapes[n][2] for n in names]

@@ -15,19 +15,12 @@ from . import events, graph, vgg
 from .config import cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
-from .graph import PrecisionError, import_tensorflow
+from .graph import import_tensorflow
+from .model_file import format_mib, manual_model_hint, missing_model_message
 from .settings import Settings
-from .weights import (
-    DownloadError,
-    fetch_vgg_model,
-    file_digests,
-    format_mib,
-    manual_model_hint,
-    missing_model_message,
-    part_path,
-)
+from .weights import DownloadError, fetch_vgg_model, file_digests, part_path
 
-__all__ = ["Model", "load_model", "ensure_model", "choose", "check_precision"]
+__all__ = ["Model", "load_model", "ensure_model", "choose"]
 
 Model = collections.namedtuple("Model", "weights info device choices")
 Model.__doc__ = """The model of a run: :class:`~nst_tf1.vgg.VGGWeights`, the file's size/SHA256/
@@ -52,7 +45,7 @@ def load_model(
         :class:`Model`: the weights, and the model file, device and choices for run.json.
     """
     s = settings
-    check_precision(s.precision, tensorflow=False)
+    graph.check_precision(s.precision, check_tensorflow=False)
     ensure_model(s, report)
     vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
@@ -70,7 +63,7 @@ def load_model(
             "sha256": digests.result().sha256,
             "layout": weights.layout,
         }
-    check_precision(s.precision, tensorflow=True)
+    graph.check_precision(s.precision, check_tensorflow=True)
     return Model(weights, info, device, choose(s, report))
 
 
@@ -156,16 +149,3 @@ def ensure_model(settings: Settings, report: Callable[[events.Event], object]) -
             data={"model": s.model, "bytes": digests.size, "sha256": digests.sha256},
         )
     )
-
-
-def check_precision(precision: str, tensorflow: bool) -> None:
-    """Raise PrecisionError if ``--precision bf16`` cannot run here.
-
-    ``tensorflow=False`` checks the CPU only (instant, before the model is read);
-    ``tensorflow=True`` also asks TensorFlow whether it runs with oneDNN.
-    """
-    if precision != "bf16":
-        return
-    reason = graph.bf16_unsupported_reason(check_tensorflow=tensorflow)
-    if reason:
-        raise PrecisionError(f"--precision bf16 is not available: {reason}")

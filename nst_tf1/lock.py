@@ -38,7 +38,7 @@ class LockBusy(InputError):
     """Another live process holds the lock; the message names it."""
 
 
-def _describe(holder: dict[str, Any] | None) -> str:
+def _holder_text(holder: dict[str, Any] | None) -> str:
     if not holder:
         return "another process"
     command = holder.get("command") or "?"
@@ -102,7 +102,7 @@ class FileLock:
                         break
                     time.sleep(0.01)
                     holder = _read(self.path)
-                raise LockBusy(f"{self.what} {_describe(holder)}; {self.advice}") from None
+                raise LockBusy(f"{self.what} {_holder_text(holder)}; {self.advice}") from None
             except BaseException:
                 os.close(fd)
                 raise

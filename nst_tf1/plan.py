@@ -23,7 +23,7 @@ from .images import (
     size_for_max_side,
 )
 from .preflight import PreflightError, check_memory, check_output_dir, run_signature
-from .settings import INIT_MODES, Settings
+from .settings import INIT_MODES, Settings, check_style_weights
 from .vgg import MIN_IMAGE_SIDE
 
 __all__ = [
@@ -120,13 +120,7 @@ def style_sets(settings: Settings) -> list[list[str]]:
             for path in (list_images(style) if os.path.isdir(style) else [style])
         ]
     if s.style_weights is not None:
-        if len(s.style_weights) != len(s.style):
-            raise InputError(
-                f"--style-weights has {len(s.style_weights)} weights for "
-                f"{len(s.style)} style images"
-            )
-        if sum(s.style_weights) <= 0:
-            raise InputError("--style-weights must not all be 0")
+        check_style_weights(s.style_weights, len(s.style))
     return [list(s.style)]
 
 

@@ -58,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .device import TENSORFLOW_DISTRIBUTIONS
-from .errors import InputError
+from .errors import InputError, is_whole_number
 
 if TYPE_CHECKING:
     from .optimize import Step
@@ -385,7 +385,7 @@ def _record_problem(data: Any) -> str | None:
     def entry_problem(entry, where):
         if not isinstance(entry, dict):
             return f"{where} is not an object"
-        if not _is_int(entry.get("iteration")):
+        if not is_whole_number(entry.get("iteration")):
             return f"{where} has no whole iteration"
         name = entry.get("file")
         if (
@@ -402,11 +402,11 @@ def _record_problem(data: Any) -> str | None:
         (data["status"] in STATUSES, f"unknown status {data['status']!r}"),
         (isinstance(data["settings"], dict), "settings is not an object"),
         (isinstance(data["files"], dict), "files is not an object"),
-        (_is_int(data["seed"]), "seed is not a whole number"),
+        (is_whole_number(data["seed"]), "seed is not a whole number"),
         (
             isinstance(data["image_size"], list)
             and len(data["image_size"]) == 2
-            and all(_is_int(v) and v > 0 for v in data["image_size"]),
+            and all(is_whole_number(v) and v > 0 for v in data["image_size"]),
             "image_size is not [height, width]",
         ),
         (isinstance(data["saves"], list), "saves is not a list"),
@@ -437,7 +437,3 @@ def _record_problem(data: Any) -> str | None:
     if "final" in data:
         return entry_problem(data["final"], "final")
     return None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

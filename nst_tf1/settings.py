@@ -21,8 +21,8 @@ import os
 from typing import Any
 
 from .colors import PRESERVE_COLORS
-from .config import CONFIG, ENV_HOME, ENV_MODEL, default_model_path
-from .errors import InputError
+from .config import CONFIG, default_model_path
+from .errors import InputError, is_whole_number
 from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
@@ -33,6 +33,7 @@ __all__ = [
     "INIT_MODES",
     "UPSAMPLE_MODES",
     "COURSE",
+    "CostTerms",
     "FAST",
     "MAX_ITERATIONS",
     "MAX_SIDE",
@@ -40,8 +41,10 @@ __all__ = [
     "MAX_SEED",
     "FAST_MAX_SIZE",
     "STYLE_STRENGTHS",
+    "OptimizerOptions",
     "Settings",
     "SettingsError",
+    "check_style_weights",
     "parse_style_layers",
 ]
 
@@ -128,6 +131,33 @@ class SettingsError(InputError):
     """A setting has a value no run can use; the message names the flag."""
 
 
+def check_style_weights(weights: list[float], count: int | None = None) -> list[float]:
+    """Check style weights (the one place that does) and normalise them to sum 1.
+
+    Args:
+        weights: one weight per style image.
+        count: the number of style images, when known (``None``: only the values are checked).
+
+    Returns:
+        list[float]: ``weights`` divided by their sum (as given while the sum is unchecked).
+
+    Raises:
+        SettingsError: a weight that is not a finite number >= 0, another count than
+            ``count``, or weights that are all 0.
+    """
+    if not all(0 <= w < math.inf for w in weights):
+        shown = " ".join(map(str, weights))
+        raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
+    if count is None:
+        return list(weights)
+    if len(weights) != count:
+        raise SettingsError(f"--style-weights has {len(weights)} weights for {count} style images")
+    if sum(weights) <= 0:
+        raise SettingsError("--style-weights must not all be 0")
+    total = float(sum(weights))
+    return [w / total for w in weights]
+
+
 def parse_style_layers(text: str) -> list[tuple[str, float]]:
     """``"conv1_1:0.2,conv2_1"`` -> ``[("conv1_1", 0.2), ("conv2_1", 0.5)]``.
 
@@ -159,31 +189,70 @@ def parse_style_layers(text: str) -> list[tuple[str, float]]:
     return layers
 
 
+@dataclasses.dataclass(frozen=True)
+class CostTerms:
+    """What J is made of, as :class:`nst_tf1.graph.TransferGraph` builds it: the fields of
+    :class:`Settings` of the same names, checked there (built by :meth:`Settings.cost_terms`).
+
+    Attributes:
+        style_layers: (layer name, coefficient) pairs of J_style.
+        content_layer: layer of J_content.
+        pooling: ``"avg"`` (the course's) or ``"max"``.
+        alpha, beta: weights of J_content and J_style in J.
+        tv_weight: weight of the total variation cost (0: no such term).
+    """
+
+    style_layers: tuple[tuple[str, float], ...]
+    content_layer: str
+    pooling: str
+    alpha: float
+    beta: float
+    tv_weight: float
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerOptions:
+    """How J is minimised: the fields of :class:`Settings` of the same names, checked there
+    (built by :meth:`Settings.optimizer_options`).
+
+    Attributes:
+        optimizer: ``"adam"`` (the course's) or ``"lbfgs"``.
+        learning_rate: Adam's.
+        precision: the session's arithmetic, see :func:`nst_tf1.graph.session_config`.
+        iterations: Adam updates (L-BFGS evaluations) at the output size.
+        coarse_iterations: those of each coarser scale (``None``: as ``iterations``).
+        save_every: the image is kept every this many iterations.
+        stop_balance: L-BFGS's stop rule at the output size (``None``: off).
+        term_balance: L-BFGS's content weight rule, :func:`nst_tf1.schedule.content_weight`
+            (``None``: w = 1, J itself is minimised).
+        stop_progress: L-BFGS's progress stop rule at the output size,
+            :class:`nst_tf1.schedule.ProgressStop` (``None``: off).
+        coarse_upsample: how a coarser scale's result starts the next scale (``"image"``
+            or ``"residual"``).
+    """
+
+    optimizer: str
+    learning_rate: float
+    precision: str
+    iterations: int
+    coarse_iterations: int | None
+    save_every: int
+    stop_balance: float | None
+    term_balance: float | None
+    stop_progress: float | None
+    coarse_upsample: str
+
+
+def _view(cls, settings):
+    """``cls`` (a frozen view) filled from the fields of ``settings`` of the same names."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)}
+    if "style_layers" in values:
+        values["style_layers"] = tuple(values["style_layers"])
+    return cls(**values)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-def _option(default=None, help="", *, factory=None, beyond=False, item=str, **argparse_options):
-    """A :class:`Settings` field: its default, and what the command line shows for it.
-
-    ``help`` is the flag's help text (argparse fills in ``%(default)s``); ``beyond`` puts
-    the flag in the "beyond the course" group; ``item`` is the type of each value of a
-    list; ``argparse_options`` (``choices``, ``metavar``, ``nargs``) are passed to
-    ``add_argument`` as they are.
-    """
-    metadata = {"help": help, "beyond": beyond, "item": item, "argparse": argparse_options}
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _modes(name, course=None):
-    """'(default: the course's value) (with --fast: --fast's)' for a flag's help."""
-    fast = "off" if FAST[name] is None else FAST[name]
-    return f"(default: {course or COURSE[name]}) (with --fast: {fast})"
-
-
-_STYLE_LAYERS_TEXT = ",".join(f"{name}:{coeff}" for name, coeff in CONFIG.STYLE_LAYERS)
 
 
 @dataclasses.dataclass
@@ -191,251 +260,53 @@ class Settings:
     """One run of the main job: images, model, output, the course's settings and the options
     beyond them, one field per command-line option (``--tv-weight`` is ``tv_weight``).
 
-    The defaults are the course's (``CONFIG``); each field's help text is the one ``--help``
-    shows. ``height``/``width`` left at ``None`` are filled in when the settings are built:
-    300 x 400, or one side only with ``keep_aspect`` (the other follows the content image);
-    with ``max_size`` both stay ``None`` (both follow the content image).
+    The defaults are the course's (``CONFIG``); each field's help text, the one ``--help``
+    shows, is in :data:`nst_tf1.flags.FLAGS`. ``height``/``width`` left at ``None`` are
+    filled in when the settings are built: 300 x 400, or one side only with ``keep_aspect``
+    (the other follows the content image); with ``max_size`` both stay ``None`` (both follow
+    the content image).
     ``seed`` ``None`` means a fresh seed, drawn by the run and recorded in run.json.
 
     Raises:
         SettingsError: a value no run can use (the message names the flag).
     """
 
-    content: str = _option(
-        DEFAULT_CONTENT,
-        "content image C, or a directory: one run per image in it (default: "
-        "%(default)s, a generated demo scene shipped with the package)",
-    )
-    style: list = _option(
-        help="style image S; several images are blended (see --style-weights), given after "
-        "one --style or as repeated --style flags (--style A --style B is --style A B); a "
-        f"directory gives one run per image in it (default: {DEFAULT_STYLE}, a generated demo "
-        "painting shipped with the package)",
-        factory=lambda: [DEFAULT_STYLE],
-        nargs="+",
-        action="extend",
-        metavar="S",
-    )
-    model: str = _option(
-        help="MatConvNet imagenet-vgg-verydeep-19.mat; downloaded there when missing "
-        f"(default: %(default)s: ${ENV_MODEL} if set, else {CONFIG.VGG_MODEL} if it exists "
-        f"here, else the per-user cache, moved by ${ENV_HOME}; 'nst-tf1 where' shows it)",
-        factory=default_model_path,
-    )
-    no_download: bool = _option(
-        False, "stop with a message instead of downloading a missing --model"
-    )
-    output_dir: str = _option(
-        CONFIG.OUTPUT_DIR, "where <i>.png and generated_image.jpg go (default: %(default)s)"
-    )
-    overwrite: bool = _option(
-        False,
-        "replace an existing generated_image.jpg even if it comes from another "
-        "content/style pair, and rerun batch pairs whose result exists (default: refuse / "
-        "skip)",
-    )
-    fast: bool = _option(
-        False,
-        "a result of the course's quality as fast as this machine allows: "
-        f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
-        f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
-        f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
-        f"--iterations {FAST['iterations']} --term-balance {FAST['term_balance']:g} "
-        f"--stop-progress {FAST['stop_progress']:g} --save-every {FAST['save_every']}, "
-        f"and the content's aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of "
-        "--height/--width, --keep-aspect); any of these options given explicitly wins "
-        "over --fast's choice (default: off, the course's run)",
-    )
-    iterations: int | None = _option(
-        None,
-        "Adam iterations, or at most this many L-BFGS evaluations; with --multires, at "
-        f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"),
-    )
-    optimizer: str | None = _option(
-        None,
-        "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
-        + _modes("optimizer"),
-        choices=OPTIMIZERS,
-    )
-    precision: str | None = _option(
-        None,
-        "fp32: the course's float32; bf16: TensorFlow's oneDNN bfloat16 mixed-precision "
-        "rewrite, on CPUs with avx512_bf16 or amx_bf16; auto: bf16 where the CPU has it, else "
-        "fp32 " + _modes("precision"),
-        choices=PRECISIONS,
-    )
-    save_every: int | None = _option(
-        None,
-        "print the costs and save <i>.png every N iterations (L-BFGS: evaluations), "
-        f"1..{MAX_ITERATIONS} " + _modes("save_every"),
-    )
-    height: int | None = _option(
-        None,
-        f"height both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_HEIGHT})",
-    )
-    width: int | None = _option(
-        None,
-        f"width both images are resized to, {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels "
-        f"(default: {CONFIG.IMAGE_WIDTH})",
-    )
-    keep_aspect: bool = _option(
-        False,
-        "derive the side not given (--width, or --height when only --width is given) "
-        f"from the content image's aspect ratio; with neither, the height is "
-        f"{CONFIG.IMAGE_HEIGHT}; the style image is resized to the same size",
-    )
-    alpha: float | None = _option(
-        None, f"weight of the content cost in J (default: {CONFIG.ALPHA})"
-    )
-    beta: float | None = _option(
-        None,
-        f"weight of the style cost in J (default: {CONFIG.BETA}), or alpha x the "
-        "--style-strength ratio when that is given",
-    )
-    style_strength: str | None = _option(
-        None,
-        "how strongly the style is applied: subtle (beta = 0.001 x alpha: a face stays "
-        "clear, painted in the style's colours and texture), medium (4 x alpha, the "
-        "course's 10/40: a face dissolves into the style's strokes), strong (16 x alpha: "
-        "more strokes still), or a number R > 0 (beta = R x alpha; 0.01 keeps a face under "
-        "the strokes); "
-        "--alpha/--beta given explicitly win (default: medium, the course's)",
-        metavar="subtle|medium|strong|R",
-    )
-    learning_rate: float = _option(
-        CONFIG.LEARNING_RATE, "Adam's learning rate (default: %(default)s)"
-    )
-    noise_ratio: float = _option(
-        CONFIG.NOISE_RATIO,
-        "weight of the uniform(-20, 20) noise in the initial image, 0..1 (default: %(default)s)",
-    )
-    seed: int | None = _option(
-        None,
-        f"seed of the initial noise, 0..{MAX_SEED}; the same seed gives the same images "
-        "(default: %(default)s: a fresh one, recorded in run.json)",
-    )
-    logdir: str | None = _option(
-        None,
-        "write the graph and every iteration's costs there for TensorBoard (tensorboard "
-        "--logdir DIR); the course's run only (default: %(default)s, none)",
-    )
-    style_weights: list | None = _option(
-        None,
-        "one weight per --style image, in the same order (repeated --style-weights "
-        "flags add up like --style's); the Gram targets are blended with the weights "
-        "normalised to sum 1 (default: equal weights)",
-        beyond=True,
-        item=float,
-        nargs="+",
-        action="extend",
-        metavar="W",
-    )
-    preserve_colors: str | None = _option(
-        None,
-        "keep the content's colours: 'luminance' optimises on luminance (YIQ Y) and puts "
-        "back the content's chrominance; 'histogram' gives the style the content's colour "
-        "mean and covariance first (default: off)",
-        beyond=True,
-        choices=PRESERVE_COLORS,
-    )
-    tv_weight: float = _option(
-        0.0,
-        "weight of the total variation cost against high-frequency noise (default: "
-        "%(default)s, the course has none)",
-        beyond=True,
-    )
-    init: str | None = _option(
-        None,
-        "initial image: the course's noisy content (see --noise-ratio), the content, the "
-        "(first) style, or an image file " + _modes("init"),
-        beyond=True,
-        metavar="noise|content|style|PATH",
-    )
-    style_scale: float = _option(
-        1.0,
-        "resize the style image to this times the generated image's size before taking "
-        "its Gram targets (default: %(default)s)",
-        beyond=True,
-    )
-    pooling: str = _option(
-        POOLING_MODES[0],
-        "pooling between VGG blocks; avg is the course's, max VGG's own (default: %(default)s)",
-        beyond=True,
-        choices=POOLING_MODES,
-    )
-    content_layer: str = _option(
-        CONFIG.CONTENT_LAYER,
-        "layer of the content cost, one of conv1_1..conv5_4 (default: %(default)s)",
-        beyond=True,
-    )
-    style_layers: list = _option(
-        help=f"style layers and their coefficients; a layer without :W gets 1/(number of "
-        f"layers) (default: {_STYLE_LAYERS_TEXT})",
-        factory=lambda: list(CONFIG.STYLE_LAYERS),
-        beyond=True,
-        metavar="NAME[:W],...",
-    )
-    max_size: int | None = _option(
-        None,
-        f"longer side of the output, {MIN_IMAGE_SIDE}..{MAX_SIDE}; the other follows "
-        "the content image's aspect ratio (cannot be given with --height/--width; default: "
-        "off)",
-        beyond=True,
-        metavar="N",
-    )
-    multires: int | None = _option(
-        None,
-        "coarse to fine: optimise at 1/2^(K-1) of the size first, then upsample each "
-        f"result as the next scale's initial image; 1..{MAX_MULTIRES}, and the coarsest scale "
-        f"must keep {MIN_IMAGE_SIDE} pixels a side " + _modes("multires"),
-        beyond=True,
-        metavar="K",
-    )
-    coarse_iterations: int | None = _option(
-        None,
-        "with --multires, the iterations (evaluations) of each scale below the output "
-        f"size, 1..{MAX_ITERATIONS} " + _modes("coarse_iterations", "as --iterations"),
-        beyond=True,
-        metavar="N",
-    )
-    stop_balance: float | None = _option(
-        None,
-        "with --optimizer lbfgs, stop at the output size once beta J_style is at most R "
-        "times alpha J_content (after at least 6 evaluations): near the balance the course's "
-        "Adam-200 run ends at, instead of lowering the style cost until the content dissolves "
-        + _modes("stop_balance", "off"),
-        beyond=True,
-        metavar="R",
-    )
-
-    term_balance: float | None = _option(
-        None,
-        "with --optimizer lbfgs, minimise w alpha J_content + beta J_style with w chosen so "
-        "that, each term divided by its own scale (J_style of the content image, J_content "
-        "of the style image), the style term weighs R times the content term, R moved by "
-        "beta/alpha against the course's 40/10 (so --style-strength still applies; the "
-        "reported J stays the course's) " + _modes("term_balance", "off: w = 1"),
-        beyond=True,
-        metavar="R",
-    )
-    stop_progress: float | None = _option(
-        None,
-        "with --optimizer lbfgs, stop at the output size once the minimised cost of the best "
-        "image fell by less than this fraction of itself over the last 5 evaluations (after "
-        "at least 6) " + _modes("stop_progress", "off"),
-        beyond=True,
-        metavar="F",
-    )
-    coarse_upsample: str | None = _option(
-        None,
-        "with --multires, the next scale starts from the previous result upsampled "
-        "('image'), or from the content at that size plus the upsampled change the previous "
-        "scale made to its content ('residual': keeps the content's fine detail) "
-        + _modes("coarse_upsample"),
-        beyond=True,
-        choices=UPSAMPLE_MODES,
-    )
+    content: str = DEFAULT_CONTENT
+    style: list = dataclasses.field(default_factory=lambda: [DEFAULT_STYLE])
+    model: str = dataclasses.field(default_factory=default_model_path)
+    no_download: bool = False
+    output_dir: str = CONFIG.OUTPUT_DIR
+    overwrite: bool = False
+    fast: bool = False
+    iterations: int | None = None
+    optimizer: str | None = None
+    precision: str | None = None
+    save_every: int | None = None
+    height: int | None = None
+    width: int | None = None
+    keep_aspect: bool = False
+    alpha: float | None = None
+    beta: float | None = None
+    style_strength: str | None = None
+    learning_rate: float = CONFIG.LEARNING_RATE
+    noise_ratio: float = CONFIG.NOISE_RATIO
+    seed: int | None = None
+    logdir: str | None = None
+    style_weights: list | None = None
+    preserve_colors: str | None = None
+    tv_weight: float = 0.0
+    init: str | None = None
+    style_scale: float = 1.0
+    pooling: str = POOLING_MODES[0]
+    content_layer: str = CONFIG.CONTENT_LAYER
+    style_layers: list = dataclasses.field(default_factory=lambda: list(CONFIG.STYLE_LAYERS))
+    max_size: int | None = None
+    multires: int | None = None
+    coarse_iterations: int | None = None
+    stop_balance: float | None = None
+    term_balance: float | None = None
+    stop_progress: float | None = None
+    coarse_upsample: str | None = None
 
     def __post_init__(self) -> None:
         if self.style is None:  # the command line's repeatable --style, not given
@@ -504,7 +375,7 @@ class Settings:
         self._whole("seed", 0, MAX_SEED)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < MIN_IMAGE_SIDE):
+            if value is not None and (not is_whole_number(value) or value < MIN_IMAGE_SIDE):
                 self._fail(
                     name,
                     f"must be at least {MIN_IMAGE_SIDE} pixels (the network's five 2x2 poolings)",
@@ -528,10 +399,8 @@ class Settings:
                 self._fail(name, "must be a finite number > 0")
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
-        if self.style_weights is not None and not all(
-            0 <= w < math.inf for w in self.style_weights
-        ):
-            self._fail("style_weights", "must be finite numbers >= 0")
+        if self.style_weights is not None:
+            check_style_weights(self.style_weights)
         for name, choices in (
             ("optimizer", OPTIMIZERS),
             ("precision", PRECISIONS),
@@ -548,6 +417,10 @@ class Settings:
             raise SettingsError(f"--content-layer: {exc}") from None
         if not self.style:
             raise SettingsError("--style: no style image given")
+        self._check_size_options()
+
+    def _check_size_options(self):
+        """The options that derive the size from the content image, against each other."""
         if self.keep_aspect and self.max_size:
             raise SettingsError(
                 "--keep-aspect and --max-size both derive the size from the "
@@ -577,7 +450,7 @@ class Settings:
 
     def _whole(self, name, minimum, maximum):
         value = getattr(self, name)
-        if value is not None and (not _is_int(value) or value < minimum):
+        if value is not None and (not is_whole_number(value) or value < minimum):
             word = "of at least 1" if minimum == 1 else ">= 0"
             self._fail(name, f"must be a whole number {word}")
         if value is not None and value > maximum:
@@ -606,6 +479,14 @@ class Settings:
             or self.multires > 1
         )
 
+    def cost_terms(self) -> CostTerms:
+        """The cost terms of these settings, for :class:`nst_tf1.graph.TransferGraph`."""
+        return _view(CostTerms, self)
+
+    def optimizer_options(self) -> OptimizerOptions:
+        """The optimiser's options of these settings."""
+        return _view(OptimizerOptions, self)
+
     def batch(self) -> bool:
         """Whether the content or a style is a directory (one run per image in it)."""
         return os.path.isdir(self.content) or any(os.path.isdir(s) for s in self.style)
@@ -615,7 +496,3 @@ class Settings:
         data = dataclasses.asdict(self)
         data["style_layers"] = [list(pair) for pair in self.style_layers]
         return data
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

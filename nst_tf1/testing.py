@@ -65,6 +65,101 @@ def _cell(*items):
     return cell
 
 
+def _layer_fields(layer, shape, layout, rng, written):
+    """The MatConvNet struct of one layer; a convolution's random (W, b) (He initialisation)
+    is also put in ``written``."""
+    if layer.type == "conv":
+        kh, kw, cin, cout = shape
+        # He initialisation keeps activations of the same order through 16 ReLU layers.
+        W = rng.standard_normal((kh, kw, cin, cout), dtype=np.float32)
+        W *= np.float32(np.sqrt(2.0 / (kh * kw * cin)))
+        b = (0.01 * rng.standard_normal(cout)).astype(np.float32)
+        written[layer.name] = (W, b)
+        bias = b.reshape(cout, 1) if layout == "new" else b.reshape(1, cout)
+        pad = 0 if layer.name.startswith("fc") else 1
+        if layout == "new":
+            fields = {
+                "name": layer.name,
+                "type": "conv",
+                "weights": _cell(W, bias),
+                "size": np.array([[kh, kw, cin, cout]], dtype=float),
+                "pad": np.full((1, 4), pad, dtype=float),
+                "stride": np.ones((1, 2)),
+                "dilation": np.ones((1, 2)),
+                "precious": False,
+                "opts": _cell(),
+            }
+        else:
+            fields = {
+                "weights": _cell(W, bias),
+                "pad": np.full((1, 4), pad, dtype=float),
+                "type": "conv",
+                "name": layer.name,
+                "stride": np.ones((1, 2)),
+            }
+    elif layer.type == "pool":
+        fields = {
+            "name": layer.name,
+            "type": "pool",
+            "method": "max",
+            "pool": np.array([[2.0, 2.0]]),
+            "stride": np.array([[2.0, 2.0]]),
+            "pad": np.zeros((1, 4)),
+        }
+    else:
+        fields = {"name": layer.name, "type": layer.type}
+    return fields
+
+
+def _file_contents(cells, layout, rng, mean_pixel):
+    """The .mat file's variables: the layers and the normalisation, in either layout."""
+    normalization = {
+        "imageSize": np.array([[224.0, 224.0, 3.0]]),
+        "keepAspect": 1.0,
+        "interpolation": "bilinear",
+    }
+    if layout == "new":
+        normalization["averageImage"] = mean_pixel.reshape(1, 1, 3)
+        contents = {
+            "layers": _cell(*cells),
+            "meta": {
+                "normalization": normalization,
+                "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
+            },
+        }
+    else:
+        texture = rng.standard_normal((224, 224, 3)).astype(np.float32)
+        texture -= texture.mean(axis=(0, 1))
+        normalization["averageImage"] = mean_pixel + texture
+        contents = {
+            "layers": _cell(*cells),
+            "normalization": normalization,
+            "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
+        }
+    return contents
+
+
+def _write_atomically(path, contents):
+    """savemat to a temporary file beside ``path``, fsync, then rename it into place."""
+    import tempfile
+
+    import scipy.io
+
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            scipy.io.savemat(f, contents, do_compression=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def make_vgg_file(
     path: str | os.PathLike[str],
     layout: str = "new",
@@ -99,8 +194,6 @@ def make_vgg_file(
             ``overwrite`` is false.
         OSError: the file cannot be written.
     """
-    import scipy.io
-
     from .preflight import check_output_file
 
     if layout not in ("new", "old"):
@@ -119,86 +212,11 @@ def make_vgg_file(
     rng = np.random.default_rng(seed)
     shapes = synthetic_layer_shapes(width_divisor, fc)
     mean_pixel = np.asarray(CONFIG.MEANS, dtype=np.float32).reshape(3)
-    written, cells = {}, []
-    for layer in VGG19_FILE_LAYERS:
-        if layer.type == "conv":
-            kh, kw, cin, cout = shapes[layer.name]
-            # He initialisation keeps activations of the same order through 16 ReLU layers.
-            W = rng.standard_normal((kh, kw, cin, cout), dtype=np.float32)
-            W *= np.float32(np.sqrt(2.0 / (kh * kw * cin)))
-            b = (0.01 * rng.standard_normal(cout)).astype(np.float32)
-            written[layer.name] = (W, b)
-            bias = b.reshape(cout, 1) if layout == "new" else b.reshape(1, cout)
-            pad = 0 if layer.name.startswith("fc") else 1
-            if layout == "new":
-                fields = {
-                    "name": layer.name,
-                    "type": "conv",
-                    "weights": _cell(W, bias),
-                    "size": np.array([[kh, kw, cin, cout]], dtype=float),
-                    "pad": np.full((1, 4), pad, dtype=float),
-                    "stride": np.ones((1, 2)),
-                    "dilation": np.ones((1, 2)),
-                    "precious": False,
-                    "opts": _cell(),
-                }
-            else:
-                fields = {
-                    "weights": _cell(W, bias),
-                    "pad": np.full((1, 4), pad, dtype=float),
-                    "type": "conv",
-                    "name": layer.name,
-                    "stride": np.ones((1, 2)),
-                }
-        elif layer.type == "pool":
-            fields = {
-                "name": layer.name,
-                "type": "pool",
-                "method": "max",
-                "pool": np.array([[2.0, 2.0]]),
-                "stride": np.array([[2.0, 2.0]]),
-                "pad": np.zeros((1, 4)),
-            }
-        else:
-            fields = {"name": layer.name, "type": layer.type}
-        cells.append(fields)
-
-    normalization = {
-        "imageSize": np.array([[224.0, 224.0, 3.0]]),
-        "keepAspect": 1.0,
-        "interpolation": "bilinear",
-    }
-    if layout == "new":
-        normalization["averageImage"] = mean_pixel.reshape(1, 1, 3)
-        contents = {
-            "layers": _cell(*cells),
-            "meta": {
-                "normalization": normalization,
-                "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
-            },
-        }
-    else:
-        texture = rng.standard_normal((224, 224, 3)).astype(np.float32)
-        texture -= texture.mean(axis=(0, 1))
-        normalization["averageImage"] = mean_pixel + texture
-        contents = {
-            "layers": _cell(*cells),
-            "normalization": normalization,
-            "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
-        }
-    import tempfile
-
-    directory, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            scipy.io.savemat(f, contents, do_compression=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    written = {}
+    cells = [
+        _layer_fields(layer, shapes.get(layer.name), layout, rng, written)
+        for layer in VGG19_FILE_LAYERS
+    ]
+    contents = _file_contents(cells, layout, rng, mean_pixel)
+    _write_atomically(path, contents)
     return written

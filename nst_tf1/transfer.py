@@ -2,16 +2,16 @@
 
 :func:`style_transfer` is the course's ``model_nn`` flow, step by step:
 
-1. build VGG-19 around the input Variable (:class:`nst_tf1.graph.TransferGraph`);
+1. build VGG-19 around the input Variable, J and the optimiser
+   (:class:`nst_tf1.graph.TransferGraph`);
 2. assign the content image C and evaluate ``a_C`` at the content layer (J_content);
 3. assign the style image S and evaluate every style layer's Gram target (J_style);
-4. J = alpha J_content + beta J_style and Adam's ``train_step`` are already in the graph;
-5. assign the noisy generated image G (running the assign op is what puts G into the
-   Variable);
-6. run ``train_step`` repeatedly (:func:`nst_tf1.optimize.model_nn`), reporting the costs.
+4. make the noisy initial image G;
+5. assign the targets and G (running the assign op is what puts G into the Variable), and
+   run ``train_step`` repeatedly (:func:`nst_tf1.optimize.model_nn`), reporting the costs.
 
-It is :class:`Runner` with the course's settings: there is one graph builder and one loop.
-:class:`Runner` adds what the course does not have, on the same graph:
+There is one graph builder and one loop: :class:`Runner`, which every other run uses, builds
+the same :class:`~nst_tf1.graph.TransferGraph` and adds what the course does not have:
 
 * several styles: each style image's Grams are evaluated while it is the input and blended
   with normalised weights, G_T^[l] = sum_k w_k G(a_Sk)^[l], sum_k w_k = 1. For weights that
@@ -50,7 +50,7 @@ from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
 from .schedule import ProgressStop, content_weight
-from .settings import Settings
+from .settings import Settings, check_style_weights
 from .vgg import read_vgg_weights
 
 if TYPE_CHECKING:
@@ -87,12 +87,7 @@ def _at_size(source, height, width):
 def _normalised_weights(style_weights, count):
     if style_weights is None:
         return [1.0 / count] * count
-    if len(style_weights) != count:
-        raise ValueError(f"{len(style_weights)} style weights for {count} style images")
-    if any(not 0 <= w < float("inf") for w in style_weights) or sum(style_weights) <= 0:
-        raise ValueError("style weights must be >= 0 with a positive sum")
-    total = float(sum(style_weights))
-    return [w / total for w in style_weights]
+    return check_style_weights(style_weights, count)
 
 
 class Runner:
@@ -164,19 +159,7 @@ class Runner:
             self._graphs.popitem(last=False)[1].close()
         s = self.settings
         graph = TransferGraph(
-            self.weights,
-            height,
-            width,
-            style_layers=s.style_layers,
-            content_layer=s.content_layer,
-            pooling=s.pooling,
-            alpha=s.alpha,
-            beta=s.beta,
-            tv_weight=s.tv_weight,
-            learning_rate=s.learning_rate,
-            optimizer=s.optimizer,
-            precision=s.precision,
-            logdir=self.logdir,
+            self.weights, height, width, s.cost_terms(), s.optimizer_options(), logdir=self.logdir
         )
         self.graphs_built += 1
         self._graphs[key] = graph
@@ -272,15 +255,7 @@ class Runner:
             c = _at_size(content, h, w)
             hs, ws = style_size(h, w, s.style_scale)
             graph = self.graph(h, w)
-            targets = None
-            for style, weight in zip(styles, weights):
-                c_net, s_net = self._prepare(c, _at_size(style, hs, ws))
-                grams = self._style_grams(graph, reshape_and_normalize_image(s_net))
-                if targets is None:
-                    targets = [np.float64(weight) * g for g in grams]
-                else:
-                    targets = [t + np.float64(weight) * g for t, g in zip(targets, grams)]
-            targets = [t.astype(np.float32) for t in targets]
+            c_net, targets = self._blended_targets(graph, c, styles, weights, (hs, ws))
             content_input = reshape_and_normalize_image(c_net)
             a_C = graph.content_target(content_input)
             if previous is not None:
@@ -309,6 +284,19 @@ class Runner:
                 yield Progress(k, len(sizes), h, w, budget, step)
             if should_stop is not None and should_stop():
                 return
+
+    def _blended_targets(self, graph, content, styles, weights, style_size):
+        """(the content as the network sees it, G_T^[l] = sum_k w_k G(a_Sk)^[l] of each style
+        layer), each style at ``style_size`` after colour preservation."""
+        targets = None
+        for style, weight in zip(styles, weights):
+            c_net, s_net = self._prepare(content, _at_size(style, *style_size))
+            grams = self._style_grams(graph, reshape_and_normalize_image(s_net))
+            if targets is None:
+                targets = [np.float64(weight) * g for g in grams]
+            else:
+                targets = [t + np.float64(weight) * g for t, g in zip(targets, grams)]
+        return c_net, [t.astype(np.float32) for t in targets]
 
     def _content_weight(self, graph, a_C, targets, content_input, styles, weights, content):
         """``--term-balance``: the objective's content weight w at this scale
@@ -438,13 +426,12 @@ def style_transfer(
             f"content image {np.shape(content_image)} and style image {np.shape(style_image)} "
             "differ in size; resize both to the same height and width"
         )
-    height, width = np.shape(content_image)[:2]
     if num_iterations < 0 or save_every < 0:
         raise ValueError(
             f"num_iterations ({num_iterations}) and save_every ({save_every}) must be >= 0"
         )
-    # A SettingsError (a ValueError) names the command line's flag of a bad value.
-    settings = Settings(
+    height, width = np.shape(content_image)[:2]
+    settings = Settings(  # checks every value; a SettingsError (a ValueError) names its flag
         height=height,
         width=width,
         noise_ratio=noise_ratio,
@@ -458,13 +445,20 @@ def style_transfer(
         precision=precision,
     )
     weights = read_vgg_weights(model) if not hasattr(model, "layers") else model
-    with Runner(weights, settings, graphs_needed=1, logdir=logdir) as runner:
-        del weights  # the session holds the only copy once the graph is built
-        for progress in runner.run(
-            content_image,
-            [style_image],
-            should_stop=should_stop,
-            iterations=num_iterations,
-            save_every=save_every,
-        ):
-            yield progress.step
+    # 1. The model: VGG-19 around the input Variable, J = alpha J_content + beta J_style
+    #    and the optimiser (Adam's train_step, or dJ/dG for L-BFGS), in one graph.
+    graph = TransferGraph(
+        weights, height, width, settings.cost_terms(), settings.optimizer_options(), logdir=logdir
+    )
+    del weights  # the session holds the only copy from here on
+    with graph:
+        # 2. Assign the content image C and evaluate a_C, the content layer's activation.
+        content = reshape_and_normalize_image(np.asarray(content_image, dtype=np.float32))
+        a_C = graph.content_target(content)
+        # 3. Assign the style image S and evaluate each style layer's Gram matrix G(a_S).
+        style = reshape_and_normalize_image(np.asarray(style_image, dtype=np.float32))
+        grams = graph.style_grams(style)
+        # 4. The initial image G: the content with noise.
+        generated = generate_noise_image(content, noise_ratio, seed=seed)
+        # 5. Assign the targets and G, then the loop: model_nn (or model_lbfgs).
+        yield from graph.run(a_C, grams, generated, num_iterations, save_every, should_stop)

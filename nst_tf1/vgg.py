@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "build_vgg_model",
     "initialize_vgg_weights",
     "load_vgg_model",
+    "evaluate_on_image",
     "describe_model",
 ]
 
@@ -337,6 +339,32 @@ def read_vgg_weights(path: str | os.PathLike[str]) -> VGGWeights:
             convolution layer or has one of the wrong shape, type (integers) or values (NaN,
             all zero, above :data:`MAX_ABS_WEIGHT`); the message names the file and the layer.
     """
+    path, mat = _load_mat(path)
+    layout, mean_pixel = _layout_and_mean(mat, path)
+    found = {}
+    for index, cell in enumerate(_cells(mat["layers"])):
+        where = f"layer {index + 1}"
+        name = _string(_field(cell, "name", path, where))
+        found[name] = cell
+    del mat  # drops the fully connected layers: only the conv cells are referenced now
+    layers = {}
+    in_channels = 3
+    for expected in VGG19_CONV_LAYERS:
+        if expected.name not in found:
+            convs = sum(1 for name in found if name.startswith("conv"))
+            raise ModelFileError(
+                f"{path}: not VGG-19: layer '{expected.name}' is missing (the file has "
+                f"{convs} convolution layers named convX_Y, VGG-19 has 16)"
+            )
+        layers[expected.name] = _conv_pair(path, expected.name, found[expected.name], in_channels)
+        out_channels = layers[expected.name][0].shape[3]
+        _check_values(path, expected.name, *layers[expected.name])
+        in_channels = out_channels
+    return VGGWeights(path, layout, layers, mean_pixel)
+
+
+def _load_mat(path):
+    """The checked path and its ``layers``, ``meta``/``normalization`` variables (scipy)."""
     import scipy.io
 
     path = check_model_file(path)
@@ -365,7 +393,11 @@ def read_vgg_weights(path: str | os.PathLike[str]) -> VGGWeights:
             f"{path}: not a MatConvNet network file (no 'layers' variable; "
             f"it holds: {', '.join(others) or 'nothing'})"
         )
+    return path, mat
 
+
+def _layout_and_mean(mat, path):
+    """("new" or "old", the file's mean pixel, float32 RGB)."""
     if "meta" in mat:
         layout = "new"
         normalization = _field(mat["meta"], "normalization", path, "meta")
@@ -379,65 +411,46 @@ def read_vgg_weights(path: str | os.PathLike[str]) -> VGGWeights:
         raise ModelFileError(f"{path}: averageImage of shape {average.shape} is not RGB")
     # averageImage is (1, 1, 3) in the new layout, (224, 224, 3) in the old; RGB last.
     mean_pixel = average.reshape(-1, 3).mean(axis=0).astype(np.float32)
+    return layout, mean_pixel
 
-    found = {}
-    for index, cell in enumerate(_cells(mat["layers"])):
-        where = f"layer {index + 1}"
-        name = _string(_field(cell, "name", path, where))
-        found[name] = cell
-    del mat  # drops the fully connected layers: only the conv cells are referenced now
 
-    layers = {}
-    in_channels = 3
-    for expected in VGG19_CONV_LAYERS:
-        if expected.name not in found:
-            convs = sum(1 for name in found if name.startswith("conv"))
-            raise ModelFileError(
-                f"{path}: not VGG-19: layer '{expected.name}' is missing (the file has "
-                f"{convs} convolution layers named convX_Y, VGG-19 has 16)"
-            )
-        cell = found[expected.name]
-        kind = _string(_field(cell, "type", path, expected.name))
-        if kind != "conv":
-            raise ModelFileError(f"{path}: layer '{expected.name}' has type '{kind}', not 'conv'")
-        pair = _cells(_field(cell, "weights", path, expected.name))
-        pair = [_unwrap(p) for p in _cells(_unwrap(pair[0]))] if len(pair) == 1 else pair
-        if len(pair) != 2:
-            raise ModelFileError(
-                f"{path}: layer '{expected.name}' weights hold {len(pair)} arrays, not W and b"
-            )
-        W, b = (np.asarray(p) for p in pair)
-        if W.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
-            raise ModelFileError(
-                f"{path}: layer '{expected.name}' weights are not numeric arrays "
-                f"(W {W.dtype}, b {b.dtype})"
-            )
-        if W.dtype.kind != "f" or b.dtype.kind != "f":
-            raise ModelFileError(
-                f"{path}: layer '{expected.name}' holds integer weights (W {W.dtype}, b "
-                f"{b.dtype}); VGG-19's are floating point (single): the file was converted "
-                "or quantised, download it again"
-            )
-        if W.ndim != 4 or W.shape[:2] != (3, 3) or W.shape[2] != in_channels:
-            raise ModelFileError(
-                f"{path}: layer '{expected.name}' has W of shape {W.shape}, "
-                f"expected (3, 3, {in_channels}, out)"
-            )
-        out_channels = W.shape[3]
-        if b.size != out_channels:
-            raise ModelFileError(
-                f"{path}: layer '{expected.name}' has b of shape {b.shape}, "
-                f"expected ({out_channels}, 1) or (1, {out_channels})"
-            )
-        # W is (kernel height, kernel width, in, out), used as the file stores it (the course
-        # does the same); b is (out, 1) or (1, out) in the file, (out,) here.
-        layers[expected.name] = (
-            np.ascontiguousarray(W, dtype=np.float32),
-            np.ascontiguousarray(b.reshape(-1), dtype=np.float32),
+def _conv_pair(path, name, cell, in_channels):
+    """(W, b) of one convolution cell, checked: numeric floats, W (3, 3, in_channels, out),
+    b of out values; W as the file stores it, b flattened, both float32."""
+    kind = _string(_field(cell, "type", path, name))
+    if kind != "conv":
+        raise ModelFileError(f"{path}: layer '{name}' has type '{kind}', not 'conv'")
+    pair = _cells(_field(cell, "weights", path, name))
+    pair = [_unwrap(p) for p in _cells(_unwrap(pair[0]))] if len(pair) == 1 else pair
+    if len(pair) != 2:
+        raise ModelFileError(f"{path}: layer '{name}' weights hold {len(pair)} arrays, not W and b")
+    W, b = (np.asarray(p) for p in pair)
+    if W.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+        raise ModelFileError(
+            f"{path}: layer '{name}' weights are not numeric arrays (W {W.dtype}, b {b.dtype})"
         )
-        _check_values(path, expected.name, *layers[expected.name])
-        in_channels = out_channels
-    return VGGWeights(path, layout, layers, mean_pixel)
+    if W.dtype.kind != "f" or b.dtype.kind != "f":
+        raise ModelFileError(
+            f"{path}: layer '{name}' holds integer weights (W {W.dtype}, b "
+            f"{b.dtype}); VGG-19's are floating point (single): the file was converted "
+            "or quantised, download it again"
+        )
+    if W.ndim != 4 or W.shape[:2] != (3, 3) or W.shape[2] != in_channels:
+        raise ModelFileError(
+            f"{path}: layer '{name}' has W of shape {W.shape}, expected (3, 3, {in_channels}, out)"
+        )
+    out_channels = W.shape[3]
+    if b.size != out_channels:
+        raise ModelFileError(
+            f"{path}: layer '{name}' has b of shape {b.shape}, "
+            f"expected ({out_channels}, 1) or (1, {out_channels})"
+        )
+    # W is (kernel height, kernel width, in, out), used as the file stores it (the course
+    # does the same); b is (out, 1) or (1, out) in the file, (out,) here.
+    return (
+        np.ascontiguousarray(W, dtype=np.float32),
+        np.ascontiguousarray(b.reshape(-1), dtype=np.float32),
+    )
 
 
 def _check_values(path, name, W, b):
@@ -556,6 +569,38 @@ def initialize_vgg_weights(
         [op for op, _, _, _ in entries],
         {feed: layers[key][index] for _, feed, key, index in entries},
     )
+
+
+def evaluate_on_image(
+    weights: VGGWeights | dict[str, tuple[np.ndarray, np.ndarray]],
+    image: np.ndarray,
+    fetch: Callable[[dict[str, Any]], Any],
+    pooling: str = "avg",
+) -> Any:
+    """Evaluate VGG-19 once on one image, in a graph and session of their own.
+
+    The course's pattern: build the model at the image's size, run
+    ``model['input'].assign(image)``, then ``sess.run`` what is asked for.
+
+    Args:
+        weights: :class:`VGGWeights` (or dict ``name -> (W, b)``).
+        image: (1, n_H, n_W, 3) normalised image
+            (:func:`nst_tf1.images.reshape_and_normalize_image`).
+        fetch: model dict -> the tensors to evaluate (built in the new graph).
+        pooling: as in :func:`build_vgg_model`.
+
+    Returns:
+        ``sess.run(fetch(model))``.
+    """
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    _, height, width, _ = np.shape(image)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        model = build_vgg_model(weights, height, width, pooling=pooling)
+        tensors = fetch(model)
+        sess.run(model["input"].assign(image))
+        return sess.run(tensors)
 
 
 def load_vgg_model(

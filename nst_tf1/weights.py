@@ -32,7 +32,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import time
@@ -40,7 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .config import (
     ENV_SHA256,
@@ -51,12 +50,13 @@ from .config import (
     VGG_URL,
     default_model_path,
 )
-from .errors import InputError, Interrupted
+from .errors import InputError
 
 if TYPE_CHECKING:
-    from .vgg import VGGWeights
+    pass
 
 __all__ = [
+    "SYNTHETIC_MODEL",
     "DownloadError",
     "ChecksumError",
     "Digests",
@@ -66,7 +66,6 @@ __all__ = [
     "MAX_BACKOFF",
     "MAX_RETRIES",
     "MAX_TIMEOUT",
-    "SYNTHETIC_MODEL",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "part_path",
@@ -75,13 +74,6 @@ __all__ = [
     "check_sha256",
     "known_layout",
     "fetch_vgg_model",
-    "format_mib",
-    "manual_model_hint",
-    "missing_model_message",
-    "read_existing_model",
-    "PlacedModel",
-    "place_model",
-    "check_fetch_options",
 ]
 
 #: Retries after the first attempt for transient errors (5 attempts in all).
@@ -227,7 +219,7 @@ def _opener(read_timeout):
     return urllib.request.build_opener(HTTPHandler(), HTTPSHandler())
 
 
-def _describe(exc):
+def _network_error_text(exc):
     """A short text for a network exception, e.g. ``timed out`` or ``connection refused``."""
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         if not isinstance(exc.reason, BaseException):
@@ -337,8 +329,10 @@ class _Download:
             raise DownloadError(f"download of {self.url} failed: {message}") from exc
         except Exception as exc:  # urllib raises URLError, OSError and http.client errors
             if _is_transient(exc):
-                raise _Transient(_describe(exc)) from exc
-            raise DownloadError(f"download of {self.url} failed: {_describe(exc)}") from exc
+                raise _Transient(_network_error_text(exc)) from exc
+            raise DownloadError(
+                f"download of {self.url} failed: {_network_error_text(exc)}"
+            ) from exc
 
         with response:
             length = response.headers.get("Content-Length")
@@ -363,7 +357,7 @@ class _Download:
                 try:
                     block = response.read(self.chunk_size)
                 except Exception as exc:  # timeout, reset, IncompleteRead
-                    raise _Transient(_describe(exc)) from exc
+                    raise _Transient(_network_error_text(exc)) from exc
                 if not block:
                     break
                 self._write(lambda b=block: self.file.write(b))
@@ -490,34 +484,7 @@ def _fetch_locked(
                     )
                     time.sleep(delay)
             download._write(lambda: os.fsync(file.fileno()))
-        received = Digests(download.done, download.md5.hexdigest(), download.sha256.hexdigest())
-        # What is on disk after the last write is what gets renamed: hash it again (a second
-        # writer, a bad disk or a full one that lost a block would show here).
-        digests = file_digests(part)
-        if digests != received:
-            os.remove(part)
-            raise DownloadError(
-                f"{part} on disk (SHA256 {digests.sha256}, {digests.size} bytes) is not what "
-                f"was received (SHA256 {received.sha256}, {received.size} bytes): something "
-                "else wrote to it; deleted it, run again"
-            )
-        if sha256 and digests.sha256 != sha256:
-            os.remove(part)
-            if url != VGG_URL:  # a mirror: the official file is the way out
-                what = (
-                    "that server sent another file than the one expected; download it from "
-                    f"the official {VGG_URL} instead (--url, ${ENV_URL}), or pass the SHA256 "
-                    f"of the file you trust (--sha256, ${ENV_SHA256})"
-                )
-            else:
-                what = (
-                    "the published file is not the one expected: if it has changed, check its "
-                    f"new SHA256 and pass it (--sha256, ${ENV_SHA256})"
-                )
-            raise ChecksumError(
-                f"checksum mismatch for {url}: expected SHA256 {sha256}, got {digests.sha256} "
-                f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}; {what}"
-            )
+        digests = _verified(download, part, url, sha256)
         try:
             os.replace(part, dest)
         except OSError as exc:
@@ -530,6 +497,40 @@ def _fetch_locked(
         # An empty .part (nothing received) is clutter; a non-empty one is kept to resume.
         if not ok and os.path.isfile(part) and os.path.getsize(part) == 0:
             os.remove(part)
+
+
+def _verified(download, part, url, sha256):
+    """The Digests of the finished ``part``, hashed again on disk: it must be what was
+    received, and have ``sha256`` when one is expected; else it is deleted and refused."""
+    received = Digests(download.done, download.md5.hexdigest(), download.sha256.hexdigest())
+    # What is on disk after the last write is what gets renamed: hash it again (a second
+    # writer, a bad disk or a full one that lost a block would show here).
+    digests = file_digests(part)
+    if digests != received:
+        os.remove(part)
+        raise DownloadError(
+            f"{part} on disk (SHA256 {digests.sha256}, {digests.size} bytes) is not what "
+            f"was received (SHA256 {received.sha256}, {received.size} bytes): something "
+            "else wrote to it; deleted it, run again"
+        )
+    if sha256 and digests.sha256 != sha256:
+        os.remove(part)
+        if url != VGG_URL:  # a mirror: the official file is the way out
+            what = (
+                "that server sent another file than the one expected; download it from "
+                f"the official {VGG_URL} instead (--url, ${ENV_URL}), or pass the SHA256 "
+                f"of the file you trust (--sha256, ${ENV_SHA256})"
+            )
+        else:
+            what = (
+                "the published file is not the one expected: if it has changed, check its "
+                f"new SHA256 and pass it (--sha256, ${ENV_SHA256})"
+            )
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected SHA256 {sha256}, got {digests.sha256} "
+            f"(MD5 {digests.md5}, {digests.size} bytes); deleted {part}; {what}"
+        )
+    return digests
 
 
 def _fsync_directory(path):
@@ -547,157 +548,5 @@ def _fsync_directory(path):
         os.close(fd)
 
 
-def format_mib(size: float) -> str:
-    """A byte count in MiB for messages: ``'512.0 MiB'``."""
-    return f"{size / 2**20:.1f} MiB"
-
-
 #: Where the hints suggest writing a synthetic network (the example path in docs/vgg-file.md).
 SYNTHETIC_MODEL = "models/synthetic-vgg19.mat"
-
-
-def manual_model_hint(path: str, url: str = VGG_URL, fetch: bool = True) -> str:
-    """How to get the VGG-19 file to ``path`` by hand, or do without it, one line.
-
-    ``fetch`` includes ``nst-tf1 fetch-model`` (not for a failed fetch-model itself).
-    """
-    fetch_model = f"run 'nst-tf1 fetch-model --dest {path}', or " if fetch else ""
-    return (
-        f"{fetch_model}download imagenet-vgg-verydeep-19.mat (510 MB) from {url} and put it "
-        f"at {path}, or pass --model PATH; to try the pipeline without the download: "
-        f"'nst-tf1 make-vgg {SYNTHETIC_MODEL}' and --model {SYNTHETIC_MODEL} (random "
-        "weights: noise, not art)"
-    )
-
-
-def missing_model_message(path: str, url: str = VGG_URL, why: str = "--no-download given") -> str:
-    """The one line for a model file that is not there."""
-    return f"VGG-19 model file not found: {path} ({why}); " + manual_model_hint(path, url)
-
-
-def read_existing_model(path: str) -> VGGWeights:
-    """Read a model file that must already be there (never downloaded: a 510 MB download
-    just to look at the network would surprise).
-
-    Returns:
-        :class:`nst_tf1.vgg.VGGWeights`.
-
-    Raises:
-        nst_tf1.vgg.ModelFileError: missing or unusable; the message says how to get it.
-    """
-    from .config import model_source
-    from .vgg import ModelFileError, read_vgg_weights
-
-    if not os.path.exists(path):
-        raise ModelFileError(
-            missing_model_message(path, model_source()[0], why="this command never downloads it")
-        )
-    return read_vgg_weights(path)
-
-
-PlacedModel = collections.namedtuple("PlacedModel", "digests layout downloaded")
-PlacedModel.__doc__ = """What :func:`place_model` found or did.
-
-Attributes:
-    digests: :class:`Digests` of the file at the destination.
-    layout: ``"current"`` or ``"older"`` for a published MatConvNet file, else ``None``.
-    downloaded: whether it was downloaded now (else it was already in place).
-"""
-
-
-def place_model(
-    dest: str, url: str = VGG_URL, sha256: str = VGG_SHA256, **options: Any
-) -> PlacedModel:
-    """``nst-tf1 fetch-model``: make sure the verified VGG-19 file is at ``dest``.
-
-    A file already at ``dest`` is kept when it is a published VGG-19 file or has ``sha256``;
-    any other file there is left alone and refused. A missing file is downloaded with
-    :func:`fetch_vgg_model` (``options`` are its keyword arguments).
-
-    Returns:
-        PlacedModel.
-
-    Ctrl-C (``KeyboardInterrupt``, or :class:`~nst_tf1.errors.Interrupted` raised by a
-    front end's SIGTERM handler: the command line's fetch-model has one) ends the download
-    cleanly (the lock released, the ``.part`` kept for the next call to resume).
-
-    Raises:
-        nst_tf1.errors.InputError: ``dest`` exists and is not a regular file, or is unreadable.
-        DownloadError: ``dest`` holds another file, or the download failed.
-        nst_tf1.errors.Interrupted: SIGINT or SIGTERM; its message says what was kept.
-    """
-    if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
-        raise InputError(f"--dest: {dest!r} is not a file name")
-    if os.path.lexists(dest):
-        if not os.path.isfile(dest):
-            raise InputError(f"{dest}: exists and is not a regular file; not touching it")
-        try:
-            digests = file_digests(dest)
-        except OSError as exc:
-            raise InputError(f"{dest}: cannot read ({exc.strerror or exc})") from None
-        layout = known_layout(digests)
-        if digests.sha256 == sha256 or layout:
-            return PlacedModel(digests, layout, False)
-        raise DownloadError(
-            f"{dest} exists but is not a known VGG-19 file (SHA256 {digests.sha256}, "
-            f"expected {sha256}); not overwriting it: move it away or pass --dest"
-        )
-    try:
-        return PlacedModel(fetch_vgg_model(dest, url, sha256, **options), None, True)
-    except ChecksumError:
-        raise  # its message says where to turn: not to the server that sent the wrong bytes
-    except DownloadError as exc:
-        raise type(exc)(f"{exc}; {manual_model_hint(dest, url, fetch=False)}") from None
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        part = part_path(dest)
-        size = os.path.getsize(part) if os.path.isfile(part) else 0
-        kept = (
-            f"{part} is kept ({format_mib(size)}) and the next fetch-model or run resumes it"
-            if size
-            else "nothing had arrived yet"
-        )
-        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name}; {kept}") from None
-
-
-def check_fetch_options(
-    *,
-    dest: str,
-    url: str,
-    sha256: str,
-    retries: int,
-    backoff: float,
-    connect_timeout: float,
-    read_timeout: float,
-) -> dict[str, Any]:
-    """Check ``nst-tf1 fetch-model``'s options; return them as :func:`place_model`'s keyword
-    arguments (the SHA256 in lower case).
-
-    Raises:
-        nst_tf1.errors.InputError: one line naming the flag.
-    """
-    if not dest or dest.endswith(os.sep) or os.path.isdir(dest):
-        raise InputError(f"--dest: {dest!r} is not a file name")
-    value = check_sha256(sha256, "--sha256")
-    if not url.startswith(("http://", "https://")):
-        raise InputError(f"--url: not an http:// or https:// URL: {url!r}")
-    if not 0 <= retries <= MAX_RETRIES:
-        raise InputError(
-            f"--retries: must be a whole number from 0 to {MAX_RETRIES}, got {retries}"
-        )
-    if not 0 <= backoff <= MAX_BACKOFF:
-        raise InputError(f"--backoff: must be a number from 0 to {MAX_BACKOFF:g}, got {backoff}")
-    for flag, seconds in (("--connect-timeout", connect_timeout), ("--read-timeout", read_timeout)):
-        if not 0 < seconds <= MAX_TIMEOUT:
-            raise InputError(
-                f"{flag}: must be a number > 0 and at most {MAX_TIMEOUT:g}, got {seconds}"
-            )
-    return {
-        "dest": dest,
-        "url": url,
-        "sha256": value,
-        "retries": retries,
-        "backoff": backoff,
-        "connect_timeout": connect_timeout,
-        "read_timeout": read_timeout,
-    }

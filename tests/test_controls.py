@@ -9,6 +9,7 @@ from conftest import HEIGHT, WIDTH, run_cli, write_image
 from nst_tf1 import cli, colors, graph, transfer
 from nst_tf1.config import CONFIG
 from nst_tf1.images import generate_noise_image, reshape_and_normalize_image, resize_array
+from nst_tf1.settings import Settings
 
 ITERATIONS = 4
 
@@ -278,7 +279,10 @@ def test_init_modes_set_the_first_image(weights, arrays, tmp_path):
 
 def test_style_scale_rescales_the_style_before_its_grams(weights, arrays):
     content, style, _ = arrays
-    with graph.TransferGraph(weights, HEIGHT, WIDTH) as transfer_graph:
+    course = Settings()
+    with graph.TransferGraph(
+        weights, HEIGHT, WIDTH, course.cost_terms(), course.optimizer_options()
+    ) as transfer_graph:
         same = transfer_graph.style_grams(reshape_and_normalize_image(style))
     # The own-graph path (other sizes) gives the same Grams as the main graph at equal size.
     own, pixels = graph.style_grams_in_own_graph(weights, reshape_and_normalize_image(style))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import HEIGHT, WIDTH, run_args, run_cli
 
-from nst_tf1 import figures
+from nst_tf1 import figure_files, figures
 from nst_tf1.cli import build_parser, main
 from nst_tf1.record import REQUIRED_FIELDS
 
@@ -293,7 +293,7 @@ def test_figure_on_a_batch_draws_every_pairs_figures(finished_run, tmp_path, cap
 
 def _read_png_size(finished_run, name):
     """The size of ``name``.png drawn from ``finished_run`` itself."""
-    figure = figures.run_figure(name, _record(finished_run), run_dir=finished_run)
+    figure = figure_files.run_figure(name, _record(finished_run), run_dir=finished_run)
     return figure.size
 
 
@@ -530,14 +530,14 @@ def test_unknown_figure_is_one_line(tmp_path):
 def test_strip_entries_keep_first_last_and_final():
     saves = [{"iteration": i} for i in range(0, 1000, 5)]
     final = {"iteration": 1000}
-    picked = figures.strip_entries(saves, final, max_images=12)
+    picked = figure_files.strip_entries(saves, final, max_images=12)
     assert len(picked) == 12 and picked[-1] is final
     assert picked[0]["iteration"] == 0 and picked[-2]["iteration"] == 995
     iterations = [e["iteration"] for e in picked[:-1]]
     assert iterations == sorted(set(iterations))
     # The course's run fits as it is: 0, 20, ..., 180 and the final image.
     course = [{"iteration": i} for i in range(0, 200, 20)]
-    assert figures.strip_entries(course, final) == course + [final]
+    assert figure_files.strip_entries(course, final) == course + [final]
 
 
 def test_all_figures_of_a_fast_run_skip_the_noise_figure(vgg_file, image_pair, tmp_path, capsys):

@@ -572,7 +572,7 @@ def test_activations_output_that_is_a_folder_is_refused_first(
     tmp_path, capsys, image_pair, vgg_file, monkeypatch
 ):
     read = []
-    monkeypatch.setattr("nst_tf1.weights.read_existing_model", read.append)
+    monkeypatch.setattr("nst_tf1.model_file.read_existing_model", read.append)
     status, _, err = run_main(
         [
             "activations",

@@ -409,14 +409,20 @@ def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vg
     from nst_tf1.graph import TransferGraph
     from nst_tf1.images import generate_noise_image, reshape_and_normalize_image
     from nst_tf1.optimize import LBFGS_KERNEL_LABELS
+    from nst_tf1.settings import Settings
     from nst_tf1.vgg import read_vgg_weights
 
     weights = read_vgg_weights(vgg_file)
     content, style = (reshape_and_normalize_image(i) for i in images)
     generated = generate_noise_image(content, seed=0)
-    with TransferGraph(weights, HEIGHT, WIDTH) as adam:
+    course, fast = Settings(), Settings(optimizer="lbfgs")
+    with TransferGraph(
+        weights, HEIGHT, WIDTH, course.cost_terms(), course.optimizer_options()
+    ) as adam:
         assert _backprop_labels(adam.graph) == set()
-    with TransferGraph(weights, HEIGHT, WIDTH, optimizer="lbfgs") as lbfgs:
+    with TransferGraph(
+        weights, HEIGHT, WIDTH, fast.cost_terms(), fast.optimizer_options()
+    ) as lbfgs:
         assert _backprop_labels(lbfgs.graph) == {LBFGS_KERNEL_LABELS["Conv2DBackpropInput"]}
         a_C, grams = lbfgs.content_target(content), lbfgs.style_grams(style)
         feed = {lbfgs._a_C_value: a_C, **dict(zip(lbfgs._gram_values, grams))}

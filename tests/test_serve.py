@@ -16,8 +16,8 @@ from conftest import HEIGHT, WIDTH
 from serve_server import Server, worker_pids
 
 from nst_tf1.config import model_source
+from nst_tf1.model_file import missing_model_message
 from nst_tf1.settings import Settings, SettingsError
-from nst_tf1.weights import missing_model_message
 
 FAST_RUN = {"height": str(HEIGHT), "width": str(WIDTH), "seed": "0"}
 

@@ -526,7 +526,8 @@ def test_place_model_leaves_the_signal_handlers_alone(tmp_path, monkeypatch):
     fetch-model turns SIGTERM into an interruption itself)."""
     import signal
 
-    from nst_tf1 import weights
+    from nst_tf1 import model_file
+    from nst_tf1.errors import Interrupted
 
     seen = []
 
@@ -534,9 +535,9 @@ def test_place_model_leaves_the_signal_handlers_alone(tmp_path, monkeypatch):
         seen.append(signal.getsignal(signal.SIGTERM))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(weights, "fetch_vgg_model", fetch)
+    monkeypatch.setattr(model_file, "fetch_vgg_model", fetch)
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(weights.Interrupted) as raised:
-        weights.place_model(str(tmp_path / "vgg.mat"))
+    with pytest.raises(Interrupted) as raised:
+        model_file.place_model(str(tmp_path / "vgg.mat"))
     assert raised.value.message == "interrupted by SIGINT; nothing had arrived yet"
     assert seen == [before]

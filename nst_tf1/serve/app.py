@@ -46,7 +46,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from ..config import model_source
-from ..weights import missing_model_message
+from ..model_file import missing_model_message
 from . import form as form_module
 from .gallery import gallery, run_file
 from .jobs import Busy, Jobs

@@ -12,6 +12,7 @@ import dataclasses
 import re
 
 from ..console import number
+from ..flags import FLAGS
 from ..settings import COURSE, FAST, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
@@ -61,8 +62,8 @@ def defaults() -> dict:
             "value": value,
             "course": COURSE.get(name, value),
             "fast": FAST.get(name),
-            "help": field.metadata["help"].replace("%(default)s", str(value)),
-            "choices": list(field.metadata["argparse"].get("choices") or []),
+            "help": FLAGS[name].help.replace("%(default)s", str(value)),
+            "choices": list(FLAGS[name].argparse.get("choices") or []),
         }
     course = Settings()
     for name in ("height", "width", "alpha", "beta"):  # filled by Settings itself
