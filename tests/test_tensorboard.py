@@ -14,15 +14,13 @@ from nst_tf1.summaries import TAGS, layer_tag
 ITERATIONS = 4
 
 
-@pytest.fixture(scope="module")
-def logged_run(tmp_path_factory, vgg_file, image_pair):
-    """(steps, fetch lists of every sess.run, event file) of a 4-iteration run with logdir."""
+def _recorded_run(vgg_file, image_pair, logdir, **options):
+    """(steps, names fetched by each sess.run, event file) of a 4-iteration run with logdir."""
     import tensorflow.compat.v1 as tf
 
     from nst_tf1.images import load_image
     from nst_tf1.transfer import style_transfer
 
-    logdir = str(tmp_path_factory.mktemp("logs"))
     content, style = (load_image(p, HEIGHT, WIDTH) for p in image_pair)
     runs = []
     original = tf.Session.run
@@ -41,11 +39,18 @@ def logged_run(tmp_path_factory, vgg_file, image_pair):
                 num_iterations=ITERATIONS,
                 save_every=2,
                 seed=0,
-                logdir=logdir,
+                logdir=str(logdir),
+                **options,
             )
         )
-    (event_file,) = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+    (event_file,) = glob.glob(os.path.join(str(logdir), "events.out.tfevents.*"))
     return steps, runs, event_file
+
+
+@pytest.fixture(scope="module")
+def logged_run(tmp_path_factory, vgg_file, image_pair):
+    """(steps, fetch lists of every sess.run, event file) of a 4-iteration Adam run."""
+    return _recorded_run(vgg_file, image_pair, tmp_path_factory.mktemp("logs"))
 
 
 def _events(path):
@@ -146,34 +151,7 @@ def test_cli_logdir_writes_events(vgg_file, image_pair, tmp_path, capsys):
 def test_lbfgs_logdir_writes_every_evaluation(vgg_file, image_pair, tmp_path):
     """--optimizer lbfgs --logdir: each evaluation's costs, fetched with its dJ/dG, then the
     best image's at the last step; the same numbers as the Steps."""
-    import tensorflow.compat.v1 as tf
-
-    from nst_tf1.images import load_image
-    from nst_tf1.transfer import style_transfer
-
-    content, style = (load_image(p, HEIGHT, WIDTH) for p in image_pair)
-    runs = []
-    original = tf.Session.run
-
-    def recording_run(self, fetches, *args, **kwargs):
-        runs.append([getattr(f, "name", None) for f in tf.nest.flatten(fetches)])
-        return original(self, fetches, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tf.Session, "run", recording_run)
-        steps = list(
-            style_transfer(
-                content,
-                style,
-                vgg_file,
-                num_iterations=ITERATIONS,
-                save_every=2,
-                seed=0,
-                logdir=str(tmp_path),
-                optimizer="lbfgs",
-            )
-        )
-    (event_file,) = glob.glob(str(tmp_path / "events.out.tfevents.*"))
+    steps, runs, event_file = _recorded_run(vgg_file, image_pair, tmp_path, optimizer="lbfgs")
     values = collections.defaultdict(dict)
     scalars = 0
     for event in _events(event_file):
