@@ -236,6 +236,33 @@ def test_bad_option_values_get_the_settings_messages_by_their_fields(server):
     assert status == 400 and b"Choose a content image" in body
 
 
+def test_the_style_strength_field_sets_beta_unless_beta_is_given():
+    """The page's style strength is the command line's --style-strength: alpha and beta start
+    empty (the course's 10 and 40 as their placeholders), so a strength is not overridden by
+    values the user never typed; a beta typed in wins, as --beta does."""
+    from nst_tf1.serve.form import FormError, defaults, settings_fields
+
+    shown = defaults()
+    assert shown["style_strength"]["choices"] == ["subtle", "medium", "strong"]
+    assert shown["style_strength"]["course"] == "medium"
+    assert [shown[name]["value"] for name in ("alpha", "beta")] == [None, None]
+    assert [shown[name]["course"] for name in ("alpha", "beta")] == [10, 40]
+    base = {"content": "content.jpg", "style": ["style.jpg"]}
+
+    def weights(form):
+        settings = Settings(**settings_fields(form, base))
+        return settings.alpha, settings.beta
+
+    assert weights({}) == (10, 40)
+    assert weights({"style_strength": "medium", "alpha": "", "beta": ""}) == (10, 40)
+    assert weights({"style_strength": "subtle"}) == (10, 10 * 0.001)
+    assert weights({"style_strength": "strong", "alpha": "20"}) == (20, 20 * 16)
+    assert weights({"style_strength": "subtle", "beta": "7"}) == (10, 7)
+    with pytest.raises(FormError) as info:
+        settings_fields({"style_strength": "loud"}, base)
+    assert info.value.errors == {"style_strength": _settings_message(style_strength="loud")}
+
+
 def test_a_missing_model_says_where_to_get_it(tmp_path):
     missing = str(tmp_path / "no-model.mat")
     server = Server(tmp_path / "out", missing)

@@ -13,7 +13,7 @@ import re
 
 from ..console import number
 from ..flags import FLAGS
-from ..settings import COURSE, FAST, Settings, SettingsError
+from ..settings import COURSE, FAST, STYLE_STRENGTHS, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
 
@@ -25,6 +25,7 @@ FIELDS = {
     "iterations": "int",
     "save_every": "int",
     "fast": "bool",
+    "style_strength": "choice",
     "optimizer": "choice",
     "precision": "choice",
     "alpha": "float",
@@ -66,8 +67,14 @@ def defaults() -> dict:
             "choices": list(FLAGS[name].argparse.get("choices") or []),
         }
     course = Settings()
-    for name in ("height", "width", "alpha", "beta"):  # filled by Settings itself
+    for name in ("height", "width"):  # filled by Settings itself
         shown[name]["value"] = shown[name]["course"] = getattr(course, name)
+    # alpha and beta start empty (the course's 10 and 40 shown as their placeholders): a
+    # value sent for them would win over the style strength, as --alpha/--beta do.
+    for name in ("alpha", "beta"):
+        shown[name]["course"] = getattr(course, name)
+    shown["style_strength"]["course"] = "medium"
+    shown["style_strength"]["choices"] = list(STYLE_STRENGTHS)
     shown["init"]["choices"] = ["noise", "content", "style"]
     return shown
 

@@ -10,6 +10,7 @@ const FIELDS = [
   ["iterations", "Iterations", "main", "int"],
   ["save_every", "Save every", "main", "int"],
   ["fast", "Fast", "main", "bool"],
+  ["style_strength", "Style strength", "main", "choice"],
   ["seed", "Seed", "main", "int"],
   ["alpha", "Alpha (content weight)", "more", "float"],
   ["beta", "Beta (style weight)", "more", "float"],
