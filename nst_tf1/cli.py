@@ -455,10 +455,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     program = argv is None and _started_as_the_command()
     open_missing_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
+    presses = None
     try:
         if program:
-            from .process import release_held_signals
+            from .process import StartPresses, release_held_signals
 
+            presses = StartPresses.install()
             release_held_signals()  # a Ctrl-C held over the restart arrives here
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:])
@@ -467,6 +469,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or EXIT_OK
         raise
+    except Exception:  # a Ctrl-C an extension's import turned into an ImportError
+        if presses is None or presses.signum is None:
+            raise
+        note(f"interrupted by {signal.Signals(presses.signum).name} while starting; nothing done")
+        return 128 + presses.signum
     except KeyboardInterrupt as exc:  # Python's own Ctrl-C, before the command's handlers
         signum = getattr(exc, "signum", None) or signal.SIGINT
         note(f"interrupted by {signal.Signals(signum).name} while starting; nothing done")

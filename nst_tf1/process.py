@@ -32,6 +32,7 @@ from typing import Any
 __all__ = [
     "set_up",
     "release_held_signals",
+    "StartPresses",
     "limit_malloc_arenas",
     "QuietStart",
     "import_tensorflow",
@@ -74,6 +75,35 @@ def release_held_signals() -> None:
     restart (a signal sent meanwhile is delivered now). Does nothing in any other process."""
     if os.environ.pop(_HELD, None) == "1":
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+class StartPresses:
+    """Ctrl-C before the command's own handlers, remembered.
+
+    Python's own SIGINT handler raises ``KeyboardInterrupt`` wherever the main thread is; a C
+    extension being imported at that moment can turn it into an ``ImportError`` (numpy's:
+    ``PyCapsule_Import could not import module "datetime"``). :meth:`install` puts a handler
+    in its place that raises the same ``KeyboardInterrupt`` and remembers the press in
+    :attr:`signum`, so that the command can tell such an error from a broken install.
+    """
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    @classmethod
+    def install(cls) -> StartPresses:
+        """A new watcher, handling SIGINT from now on (on the main thread; elsewhere it only
+        never sees a press)."""
+        import threading
+
+        presses = cls()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, presses._handle)
+        return presses
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

@@ -327,3 +327,34 @@ def test_keep_aspect_run_writes_the_derived_size(tmp_path, capsys, image_pair, v
     assert status == 0, err
     assert _size_of(out_dir / "generated_image.jpg") == (48, 64)
     assert _size_of(out_dir / "0.png") == (48, 64)
+
+
+def test_ctrl_c_turned_into_an_import_error_at_the_start_is_one_line():
+    """A Ctrl-C that lands while a C extension is imported (numpy's, under load) reaches the
+    command as ``ImportError: PyCapsule_Import could not import module "datetime"``, not as a
+    KeyboardInterrupt: it was a traceback (a fresh-clone CI run). The command remembers the
+    press: one line, exit 130. Without a press the same error is the traceback it is."""
+    script = (
+        "import os, signal, sys, time\n"
+        "import nst_tf1.cli as cli\n"
+        "cli._started_as_the_command = lambda: True\n"
+        "def run_main(argv, program):\n"
+        "    try:\n"
+        "        if argv == ['press']:\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "            time.sleep(5)\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass\n"
+        "    raise ImportError('PyCapsule_Import could not import module \"datetime\"')\n"
+        "cli.run_main = run_main\n"
+        "sys.exit(cli.main())\n"
+    )
+    pressed = subprocess.run(
+        [sys.executable, "-c", script, "press"], capture_output=True, text=True, timeout=60
+    )
+    assert pressed.returncode == 130, pressed.stderr
+    assert pressed.stderr == "nst-tf1: interrupted by SIGINT while starting; nothing done\n"
+    broken = subprocess.run(
+        [sys.executable, "-c", script, "no-press"], capture_output=True, text=True, timeout=60
+    )
+    assert broken.returncode == 1 and "ImportError: PyCapsule_Import" in broken.stderr
