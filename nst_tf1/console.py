@@ -77,9 +77,17 @@ def open_missing_streams():
             setattr(sys, name, open(fd, "w", buffering=1, closefd=False))
 
 
+def _say(line):
+    """``line`` and its newline on stderr in one write: a Ctrl-C between the two writes
+    ``print`` makes left the line open, and the interruption's note ran on after it."""
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 def error(message, status=EXIT_USAGE):
     message = " ".join(str(message).split())  # always one line
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    _say(f"{PROG}: error: {message}")
     return status
 
 
@@ -111,7 +119,7 @@ def drop_stdout():
 
 def note(message):
     """A one-line status message on stderr that is not an error."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    _say(f"{PROG}: {message}")
 
 
 def number(kind):
@@ -149,7 +157,10 @@ class FetchProgress:
         self.bar, self.next_tenth, self.started = None, 1, None
 
     def _line(self, text):
-        (self.bar.write if self.bar is not None else print)(f"{PROG}: {text}", file=sys.stderr)
+        if self.bar is not None:
+            self.bar.write(f"{PROG}: {text}", file=sys.stderr)
+        else:
+            _say(f"{PROG}: {text}")
 
     def __call__(self, event):
         import time

@@ -231,3 +231,26 @@ def test_first_tensorflow_import_freezes_the_collector_once():
     assert imported == "True"
     assert int(frozen) > 100_000
     assert int(after_second) == int(frozen)
+
+
+def test_every_stderr_line_is_one_write_with_its_newline(monkeypatch):
+    """A Ctrl-C that lands between the two writes of ``print(text)`` (the text, then "\\n")
+    left a download's progress line open, and the interruption's note ran on after it
+    ("nst-tf1: 28% (...)nst-tf1: interrupted by SIGINT; ..."), in a fresh-clone CI run. Each
+    line of the command's own goes out whole, in one write."""
+    from types import SimpleNamespace
+
+    from nst_tf1 import console
+
+    writes = []
+    stream = SimpleNamespace(write=writes.append, flush=lambda: None, isatty=lambda: False)
+    monkeypatch.setattr(sys, "stderr", stream)
+    console.note("interrupted by SIGINT; nothing done")
+    assert console.error("--height: bad") == console.EXIT_USAGE
+    progress = console.FetchProgress("http://127.0.0.1/vgg.mat", "vgg.mat")
+    progress(SimpleNamespace(kind="start", done=0, total=100))
+    progress(SimpleNamespace(kind="data", done=30, total=100))
+    assert [w.count("\n") for w in writes] == [1] * 4 and all(w.endswith("\n") for w in writes)
+    assert writes[0] == "nst-tf1: interrupted by SIGINT; nothing done\n"
+    assert writes[1] == "nst-tf1: error: --height: bad\n"
+    assert writes[3].startswith("nst-tf1: 30% (")
