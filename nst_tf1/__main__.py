@@ -1,11 +1,33 @@
-"""``python -m nst_tf1 ...``: the command line (see :mod:`nst_tf1.cli`)."""
+"""The command's entry point: ``python -m nst_tf1 ...``, the installed ``nst-tf1`` script
+and ``run_nst.py`` all call :func:`main` (the command line itself is :mod:`nst_tf1.cli`).
+
+Nothing is imported here at the top but :mod:`sys` and the small :mod:`nst_tf1.errors`: a
+Ctrl-C while the command line is imported (a quarter second on a loaded machine), before
+:func:`nst_tf1.cli.main` catches it itself, is then one line and exit 130 too, not a
+``KeyboardInterrupt`` traceback.
+(The command's restart with malloc tunables holds SIGINT/SIGTERM over the ``exec``: see
+:func:`nst_tf1.process.set_up`.)
+"""
 
 import sys
 
-try:
-    from .cli import main
-except KeyboardInterrupt:  # Ctrl-C while the command line is imported: one line, no traceback
-    print("nst-tf1: interrupted by SIGINT while starting; nothing done", file=sys.stderr)
-    sys.exit(130)
+from .errors import starting_interrupted
 
-sys.exit(main())
+__all__ = ["main"]
+
+
+def main() -> int:
+    """Run the command line on ``sys.argv`` and return its exit status (128 + the signal's
+    number when a signal stopped it before its own handlers were in place)."""
+    try:
+        from .cli import main as command_line
+
+        return command_line()
+    except KeyboardInterrupt as exc:  # Ctrl-C while the command line is imported
+        signum = getattr(exc, "signum", None) or 2  # SIGINT
+        print(f"nst-tf1: {starting_interrupted(signum)}", file=sys.stderr)
+        return 128 + signum
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -339,7 +339,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
         settings = Settings(**vars(args))
         if print_model:
             return _print_model(settings)
-        from .errors import InputError, Interrupted, RunFailed
+        from .errors import InputError, Interrupted, RunFailed, starting_interrupted
         from .running import run
 
         try:
@@ -354,8 +354,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
                     printer.close()
         except Interrupted as exc:
             if not exc.message:  # the handler fired before run() began: it said nothing yet
-                name = signal.Signals(exc.signum or signal.SIGINT).name
-                exc.message = f"interrupted by {name} while starting; nothing done"
+                exc.message = starting_interrupted(exc.signum)
             raise
         return EXIT_OK
 
@@ -475,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         note(f"interrupted by {signal.Signals(presses.signum).name} while starting; nothing done")
         return 128 + presses.signum
     except KeyboardInterrupt as exc:  # Python's own Ctrl-C, before the command's handlers
+        from .errors import starting_interrupted
+
         signum = getattr(exc, "signum", None) or signal.SIGINT
-        note(f"interrupted by {signal.Signals(signum).name} while starting; nothing done")
+        note(starting_interrupted(signum))
         return 128 + signum

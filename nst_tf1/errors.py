@@ -9,13 +9,22 @@ so the command line prints them as they are.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "RunFailed", "Interrupted", "is_whole_number"]
+__all__ = ["InputError", "RunFailed", "Interrupted", "is_whole_number", "starting_interrupted"]
 
 
 def is_whole_number(value: object) -> bool:
     """Whether ``value`` is an ``int`` (``True`` and ``False`` are not), as the checks of
     settings and of run records want it."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def starting_interrupted(signum: int | None) -> str:
+    """The one line of a signal (``None``: SIGINT) that stopped the command before its run
+    began, e.g. "interrupted by SIGINT while starting; nothing done"."""
+    import signal
+
+    name = signal.Signals(signum or signal.SIGINT).name
+    return f"interrupted by {name} while starting; nothing done"
 
 
 class InputError(ValueError):

@@ -85,8 +85,12 @@ def install(moment):
 
 
 if __name__ == "__main__":
-    install(os.environ.get("NST_TF1_PAUSE_AT", ""))
-    import runpy
+    try:
+        install(os.environ.get("NST_TF1_PAUSE_AT", ""))
+        import runpy
+    except KeyboardInterrupt:  # this wrapper's own start, before the command's code runs
+        print("RUNNER INTERRUPTED before the command started", file=sys.stderr)
+        sys.exit(130)
 
     # As 'python -m nst_tf1': the command itself (it restarts with malloc tunables).
     runpy.run_module("nst_tf1", run_name="__main__", alter_sys=True)

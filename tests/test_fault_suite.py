@@ -32,6 +32,10 @@ from test_weights import PATH, payload, server, sha256  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.faults
 
 RUNNER = os.path.join(ROOT, "tests", "fault_runner.py")
+#: The installed console script (``pip install -e .`` writes it into this venv).
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "nst-tf1")
+#: Holds the sitecustomize module that gives the console script a pause point.
+STARTUP_PAUSE = os.path.join(ROOT, "tests", "startup_pause")
 TIMEOUT = 120  # seconds any one process may take
 
 
@@ -44,9 +48,9 @@ def _env(**extra):
 class Proc:
     """A command-line process with its stdout and stderr read by threads (no pipe fills)."""
 
-    def __init__(self, *args, **env):
+    def __init__(self, *args, command=(sys.executable, RUNNER), **env):
         self.popen = subprocess.Popen(
-            [sys.executable, RUNNER, *map(str, args)],
+            [*command, *map(str, args)],
             cwd=ROOT,
             env=_env(**env),
             stdout=subprocess.PIPE,
@@ -658,27 +662,58 @@ def test_two_ctrl_c_within_one_step(tmp_path, pair_and_model):
     record("run, SIGINT twice 0.05 s apart", "130, stopped at once, nothing saved")
 
 
+ENTRIES = {"python -m nst_tf1": (sys.executable, RUNNER), "nst-tf1": (SCRIPT,)}
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
 @pytest.mark.parametrize("delay", [0.05, 0.1, 0.15, 0.2, 0.3, 0.5])
-def test_ctrl_c_at_the_start(tmp_path, pair_and_model, delay):
+def test_ctrl_c_at_the_start(tmp_path, pair_and_model, delay, entry):
     """Issue 23, bug 14: Ctrl-C in the first quarter second (before the command's handlers,
     on either side of its restart with malloc tunables) printed a KeyboardInterrupt
-    traceback. One line, exit 130; nothing written."""
+    traceback. One line, exit 130; nothing written. As ``python -m nst_tf1`` (the fault
+    runner) and as the installed ``nst-tf1`` script."""
     out = tmp_path / "out"
-    proc = Proc(*run_args_into(*pair_and_model, out, "--iterations", 2))
+    proc = Proc(*run_args_into(*pair_and_model, out, "--iterations", 2), command=ENTRIES[entry])
     time.sleep(delay)
     proc.kill(signal.SIGINT)
     code = proc.finish()
-    if "Fatal Python error: init_import_site" in proc.stderr:
-        # Python's own start (its site module) under load: before any of this program's
-        # code runs, out of its reach.
-        record(f"run, SIGINT {delay:g} s after the start", "within Python's own start")
+    case = f"{entry}, SIGINT {delay:g} s after the start"
+    if "Fatal Python error: init_import_site" in proc.stderr or "RUNNER INTERRUPTED" in proc.stderr:
+        # Python's own start (its site module) under load, or the fault runner's own lines
+        # before it hands over: before any of this program's code runs, out of its reach.
+        record(case, "within Python's own start")
         return
     assert "Traceback" not in proc.stderr, proc.stderr
     if code != -signal.SIGINT:  # before Python's own start: killed by the signal, silently
         assert code == 130, proc.stderr
         assert proc.error_line().startswith("nst-tf1: interrupted by SIGINT"), proc.stderr
     assert not out.exists() or not [n for n in os.listdir(out) if not n.startswith(".")]
-    record(f"run, SIGINT {delay:g} s after the start", f"{code}, no traceback")
+    record(case, f"{code}, no traceback")
+
+
+def test_ctrl_c_while_the_console_script_imports(tmp_path, pair_and_model):
+    """Issue 23, bug 14, the installed script: pip's ``nst-tf1`` imports its entry point
+    before calling it, and a Ctrl-C while ``nst_tf1.cli`` was imported there printed a
+    KeyboardInterrupt traceback. The import is paused (tests/startup_pause) and interrupted:
+    one line, exit 130, nothing written."""
+    out = tmp_path / "out"
+    args = run_args_into(*pair_and_model, out, "--iterations", 2)
+    pythonpath = os.pathsep.join(filter(None, [STARTUP_PAUSE, os.environ.get("PYTHONPATH")]))
+    proc = Proc(
+        *args,
+        command=(SCRIPT,),
+        PYTHONPATH=pythonpath,
+        NST_TF1_PAUSE_AT="import-cli",
+        NST_TF1_RELEASE=tmp_path / "never",
+    )
+    proc.wait_line("PAUSED import-cli", "err")
+    proc.kill(signal.SIGINT)
+    assert proc.finish() == 130, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    line = proc.error_line()
+    assert line == "nst-tf1: interrupted by SIGINT while starting; nothing done", line
+    assert not out.exists()
+    record("nst-tf1 script, SIGINT while importing its command line", "130, one line")
 
 
 @pytest.mark.parametrize("presses", [1, 2])

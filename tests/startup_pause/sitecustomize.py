@@ -1,0 +1,31 @@
+"""A pause point in the start of the installed ``nst-tf1`` script, for the fault suite.
+
+``tests/fault_runner.py`` patches the package from a wrapper script; the console script pip
+writes cannot be wrapped, so this module (on ``PYTHONPATH``, run by Python's ``site`` at
+every start) does it instead. With ``NST_TF1_PAUSE_AT=import-cli`` the import of
+``nst_tf1.cli`` (the command line, imported by the script's entry point) prints
+``PAUSED import-cli`` on stderr and waits until the file ``NST_TF1_RELEASE`` exists (at most
+two minutes): a slow import on a loaded machine, made observable. Anything else: nothing.
+"""
+
+import os
+import sys
+import time
+
+
+class _PauseBeforeCli:
+    """A meta path finder that only pauses, then lets the usual finders import the module."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "nst_tf1.cli":
+            print("PAUSED import-cli", file=sys.stderr, flush=True)
+            release = os.environ.get("NST_TF1_RELEASE", "")
+            deadline = time.monotonic() + 120
+            while not os.path.exists(release) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return None
+
+
+if os.environ.get("NST_TF1_PAUSE_AT") == "import-cli":
+    sys.meta_path.insert(0, _PauseBeforeCli())
