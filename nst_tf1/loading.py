@@ -68,7 +68,8 @@ def load_model(
 
 
 def choose(settings: Settings, report: Callable[[events.Event], object]) -> dict:
-    """Say (and return, for run.json) what --fast and --precision auto chose."""
+    """Say (and return, for run.json) what --fast and --precision auto chose, and which
+    options given do not act with the others (:attr:`Settings.ignored`)."""
     s = settings
     precision, why = graph.resolve_precision(s.precision)
     choices = {"precision": {"asked": s.precision, "ran": precision, "why": why}}
@@ -86,6 +87,19 @@ def choose(settings: Settings, report: Callable[[events.Event], object]) -> dict
                 dict(s.chosen_by_fast),
             )
         )
+    if s.ignored:
+        ignored = ", ".join(
+            f"--{name.replace('_', '-')} {_shown(getattr(s, name))} (acts only with {needs})"
+            for name, needs in s.ignored.items()
+        )
+        report(
+            events.Note(
+                "options-ignored",
+                f"ignored: {ignored}",
+                "note",
+                {name: getattr(s, name) for name in s.ignored},
+            )
+        )
     if s.precision == "auto":
         report(
             events.Note(
@@ -96,6 +110,11 @@ def choose(settings: Settings, report: Callable[[events.Event], object]) -> dict
             )
         )
     return choices
+
+
+def _shown(value):
+    """An option's value as the command line takes it (3000, not 3000.0)."""
+    return f"{value:g}" if isinstance(value, float) else value
 
 
 def ensure_model(settings: Settings, report: Callable[[events.Event], object]) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_STYLE",
     "INIT_MODES",
     "UPSAMPLE_MODES",
+    "NEEDS",
     "COURSE",
     "CostTerms",
     "FAST",
@@ -98,6 +99,20 @@ FAST = {
 
 #: How a coarse scale's result becomes the next scale's initial image.
 UPSAMPLE_MODES = ("image", "residual")
+
+#: The options that act only with another option's value: name -> (whether they act, for a
+#: Settings; what they need, in words). --fast chooses them only where they act; given
+#: where they do not, they are ignored, and the run says so (:attr:`Settings.ignored`).
+NEEDS = {
+    **{
+        name: (lambda s: s.optimizer == "lbfgs", "--optimizer lbfgs")
+        for name in ("stop_balance", "term_balance", "stop_progress")
+    },
+    **{
+        name: (lambda s: s.multires > 1, "--multires 2 or more")
+        for name in ("coarse_iterations", "coarse_upsample")
+    },
+}
 
 #: ``--fast``'s size when no size option is given: the content's aspect ratio kept, its
 #: longer side the course's longer side (--max-size 400); with one of --height/--width
@@ -320,6 +335,7 @@ class Settings:
         # The options left unset take --fast's choice or the course's value. What --fast
         # chose is kept (a dataclasses.replace copy, whose options are all set, has none).
         mode = FAST if self.fast else COURSE
+        given = {name for name in NEEDS if getattr(self, name) is not None}
         self.chosen_by_fast = {
             name: mode[name]
             for name in mode
@@ -341,7 +357,24 @@ class Settings:
             self.height is not None or self.width is not None or self.max_size or self.keep_aspect
         )
         self._check_values()
+        self._drop_what_does_not_act(given)
         self._fill_size()
+
+    def _drop_what_does_not_act(self, given):
+        """The options of :data:`NEEDS` that do not act with these settings: --fast's choice
+        of them is undone (the course's value, not announced), and those given are listed in
+        :attr:`ignored` (name -> what they need), unless given at the course's value."""
+        #: Options given that these settings ignore: name -> what they need, in words.
+        self.ignored = {}
+        for name, (acts, needs) in NEEDS.items():
+            if acts(self):
+                continue
+            if name in given:
+                if getattr(self, name) != COURSE[name]:
+                    self.ignored[name] = needs
+            else:
+                self.chosen_by_fast.pop(name, None)
+                setattr(self, name, COURSE[name])
 
     def _fill_weights(self):
         """alpha and beta: given, or the course's alpha and alpha x --style-strength."""

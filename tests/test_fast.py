@@ -28,8 +28,8 @@ def _record(out_dir):
 
 
 def test_fast_fills_only_the_options_not_given():
-    fast = Settings(fast=True, optimizer="adam", iterations=7)
-    assert fast.optimizer == "adam" and fast.iterations == 7  # explicit flags win
+    fast = Settings(fast=True, optimizer="lbfgs", iterations=7)
+    assert fast.optimizer == "lbfgs" and fast.iterations == 7  # explicit flags win
     for name, value in FAST.items():
         if name not in ("optimizer", "iterations"):
             assert getattr(fast, name) == value
@@ -40,6 +40,50 @@ def test_fast_fills_only_the_options_not_given():
     course = Settings()
     assert {name: getattr(course, name) for name in COURSE} == COURSE
     assert course.chosen_by_fast == {}
+
+
+def test_fast_chooses_only_what_acts():
+    """Issue 23 (UX): --fast --optimizer adam announced L-BFGS's --term-balance and
+    --stop-progress, --fast --multires 1 the coarse scales' --coarse-iterations and
+    --coarse-upsample; none of them acts there."""
+    adam = Settings(fast=True, optimizer="adam")
+    assert adam.multires == 2 and adam.coarse_iterations == 15
+    assert not {"term_balance", "stop_progress"} & set(adam.chosen_by_fast)
+    assert adam.term_balance is None and adam.stop_progress is None
+    one = Settings(fast=True, multires=1)
+    assert one.optimizer == "lbfgs" and one.term_balance == FAST["term_balance"]
+    assert not {"coarse_iterations", "coarse_upsample"} & set(one.chosen_by_fast)
+    assert (one.coarse_iterations, one.coarse_upsample) == (None, COURSE["coarse_upsample"])
+    assert adam.ignored == one.ignored == Settings(fast=True).ignored == {}
+
+
+def test_options_that_do_not_act_are_said_once(vgg_file, image_pair, tmp_path, capsys):
+    """Issue 23 (UX): --stop-balance, --term-balance and --stop-progress with Adam, and
+    --coarse-iterations or --coarse-upsample without --multires, were ignored without a
+    word. One note says which (an option at the course's value is not news)."""
+    settings = Settings(stop_progress=0.1, coarse_upsample="image", coarse_iterations=5)
+    assert settings.ignored == {
+        "stop_progress": "--optimizer lbfgs",
+        "coarse_iterations": "--multires 2 or more",
+    }
+    status, _, err = _main(
+        *run_args(image_pair[0], image_pair[1], vgg_file),
+        "--output-dir",
+        tmp_path / "out",
+        "--iterations",
+        1,
+        "--stop-balance",
+        3000,
+        "--coarse-iterations",
+        5,
+        capsys=capsys,
+    )
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if "ignored" in line]
+    assert lines == [
+        "nst-tf1: ignored: --stop-balance 3000 (acts only with --optimizer lbfgs), "
+        "--coarse-iterations 5 (acts only with --multires 2 or more)"
+    ], err
 
 
 @pytest.mark.parametrize(
@@ -310,14 +354,8 @@ def test_explicit_flags_override_fast(vgg_file, image_pair, tmp_path, capsys):
     record = _record(out)
     assert record["settings"]["optimizer"] == "adam"
     assert record["costs"]["iteration"] == [0, 1, 2, 3]
-    assert set(record["choices"]["fast"]) == {
-        "init",
-        "coarse_iterations",
-        "coarse_upsample",
-        "term_balance",
-        "stop_progress",
-        "save_every",
-    }
+    # L-BFGS's options and the coarse scales' do not act here: --fast chose none of them.
+    assert set(record["choices"]["fast"]) == {"init", "save_every"}
     assert "--precision" not in err.split("--fast chose:")[1]
 
 
