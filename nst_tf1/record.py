@@ -34,7 +34,11 @@ so an interrupted run leaves a record of what it had done. It holds::
                     or fp32), and "fast": the options --fast chose (those not given)
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of
-                    each file as written (8 bits a channel; JPEG-compressed)
+                    each file as written (8 bits a channel; JPEG-compressed). A --multires
+                    run stopped at a coarser scale saves that scale's image upsampled to
+                    image_size; its final then has "scale": {"scale": k, "scales": K,
+                    "image_size": [h, w]}, and its costs, and saved's (each file read back
+                    and resized to [h, w]), are that scale's
 
 Costs are J, J_content and J_style as the course prints them (J_content and J_style
 unweighted, J = alpha J_content + beta J_style).
@@ -205,7 +209,12 @@ class RunRecord:
         self.write()
 
     def finish(
-        self, step: Step, filename: str, status: str = "finished", saved: dict | None = None
+        self,
+        step: Step,
+        filename: str,
+        status: str = "finished",
+        saved: dict | None = None,
+        scale: dict | None = None,
     ) -> None:
         """Record the final image and its costs, set ``status`` and write the file.
 
@@ -215,6 +224,9 @@ class RunRecord:
             status: see the module's docstring.
             saved: file name -> (J, J_content, J_style) of that file as saved (read back:
                 clipped to 0..255, rounded to 8 bits, JPEG-compressed for ``.jpg``).
+            scale: a run stopped at a coarser scale of ``multires``: ``{"scale": k,
+                "scales": K, "image_size": [height, width]}`` of that scale, whose costs
+                the step's and ``saved``'s are (each file resized to that size).
         """
         final = {"iteration": step.iteration, "file": filename}
         final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
@@ -222,6 +234,8 @@ class RunRecord:
             final["saved"] = {
                 name: dict(zip(_COST_KEYS, map(float, costs))) for name, costs in saved.items()
             }
+        if scale:
+            final["scale"] = dict(scale)
         self.data["final"] = final
         self.data["status"] = status
         self.data["finished_utc"] = _utc_now()

@@ -553,19 +553,27 @@ class _Pair:
         if self.stop() and not state.finished:
             self._save_stopped(runner, job, progress, state)
 
-    def _save_final(
-        self, runner, job, state, step, image, comment, status="finished", evaluate=True
-    ):
+    def _save_final(self, runner, job, state, step, image, comment, status="finished", scale=None):
         """Write the final image as the lossless generated_image.png, then as the course's
         generated_image.jpg, and record both with the cost of each file as saved (read back:
-        8 bits a channel, the JPEG compressed) unless ``evaluate`` is false (an image
-        upsampled from a coarse scale has no targets of its size yet)."""
+        8 bits a channel, the JPEG compressed).
+
+        ``scale``: the image was upsampled from this coarser scale (a :class:`Progress` of
+        it; a run stopped there): there are no targets at the output size yet, so the costs,
+        the step's and each file's (read back and resized to that scale's size), are that
+        scale's, and the record says which scale."""
         state.save_final(image, comment)
         saved = {}
-        if evaluate:
-            for path in final_files(state.folder):
-                saved[os.path.basename(path)] = runner.evaluate(load_image(path, *job.size))
-        state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved))
+        for path in final_files(state.folder):
+            rgb = load_image(path, *job.size)
+            if scale is not None:
+                rgb = resize_array(rgb, scale.height, scale.width)
+            saved[os.path.basename(path)] = runner.evaluate(rgb)
+        where = None
+        if scale is not None:
+            where = {"scale": scale.scale, "scales": scale.scales}
+            where["image_size"] = [scale.height, scale.width]
+        state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved, where))
         self.report(_saved(state.final, step, final=True))
 
     def _step(self, runner, job, progress, state):
@@ -635,7 +643,7 @@ class _Pair:
             image,
             interrupted_signature(state.signature, step.iteration),
             "stopped",
-            evaluate=progress.scale == progress.scales,
+            scale=progress if progress.scale < progress.scales else None,
         )
         beside = " (with its run.json)" if state.previous else ""
         state.stopped = (

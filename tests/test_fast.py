@@ -400,3 +400,50 @@ def test_every_run_saves_a_lossless_png_and_the_saved_costs(vgg_file, image_pair
         assert costs["total_cost"] == pytest.approx(
             10 * costs["content_cost"] + 40 * costs["style_cost"], rel=1e-5
         )
+
+
+def test_fast_run_stopped_at_the_coarse_scale_records_that_scale(vgg_file, image_pair, tmp_path):
+    """Issue 23 (UX): a --fast run stopped during its coarse scale saves that scale's image
+    upsampled to the output size; run.json's final had no 'saved' entry and did not say
+    which scale its costs are of. Now: the scale, and each file's costs read back at it."""
+    import nst_tf1
+    from nst_tf1 import events
+
+    steps = []
+
+    def report(event):
+        if isinstance(event, events.StepDone):
+            steps.append(event)
+
+    out = tmp_path / "stopped"
+    settings = Settings(
+        content=image_pair[0],
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=64,
+        width=96,
+        seed=0,
+        fast=True,
+        precision="fp32",
+    )
+    with pytest.raises(nst_tf1.Interrupted) as stopped:
+        nst_tf1.run(settings, report, lambda: len(steps) >= 3)
+    assert "of scale 1/2 (32x48, upsampled)" in stopped.value.message
+    record = _record(out)
+    final = record["final"]
+    assert record["status"] == "stopped" and record["image_size"] == [64, 96]
+    assert final["scale"] == {"scale": 1, "scales": 2, "image_size": [32, 48]}
+    assert all(step.scale == 1 for step in steps)
+    # The step's costs are the coarse scale's, as the events reported them.
+    assert final["iteration"] == steps[-1].step
+    assert final["total_cost"] == pytest.approx(steps[-1].total_cost, rel=1e-6)
+    assert set(final["saved"]) == {"generated_image.png", "generated_image.jpg"}
+    # Each file, read back and resized to that scale, costs about what was optimised there
+    # (upsampled, rounded to 8 bits, downsampled again).
+    png = final["saved"]["generated_image.png"]
+    assert png["total_cost"] == pytest.approx(final["total_cost"], rel=0.25)
+    for costs in final["saved"].values():
+        assert costs["total_cost"] == pytest.approx(
+            settings.alpha * costs["content_cost"] + settings.beta * costs["style_cost"], rel=1e-5
+        )
