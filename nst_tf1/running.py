@@ -56,9 +56,11 @@ from .outputs import (
     JobFolder,
     check_staging_folder,
     final_files,
+    folders_missing,
     jobs_to_run,
     lock_output_dir,
     move_into_place,
+    remove_if_empty,
     save_last_finite,
     step_image,
 )
@@ -110,6 +112,7 @@ def run(
     report = report or _ignore
     stop = _Stop(should_stop)
     this = _Run(settings, report, stop, preview_every)
+    created = folders_missing(settings.output_dir)  # the run creates them: none left empty
     try:
         this.execute()
     except Interrupted as exc:
@@ -138,6 +141,7 @@ def run(
     finally:
         if this.lock is not None:
             this.lock.release()
+        remove_if_empty(created)
 
 
 def _ignore(event):

@@ -712,4 +712,44 @@ def test_signal_before_the_first_iteration_saves_nothing(
     status, _, err = run_main(run_args_into(*image_pair, vgg_file, out), capsys)
     assert status == 130
     assert "before the optimisation started; nothing saved" in err
-    assert os.listdir(out) == []
+    assert not out.exists()  # nor the empty folder it had created (issue 23)
+
+
+def test_refused_or_interrupted_run_leaves_no_empty_folder_it_created(
+    tmp_path, capsys, image_pair, vgg_file
+):
+    """Issue 23 (UX): a refused or interrupted run left behind the empty output folder (and
+    its parents) it had created. Folders that existed before, or hold anything, stay."""
+    import nst_tf1
+    from nst_tf1 import events
+    from nst_tf1.errors import Interrupted
+
+    missing = tmp_path / "none.mat"
+    new = tmp_path / "a" / "b" / "out"
+    status, _, _ = run_main(run_args_into(*image_pair, missing, new, "--no-download"), capsys)
+    assert status == 2 and not (tmp_path / "a").exists()
+
+    def interrupt(event):  # as the command line's signal handler does, before any step
+        if isinstance(event, events.RunBegun):
+            raise Interrupted(signal.SIGINT)
+
+    settings = nst_tf1.Settings(*image_pair[:1], style=image_pair[1], model=vgg_file)
+    settings.height, settings.width = HEIGHT, WIDTH
+    for out, kept in (
+        (tmp_path / "c" / "out", None),
+        (tmp_path / "empty", tmp_path / "empty"),  # existed before: stays
+        (tmp_path / "d" / "out", tmp_path / "d"),  # the parent holds a user's file
+    ):
+        if kept is not None:
+            kept.mkdir()
+        if kept == tmp_path / "d":
+            (kept / "notes.txt").write_text("mine")
+        settings.output_dir = str(out)
+        with pytest.raises(Interrupted):
+            nst_tf1.run(settings, interrupt)
+        assert not out.exists() or out == kept
+        if kept is not None:
+            assert kept.is_dir()
+    assert not (tmp_path / "c").exists()
+    assert os.listdir(tmp_path / "empty") == []
+    assert os.listdir(tmp_path / "d") == ["notes.txt"]
