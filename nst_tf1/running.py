@@ -253,6 +253,15 @@ class _Run:
                     data={"html": html, "png": png},
                 )
             )
+        if self.batch and self.stop() and self.stop.signum is not None:
+            # A signal during the last pair's final save or move: every pair ran, and the
+            # command still ends as the signal asked (as a single run does).
+            failed = f" ({self.failures} of {len(todo)} failed)" if self.failures else ""
+            raise Interrupted(
+                self.stop.signum,
+                f"{self.stop.what} after the batch's last pair had finished; every pair "
+                f"ran{failed} and each result is in place in {s.output_dir}",
+            )
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
 

@@ -753,3 +753,51 @@ def test_refused_or_interrupted_run_leaves_no_empty_folder_it_created(
     assert not (tmp_path / "c").exists()
     assert os.listdir(tmp_path / "empty") == []
     assert os.listdir(tmp_path / "d") == ["notes.txt"]
+
+
+def test_batch_signal_during_the_last_pairs_final_save_ends_as_asked(
+    tmp_path, image_pair, vgg_file
+):
+    """Issue 23 (UX): a Ctrl-C during a batch's last pair's final save or move was swallowed
+    (exit 0); a single run ends 130 with a true line there. Now the batch does too: every
+    pair ran and is in place, and the line says so."""
+    import nst_tf1
+    from nst_tf1 import events
+    from nst_tf1.errors import Interrupted
+
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(image_pair[0], contents / name)
+    out = tmp_path / "out"
+    pressed = []
+
+    def report(event):
+        # The press lands while the last pair writes its final image (the command line's
+        # handler only records it then: the run polls it).
+        if isinstance(event, events.PairBegun):
+            pressed.append(event.number == event.pairs and "armed")
+        if isinstance(event, events.ImageSaved) and event.final and pressed[-1] == "armed":
+            pressed[-1] = signal.SIGINT
+
+    settings = nst_tf1.Settings(
+        content=str(contents),
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        iterations=1,
+        seed=0,
+    )
+    with pytest.raises(Interrupted) as stopped:
+        nst_tf1.run(
+            settings, report, lambda: pressed and pressed[-1] == signal.SIGINT and pressed[-1]
+        )
+    assert stopped.value.signum == signal.SIGINT
+    assert stopped.value.message == (
+        "interrupted by SIGINT after the batch's last pair had finished; every pair ran and "
+        f"each result is in place in {out}"
+    )
+    for pair in ("a__style", "b__style"):
+        assert _record(out / pair)["status"] == "finished"
