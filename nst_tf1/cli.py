@@ -39,6 +39,7 @@ from .console import (
     number,
     open_missing_streams,
 )
+from .errors import starting_interrupted
 
 __all__ = ["main", "build_parser"]
 
@@ -339,7 +340,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
         settings = Settings(**vars(args))
         if print_model:
             return _print_model(settings)
-        from .errors import InputError, Interrupted, RunFailed, starting_interrupted
+        from .errors import InputError, Interrupted, RunFailed
         from .running import run
 
         try:
@@ -471,11 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # a Ctrl-C an extension's import turned into an ImportError
         if presses is None or presses.signum is None:
             raise
-        note(f"interrupted by {signal.Signals(presses.signum).name} while starting; nothing done")
+        note(starting_interrupted(presses.signum))
         return 128 + presses.signum
     except KeyboardInterrupt as exc:  # Python's own Ctrl-C, before the command's handlers
-        from .errors import starting_interrupted
-
         signum = getattr(exc, "signum", None) or signal.SIGINT
         note(starting_interrupted(signum))
         return 128 + signum
