@@ -12,7 +12,6 @@ graphs, when they are first called, and the names below are loaded on first use.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -54,7 +53,9 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+# No return annotation (Any for type checkers): typing is not imported with the package, so
+# that as little as possible runs before nst_tf1.__main__ can catch a Ctrl-C at the start.
+def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'nst_tf1' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
