@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import events, images
 from .images import remove_temporaries
@@ -47,6 +47,7 @@ __all__ = [
     "jobs_to_run",
     "JobFolder",
     "final_files",
+    "saved_costs",
     "save_last_finite",
     "record_status",
     "move_into_place",
@@ -242,6 +243,19 @@ class JobFolder:
         if not self.previous:
             return ""
         return f"; the finished result {self.previous} and its run.json are kept as they were"
+
+
+def saved_costs(folder: str, size: tuple, evaluate: Callable, scale: Any = None) -> dict:
+    """File name -> ``evaluate(image)`` (J, J_content, J_style) of each of
+    :func:`final_files`, read back at ``size``, or resized to the size of ``scale`` (a
+    coarser scale's :class:`~nst_tf1.transfer.Progress`: the costs are that scale's)."""
+    saved = {}
+    for path in final_files(folder):
+        rgb = images.load_image(path, *size)
+        if scale is not None:
+            rgb = images.resize_array(rgb, scale.height, scale.width)
+        saved[os.path.basename(path)] = evaluate(rgb)
+    return saved
 
 
 def record_status(folder: str) -> str | None:

@@ -214,7 +214,7 @@ class RunRecord:
         filename: str,
         status: str = "finished",
         saved: dict | None = None,
-        scale: dict | None = None,
+        scale: Any = None,
     ) -> None:
         """Record the final image and its costs, set ``status`` and write the file.
 
@@ -224,9 +224,9 @@ class RunRecord:
             status: see the module's docstring.
             saved: file name -> (J, J_content, J_style) of that file as saved (read back:
                 clipped to 0..255, rounded to 8 bits, JPEG-compressed for ``.jpg``).
-            scale: a run stopped at a coarser scale of ``multires``: ``{"scale": k,
-                "scales": K, "image_size": [height, width]}`` of that scale, whose costs
-                the step's and ``saved``'s are (each file resized to that size).
+            scale: a run stopped at a coarser scale of ``multires``: that scale's
+                :class:`~nst_tf1.transfer.Progress`, whose costs the step's and ``saved``'s
+                are (each file resized to its size).
         """
         final = {"iteration": step.iteration, "file": filename}
         final.update({key: float(getattr(step, key)) for key in _COST_KEYS})
@@ -234,8 +234,9 @@ class RunRecord:
             final["saved"] = {
                 name: dict(zip(_COST_KEYS, map(float, costs))) for name, costs in saved.items()
             }
-        if scale:
-            final["scale"] = dict(scale)
+        if scale is not None:
+            final["scale"] = {"scale": scale.scale, "scales": scale.scales}
+            final["scale"]["image_size"] = [scale.height, scale.width]
         self.data["final"] = final
         self.data["status"] = status
         self.data["finished_utc"] = _utc_now()

@@ -55,13 +55,13 @@ from .outputs import (
     UNFINISHED_DIR,
     JobFolder,
     check_staging_folder,
-    final_files,
     folders_missing,
     jobs_to_run,
     lock_output_dir,
     move_into_place,
     remove_if_empty,
     save_last_finite,
+    saved_costs,
     step_image,
 )
 from .plan import Job, make_plan, steps_per_job
@@ -76,9 +76,7 @@ from .preflight import (
 from .record import RUN_FILE, RunRecord, draw_seed, library_versions
 from .settings import Settings
 from .transfer import Runner
-from .weights import (
-    file_digests,
-)
+from .weights import file_digests
 
 __all__ = ["Job", "UNFINISHED_DIR", "run"]
 
@@ -237,13 +235,8 @@ class _Run:
                 finally:
                     if self.batch:  # finished, failed or stopped: the sheet shows it
                         self._contact_sheet()
-                if self.stop() and number < len(todo):
-                    final = os.path.join(job.out, FINAL_IMAGE)
-                    raise Interrupted(
-                        self.stop.signum,
-                        f"{self.stop.what}; stopped after {final}, before the remaining runs",
-                        final,
-                    )
+                if self.stop() and (number < len(todo) or self.stop.signum is not None):
+                    raise self._batch_stopped(job, len(todo) - number)
         if self.batch and self.sheet is not None:
             html, png = self.sheet
             self.report(
@@ -253,17 +246,16 @@ class _Run:
                     data={"html": html, "png": png},
                 )
             )
-        if self.batch and self.stop() and self.stop.signum is not None:
-            # A signal during the last pair's final save or move: every pair ran, and the
-            # command still ends as the signal asked (as a single run does).
-            failed = f" ({self.failures} of {len(todo)} failed)" if self.failures else ""
-            raise Interrupted(
-                self.stop.signum,
-                f"{self.stop.what} after the batch's last pair had finished; every pair "
-                f"ran{failed} and each result is in place in {s.output_dir}",
-            )
         if self.failures:
             raise RunFailed(f"{self.failures} of {len(todo)} runs failed")
+
+    def _batch_stopped(self, job, remaining):
+        """A batch stopped after ``job`` (by a signal in the last one's final save too)."""
+        final = os.path.join(job.out, FINAL_IMAGE)
+        failed = f" ({self.failures} failed)" if self.failures else ""
+        rest = "before the remaining runs" if remaining else f"the last; every pair ran{failed}"
+        what = f"{self.stop.what}; stopped after {final}, {rest}"
+        return Interrupted(self.stop.signum, what, final)
 
     def _contact_sheet(self):
         """Write (again) the batch's contact sheet (:mod:`nst_tf1.contact_sheet`); one that
@@ -569,24 +561,11 @@ class _Pair:
     def _save_final(self, runner, job, state, step, image, comment, status="finished", scale=None):
         """Write the final image as the lossless generated_image.png, then as the course's
         generated_image.jpg, and record both with the cost of each file as saved (read back:
-        8 bits a channel, the JPEG compressed).
-
-        ``scale``: the image was upsampled from this coarser scale (a :class:`Progress` of
-        it; a run stopped there): there are no targets at the output size yet, so the costs,
-        the step's and each file's (read back and resized to that scale's size), are that
-        scale's, and the record says which scale."""
+        8 bits a channel, the JPEG compressed); ``scale``: the coarser scale (a Progress) it
+        was upsampled from, whose costs these are (a run stopped there)."""
         state.save_final(image, comment)
-        saved = {}
-        for path in final_files(state.folder):
-            rgb = load_image(path, *job.size)
-            if scale is not None:
-                rgb = resize_array(rgb, scale.height, scale.width)
-            saved[os.path.basename(path)] = runner.evaluate(rgb)
-        where = None
-        if scale is not None:
-            where = {"scale": scale.scale, "scales": scale.scales}
-            where["image_size"] = [scale.height, scale.width]
-        state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved, where))
+        saved = saved_costs(state.folder, job.size, runner.evaluate, scale)
+        state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved, scale))
         self.report(_saved(state.final, step, final=True))
 
     def _step(self, runner, job, progress, state):

@@ -270,6 +270,22 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _drop_what_does_not_act(settings, given):
+    """The options of :data:`NEEDS` that do not act with ``settings``: --fast's choice of them
+    is undone (the course's value, not announced), and those ``given`` are listed in
+    ``settings.ignored`` (name -> what they need), unless given at the course's value."""
+    settings.ignored = {}
+    for name, (acts, needs) in NEEDS.items():
+        if acts(settings):
+            continue
+        if name in given:
+            if getattr(settings, name) != COURSE[name]:
+                settings.ignored[name] = needs
+        else:
+            settings.chosen_by_fast.pop(name, None)
+            setattr(settings, name, COURSE[name])
+
+
 @dataclasses.dataclass
 class Settings:
     """One run of the main job: images, model, output, the course's settings and the options
@@ -357,24 +373,8 @@ class Settings:
             self.height is not None or self.width is not None or self.max_size or self.keep_aspect
         )
         self._check_values()
-        self._drop_what_does_not_act(given)
+        _drop_what_does_not_act(self, given)
         self._fill_size()
-
-    def _drop_what_does_not_act(self, given):
-        """The options of :data:`NEEDS` that do not act with these settings: --fast's choice
-        of them is undone (the course's value, not announced), and those given are listed in
-        :attr:`ignored` (name -> what they need), unless given at the course's value."""
-        #: Options given that these settings ignore: name -> what they need, in words.
-        self.ignored = {}
-        for name, (acts, needs) in NEEDS.items():
-            if acts(self):
-                continue
-            if name in given:
-                if getattr(self, name) != COURSE[name]:
-                    self.ignored[name] = needs
-            else:
-                self.chosen_by_fast.pop(name, None)
-                setattr(self, name, COURSE[name])
 
     def _fill_weights(self):
         """alpha and beta: given, or the course's alpha and alpha x --style-strength."""

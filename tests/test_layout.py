@@ -27,7 +27,6 @@ ALLOWED = {
     "transfer.py:Runner": 279,
     "running.py": 738,
     "running.py:_Pair": 306,
-    "running.py:_Run.execute": 64,
 }
 
 

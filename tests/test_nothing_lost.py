@@ -796,8 +796,8 @@ def test_batch_signal_during_the_last_pairs_final_save_ends_as_asked(
         )
     assert stopped.value.signum == signal.SIGINT
     assert stopped.value.message == (
-        "interrupted by SIGINT after the batch's last pair had finished; every pair ran and "
-        f"each result is in place in {out}"
+        f"interrupted by SIGINT; stopped after {out / 'b__style' / 'generated_image.jpg'}, "
+        "the last; every pair ran"
     )
     for pair in ("a__style", "b__style"):
         assert _record(out / pair)["status"] == "finished"
