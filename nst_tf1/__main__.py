@@ -25,7 +25,9 @@ def main() -> int:
         return command_line()
     except KeyboardInterrupt as exc:  # Ctrl-C while the command line is imported
         signum = getattr(exc, "signum", None) or 2  # SIGINT
-        print(f"nst-tf1: {starting_interrupted(signum)}", file=sys.stderr)
+        if sys.stderr is not None:  # None: started with stderr closed; one write, as console's
+            sys.stderr.write(f"nst-tf1: {starting_interrupted(signum)}\n")
+            sys.stderr.flush()
         return 128 + signum
 
 
