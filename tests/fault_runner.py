@@ -8,7 +8,7 @@ is not changed; the patches are:
 
     model-read    nst_tf1.vgg.read_vgg_weights, before the .mat is read
     graph-build   nst_tf1.graph.TransferGraph.__init__, before the graph is built
-    move          nst_tf1.running.move_into_place, before a finished rerun's files are moved
+    move          nst_tf1.outcome.move_into_place, before a finished rerun's files are moved
                   out of unfinished/
     save          os.fsync of the temporary file of the second saved image (2.png), between
                   writing its bytes and renaming it into place
@@ -56,15 +56,15 @@ def install(moment):
 
         graph.TransferGraph.__init__ = paused_init
     elif moment == "move":
-        from nst_tf1 import running
+        from nst_tf1 import outcome
 
-        move = running.move_into_place
+        move = outcome.move_into_place
 
         def paused_move(unfinished, out):
             pause(moment)
             move(unfinished, out)
 
-        running.move_into_place = paused_move
+        outcome.move_into_place = paused_move
     elif moment == "save":
         fsync, full = os.fsync, []
 

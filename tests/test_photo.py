@@ -244,10 +244,10 @@ def _batch(tmp_path, n=2):
 def test_a_batch_writes_its_contact_sheet_after_every_pair(
     vgg_file, image_pair, tmp_path, monkeypatch, capsys
 ):
-    from nst_tf1 import running
+    from nst_tf1 import batch
     from nst_tf1.contact_sheet import HTML_FILE, PNG_FILE
 
-    real = running.write_contact_sheet
+    real = batch.write_contact_sheet
     pairs_done = []
 
     def spy(batch_dir):
@@ -260,7 +260,7 @@ def test_a_batch_writes_its_contact_sheet_after_every_pair(
         )
         return real(batch_dir)
 
-    monkeypatch.setattr(running, "write_contact_sheet", spy)
+    monkeypatch.setattr(batch, "write_contact_sheet", spy)
     contents = _batch(tmp_path, 2)
     out = tmp_path / "out"
     status, stdout, err = _main(
@@ -275,19 +275,19 @@ def test_a_batch_writes_its_contact_sheet_after_every_pair(
 def test_a_failed_pair_is_on_the_contact_sheet_too(
     vgg_file, image_pair, tmp_path, monkeypatch, capsys
 ):
-    from nst_tf1 import running
+    from nst_tf1 import batch, pair
 
     calls = []
-    monkeypatch.setattr(running, "write_contact_sheet", lambda d: calls.append(d) or ("h", "p"))
+    monkeypatch.setattr(batch, "write_contact_sheet", lambda d: calls.append(d) or ("h", "p"))
     contents = _batch(tmp_path, 2)
-    real_load = running.load_image
+    real_load = pair.load_image
 
     def load(path, *size):
         if path.endswith("c0.png"):
-            raise running.ImageInputError(f"{path}: truncated")
+            raise pair.ImageInputError(f"{path}: truncated")
         return real_load(path, *size)
 
-    monkeypatch.setattr(running, "load_image", load)
+    monkeypatch.setattr(pair, "load_image", load)
     out = tmp_path / "out"
     status, _, err = _main(
         *run_args_into(contents, image_pair[1], vgg_file, out, "--iterations", 1), capsys=capsys

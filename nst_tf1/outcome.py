@@ -1,0 +1,215 @@
+"""How a pair of a run ends, and what it says it kept.
+
+A pair (one job, :mod:`nst_tf1.pair`) ends in one of five ways, each recorded in its
+run.json and reported as events::
+
+    finished     :func:`report_done`: the record, TensorBoard, the final image and its
+                 cost; over an earlier result its files are moved into place
+                 (:func:`complete_move`, completed even when a second Ctrl-C comes)
+    diverged     a NaN or infinite cost: the last finite image is saved; a batch goes on
+    failed       an image that cannot be read now (a batch goes on), a file that cannot
+                 be written, memory that ran out
+    stopped      by ``should_stop`` or a signal: the current image is saved (by the pair)
+    interrupted  a second signal, or one before the first step: nothing more is saved
+
+:func:`pair_failed` turns what ended a pair into the error the run ends with, its message
+saying what was kept. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+
+from . import events
+from .errors import Interrupted, RunFailed
+from .images import ImageInputError
+from .optimize import NonFiniteCostError
+from .outputs import move_into_place, save_last_finite
+from .plan import steps_per_job
+from .preflight import FINAL_IMAGE
+from .record import RUN_FILE
+
+__all__ = ["complete_move", "image_saved", "pair_failed", "report_done"]
+
+
+def complete_move(unfinished: str, out: str) -> Interrupted | None:
+    """:func:`~nst_tf1.outputs.move_into_place`, completed even when a signal handler
+    raises :class:`Interrupted` meanwhile (a second Ctrl-C): renames are quick, and a
+    move left halfway would mix two runs' files. Returns that interruption, for the
+    caller to raise once the run is recorded as done, or ``None``."""
+    interrupted = None
+    while True:
+        try:
+            move_into_place(unfinished, out)
+            break
+        except Interrupted as exc:
+            interrupted = interrupted or exc
+            if not os.path.isdir(unfinished):
+                break
+    if interrupted is not None:
+        final = os.path.join(out, FINAL_IMAGE)
+        interrupted.message = (
+            f"interrupted by {signal.Signals(interrupted.signum or signal.SIGINT).name} "
+            f"while moving the finished rerun into place; the move was completed: {final} "
+            "and its run.json are the finished result"
+        )
+        interrupted.kept = final
+    return interrupted
+
+
+def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
+    """A job ended by ``exc``: record it, and raise what the run ends with; return only
+    when a batch goes on with its other pairs.
+
+    Args:
+        exc: what ended it.
+        job: the :class:`~nst_tf1.plan.Job`.
+        state: its :class:`~nst_tf1.outputs.JobFolder`.
+        settings: the run's :class:`~nst_tf1.settings.Settings`.
+        batch: whether the run is a batch (one that goes on after a failed pair).
+        report: the run's ``report``.
+        failed: ``failed(message, skipped_steps)``: one pair failed, the run goes on.
+
+    Raises:
+        nst_tf1.errors.RunFailed: a write failed, memory ran out, or (outside a batch) a
+            cost became NaN/Inf.
+        BaseException: anything else is raised again (an :class:`Interrupted` with the
+            message of what was kept).
+    """
+    remaining = steps_per_job(settings) - state.done
+    if isinstance(exc, ImageInputError):
+        # Found unreadable only now (the header was fine): report, go on with the rest.
+        state.interrupt("failed")
+        failed(str(exc), remaining)
+        return
+    if isinstance(exc, NonFiniteCostError):
+        state.interrupt("diverged", write=True)
+        saved = save_last_finite(exc, state.final, state.signature)
+        message = _non_finite_message(exc, state.final, settings.learning_rate, saved)
+        message += state.kept()
+        if saved:
+            report(image_saved(state.final, exc.last_finite, final=True))
+        if not batch:
+            failure = RunFailed(message)
+            failure.kept = state.final if saved else None
+            raise failure from None
+        failed(f"{job.out}: {message}", remaining)
+        return
+    if isinstance(exc, OSError):
+        recorded = state.interrupt("failed")
+        said = ""
+        if state.record is not None and state.record.written:
+            said = (
+                "; run.json says 'failed'"
+                if recorded
+                else "; run.json could not be updated (it still says 'running')"
+            )
+        raise RunFailed(
+            f"cannot write {state.writing} ({exc.strerror or exc}); the files "
+            f"saved before it in {state.folder} are intact{said}"
+            f"{state.kept()}"
+        ) from None
+    if _is_out_of_memory(exc):
+        state.interrupt("failed")
+        raise RunFailed(
+            f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
+        ) from None
+    state.interrupt()
+    if isinstance(exc, Interrupted) and not exc.message:
+        exc.message = _interrupted_message(exc, job, state, batch)
+    raise exc
+
+
+def report_done(job, state, settings, seed, report) -> None:
+    """Report a finished job: its record, TensorBoard, the final image.
+
+    Args:
+        job: the :class:`~nst_tf1.plan.Job`.
+        state: its :class:`~nst_tf1.outputs.JobFolder`.
+        settings: the run's :class:`~nst_tf1.settings.Settings`.
+        seed: the run's seed, recorded in run.json.
+        report: the run's ``report``.
+    """
+    final = os.path.join(job.out, FINAL_IMAGE)
+    record = os.path.join(job.out, RUN_FILE)
+    report(
+        events.Note(
+            "run-recorded",
+            f"Recorded the run in {record} (seed {seed})",
+            data={"record": record, "seed": seed},
+        )
+    )
+    if settings.logdir:
+        report(
+            events.Note(
+                "tensorboard",
+                f"TensorBoard: tensorboard --logdir {settings.logdir}",
+                data={"logdir": settings.logdir},
+            )
+        )
+    done = f"{settings.iterations} iterations"
+    if settings.optimizer == "lbfgs":
+        # L-BFGS-B may end early (converged, or --stop-balance reached).
+        done = (
+            f"at most {settings.iterations} L-BFGS evaluations"
+            if state.evaluations == settings.iterations
+            else f"{state.evaluations} of at most {settings.iterations} L-BFGS evaluations"
+        )
+    cost = np.float32(state.step.total_cost)
+    report(
+        events.Note(
+            "result-saved",
+            f"Saved {final} (after {done}: total cost = {cost!s})",
+            data={"path": final, "steps": state.evaluations or settings.iterations},
+        )
+    )
+
+
+def _interrupted_message(exc, job, state, batch):
+    """What a signal handler's :class:`Interrupted` says, once the job knows what was
+    kept ("" leaves it to :func:`run`)."""
+    if not (state.previous or batch or state.step is not None):
+        return ""
+    name = signal.Signals(exc.signum).name
+    if state.step is None:
+        which = f" of {job.out}" if batch else ""
+        return (
+            f"interrupted by {name} before the optimisation{which} "
+            f"started; nothing saved{state.kept()}"
+        )
+    return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
+
+
+def image_saved(path, step, final=False) -> events.ImageSaved:
+    """The :class:`~nst_tf1.events.ImageSaved` of ``step``'s image written to ``path``."""
+    costs = (step.total_cost, step.content_cost, step.style_cost)
+    return events.ImageSaved(path, step.iteration, *costs, final)
+
+
+def _non_finite_message(exc, final, learning_rate, saved):
+    """The one line for a NaN/Inf cost (``saved``: the last finite image was written)."""
+    bad, good = exc.step, exc.last_finite
+    lower = f"try a lower --learning-rate than {learning_rate:g}, such as {learning_rate / 10:g}"
+    if good is None:
+        return (
+            f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
+            f"lower --alpha/--beta, or {lower}"
+        )
+    if not saved:
+        return (
+            f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "
+            f"last image with a finite cost could not be written to {final}; {lower}"
+        )
+    return (
+        f"the total cost became {bad.total_cost} at iteration {bad.iteration}; stopped and "
+        f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
+        f"{lower}"
+    )
+
+
+def _is_out_of_memory(exc):
+    """Whether ``exc`` is TensorFlow's out-of-memory error (without importing TensorFlow)."""
+    return type(exc).__name__ == "ResourceExhaustedError"
