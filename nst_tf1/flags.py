@@ -4,6 +4,9 @@ its group and its argparse options, one entry per field, kept apart from the fie
 
 ``nst_tf1.cli`` makes one flag per field from :data:`FLAGS` (``tv_weight`` is
 ``--tv-weight``); a test checks that every field has its entry and no entry lacks a field.
+The rest of the main job's ``--help`` is here too: :data:`DESCRIPTION`, :func:`epilog` and
+the help of the flags that are not settings (:data:`COMMAND_FLAGS`), so that the command
+line only parses, prints and maps errors to exit statuses.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .settings import (
 )
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES
 
-__all__ = ["Flag", "FLAGS"]
+__all__ = ["COMMAND_FLAGS", "DESCRIPTION", "Flag", "FLAGS", "epilog"]
 
 Flag = collections.namedtuple("Flag", "help beyond item argparse")
 Flag.__doc__ = """How the command line shows one setting.
@@ -255,5 +258,61 @@ FLAGS = {
         + _modes("coarse_upsample"),
         beyond=True,
         choices=UPSAMPLE_MODES,
+    ),
+}
+
+#: The main job's ``--help`` description.
+DESCRIPTION = (
+    "Neural style transfer (Gatys et al. 2015) as in the deeplearning.ai course: "
+    "VGG-19 from MatConvNet's .mat file, a TF1 graph and session, Adam on the pixels."
+)
+
+
+def epilog() -> str:
+    """The main job's ``--help`` epilog: the other commands, where the model comes from,
+    the images it reads, existing output, Ctrl-C and the exit statuses."""
+    from .config import model_source
+    from .images import MAX_INPUT_PIXELS
+
+    return (
+        "Other commands: 'nst-tf1 serve --help' (a local web page: start, watch, stop), "
+        "'nst-tf1 figure --help' (the course's figures from a finished run), "
+        "'nst-tf1 activations --help' (a layer's activation maps), 'nst-tf1 fetch-model "
+        "--help' (download and verify the VGG-19 file), 'nst-tf1 where' (where that file is or "
+        "will go), 'nst-tf1 make-vgg --help' (synthetic "
+        "VGG-19 file for tests), 'nst-tf1 make-demo --help' (the generated demo image pair). "
+        f"The VGG-19 file (510 MB) comes from {model_source()[0]}; when --model does not "
+        "exist it is downloaded there first, unless --no-download is given.\n\n"
+        "Images: any format Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP); EXIF orientation "
+        "is honoured; grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB; "
+        "transparency (RGBA, LA, palette) is composited on WHITE. Files above "
+        f"{MAX_INPUT_PIXELS:,} pixels are refused before decoding. The size the network sees "
+        f"must be at least {MIN_IMAGE_SIDE} pixels a side, and is checked against the "
+        "available memory (an estimate).\n\n"
+        "Existing output: a run replaces OUTPUT_DIR/generated_image.jpg only when that image "
+        "was made from the same content and style files (same bytes); otherwise it stops "
+        "before starting, unless --overwrite is given. Over a finished result a run writes "
+        "into OUTPUT_DIR/unfinished and replaces the result only once it has finished. One "
+        "run at a time per OUTPUT_DIR: a second one stops at once, naming the first.\n\n"
+        "Ctrl-C (SIGINT) or SIGTERM saves the current image as generated_image.jpg; before "
+        "the first iteration nothing is saved.\n\n"
+        "Exit status: 0 done; 1 the run failed (a cost became NaN/Inf, an image could not be "
+        "written, out of memory, the model download failed); 2 bad input; 130 SIGINT; 143 "
+        "SIGTERM."
+    )
+
+
+#: The main job's flags that are not settings (how it prints, or what it does instead):
+#: name -> help text; each is a ``store_true`` flag.
+COMMAND_FLAGS = {
+    "verbose": (
+        "in a batch, print every pair's cost lines, scales and saved files too (default: "
+        "one line per pair, the progress bar and the contact sheet's paths)"
+    ),
+    "print_model": (
+        "build the graph from --model at --height x --width (and --pooling), pprint the model "
+        "dict as the course does (layer -> tensor name, shape, dtype) and exit; needs no "
+        "images (so --max-size and --keep-aspect are ignored), runs no optimisation and "
+        "never downloads; a size a run could not fit in memory is refused"
     ),
 }

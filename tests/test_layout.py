@@ -1,7 +1,7 @@
-"""Sizes a reader can hold: no module over 650 lines, no class over 250, no function over 60
-lines of code (its docstring not counted). Today's exceptions are listed by name with their
-size now, so that none can grow silently and no new one can appear; one brought within the
-limits fails this test until it is taken off the list."""
+"""Sizes a reader can hold: no module over 650 lines (cli.py: 450), no class over 250, no
+function over 60 lines of code (its docstring not counted). Today's exceptions are listed by
+name with their size now, so that none can grow silently and no new one can appear; one
+brought within the limits fails this test until it is taken off the list."""
 
 import ast
 import dataclasses
@@ -9,6 +9,9 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "nst_tf1"
 MAX_MODULE, MAX_CLASS, MAX_FUNCTION = 650, 250, 60
+#: The command line only parses, prints and maps errors to exit statuses (help texts are
+#: flags.py's, beside the settings they describe).
+MAX_CLI = 450
 
 #: "module.py:qualified.name" (or "module.py") -> lines of code today, of each function,
 #: class or module still over its limit. Nothing may be added here, and no number may rise.
@@ -77,6 +80,10 @@ def test_the_list_of_exceptions_only_shrinks():
     over, names = _measure()
     assert sorted(set(ALLOWED) - names) == [], "listed exceptions that no longer exist"
     assert sorted(set(ALLOWED) - set(over)) == [], "within the limits now: take them off ALLOWED"
+
+
+def test_the_command_line_stays_small():
+    assert (PACKAGE / "cli.py").read_text().count("\n") <= MAX_CLI
 
 
 def test_every_setting_has_its_flag_and_every_flag_its_setting():
