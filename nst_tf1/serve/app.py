@@ -52,7 +52,7 @@ from .gallery import gallery, run_file
 from .jobs import Busy, Jobs
 from .uploads import DEMO, MAX_UPLOAD_BYTES, UploadError, Uploads, display_name
 
-__all__ = ["Guard", "create_app", "REQUEST_HEADER"]
+__all__ = ["Guard", "Server", "create_app", "REQUEST_HEADER"]
 
 #: The header every request that changes something must carry (see :class:`Guard`).
 REQUEST_HEADER = "x-nst-tf1"
@@ -143,49 +143,47 @@ def create_app(
         closing: returns true once the server is shutting down (the event streams end).
         hurry: returns true once a second Ctrl-C asks to end the run at once.
     """
-    output_dir = os.path.abspath(output_dir)
-    jobs = Jobs(output_dir)
-    uploads = Uploads(output_dir)
-    static_root = importlib.resources.files(__package__) / "static"
+    server = Server(output_dir, model, closing, hurry)
+    app = Starlette(routes=_routes(), lifespan=_lifespan)
+    app.state.server = server
+    app.state.jobs = server.jobs
+    return Guard(app, allowed_hosts)
 
-    def model_problem():
-        if os.path.isfile(model):
+
+class Server:
+    """What the routes share (``request.app.state.server``): the output folder, the model,
+    the runs (:class:`~nst_tf1.serve.jobs.Jobs`) and the uploads.
+
+    Args:
+        output_dir: where runs go (one folder each) and uploads are kept.
+        model: the VGG-19 .mat every run uses (never downloaded by the page).
+        closing: returns true once the server is shutting down (the event streams end).
+        hurry: returns true once a second Ctrl-C asks to end the run at once.
+    """
+
+    def __init__(self, output_dir, model, closing, hurry):
+        self.output_dir = os.path.abspath(output_dir)
+        self.model, self.closing, self.hurry = model, closing, hurry
+        self.jobs = Jobs(self.output_dir)
+        self.uploads = Uploads(self.output_dir)
+
+    def model_problem(self):
+        """What to do about a missing model file, or ``None``."""
+        if os.path.isfile(self.model):
             return None
-        return missing_model_message(model, model_source()[0], why="the page does not download it")
-
-    async def page(request: Request):
-        name = request.path_params.get("name", "index.html")
-        if name not in STATIC:
-            return PlainTextResponse("Not found", status_code=404)
-        body = (static_root / name).read_bytes()
-        return Response(body, media_type=STATIC[name], headers={"cache-control": "no-cache"})
-
-    def job_data(job):
-        if job is None:
-            return None
-        return {**job.summary(), "fields": _shown_fields(job.fields, uploads)}
-
-    async def state(request: Request):
-        return JSONResponse(
-            {
-                "defaults": form_module.defaults(),
-                "uploads": [uploads.info(i) for i in DEMO] + uploads.list(),
-                "model": {"path": model, "problem": model_problem()},
-                "output_dir": output_dir,
-                "max_upload_bytes": MAX_UPLOAD_BYTES,
-                "job": job_data(jobs.current),
-            }
+        return missing_model_message(
+            self.model, model_source()[0], why="the page does not download it"
         )
 
-    async def body_json(request):
-        try:
-            data = json.loads(await request.body())
-        except ValueError:
-            data = None
-        return data if isinstance(data, dict) else {}
+    def job_data(self, job):
+        """A run as the page shows it (its summary and form fields), or ``None``."""
+        if job is None:
+            return None
+        return {**job.summary(), "fields": _shown_fields(job.fields, self.uploads)}
 
-    def checked(data, base_extra):
+    def checked(self, data, base_extra):
         """(Settings fields, None) or (None, error response) for the page's form."""
+        uploads = self.uploads
         errors = {}
         content = uploads.path(data.get("content"))
         if content is None:
@@ -198,7 +196,7 @@ def create_app(
         base = {
             "content": content or DEMO["demo-content"][0],
             "style": [p for p in style_paths if p] or [DEMO["demo-style"][0]],
-            "model": model,
+            "model": self.model,
             "no_download": True,
             **base_extra,
         }
@@ -212,168 +210,229 @@ def create_app(
             return None, _error(first, 400, errors=errors)
         return fields, None
 
-    async def check(request: Request):
-        _, failure = checked(await body_json(request), {"output_dir": output_dir})
-        if failure is not None:
-            return failure
-        return JSONResponse({"errors": {}})
 
-    async def start(request: Request):
-        fields, failure = checked(await body_json(request), {"output_dir": output_dir})
-        if failure is not None:
-            return failure
-        problem = model_problem()
-        if problem:
-            return _error(problem, 400)
-        fields.pop("output_dir")
-        try:
-            job = await run_in_threadpool(jobs.start, fields)
-        except Busy as exc:
-            return _error(f"{exc}.", 409)
-        except OSError as exc:
-            return _error(f"cannot start the run: {exc}", 500)
-        return JSONResponse({"job": job_data(job)})
+def _server(request: Request) -> Server:
+    return request.app.state.server
 
-    async def stop(request: Request):
-        job = jobs.current
-        if job is None or not job.running:
-            return _error("No run is going on.", 409)
-        job.stop()
-        return JSONResponse({"job": job_data(job)})
 
-    async def upload(request: Request):
-        name = display_name(unquote(request.headers.get("x-file-name", "")))
-        limit = f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-        try:
-            declared = int(request.headers.get("content-length", "0"))
-        except ValueError:
-            declared = 0
-        if declared > MAX_UPLOAD_BYTES:
-            return _error(f"{name}: larger than the upload limit of {limit}.", 413)
-        try:
-            tmp, file = uploads.begin()
-        except OSError as exc:
-            return _error(f"cannot store uploads in {uploads.root} ({exc.strerror or exc}).", 500)
-        try:
-            size = 0
-            with file:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > MAX_UPLOAD_BYTES:
-                        raise UploadError(f"{name}: larger than the upload limit of {limit}.", 413)
-                    await run_in_threadpool(file.write, chunk)
-            info = await run_in_threadpool(uploads.finish, tmp, name)
-        except UploadError as exc:
-            return _error(str(exc), exc.status)
-        except OSError as exc:
-            return _error(f"{name}: cannot store it ({exc.strerror or exc}).", 500)
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-        return JSONResponse({"upload": info})
+async def _page(request: Request):
+    name = request.path_params.get("name", "index.html")
+    if name not in STATIC:
+        return PlainTextResponse("Not found", status_code=404)
+    body = (_static_root() / name).read_bytes()
+    return Response(body, media_type=STATIC[name], headers={"cache-control": "no-cache"})
 
-    async def upload_file(request: Request):
-        upload_id, what = request.path_params["id"], request.path_params["what"]
-        path = uploads.path(upload_id) if what == "image" else None
-        if what == "thumb":
-            path = uploads.thumbnail(upload_id) or (
-                DEMO[upload_id][0] if upload_id in DEMO else None
-            )
-        if path is None:
-            return PlainTextResponse("Not found", status_code=404)
-        return FileResponse(path)
 
-    async def preview(request: Request):
-        job = jobs.current
-        if job is None or job.id != request.path_params["run"] or job.preview is None:
-            return PlainTextResponse("Not found", status_code=404)
-        return Response(
-            job.preview[2], media_type="image/png", headers={"cache-control": "no-store"}
+async def _state(request: Request):
+    server = _server(request)
+    return JSONResponse(
+        {
+            "defaults": form_module.defaults(),
+            "uploads": [server.uploads.info(i) for i in DEMO] + server.uploads.list(),
+            "model": {"path": server.model, "problem": server.model_problem()},
+            "output_dir": server.output_dir,
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "job": server.job_data(server.jobs.current),
+        }
+    )
+
+
+async def _body_json(request):
+    try:
+        data = json.loads(await request.body())
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+async def _check(request: Request):
+    server = _server(request)
+    _, failure = server.checked(await _body_json(request), {"output_dir": server.output_dir})
+    if failure is not None:
+        return failure
+    return JSONResponse({"errors": {}})
+
+
+async def _start(request: Request):
+    server = _server(request)
+    fields, failure = server.checked(await _body_json(request), {"output_dir": server.output_dir})
+    if failure is not None:
+        return failure
+    problem = server.model_problem()
+    if problem:
+        return _error(problem, 400)
+    fields.pop("output_dir")
+    try:
+        job = await run_in_threadpool(server.jobs.start, fields)
+    except Busy as exc:
+        return _error(f"{exc}.", 409)
+    except OSError as exc:
+        return _error(f"cannot start the run: {exc}", 500)
+    return JSONResponse({"job": server.job_data(job)})
+
+
+async def _stop(request: Request):
+    server = _server(request)
+    job = server.jobs.current
+    if job is None or not job.running:
+        return _error("No run is going on.", 409)
+    job.stop()
+    return JSONResponse({"job": server.job_data(job)})
+
+
+async def _upload(request: Request):
+    server = _server(request)
+    name = display_name(unquote(request.headers.get("x-file-name", "")))
+    limit = f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    try:
+        declared = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        declared = 0
+    if declared > MAX_UPLOAD_BYTES:
+        return _error(f"{name}: larger than the upload limit of {limit}.", 413)
+    try:
+        tmp, file = server.uploads.begin()
+    except OSError as exc:
+        return _error(
+            f"cannot store uploads in {server.uploads.root} ({exc.strerror or exc}).", 500
         )
+    try:
+        size = 0
+        with file:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise UploadError(f"{name}: larger than the upload limit of {limit}.", 413)
+                await run_in_threadpool(file.write, chunk)
+        info = await run_in_threadpool(server.uploads.finish, tmp, name)
+    except UploadError as exc:
+        return _error(str(exc), exc.status)
+    except OSError as exc:
+        return _error(f"{name}: cannot store it ({exc.strerror or exc}).", 500)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+    return JSONResponse({"upload": info})
 
-    async def events(request: Request):
-        """Server-sent events: ``job`` when a run is (or becomes) current, then its events
-        from the start (or after ``Last-Event-ID``), then live ones."""
-        last = request.headers.get("last-event-id", "")
-        last_job, _, last_seq = last.partition(":")
 
-        async def stream():
-            job, seq = None, 0
-            yield "retry: 1000\n\n"
-            if jobs.current is None:
-                yield "event: job\ndata: null\n\n"
-            quiet = 0.0
-            while not closing() and not await request.is_disconnected():
-                current = jobs.current
-                if current is not None and current is not job:
-                    job = current
-                    seq = int(last_seq) if job.id == last_job and last_seq.isdigit() else 0
-                    yield f"event: job\ndata: {json.dumps(job_data(job))}\n\n"
-                if job is not None:
-                    for event in job.since(seq):
-                        seq = event["seq"]
-                        yield f"id: {job.id}:{seq}\ndata: {json.dumps(event)}\n\n"
-                        quiet = 0.0
-                await asyncio.sleep(_POLL)
-                quiet += _POLL
-                if quiet >= 15:
-                    yield ": keep-alive\n\n"
+async def _upload_file(request: Request):
+    server = _server(request)
+    upload_id, what = request.path_params["id"], request.path_params["what"]
+    path = server.uploads.path(upload_id) if what == "image" else None
+    if what == "thumb":
+        path = server.uploads.thumbnail(upload_id) or (
+            DEMO[upload_id][0] if upload_id in DEMO else None
+        )
+    if path is None:
+        return PlainTextResponse("Not found", status_code=404)
+    return FileResponse(path)
+
+
+async def _preview(request: Request):
+    server = _server(request)
+    job = server.jobs.current
+    if job is None or job.id != request.path_params["run"] or job.preview is None:
+        return PlainTextResponse("Not found", status_code=404)
+    return Response(job.preview[2], media_type="image/png", headers={"cache-control": "no-store"})
+
+
+async def _events(request: Request):
+    """Server-sent events: ``job`` when a run is (or becomes) current, then its events
+    from the start (or after ``Last-Event-ID``), then live ones."""
+    server = _server(request)
+    last = request.headers.get("last-event-id", "")
+    last_job, _, last_seq = last.partition(":")
+
+    async def stream():
+        job, seq = None, 0
+        yield "retry: 1000\n\n"
+        if server.jobs.current is None:
+            yield "event: job\ndata: null\n\n"
+        quiet = 0.0
+        while not server.closing() and not await request.is_disconnected():
+            current = server.jobs.current
+            if current is not None and current is not job:
+                job = current
+                seq = int(last_seq) if job.id == last_job and last_seq.isdigit() else 0
+                yield f"event: job\ndata: {json.dumps(server.job_data(job))}\n\n"
+            if job is not None:
+                for event in job.since(seq):
+                    seq = event["seq"]
+                    yield f"id: {job.id}:{seq}\ndata: {json.dumps(event)}\n\n"
                     quiet = 0.0
+            await asyncio.sleep(_POLL)
+            quiet += _POLL
+            if quiet >= 15:
+                yield ": keep-alive\n\n"
+                quiet = 0.0
 
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
+
+
+async def _runs(request: Request):
+    server = _server(request)
+    return JSONResponse(
+        {"runs": await run_in_threadpool(gallery, server.output_dir, server.uploads)}
+    )
+
+
+async def _result(request: Request):
+    server = _server(request)
+    name, file = request.path_params["run"], request.path_params["file"]
+    path = run_file(server.output_dir, name, file)
+    if path is None:
+        return PlainTextResponse("Not found", status_code=404)
+    headers = {"cache-control": "no-cache"}
+    if request.query_params.get("download"):
+        return FileResponse(
+            path,
+            filename=f"{name}-{file}",
+            content_disposition_type="attachment",
+            headers=headers,
+        )
+    return FileResponse(path, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app):
+    """After the server stops: stop the current run (it keeps its image) and say so."""
+    server = app.state.server
+    yield
+    job = await run_in_threadpool(server.jobs.shutdown, 120.0, server.hurry)
+    if job is not None:
+        last = job.events[-1] if job.events else {}
+        print(
+            f"nst-tf1: stopped the run in {job.folder}: {last.get('text', job.status)}",
+            file=sys.stderr,
+            flush=True,
         )
 
-    async def runs(request: Request):
-        return JSONResponse({"runs": await run_in_threadpool(gallery, output_dir, uploads)})
 
-    async def result(request: Request):
-        name, file = request.path_params["run"], request.path_params["file"]
-        path = run_file(output_dir, name, file)
-        if path is None:
-            return PlainTextResponse("Not found", status_code=404)
-        headers = {"cache-control": "no-cache"}
-        if request.query_params.get("download"):
-            return FileResponse(
-                path,
-                filename=f"{name}-{file}",
-                content_disposition_type="attachment",
-                headers=headers,
-            )
-        return FileResponse(path, headers=headers)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        job = await run_in_threadpool(jobs.shutdown, 120.0, hurry)
-        if job is not None:
-            last = job.events[-1] if job.events else {}
-            print(
-                f"nst-tf1: stopped the run in {job.folder}: {last.get('text', job.status)}",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    routes = [
-        Route("/", page),
+def _routes():
+    """The routes of the table above, each to its handler."""
+    return [
+        Route("/", _page),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
-        Route("/static/{name}", page),
-        Route("/api/state", state),
-        Route("/api/check", check, methods=["POST"]),
-        Route("/api/upload", upload, methods=["POST"]),
-        Route("/api/uploads/{id}/{what}", upload_file),
-        Route("/api/runs", start, methods=["POST"]),
-        Route("/api/stop", stop, methods=["POST"]),
-        Route("/api/events", events),
-        Route("/api/preview/{run}", preview),
-        Route("/api/gallery", runs),
-        Route("/runs/{run}/{file}", result),
+        Route("/static/{name}", _page),
+        Route("/api/state", _state),
+        Route("/api/check", _check, methods=["POST"]),
+        Route("/api/upload", _upload, methods=["POST"]),
+        Route("/api/uploads/{id}/{what}", _upload_file),
+        Route("/api/runs", _start, methods=["POST"]),
+        Route("/api/stop", _stop, methods=["POST"]),
+        Route("/api/events", _events),
+        Route("/api/preview/{run}", _preview),
+        Route("/api/gallery", _runs),
+        Route("/runs/{run}/{file}", _result),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.jobs = jobs
-    return Guard(app, allowed_hosts)
+
+
+def _static_root():
+    return importlib.resources.files(__package__) / "static"
 
 
 def _shown_fields(fields: dict, uploads: Uploads) -> dict:
