@@ -17,18 +17,21 @@ and J_style.
 
 The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the
-evaluation budget.
+evaluation budget. ``--stop-balance`` stops it once beta J_style is down to a given multiple
+of alpha J_content (:func:`balanced`); :func:`stop_rule` is whichever of the two comes first.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from .optimize import Step
+    from .settings import Settings
 
-__all__ = ["ProgressStop", "content_weight"]
+__all__ = ["ProgressStop", "balanced", "content_weight", "stop_rule"]
 
 
 def content_weight(
@@ -87,3 +90,34 @@ class ProgressStop:
             return False
         before, now = self.history[-1 - self.window], self.history[-1]
         return before - now < self.tolerance * abs(now)
+
+
+def stop_rule(settings: Settings, weight: float) -> Callable[[Step], bool] | None:
+    """The output scale's ``stop_when``: ``--stop-balance`` or ``--stop-progress``,
+    whichever comes first (``None`` when both are off).
+
+    Args:
+        settings: the run's settings (``stop_progress``, ``stop_balance``, ``alpha``,
+            ``beta``).
+        weight: the content weight w of the objective (:func:`content_weight`).
+    """
+    s = settings
+    progress = None
+    if s.stop_progress is not None:
+        progress = ProgressStop(s.stop_progress, alpha=s.alpha, weight=weight)
+    if s.stop_balance is None:
+        return progress
+    if progress is None:
+        return functools.partial(balanced, s)
+    return lambda step: progress(step) or balanced(s, step)
+
+
+def balanced(settings: Settings, step: Step) -> bool:
+    """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times
+    alpha J_content (never, when the setting is off or alpha is 0)."""
+    s = settings
+    return (
+        s.stop_balance is not None
+        and s.alpha > 0
+        and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost
+    )

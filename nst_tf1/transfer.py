@@ -49,7 +49,7 @@ from .config import CONFIG
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
-from .schedule import ProgressStop, content_weight
+from .schedule import content_weight, stop_rule
 from .settings import Settings, check_style_weights
 from .vgg import read_vgg_weights
 
@@ -88,6 +88,19 @@ def _normalised_weights(style_weights, count):
     if style_weights is None:
         return [1.0 / count] * count
     return check_style_weights(style_weights, count)
+
+
+def _upsampled(previous, previous_content, content, mode):
+    """The next scale's initial image from the previous scale's result (H, W, 3, RGB as
+    the network sees it): the result upsampled (``--coarse-upsample image``), or the
+    content at this size plus the upsampled change the previous scale made to its
+    content (``residual``: the content's detail, which the small scale cannot hold,
+    stays), clipped to 0..255."""
+    h, w = content.shape[:2]
+    up = resize_array(previous, h, w)
+    if mode == "residual":
+        up = np.clip(content + up - resize_array(previous_content, h, w), 0.0, 255.0)
+    return reshape_and_normalize_image(up)
 
 
 class Runner:
@@ -259,7 +272,7 @@ class Runner:
             content_input = reshape_and_normalize_image(c_net)
             a_C = graph.content_target(content_input)
             if previous is not None:
-                initial = self._upsampled(previous, previous_content, c_net)
+                initial = _upsampled(previous, previous_content, c_net, s.coarse_upsample)
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
             last = k == len(sizes)
@@ -272,7 +285,7 @@ class Runner:
                 budget,
                 save_every,
                 should_stop=should_stop,
-                stop_when=self._stop_rule(weight) if last else None,
+                stop_when=stop_rule(s, weight) if last else None,
                 content_weight=weight,
                 preview_every=preview_every,
             ):
@@ -318,41 +331,6 @@ class Runner:
         strength = s.beta / s.alpha / (CONFIG.BETA / CONFIG.ALPHA) if s.alpha else 1.0
         return content_weight(
             s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
-        )
-
-    def _stop_rule(self, weight):
-        """The output scale's ``stop_when``: ``--stop-balance`` or ``--stop-progress``,
-        whichever comes first (``None`` when both are off)."""
-        s = self.settings
-        progress = None
-        if s.stop_progress is not None:
-            progress = ProgressStop(s.stop_progress, alpha=s.alpha, weight=weight)
-        if s.stop_balance is None:
-            return progress
-        if progress is None:
-            return self._balanced
-        return lambda step: progress(step) or self._balanced(step)
-
-    def _upsampled(self, previous, previous_content, content):
-        """The next scale's initial image from the previous scale's result (H, W, 3, RGB as
-        the network sees it): the result upsampled (``--coarse-upsample image``), or the
-        content at this size plus the upsampled change the previous scale made to its
-        content (``residual``: the content's detail, which the small scale cannot hold,
-        stays), clipped to 0..255."""
-        h, w = content.shape[:2]
-        up = resize_array(previous, h, w)
-        if self.settings.coarse_upsample == "residual":
-            up = np.clip(content + up - resize_array(previous_content, h, w), 0.0, 255.0)
-        return reshape_and_normalize_image(up)
-
-    def _balanced(self, step):
-        """``--stop-balance``: whether beta J_style is down to ``stop_balance`` times
-        alpha J_content (never, when the setting is off or alpha is 0)."""
-        s = self.settings
-        return (
-            s.stop_balance is not None
-            and s.alpha > 0
-            and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost
         )
 
     def _initial(self, content_input, content_rgb, first_style, height, width):

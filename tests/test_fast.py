@@ -201,13 +201,13 @@ def test_lbfgs_stop_when_ends_early_as_converged():
 
 def test_stop_balance_compares_the_weighted_terms():
     from nst_tf1.optimize import Step
+    from nst_tf1.schedule import balanced
     from nst_tf1.settings import Settings
-    from nst_tf1.transfer import Runner
 
-    runner = Runner(None, Settings(stop_balance=100.0, alpha=10, beta=40))
-    assert runner._balanced(Step(0, 0.0, content_cost=10.0, style_cost=250.0, image=None))
-    assert not runner._balanced(Step(0, 0.0, content_cost=10.0, style_cost=251.0, image=None))
-    assert not Runner(None, Settings())._balanced(Step(0, 0.0, 10.0, 1.0, None))
+    settings = Settings(stop_balance=100.0, alpha=10, beta=40)
+    assert balanced(settings, Step(0, 0.0, content_cost=10.0, style_cost=250.0, image=None))
+    assert not balanced(settings, Step(0, 0.0, content_cost=10.0, style_cost=251.0, image=None))
+    assert not balanced(Settings(), Step(0, 0.0, 10.0, 1.0, None))
 
 
 # --- the content weight, the stopping rule, the coarse scale's upsampling -----------------
@@ -249,8 +249,7 @@ def test_progress_stop_reads_the_weighted_objective_over_its_window():
 
 def test_residual_upsampling_keeps_the_content_detail():
     from nst_tf1.images import resize_array
-    from nst_tf1.settings import Settings
-    from nst_tf1.transfer import Runner
+    from nst_tf1.transfer import _upsampled
 
     rng = np.random.default_rng(0)
     content = rng.uniform(0, 255, (32, 48, 3)).astype(np.float32)
@@ -258,8 +257,7 @@ def test_residual_upsampling_keeps_the_content_detail():
     changed = np.clip(small + 30.0, 0, 255)  # what the coarse scale did: brighter
     normalised = {}
     for mode in ("image", "residual"):
-        runner = Runner(None, Settings(coarse_upsample=mode))
-        normalised[mode] = runner._upsampled(changed, small, content)[0]
+        normalised[mode] = _upsampled(changed, small, content, mode)[0]
     from nst_tf1.config import CONFIG
 
     residual = normalised["residual"] + CONFIG.MEANS[0]

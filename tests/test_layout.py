@@ -23,9 +23,6 @@ ALLOWED = {
     "weights.py:_fetch_locked": 61,
     "weights.py:_Download.attempt": 61,
     "serve/__init__.py:serve_main": 69,  # the page of issue 21 (64), then issues 23/24's Ctrl-C
-    # Issues 22-24 on main, measured when this test met them (the merge of the run API's
-    # leftovers): --fast's content weight, stop rule and residual upsampling in Runner.
-    "transfer.py:Runner": 279,
 }
 
 
