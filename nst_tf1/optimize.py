@@ -269,97 +269,29 @@ def model_lbfgs(
         NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
             evaluated before it.
     """
-    import scipy.optimize
-    import tensorflow.compat.v1 as tf
-
     image = model["input"]
     shape = tuple(image.get_shape().as_list())
-    if gradient is None:
-        with tf.name_scope("lbfgs"), lean_kernels(image.graph):
-            (gradient,) = tf.gradients(costs[0], image)
-    # Every logged tensor comes from the run that also gives the costs and dJ/dG.
-    fetches = [*costs, gradient, costs[0] if objective is None else objective]
-    fetches += [] if summary is None else [summary]
+    fetches = _lbfgs_fetches(image, costs, gradient, objective, summary)
     feed = dict(feed or {})
     low, high = pixel_bounds(shape)
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     G0 = x0.reshape(shape).astype(np.float32)
-    bounds = _channel_bounds(shape)
 
-    # The worker thread hands each evaluation over and waits for the generator to resume it.
-    handoff, resume = queue.Queue(), threading.Semaphore(0)
-    state = {"stop": False, "best": None, "lowest": None, "best_logged": [], "evaluations": 0}
-    state["scale"] = 1.0
-    first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary) at G0
-
-    def fun(x):
-        # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
-        if state["stop"] or state["evaluations"] == num_evaluations:
-            raise _Stopped
-        state["evaluations"] += 1
-        G = x.reshape(shape).astype(np.float32)
-        if state["evaluations"] == 1 and np.array_equal(G, G0):
-            J, J_content, J_style, dG, value, *logged = first.result()
-            largest = float(np.max(np.abs(dG)))
-            if first_step and np.isfinite(largest) and largest > 0:
-                state["scale"] = first_step / largest
-        else:
-            J, J_content, J_style, dG, value, *logged = sess.run(fetches, {**feed, image: G})
-        if np.isfinite(value) and (state["best"] is None or value < state["lowest"]):
-            state["lowest"] = float(value)
-            state["best"] = Step(
-                state["evaluations"] - 1, float(J), float(J_content), float(J_style), G
-            )
-            state["best_logged"] = logged
-        handoff.put((float(J), float(J_content), float(J_style), G, logged))
-        resume.acquire()
-        if state["stop"]:
-            raise _Stopped
-        s = state["scale"]
-        return s * float(value), s * dG.astype(np.float64).reshape(-1)
-
-    def work():
-        try:
-            # fun returns (J, dJ/dG). maxiter counts accepted steps, maxfun evaluations; the
-            # evaluations are the budget. factr = pgtol = 0: SciPy's own tests are off.
-            scipy.optimize.fmin_l_bfgs_b(
-                fun,
-                x0,
-                bounds=bounds,
-                factr=0.0,
-                pgtol=0.0,
-                maxfun=num_evaluations,
-                maxiter=num_evaluations,
-            )
-        except _Stopped:
-            pass
-        except BaseException as exc:  # handed to the consumer's thread
-            handoff.put(exc)
-            return
-        handoff.put(None)
-
-    worker = threading.Thread(target=work, name="lbfgs", daemon=True)
-    worker.start()
+    scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step)
+    scipy_side.start(x0, _channel_bounds(shape))
     last = num_evaluations
     try:
-        first.set_result(sess.run(fetches, {**feed, image: G0}))
+        scipy_side.first.set_result(sess.run(fetches, {**feed, image: G0}))
         evaluation = 0
         while True:
-            item = handoff.get()
+            item = scipy_side.handoff.get()
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
-            J, J_content, J_style, G, logged = item
-            saved = save_every and evaluation % save_every == 0
-            if logged:
-                writer.add_summary(logged[0], evaluation)
-                if saved:
-                    writer.flush()
-            keep = _attach(evaluation, save_every, preview_every)
-            step = Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
+            step = _evaluated(item, evaluation, save_every, preview_every, writer)
             if not _finite(step):
-                raise NonFiniteCostError(step._replace(image=None), state["best"])
+                raise NonFiniteCostError(step._replace(image=None), scipy_side.best)
             yield step
             evaluation += 1
             if should_stop is not None and should_stop():
@@ -368,22 +300,141 @@ def model_lbfgs(
             if (
                 stop_when is not None
                 and evaluation >= MIN_EVALUATIONS
-                and stop_when(state["best"]._replace(image=None))
+                and stop_when(scipy_side.best._replace(image=None))
             ):
                 break  # as converged: the last Step is the final image
-            resume.release()
+            scipy_side.resume.release()
     finally:
-        state["stop"] = True
-        if not first.done():  # the first evaluation raised: SciPy's call for it stops
-            first.set_exception(_Stopped())
-        resume.release()
-        worker.join()
-    best = state["best"]
+        scipy_side.end()
+    best = scipy_side.best
     image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
-    if state["best_logged"]:
-        writer.add_summary(state["best_logged"][0], last)
+    if scipy_side.best_logged:
+        writer.add_summary(scipy_side.best_logged[0], last)
         writer.flush()
     yield best._replace(iteration=last, image=np.array(best.image))
+
+
+def _lbfgs_fetches(image, costs, gradient, objective, summary):
+    """What each evaluation fetches, in one ``sess.run``: (J, J_content, J_style, the
+    gradient of the objective, the objective, [summary]); the gradient (of J) is built here
+    when not given."""
+    import tensorflow.compat.v1 as tf
+
+    if gradient is None:
+        with tf.name_scope("lbfgs"), lean_kernels(image.graph):
+            (gradient,) = tf.gradients(costs[0], image)
+    # Every logged tensor comes from the run that also gives the costs and dJ/dG.
+    fetches = [*costs, gradient, costs[0] if objective is None else objective]
+    return fetches + ([] if summary is None else [summary])
+
+
+def _evaluated(item, evaluation, save_every, preview_every, writer):
+    """The :class:`Step` of one evaluation handed over by :class:`_Evaluations` (its summary
+    written at its 0-based number, flushed when its image is saved)."""
+    J, J_content, J_style, G, logged = item
+    saved = save_every and evaluation % save_every == 0
+    if logged:
+        writer.add_summary(logged[0], evaluation)
+        if saved:
+            writer.flush()
+    keep = _attach(evaluation, save_every, preview_every)
+    return Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
+
+
+class _Evaluations:
+    """SciPy's side of :func:`model_lbfgs`: ``fmin_l_bfgs_b`` in a worker thread, whose
+    objective (:meth:`fun`) evaluates one image, hands the result over (``handoff``) and
+    waits until the consumer releases ``resume``. It keeps the best image so far (the lowest
+    objective) and the scale s of the objective SciPy sees.
+
+    Args:
+        sess: the session.
+        fetches: (J, J_content, J_style, dJ/dG, objective, [summary]).
+        feed: extra values fed to every evaluation.
+        image: the input Variable the candidate image is fed into.
+        G0: the start image; its evaluation (``first``, run by the consumer) is taken
+            when SciPy asks for it.
+        num_evaluations: at most this many evaluations.
+        first_step: see :func:`model_lbfgs`.
+    """
+
+    def __init__(self, sess, fetches, feed, image, G0, num_evaluations, first_step):
+        self.sess, self.fetches, self.feed, self.image = sess, fetches, feed, image
+        self.G0, self.shape = G0, G0.shape
+        self.num_evaluations, self.first_step = num_evaluations, first_step
+        # The worker thread hands each evaluation over and waits for the generator to resume it.
+        self.handoff, self.resume = queue.Queue(), threading.Semaphore(0)
+        self.stop = False
+        self.best = self.lowest = None
+        self.best_logged = []
+        self.evaluations = 0
+        self.scale = 1.0
+        self.first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary)
+        self.worker = None
+
+    def fun(self, x):
+        """SciPy's objective: (s J_w, s dJ_w/dG) of the image ``x``."""
+        # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
+        if self.stop or self.evaluations == self.num_evaluations:
+            raise _Stopped
+        self.evaluations += 1
+        G = x.reshape(self.shape).astype(np.float32)
+        if self.evaluations == 1 and np.array_equal(G, self.G0):
+            J, J_content, J_style, dG, value, *logged = self.first.result()
+            largest = float(np.max(np.abs(dG)))
+            if self.first_step and np.isfinite(largest) and largest > 0:
+                self.scale = self.first_step / largest
+        else:
+            J, J_content, J_style, dG, value, *logged = self.sess.run(
+                self.fetches, {**self.feed, self.image: G}
+            )
+        if np.isfinite(value) and (self.best is None or value < self.lowest):
+            self.lowest = float(value)
+            self.best = Step(self.evaluations - 1, float(J), float(J_content), float(J_style), G)
+            self.best_logged = logged
+        self.handoff.put((float(J), float(J_content), float(J_style), G, logged))
+        self.resume.acquire()
+        if self.stop:
+            raise _Stopped
+        s = self.scale
+        return s * float(value), s * dG.astype(np.float64).reshape(-1)
+
+    def _work(self, x0, bounds):
+        import scipy.optimize
+
+        try:
+            # fun returns (J, dJ/dG). maxiter counts accepted steps, maxfun evaluations; the
+            # evaluations are the budget. factr = pgtol = 0: SciPy's own tests are off.
+            scipy.optimize.fmin_l_bfgs_b(
+                self.fun,
+                x0,
+                bounds=bounds,
+                factr=0.0,
+                pgtol=0.0,
+                maxfun=self.num_evaluations,
+                maxiter=self.num_evaluations,
+            )
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer's thread
+            self.handoff.put(exc)
+            return
+        self.handoff.put(None)
+
+    def start(self, x0, bounds):
+        """Start the minimisation from ``x0`` (flat float64) in its worker thread."""
+        self.worker = threading.Thread(
+            target=self._work, args=(x0, bounds), name="lbfgs", daemon=True
+        )
+        self.worker.start()
+
+    def end(self):
+        """Stop the minimisation (wherever it is) and wait for its thread."""
+        self.stop = True
+        if not self.first.done():  # the first evaluation raised: SciPy's call for it stops
+            self.first.set_exception(_Stopped())
+        self.resume.release()
+        self.worker.join()
 
 
 class _Stopped(Exception):
