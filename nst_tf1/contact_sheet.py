@@ -144,40 +144,43 @@ def _data_uri(img: PIL.Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.getvalue()).decode("ascii")
 
 
-def _html(pairs: Sequence[Pair], thumbs: Sequence[dict[str, Any]], title: str) -> str:
-    def link(*parts: str) -> str:
-        return html.escape("/".join(urllib.parse.quote(p) for p in parts), quote=True)
+def _link(*parts: str) -> str:
+    """A relative link to ``parts`` joined by ``/``, each quoted, escaped for an attribute."""
+    return html.escape("/".join(urllib.parse.quote(p) for p in parts), quote=True)
 
-    rows = []
-    for pair, row in zip(pairs, thumbs):
-        cells = [
-            f'<td class="name"><a href="{link(pair.folder)}/">{html.escape(pair.folder)}</a></td>'
-        ]
-        for key in _COLUMNS:
-            img, problem = row[key]
-            path = pair.images[key]
-            caption = pair.result_label if key == "result" else key
-            if img is None:
-                text = problem or caption
-                cells.append(f'<td class="empty">{html.escape(text)}</td>')
-                continue
-            tag = (
-                f'<img src="{_data_uri(img)}" width="{img.width}" height="{img.height}" '
-                f'alt="{html.escape(key, quote=True)}" '
-                f'title="{html.escape(os.path.basename(path), quote=True)}">'
-            )
-            if key == "result":
-                tag = f'<a href="{link(pair.folder, *pair.result_file.split("/"))}">{tag}</a>'
-            cells.append(
-                f"<td>{tag}<br><small>{html.escape(caption)}</small></td>"
-                if key == "result"
-                else f"<td>{tag}</td>"
-            )
-        cells.append(
-            f'<td class="status {html.escape(pair.status)}">{html.escape(pair.status)}</td>'
+
+def _html_row(pair: Pair, row: dict[str, Any]) -> str:
+    """One pair's row of the sheet's table: its folder, thumbnails, status and time."""
+    cells = [
+        f'<td class="name"><a href="{_link(pair.folder)}/">{html.escape(pair.folder)}</a></td>'
+    ]
+    for key in _COLUMNS:
+        img, problem = row[key]
+        path = pair.images[key]
+        caption = pair.result_label if key == "result" else key
+        if img is None:
+            text = problem or caption
+            cells.append(f'<td class="empty">{html.escape(text)}</td>')
+            continue
+        tag = (
+            f'<img src="{_data_uri(img)}" width="{img.width}" height="{img.height}" '
+            f'alt="{html.escape(key, quote=True)}" '
+            f'title="{html.escape(os.path.basename(path), quote=True)}">'
         )
-        cells.append(f'<td class="time">{html.escape(_duration(pair.seconds))}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+        if key == "result":
+            tag = f'<a href="{_link(pair.folder, *pair.result_file.split("/"))}">{tag}</a>'
+        cells.append(
+            f"<td>{tag}<br><small>{html.escape(caption)}</small></td>"
+            if key == "result"
+            else f"<td>{tag}</td>"
+        )
+    cells.append(f'<td class="status {html.escape(pair.status)}">{html.escape(pair.status)}</td>')
+    cells.append(f'<td class="time">{html.escape(_duration(pair.seconds))}</td>')
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _html(pairs: Sequence[Pair], thumbs: Sequence[dict[str, Any]], title: str) -> str:
+    rows = [_html_row(pair, row) for pair, row in zip(pairs, thumbs)]
     counts: dict[str, int] = {}
     for pair in pairs:
         counts[pair.status] = counts.get(pair.status, 0) + 1
@@ -201,7 +204,7 @@ td.failed, td.diverged, td.killed, td.unreadable {{ color: #b00; }}
 <body>
 <h1>{html.escape(title)}</h1>
 <p>{len(pairs)} pairs: {html.escape(summary)}. The whole sheet as one picture:
-<a href="{link(PNG_FILE)}">{PNG_FILE}</a>.</p>
+<a href="{_link(PNG_FILE)}">{PNG_FILE}</a>.</p>
 <table>
 <tr><th>pair</th><th>content</th><th>style</th><th>result</th><th>status</th><th>time</th></tr>
 {chr(10).join(rows)}

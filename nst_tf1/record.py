@@ -388,6 +388,23 @@ def read_run_record(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def _entry_problem(entry: Any, where: str) -> str | None:
+    """What is wrong with one entry of run.json's ``saves`` (or its ``final``), or ``None``."""
+    if not isinstance(entry, dict):
+        return f"{where} is not an object"
+    if not is_whole_number(entry.get("iteration")):
+        return f"{where} has no whole iteration"
+    name = entry.get("file")
+    if (
+        not isinstance(name, str)
+        or not name
+        or os.path.isabs(name)
+        or ".." in name.replace("\\", "/").split("/")
+    ):
+        return f"{where} has no file name inside the run folder"
+    return None
+
+
 def _record_problem(data: Any) -> str | None:
     """What is wrong with a decoded run.json, or ``None``."""
     if not isinstance(data, dict):
@@ -396,22 +413,6 @@ def _record_problem(data: Any) -> str | None:
     if missing:
         return f"missing {', '.join(missing)}"
     number = (int, float)
-
-    def entry_problem(entry, where):
-        if not isinstance(entry, dict):
-            return f"{where} is not an object"
-        if not is_whole_number(entry.get("iteration")):
-            return f"{where} has no whole iteration"
-        name = entry.get("file")
-        if (
-            not isinstance(name, str)
-            or not name
-            or os.path.isabs(name)
-            or ".." in name.replace("\\", "/").split("/")
-        ):
-            return f"{where} has no file name inside the run folder"
-        return None
-
     checks = (
         (data["format"] == 1, f"format {data['format']!r}, this version reads 1"),
         (data["status"] in STATUSES, f"unknown status {data['status']!r}"),
@@ -446,9 +447,9 @@ def _record_problem(data: Any) -> str | None:
         if not isinstance(data["files"].get(key), str):
             return f"files.{key} is not a path"
     for k, entry in enumerate(data["saves"]):
-        problem = entry_problem(entry, f"saves[{k}]")
+        problem = _entry_problem(entry, f"saves[{k}]")
         if problem:
             return problem
     if "final" in data:
-        return entry_problem(data["final"], "final")
+        return _entry_problem(data["final"], "final")
     return None
