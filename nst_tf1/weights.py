@@ -308,6 +308,16 @@ class _Download:
             _Transient: the attempt failed in a way another attempt may not.
             DownloadError: it failed for good (HTTP 4xx, local write error).
         """
+        response = self._request(opener, connect_timeout)
+        if response is None:  # the .part already holds the whole file
+            return
+        with response:
+            self._receive(response)
+        self._write(self.file.flush)
+
+    def _request(self, opener, connect_timeout):
+        """The response to a request from byte ``self.done`` (``None``: the server says the
+        .part holds the whole file already); raises as :meth:`attempt` does."""
         request = urllib.request.Request(self.url, headers={"User-Agent": "nst-tf1"})
         if self.done:
             request.add_header("Range", f"bytes={self.done}-")
@@ -320,7 +330,7 @@ class _Download:
                 span = _content_range(exc.headers.get("Content-Range"))
                 if span and span[1] == self.done:
                     self.total = self.done
-                    return
+                    return None
                 self.restart()
                 raise _Transient(f"HTTP 416 for a .part of {self.done} bytes") from exc
             message = f"HTTP {exc.code} {exc.reason}"
@@ -333,41 +343,42 @@ class _Download:
             raise DownloadError(
                 f"download of {self.url} failed: {_network_error_text(exc)}"
             ) from exc
+        return response
 
-        with response:
-            length = response.headers.get("Content-Length")
-            length = int(length) if length and length.isdigit() else None
-            if response.status == 206:
-                span = _content_range(response.headers.get("Content-Range"))
-                if span is None or span[0] != self.done:
-                    self.restart()
-                    raise _Transient("the server sent a partial answer from the wrong byte")
-                self.total = span[1]
-            else:
-                if self.done:
-                    self.restart()  # the server ignored the Range header: start again
-                self.total = length
-            expected = None if length is None else self.done + length
-            if self.total is None:
-                self.total = expected
-            if self.total is not None:
-                self._check_space(self.total - self.done)
-            self.report(FetchEvent("start", self.done, self.total, None))
-            while True:
-                try:
-                    block = response.read(self.chunk_size)
-                except Exception as exc:  # timeout, reset, IncompleteRead
-                    raise _Transient(_network_error_text(exc)) from exc
-                if not block:
-                    break
-                self._write(lambda b=block: self.file.write(b))
-                self.md5.update(block)
-                self.sha256.update(block)
-                self.done += len(block)
-                self.report(FetchEvent("data", self.done, self.total, None))
-            if expected is not None and self.done < expected:
-                raise _Transient(f"connection closed after {self.done} of {expected} bytes")
-        self._write(self.file.flush)
+    def _receive(self, response):
+        """Append the response's body to the .part, hashing and reporting as it comes."""
+        length = response.headers.get("Content-Length")
+        length = int(length) if length and length.isdigit() else None
+        if response.status == 206:
+            span = _content_range(response.headers.get("Content-Range"))
+            if span is None or span[0] != self.done:
+                self.restart()
+                raise _Transient("the server sent a partial answer from the wrong byte")
+            self.total = span[1]
+        else:
+            if self.done:
+                self.restart()  # the server ignored the Range header: start again
+            self.total = length
+        expected = None if length is None else self.done + length
+        if self.total is None:
+            self.total = expected
+        if self.total is not None:
+            self._check_space(self.total - self.done)
+        self.report(FetchEvent("start", self.done, self.total, None))
+        while True:
+            try:
+                block = response.read(self.chunk_size)
+            except Exception as exc:  # timeout, reset, IncompleteRead
+                raise _Transient(_network_error_text(exc)) from exc
+            if not block:
+                break
+            self._write(lambda b=block: self.file.write(b))
+            self.md5.update(block)
+            self.sha256.update(block)
+            self.done += len(block)
+            self.report(FetchEvent("data", self.done, self.total, None))
+        if expected is not None and self.done < expected:
+            raise _Transient(f"connection closed after {self.done} of {expected} bytes")
 
 
 def fetch_vgg_model(
@@ -452,37 +463,7 @@ def _fetch_locked(
             download = _Download(url, part, file, report, chunk_size)
             download.rehash_existing()
             opener = _opener(read_timeout)
-            # failures: failed attempts in a row that got the file no further than any before
-            # (the budget of ``retries``); reached: the most bytes ever on disk.
-            attempts = failures = 0
-            reached = download.done
-            while True:
-                try:
-                    download.attempt(opener, connect_timeout)
-                    break
-                except _Transient as exc:
-                    attempts += 1
-                    if download.done > reached:  # progress: a fresh budget and backoff
-                        reached, failures = download.done, 0
-                    failures += 1
-                    since = " since the last new data" if attempts > failures else ""
-                    if failures > retries:
-                        raise DownloadError(
-                            f"download of {url} failed after {attempts} attempts"
-                            + (f" ({failures} in a row without new data)" if since else "")
-                            + f": {exc}"
-                        ) from exc
-                    delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
-                    report(
-                        FetchEvent(
-                            "retry",
-                            download.done,
-                            download.total,
-                            f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
-                            f"{retries + 1}{since})",
-                        )
-                    )
-                    time.sleep(delay)
+            _attempts(download, opener, url, retries, backoff, connect_timeout, report)
             download._write(lambda: os.fsync(file.fileno()))
         digests = _verified(download, part, url, sha256)
         try:
@@ -497,6 +478,47 @@ def _fetch_locked(
         # An empty .part (nothing received) is clutter; a non-empty one is kept to resume.
         if not ok and os.path.isfile(part) and os.path.getsize(part) == 0:
             os.remove(part)
+
+
+def _attempts(download, opener, url, retries, backoff, connect_timeout, report):
+    """Attempt the download until it is complete, retrying after transient failures with
+    an exponential backoff; a fresh budget of ``retries`` whenever an attempt got the file
+    further than any before.
+
+    Raises:
+        DownloadError: ``retries`` failed attempts in a row without new data.
+    """
+    # failures: failed attempts in a row that got the file no further than any before
+    # (the budget of ``retries``); reached: the most bytes ever on disk.
+    attempts = failures = 0
+    reached = download.done
+    while True:
+        try:
+            download.attempt(opener, connect_timeout)
+            return
+        except _Transient as exc:
+            attempts += 1
+            if download.done > reached:  # progress: a fresh budget and backoff
+                reached, failures = download.done, 0
+            failures += 1
+            since = " since the last new data" if attempts > failures else ""
+            if failures > retries:
+                raise DownloadError(
+                    f"download of {url} failed after {attempts} attempts"
+                    + (f" ({failures} in a row without new data)" if since else "")
+                    + f": {exc}"
+                ) from exc
+            delay = min(MAX_BACKOFF, backoff * 2 ** (failures - 1))
+            report(
+                FetchEvent(
+                    "retry",
+                    download.done,
+                    download.total,
+                    f"{exc}; retrying in {delay:.3g} s (attempt {failures + 1} of "
+                    f"{retries + 1}{since})",
+                )
+            )
+            time.sleep(delay)
 
 
 def _verified(download, part, url, sha256):
