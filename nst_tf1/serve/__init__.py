@@ -98,6 +98,31 @@ def _parser():
     return p
 
 
+def _listen(host: str, port: int) -> socket.socket | None:
+    """A socket listening on ``host:port`` (``None``: it cannot, which was said); a host
+    other than this machine's own is warned about."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(64)
+    except OSError as exc:
+        print(
+            f"nst-tf1 serve: error: cannot listen on {host}:{port} ({exc.strerror or exc})",
+            file=sys.stderr,
+        )
+        return None
+    if not _is_loopback(host):
+        print(
+            f"nst-tf1 serve: warning: listening on {host}, not only on this machine: "
+            "anyone who can reach it can upload images and start runs here",
+            file=sys.stderr,
+            flush=True,
+        )
+    return sock
+
+
 def serve_main(argv: Sequence[str]) -> int:
     """``nst-tf1 serve``: serve the page until Ctrl-C; return the exit status."""
     from ..allocator import tunables_to_add
@@ -110,27 +135,10 @@ def serve_main(argv: Sequence[str]) -> int:
     tunables = tunables_to_add(os.environ)
     if tunables:
         os.environ["GLIBC_TUNABLES"] = tunables
-    try:
-        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host.strip("[]"), args.port))
-        sock.listen(64)
-    except OSError as exc:
-        print(
-            f"nst-tf1 serve: error: cannot listen on {args.host}:{args.port} "
-            f"({exc.strerror or exc})",
-            file=sys.stderr,
-        )
+    sock = _listen(args.host, args.port)
+    if sock is None:
         return 2
     port = sock.getsockname()[1]
-    if not _is_loopback(args.host):
-        print(
-            f"nst-tf1 serve: warning: listening on {args.host}, not only on this machine: "
-            "anyone who can reach it can upload images and start runs here",
-            file=sys.stderr,
-            flush=True,
-        )
     import uvicorn
 
     from .app import create_app
