@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "BF16_CPU_FLAGS",
+    "PRECISIONS",
     "TENSORFLOW_DISTRIBUTIONS",
     "cpu_info",
     "onednn_enabled",
@@ -29,6 +30,10 @@ __all__ = [
 
 #: ``/proc/cpuinfo`` flags of the instructions oneDNN runs bfloat16 convolutions with.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+#: Arithmetic precisions of a run's session; the first is the course's; "auto" is bf16 where
+#: the CPU and TensorFlow can run it (:func:`nst_tf1.graph.bf16_unsupported_reason`), else fp32.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 #: The distribution names TensorFlow is published under, the default one first.
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel")

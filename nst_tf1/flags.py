@@ -15,7 +15,7 @@ import collections
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, ENV_HOME, ENV_MODEL
-from .graph import PRECISIONS
+from .device import PRECISIONS
 from .optimize import OPTIMIZERS
 from .settings import (
     COURSE,

@@ -41,7 +41,7 @@ from .costs import (
     total_cost,
     total_variation_cost,
 )
-from .device import BF16_CPU_FLAGS, cpu_info, onednn_enabled
+from .device import BF16_CPU_FLAGS, PRECISIONS, cpu_info, onednn_enabled
 from .errors import InputError
 from .optimize import lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from .vgg import VGGWeights
 
 __all__ = [
-    "PRECISIONS",
     "PrecisionError",
     "resolve_precision",
     "TransferGraph",
@@ -63,10 +62,6 @@ __all__ = [
     "session_config",
     "style_grams_in_own_graph",
 ]
-
-#: Arithmetic precisions of the session; the first is the course's; "auto" is bf16 where the
-#: CPU and TensorFlow can run it (:func:`bf16_unsupported_reason`), else fp32.
-PRECISIONS = ("fp32", "bf16", "auto")
 
 
 class PrecisionError(InputError):
@@ -123,7 +118,7 @@ def check_precision(precision: str, check_tensorflow: bool = True) -> None:
     """Refuse ``precision="bf16"`` where it cannot run (the one place that refuses it).
 
     Args:
-        precision: one of :data:`PRECISIONS`; only ``"bf16"`` is checked.
+        precision: one of :data:`~nst_tf1.device.PRECISIONS`; only ``"bf16"`` is checked.
         check_tensorflow: as in :func:`bf16_unsupported_reason` (``False``: the CPU only).
 
     Raises:
@@ -145,7 +140,7 @@ def session_config(precision: str = "fp32") -> Any:
     costs; reductions that need the range stay float32.
 
     Args:
-        precision: one of :data:`PRECISIONS`.
+        precision: one of :data:`~nst_tf1.device.PRECISIONS`.
 
     Returns:
         tf.ConfigProto.

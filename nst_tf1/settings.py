@@ -22,8 +22,8 @@ from typing import Any
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, default_model_path
+from .device import PRECISIONS
 from .errors import InputError, is_whole_number
-from .graph import PRECISIONS
 from .optimize import OPTIMIZERS
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
 
