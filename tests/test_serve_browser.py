@@ -6,6 +6,7 @@ in the test's tmp folder (``pytest --basetemp DIR`` keeps them where you want th
 """
 
 import os
+import re
 import time
 
 import pytest
@@ -167,3 +168,22 @@ def test_a_bad_value_shows_the_settings_message_by_its_field(page):
     expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
     page.get_by_label("Height").fill("64")
     expect(page.locator("#error-height")).to_have_text("")
+
+
+def test_a_file_chosen_while_the_page_starts_is_kept(page, tmp_path):
+    """The file inputs listened only once the page had read /api/state: a file chosen
+    before that (a fast hand, or a loaded machine: a fresh-clone CI run) was silently
+    dropped and the status stayed "idle". Held here until the file is chosen."""
+    from playwright.sync_api import expect
+
+    held = []
+    page.route("**/api/state", lambda route: held.append(route))
+    page.reload()
+    while not held:
+        page.wait_for_timeout(20)
+    content, _ = _images(tmp_path)
+    page.get_by_label("Content image", exact=True).set_input_files(content)
+    page.wait_for_timeout(200)
+    held[0].continue_()
+    expect(page.get_by_role("status")).to_have_text("uploaded scene.png")
+    expect(page.get_by_label("Content image to use")).to_have_value(re.compile(r"^[0-9a-f]{20}$"))

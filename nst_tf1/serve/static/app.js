@@ -676,7 +676,29 @@ function listen() {
   source.onmessage = (message) => handle(JSON.parse(message.data));
 }
 
-async function init() {
+// The page's state from the server (defaults, uploads, limits), read once: every handler
+// that needs it waits for it, so a file chosen while the page is still starting is kept.
+let ready = null;
+
+function init() {
+  ready = loadState();
+  // The file inputs listen at once: a change before the state arrives waits for it.
+  $("content-file").addEventListener("change", async (event) => {
+    await ready;
+    contentFileChosen(event);
+  });
+  $("style-file").addEventListener("change", async (event) => {
+    await ready;
+    styleFilesChosen(event);
+  });
+  $("form").addEventListener("submit", async (event) => {
+    event.preventDefault(); // never the browser's own submit, which would reload the page
+    await ready;
+    start(event);
+  });
+}
+
+async function loadState() {
   const response = await fetch("/api/state");
   const body = await response.json();
   state.defaults = body.defaults;
@@ -694,14 +716,11 @@ async function init() {
     showThumb($("content-thumb"), $("content-choice").value, "Content image");
     scheduleCheck();
   });
-  $("content-file").addEventListener("change", contentFileChosen);
-  $("style-file").addEventListener("change", styleFilesChosen);
   $("add-style").addEventListener("click", () => {
     addStyleRow("demo-style");
     $("style-list").lastChild.querySelector("select").focus();
     scheduleCheck();
   });
-  $("form").addEventListener("submit", start);
   $("stop").addEventListener("click", stop);
   listen();
   loadGallery();
