@@ -283,6 +283,15 @@ def side_by_side(paths, labels, out_path, tile=(225, 300)):
     sheet.save(out_path)
 
 
+def _sized(flags, mode):
+    """A fast configuration's flags, at the course's size unless ``mode`` is "own" or they
+    give a size."""
+    sizes = ("--height", "--width", "--max-size", "--keep-aspect")
+    if mode == "own" or any(arg.split("=")[0] in sizes for arg in shlex.split(flags)):
+        return flags
+    return f"{flags} --height {SIZE[0]} --width {SIZE[1]}"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="the trained stand-in (or the real file)")
@@ -311,11 +320,21 @@ def main(argv=None):
         action="store_true",
         help="reuse the fast runs already in --out when they ran the same command",
     )
+    p.add_argument(
+        "--fast-size",
+        choices=("course", "own"),
+        default="course",
+        help="'course' (default): the fast runs also optimise at the course's 300x400 "
+        "(--height 300 --width 400 added unless FLAGS give a size), so that both results "
+        "answer the same problem; 'own': --fast's own size (the content's aspect ratio), "
+        "resized to 300x400 to be judged",
+    )
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nst-tf1-quality"))
     a = p.parse_args(argv)
     configs = [("course", "")] + [
-        (f"fast{i}", flags) for i, flags in enumerate(a.fast or ["--fast"], start=1)
+        (f"fast{i}", _sized(flags, a.fast_size))
+        for i, flags in enumerate(a.fast or ["--fast"], start=1)
     ]
     names = a.pairs or [n for n, (kind, *_) in PAIRS.items() if a.set in ("all", kind)]
     model, flags, cpus = cpu_description()

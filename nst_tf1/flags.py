@@ -91,7 +91,7 @@ FLAGS = {
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
-        f"--iterations {FAST['iterations']} --term-balance {FAST['term_balance']:g} "
+        f"--iterations {FAST['iterations']} --content-bound {FAST['content_bound']:g} "
         f"--stop-progress {FAST['stop_progress']:g} --save-every {FAST['save_every']}, "
         f"and the content's aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of "
         "--height/--width, --keep-aspect); any of these options given explicitly wins "
@@ -243,6 +243,15 @@ FLAGS = {
         "reported J stays the course's) " + _modes("term_balance", "off: w = 1"),
         beyond=True,
         metavar="R",
+    ),
+    "content_bound": _flag(
+        "with --optimizer lbfgs, a content trust region: minimise J plus a penalty that is "
+        "zero while J_content is at most F times the content cost of the course's own "
+        "initial image (the content with its noise, --noise-ratio, same seed) at that size, "
+        "so the style cost falls as far as it can without the content giving way "
+        + _modes("content_bound", "off"),
+        beyond=True,
+        metavar="F",
     ),
     "stop_progress": _flag(
         "with --optimizer lbfgs, stop at the output size once the minimised cost of the best "

@@ -268,11 +268,13 @@ class TransferGraph:
 
     def _minimiser(self, tf, costs, image, alpha, options):
         """Adam's ``train_step`` on J, or for L-BFGS the objective
-        J + (content_weight - 1) alpha J_content and its gradient dJ/dG: the content term
-        weighted ``content_weight`` times (1 unless fed: then J itself, see
-        :mod:`nst_tf1.schedule`); the Steps keep reporting J."""
+        J + (content_weight - 1) alpha J_content + bound_weight max(0, J_content -
+        content_bound)^2 and its gradient: the content term weighted ``content_weight``
+        times, plus the content trust region's penalty (neither unless fed: then J itself,
+        see :mod:`nst_tf1.schedule`); the Steps keep reporting J."""
         J, J_content = costs
         self.train_step = self._gradient = self.objective = self.content_weight = None
+        self.content_bound = self.bound_weight = None
         if self.optimizer == "adam":
             with tf.name_scope("optimizer"):
                 self.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
@@ -281,7 +283,20 @@ class TransferGraph:
             self.content_weight = tf.placeholder_with_default(
                 np.float32(1.0), (), name="content_weight"
             )
-            self.objective = J + (self.content_weight - 1.0) * (alpha * J_content)
+            # The content trust region (nst_tf1.schedule.BoundedContent): a penalty
+            # rho * max(0, J_content - b)^2, zero where J_content <= b (rho = 0: none).
+            self.content_bound = tf.placeholder_with_default(
+                np.float32(0.0), (), name="content_bound"
+            )
+            self.bound_weight = tf.placeholder_with_default(
+                np.float32(0.0), (), name="bound_weight"
+            )
+            excess = tf.nn.relu(J_content - self.content_bound)
+            self.objective = (
+                J
+                + (self.content_weight - 1.0) * (alpha * J_content)
+                + self.bound_weight * tf.square(excess)
+            )
             (self._gradient,) = tf.gradients(self.objective, image)
 
     def _content_cost(self, tf, out):
@@ -358,6 +373,7 @@ class TransferGraph:
         *,
         preview_every: int = 0,
         content_weight: float = 1.0,
+        content_bound: tuple[float, float] | None = None,
     ) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
@@ -372,6 +388,8 @@ class TransferGraph:
             preview_every: also attach the image every this many steps (0: never).
             content_weight: L-BFGS only: minimise J + (content_weight - 1) alpha J_content
                 (the Steps report J); see :mod:`nst_tf1.schedule`.
+            content_bound: L-BFGS only: (b, rho), add rho max(0, J_content - b)^2 to the
+                minimised cost (:class:`nst_tf1.schedule.BoundedContent`); ``None``: none.
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
@@ -394,7 +412,11 @@ class TransferGraph:
                 writer=self._writer,
                 preview_every=preview_every,
                 objective=self.objective,
-                feed={self.content_weight: np.float32(content_weight)},
+                feed={
+                    self.content_weight: np.float32(content_weight),
+                    self.content_bound: np.float32(content_bound[0] if content_bound else 0),
+                    self.bound_weight: np.float32(content_bound[1] if content_bound else 0),
+                },
             )
             return
         yield from model_nn(

@@ -1,9 +1,20 @@
-"""What ``--fast``'s L-BFGS minimises and when it stops: a content weight from the two terms'
-own scales, and a stopping rule read from the optimiser's progress.
+"""What ``--fast``'s L-BFGS minimises and when it stops: a content trust region read from the
+course's own start, a content weight from the two terms' own scales, and a stopping rule read
+from the optimiser's progress.
 
 The course's weights (alpha = 10, beta = 40) make J almost all style cost: run to convergence,
 L-BFGS lowers J_style far below the course's Adam-200 result while J_content ends above it
-(the content dissolves). ``--fast`` therefore minimises
+(the content dissolves). ``--fast`` therefore minimises J inside a content trust region
+(:func:`content_bound`, ``--content-bound F``):
+
+    J_b = J + rho max(0, J_content - b)^2,     b = F J_content(G0)
+
+with G0 the course's own initial image (the content with its noise): J alone while the
+content cost is under b, and a penalty growing with the excess beyond it. The course's Adam
+run ends at 1.9 to 2.4 times J_content(G0) on the pairs measured; F = 1.5 stays under that,
+and the style cost falls as far as the evaluations allow.
+
+An older handle, still an option (``--term-balance R``), weighs the content term instead:
 
     J_w = w alpha J_content + beta J_style,     w = beta J_style(C) / (R alpha J_content(S))
 
@@ -15,7 +26,10 @@ each measured against its own scale, are weighed R : 1 in favour of the style
 instead of the course's raw alpha : beta. The Steps keep reporting the course's J, J_content
 and J_style.
 
-The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w fell by
+A fixed weight puts the result at very different places on different pairs (benchmarks/
+README.md): the course's result does not sit at one balance of the two terms.
+
+The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w (J_b) fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the
 evaluation budget. ``--stop-balance`` stops it once beta J_style is down to a given multiple
 of alpha J_content (:func:`balanced`); :func:`stop_rule` is whichever of the two comes first.
@@ -31,7 +45,22 @@ if TYPE_CHECKING:
     from .optimize import Step
     from .settings import Settings
 
-__all__ = ["ProgressStop", "balanced", "content_weight", "stop_rule"]
+__all__ = [
+    "BOUND_STRENGTH",
+    "ProgressStop",
+    "balanced",
+    "bound_penalty",
+    "content_bound",
+    "content_weight",
+    "stop_rule",
+]
+
+#: kappa of :func:`content_bound`: a J_content above the bound b by a fraction d of b costs
+#: kappa d^2 beta J_style(C), the whole style term of the content image at d = 1/sqrt(kappa).
+#: On coffee + gravel (benchmarks/README.md) kappa = 100 held J_content at b but stiffened the
+#: problem so much that J_style stalled at 1.2e7 in 20 evaluations; kappa = 1 held it as well
+#: (1219 for b = 1218) and reached 3.6e5.
+BOUND_STRENGTH = 1.0
 
 
 def content_weight(
@@ -71,18 +100,30 @@ class ProgressStop:
         window: evaluations to look back.
         alpha: the course's content weight in J.
         weight: w, the content weight of the objective (1: J itself).
+        bound: (b, rho) of :func:`content_bound`, whose penalty the objective also holds
+            (``None``: none).
     """
 
-    def __init__(self, tolerance: float, window: int = 5, *, alpha: float, weight: float = 1.0):
+    def __init__(
+        self,
+        tolerance: float,
+        window: int = 5,
+        *,
+        alpha: float,
+        weight: float = 1.0,
+        bound: tuple[float, float] | None = None,
+    ):
         self.tolerance = tolerance
         self.window = window
         self.alpha = alpha
         self.weight = weight
+        self.bound = bound
         self.history: list[float] = []
 
     def objective(self, step: Step) -> float:
-        """J_w of a Step."""
-        return step.total_cost + (self.weight - 1.0) * self.alpha * step.content_cost
+        """J_w of a Step, with the content bound's penalty."""
+        weighted = step.total_cost + (self.weight - 1.0) * self.alpha * step.content_cost
+        return weighted + bound_penalty(step.content_cost, self.bound)
 
     def __call__(self, step: Step) -> bool:
         self.history.append(self.objective(step))
@@ -92,7 +133,9 @@ class ProgressStop:
         return before - now < self.tolerance * abs(now)
 
 
-def stop_rule(settings: Settings, weight: float) -> Callable[[Step], bool] | None:
+def stop_rule(
+    settings: Settings, weight: float, bound: tuple[float, float] | None = None
+) -> Callable[[Step], bool] | None:
     """The output scale's ``stop_when``: ``--stop-balance`` or ``--stop-progress``,
     whichever comes first (``None`` when both are off).
 
@@ -100,11 +143,12 @@ def stop_rule(settings: Settings, weight: float) -> Callable[[Step], bool] | Non
         settings: the run's settings (``stop_progress``, ``stop_balance``, ``alpha``,
             ``beta``).
         weight: the content weight w of the objective (:func:`content_weight`).
+        bound: the content trust region (b, rho) of the objective (:func:`content_bound`).
     """
     s = settings
     progress = None
     if s.stop_progress is not None:
-        progress = ProgressStop(s.stop_progress, alpha=s.alpha, weight=weight)
+        progress = ProgressStop(s.stop_progress, alpha=s.alpha, weight=weight, bound=bound)
     if s.stop_balance is None:
         return progress
     if progress is None:
@@ -121,3 +165,45 @@ def balanced(settings: Settings, step: Step) -> bool:
         and s.alpha > 0
         and s.beta * step.style_cost <= s.stop_balance * s.alpha * step.content_cost
     )
+
+
+def content_bound(
+    beta: float,
+    style_cost_of_content: float,
+    start_content_cost: float,
+    factor: float,
+    strength: float = BOUND_STRENGTH,
+) -> tuple[float, float] | None:
+    """The content trust region (b, rho) of ``--content-bound``: L-BFGS minimises
+    J + rho max(0, J_content - b)^2, J_style alone lowered while J_content <= b.
+
+    b = ``factor`` J_content(G0), with G0 the course's own initial image (the content with
+    the course's noise, ``noise_ratio`` 0.6, at the size being optimised): how much content
+    the course itself gives up before its first step. rho = kappa beta J_style(C) / b^2, so
+    that exceeding b by a fraction d of it costs kappa d^2 beta J_style(C), in units of the
+    style term at the start (C, the content image as the result).
+
+    Args:
+        beta: the course's weight of J_style in J.
+        style_cost_of_content: J_style(C) (> 0).
+        start_content_cost: J_content(G0) (> 0).
+        factor: b / J_content(G0) (> 0).
+        strength: kappa.
+
+    Returns:
+        (b, rho), or ``None`` (no bound) when beta is 0 or a cost is not a positive
+        finite number.
+    """
+    values = (style_cost_of_content, start_content_cost)
+    if not beta or not all(math.isfinite(v) and v > 0 for v in values):
+        return None
+    bound = factor * start_content_cost
+    return bound, strength * beta * style_cost_of_content / bound**2
+
+
+def bound_penalty(content_cost: float, bound: tuple[float, float] | None) -> float:
+    """rho max(0, J_content - b)^2 for ``bound`` = (b, rho) (0 when ``None``)."""
+    if bound is None:
+        return 0.0
+    b, rho = bound
+    return rho * max(0.0, content_cost - b) ** 2

@@ -68,6 +68,7 @@ COURSE = {
     "iterations": CONFIG.NUM_ITERATIONS,
     "stop_balance": None,
     "term_balance": None,
+    "content_bound": None,
     "stop_progress": None,
     "coarse_upsample": "image",
     "save_every": CONFIG.SAVE_EVERY,
@@ -76,13 +77,12 @@ COURSE = {
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
 #: with a scaled first step, from the content image (from noise, the coarse scale, where the
 #: content cost weighs little, dissolves the content); two scales, 15 evaluations at half
-#: size, whose change to the content is upsampled onto the full-size content; the content
-#: term weighted so that, each term against its own scale, the style weighs 16 times the
-#: content (nst_tf1.schedule); at the output size until that objective falls by less than 2%
-#: over 5 evaluations, at most 20; bf16 where the CPU has it. Measured on the trained VGG-16
-#: stand-in at 300x400 (benchmarks/README.md): chosen on chelsea + immunohistochemistry, at or
-#: below the course's J_content and J_style on two held-out pairs, not on coffee + gravel,
-#: where the course's run trades almost all the content for the style.
+#: size, whose change to the content is upsampled onto the full-size content; J minimised
+#: inside a content trust region, J_content at most 1.5 times that of the course's noisy
+#: initial image (nst_tf1.schedule); at the output size until that objective falls by less
+#: than 2% over 5 evaluations, at most 20; bf16 where the CPU has it. Measured on the trained
+#: VGG-16 stand-in at 300x400: benchmarks/README.md (not on coffee + gravel, where the
+#: course's run trades almost all the content for the style and 20 evaluations are too few).
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
@@ -91,7 +91,8 @@ FAST = {
     "coarse_iterations": 15,
     "iterations": 20,
     "stop_balance": None,
-    "term_balance": 16.0,
+    "term_balance": None,
+    "content_bound": 1.5,
     "stop_progress": 0.02,
     "coarse_upsample": "residual",
     "save_every": 5,
@@ -106,7 +107,7 @@ UPSAMPLE_MODES = ("image", "residual")
 NEEDS = {
     **{
         name: (lambda s: s.optimizer == "lbfgs", "--optimizer lbfgs")
-        for name in ("stop_balance", "term_balance", "stop_progress")
+        for name in ("stop_balance", "term_balance", "content_bound", "stop_progress")
     },
     **{
         name: (lambda s: s.multires > 1, "--multires 2 or more")
@@ -240,6 +241,9 @@ class OptimizerOptions:
         stop_balance: L-BFGS's stop rule at the output size (``None``: off).
         term_balance: L-BFGS's content weight rule, :func:`nst_tf1.schedule.content_weight`
             (``None``: w = 1, J itself is minimised).
+        content_bound: L-BFGS's content trust region, J_content at most this many times
+            that of the course's noisy initial image, :func:`nst_tf1.schedule.content_bound`
+            (``None``: off).
         stop_progress: L-BFGS's progress stop rule at the output size,
             :class:`nst_tf1.schedule.ProgressStop` (``None``: off).
         coarse_upsample: how a coarser scale's result starts the next scale (``"image"``
@@ -254,6 +258,7 @@ class OptimizerOptions:
     save_every: int
     stop_balance: float | None
     term_balance: float | None
+    content_bound: float | None
     stop_progress: float | None
     coarse_upsample: str
 
@@ -336,6 +341,7 @@ class Settings:
     coarse_iterations: int | None = None
     stop_balance: float | None = None
     term_balance: float | None = None
+    content_bound: float | None = None
     stop_progress: float | None = None
     coarse_upsample: str | None = None
 
@@ -426,7 +432,7 @@ class Settings:
         for name in ("learning_rate", "style_scale"):
             if not 0 < getattr(self, name) < math.inf:
                 self._fail(name, "must be a finite number > 0")
-        for name in ("stop_balance", "term_balance", "stop_progress"):
+        for name in ("stop_balance", "term_balance", "content_bound", "stop_progress"):
             value = getattr(self, name)
             if value is not None and not 0 < value < math.inf:
                 self._fail(name, "must be a finite number > 0")

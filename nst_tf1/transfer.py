@@ -26,7 +26,7 @@ the same :class:`~nst_tf1.graph.TransferGraph` and adds what the course does not
   initial image (or, ``coarse_upsample="residual"``, the next scale's content plus the
   upsampled change the previous scale made to its content);
 * with L-BFGS, the objective's content weight and the stopping rule of
-  :mod:`nst_tf1.schedule` (``term_balance``, ``stop_progress``);
+  :mod:`nst_tf1.schedule` (``content_bound``, ``term_balance``, ``stop_progress``);
 * batches: one :class:`~nst_tf1.graph.TransferGraph` per size, built once and reused for
   every image of that size; Gram targets cached per style image.
 
@@ -49,7 +49,7 @@ from .config import CONFIG
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
-from .schedule import content_weight, stop_rule
+from .schedule import content_bound, content_weight, stop_rule
 from .settings import Settings, check_style_weights
 from .vgg import read_vgg_weights
 
@@ -242,7 +242,8 @@ class Runner:
                 update, only the initial image's costs; no images attached but the last).
                 Scales below the output size run ``settings.coarse_iterations`` when set;
                 ``settings.stop_balance`` and ``settings.stop_progress`` apply to the
-                output size, ``settings.term_balance`` to every scale (L-BFGS).
+                output size, ``settings.content_bound`` and ``settings.term_balance`` to
+                every scale (L-BFGS).
             preview_every: also attach the image every this many steps (0: never).
 
         Yields:
@@ -278,6 +279,7 @@ class Runner:
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
             weight = self._content_weight(graph, a_C, targets, content_input, styles, weights, c)
+            bound = self._content_bound(graph, a_C, targets, content_input)
             for step in graph.run(
                 a_C,
                 targets,
@@ -285,8 +287,9 @@ class Runner:
                 budget,
                 save_every,
                 should_stop=should_stop,
-                stop_when=stop_rule(s, weight) if last else None,
+                stop_when=stop_rule(s, weight, bound) if last else None,
                 content_weight=weight,
+                content_bound=bound,
                 preview_every=preview_every,
             ):
                 if step.iteration == budget:
@@ -332,6 +335,21 @@ class Runner:
         return content_weight(
             s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
         )
+
+    def _content_bound(self, graph, a_C, targets, content_input):
+        """``--content-bound``: the trust region (b, rho) at this scale
+        (:func:`nst_tf1.schedule.content_bound`), from J_style of the content image and
+        J_content of the course's initial image at this size (its noise, the run's seed or
+        0); ``None`` when off or with Adam."""
+        s = self.settings
+        if s.content_bound is None or s.optimizer != "lbfgs":
+            return None
+        graph.set_targets(a_C, targets)
+        _, _, style_of_content = graph.evaluate(content_input)
+        seed = 0 if s.seed is None else s.seed
+        start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
+        _, start_content, _ = graph.evaluate(start)
+        return content_bound(s.beta, style_of_content, start_content, s.content_bound)
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings

@@ -247,6 +247,70 @@ def test_progress_stop_reads_the_weighted_objective_over_its_window():
     assert not any(rising(step(J, c)) for J, c in ((100, 5), (50, 3), (20, 2), (10, 1)))
 
 
+def test_content_bound_reads_the_course_start_and_the_style_scale():
+    from nst_tf1.schedule import bound_penalty, content_bound
+
+    # b = 1.5 J_content(G0); rho = kappa beta J_style(C) / b^2.
+    b, rho = content_bound(40, 1e7, 400.0, 1.5, strength=100.0)
+    assert b == pytest.approx(600.0)
+    assert rho == pytest.approx(100.0 * 40 * 1e7 / 600.0**2)
+    # Exceeding b by 10% of b costs kappa 0.01 beta J_style(C): the style term of C at kappa=100.
+    assert bound_penalty(660.0, (b, rho)) == pytest.approx(40 * 1e7)
+    assert bound_penalty(600.0, (b, rho)) == 0.0 and bound_penalty(1.0, (b, rho)) == 0.0
+    assert bound_penalty(1e9, None) == 0.0
+    assert content_bound(0, 1e7, 400.0, 1.5) is None  # no style term: nothing to trade
+    assert content_bound(40, 1e7, 0.0, 1.5) is None  # the start is the content itself
+    assert content_bound(40, float("inf"), 400.0, 1.5) is None
+
+
+def test_progress_stop_counts_the_content_bound_penalty():
+    from nst_tf1.optimize import Step
+    from nst_tf1.schedule import ProgressStop
+
+    stop = ProgressStop(0.1, window=2, alpha=10, bound=(5.0, 2.0))
+    # J + 2 max(0, J_content - 5)^2: J_content 5 adds nothing, 7 adds 8.
+    assert stop.objective(Step(0, 100.0, 5.0, 0.0, None)) == 100.0
+    assert stop.objective(Step(0, 100.0, 7.0, 0.0, None)) == 108.0
+    # J falls fast while the content leaves the region: the objective 100, 88, 92, 100, 117
+    # stops falling (100 -> 92 over two evaluations, less than 10% of 92).
+    trace = [(100.0, 5.0), (80.0, 7.0), (60.0, 9.0), (50.0, 10.0), (45.0, 11.0)]
+    assert [stop(Step(0, J, c, 0.0, None)) for J, c in trace] == [False, False, True, True, True]
+    free = ProgressStop(0.1, window=2, alpha=10)  # J alone: 100, 80, 60, 50, 45 goes on
+    assert not any(free(Step(0, J, c, 0.0, None)) for J, c in trace[:4])
+
+
+def test_graph_minimises_j_plus_the_content_bound_penalty(vgg_file, image_pair):
+    from nst_tf1.graph import TransferGraph
+    from nst_tf1.images import generate_noise_image, load_image, reshape_and_normalize_image
+    from nst_tf1.settings import Settings
+    from nst_tf1.vgg import read_vgg_weights
+
+    s = Settings(optimizer="lbfgs", precision="fp32", height=32, width=48)
+    with TransferGraph(
+        read_vgg_weights(vgg_file), 32, 48, s.cost_terms(), s.optimizer_options()
+    ) as g:
+        C = reshape_and_normalize_image(load_image(image_pair[0], 32, 48))
+        S = reshape_and_normalize_image(load_image(image_pair[1], 32, 48))
+        g.set_targets(g.content_target(C), g.style_grams(S))
+        G = generate_noise_image(C, 0.6, seed=0)
+        J, Jc, Js = g.evaluate(G)
+        assert Jc > 0
+        rho = np.float32(4 * J / Jc**2)  # a penalty as large as J at b = J_content / 2
+        feed = {g.model["input"]: G, g.content_bound: np.float32(Jc / 2), g.bound_weight: rho}
+        value, grad = g.sess.run([g.objective, g._gradient], feed)
+        np.testing.assert_allclose(value, 2 * J, rtol=1e-5)
+        # Its gradient: dJ/dG + 2 rho (J_content - b) dJ_content/dG, which is the gradient of
+        # J with the content term weighted w = 1 + 2 rho (J_content - b) / alpha.
+        plain = g.sess.run(g._gradient, {g.model["input"]: G})
+        w = 1 + 2 * float(rho) * (Jc / 2) / s.alpha
+        expected = g.sess.run(g._gradient, {g.model["input"]: G, g.content_weight: w})
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-3 * scale)
+        assert np.abs(grad - plain).max() > 0.05 * scale  # the penalty's part is not small
+        feed[g.content_bound] = np.float32(2 * Jc)  # inside the region: J's gradient alone
+        np.testing.assert_array_equal(g.sess.run(g._gradient, feed), plain)
+
+
 def test_residual_upsampling_keeps_the_content_detail():
     from nst_tf1.images import resize_array
     from nst_tf1.transfer import _upsampled
