@@ -91,7 +91,7 @@ FLAGS = {
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
-        f"--iterations {FAST['iterations']} --content-bound {FAST['content_bound']:g} "
+        f"--iterations {FAST['iterations']} --term-balance {FAST['term_balance']:g} "
         f"--stop-progress {FAST['stop_progress']:g} --save-every {FAST['save_every']}, "
         f"and the content's aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of "
         "--height/--width, --keep-aspect); any of these options given explicitly wins "

@@ -4,17 +4,7 @@ from the optimiser's progress.
 
 The course's weights (alpha = 10, beta = 40) make J almost all style cost: run to convergence,
 L-BFGS lowers J_style far below the course's Adam-200 result while J_content ends above it
-(the content dissolves). ``--fast`` therefore minimises J inside a content trust region
-(:func:`content_bound`, ``--content-bound F``):
-
-    J_b = J + rho max(0, J_content - b)^2,     b = F J_content(G0)
-
-with G0 the course's own initial image (the content with its noise): J alone while the
-content cost is under b, and a penalty growing with the excess beyond it. The course's Adam
-run ends at 1.9 to 2.4 times J_content(G0) on the pairs measured; F = 1.5 stays under that,
-and the style cost falls as far as the evaluations allow.
-
-An older handle, still an option (``--term-balance R``), weighs the content term instead:
+(the content dissolves). ``--fast`` therefore weighs the content term (``--term-balance R``):
 
     J_w = w alpha J_content + beta J_style,     w = beta J_style(C) / (R alpha J_content(S))
 
@@ -27,7 +17,16 @@ instead of the course's raw alpha : beta. The Steps keep reporting the course's 
 and J_style.
 
 A fixed weight puts the result at very different places on different pairs (benchmarks/
-README.md): the course's result does not sit at one balance of the two terms.
+README.md): the course's result does not sit at one balance of the two terms. The option
+``--content-bound F`` minimises J inside a content trust region instead
+(:func:`content_bound`):
+
+    J_b = J + rho max(0, J_content - b)^2,     b = F J_content(G0)
+
+with G0 the course's own initial image (the content with its noise): J alone while the
+content cost is under b, a penalty growing with the excess beyond it. It is not ``--fast``'s
+choice: the course's Adam run ends at 1.9 to 3.6 times J_content(G0) depending on the pair,
+so a single F fits the pairs no better than a single R (benchmarks/README.md).
 
 The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w (J_b) fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the
