@@ -14,7 +14,8 @@ For each content/style pair at 300x400 it runs ``run_nst.py`` as a subprocess: t
 command (fp32 Adam, learning rate 2.0, 200 iterations, seed 1; once per pair and kept in
 ``--course-cache`` when given: the course's run does not change with the project's work) and
 each ``--fast`` flag set, interleaved (course, fast 1, fast 2, ..., repeated ``--repeats``
-times), and reports for each:
+times), the fast ones at the course's 300x400 too unless ``--fast-size own``, and reports for
+each:
 
 * the wall time and the CPU time (user + system) of the whole command (start-up, model load
   and saving included) and its peak RSS (``ru_maxrss`` of that child); the speed-up of each
