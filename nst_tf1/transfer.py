@@ -103,6 +103,22 @@ def _upsampled(previous, previous_content, content, mode):
     return reshape_and_normalize_image(up)
 
 
+def _trust_region(settings, graph, a_C, targets, content_input):
+    """``--content-bound``: the trust region (b, rho) at this scale
+    (:func:`nst_tf1.schedule.content_bound`), from J_style of the content image and
+    J_content of the course's initial image at this size (its noise, the run's seed or 0);
+    ``None`` when off or with Adam."""
+    s = settings
+    if s.content_bound is None or s.optimizer != "lbfgs":
+        return None
+    graph.set_targets(a_C, targets)
+    _, _, style_of_content = graph.evaluate(content_input)
+    seed = 0 if s.seed is None else s.seed
+    start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
+    _, start_content, _ = graph.evaluate(start)
+    return content_bound(s.beta, style_of_content, start_content, s.content_bound)
+
+
 class Runner:
     """Runs style transfers with one set of weights and :class:`~nst_tf1.settings.Settings`,
     reusing graphs.
@@ -279,7 +295,7 @@ class Runner:
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
             weight = self._content_weight(graph, a_C, targets, content_input, styles, weights, c)
-            bound = self._content_bound(graph, a_C, targets, content_input)
+            bound = _trust_region(s, graph, a_C, targets, content_input)
             for step in graph.run(
                 a_C,
                 targets,
@@ -335,21 +351,6 @@ class Runner:
         return content_weight(
             s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
         )
-
-    def _content_bound(self, graph, a_C, targets, content_input):
-        """``--content-bound``: the trust region (b, rho) at this scale
-        (:func:`nst_tf1.schedule.content_bound`), from J_style of the content image and
-        J_content of the course's initial image at this size (its noise, the run's seed or
-        0); ``None`` when off or with Adam."""
-        s = self.settings
-        if s.content_bound is None or s.optimizer != "lbfgs":
-            return None
-        graph.set_targets(a_C, targets)
-        _, _, style_of_content = graph.evaluate(content_input)
-        seed = 0 if s.seed is None else s.seed
-        start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
-        _, start_content, _ = graph.evaluate(start)
-        return content_bound(s.beta, style_of_content, start_content, s.content_bound)
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings
