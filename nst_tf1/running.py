@@ -177,6 +177,9 @@ class _Run:
         todo, note = self._plan()
         if not todo:
             self.report(events.Note("nothing-to-do", "Nothing to do: every output exists"))
+            if self.batch:  # the sheet as the folders are now (deleted, or of an older run)
+                self.sheet.write()
+                self.sheet.report_written()
             return
         runner = self._start(todo, note)
         with runner:

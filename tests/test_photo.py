@@ -272,6 +272,27 @@ def test_a_batch_writes_its_contact_sheet_after_every_pair(
     assert f"Contact sheet of the batch: {out / HTML_FILE} and {out / PNG_FILE}" in stdout
 
 
+def test_a_batch_rerun_with_nothing_to_do_writes_its_contact_sheet_again(
+    vgg_file, image_pair, tmp_path, capsys
+):
+    """Every pair skipped (all finished) wrote no sheet: a deleted or older one stayed so."""
+    from nst_tf1.contact_sheet import HTML_FILE, PNG_FILE
+
+    contents = _batch(tmp_path, 2)
+    out = tmp_path / "out"
+    args = run_args_into(contents, image_pair[1], vgg_file, out, "--iterations", 1)
+    assert _main(*args, capsys=capsys)[0] == 0
+    os.remove(out / HTML_FILE)
+    os.remove(out / PNG_FILE)
+    status, stdout, err = _main(*args, capsys=capsys)
+    assert status == 0, err
+    assert "Nothing to do: every output exists" in stdout + err
+    assert f"Contact sheet of the batch: {out / HTML_FILE} and {out / PNG_FILE}" in stdout
+    with open(out / HTML_FILE) as f:
+        html = f.read()
+    assert "c0__style" in html and "c1__style" in html
+
+
 def test_a_failed_pair_is_on_the_contact_sheet_too(
     vgg_file, image_pair, tmp_path, monkeypatch, capsys
 ):
