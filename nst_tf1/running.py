@@ -94,7 +94,8 @@ def run(
     report = report or _ignore
     stop = _Stop(should_stop)
     this = _Run(settings, report, stop, preview_every)
-    created = folders_missing(settings.output_dir)  # the run creates them: none left empty
+    # The folders the run creates (output, --logdir): none is left behind empty.
+    created = [folders_missing(d) for d in (settings.output_dir, settings.logdir) if d]
     try:
         this.execute()
     except Interrupted as exc:
@@ -123,7 +124,8 @@ def run(
     finally:
         if this.lock is not None:
             this.lock.release()
-        remove_if_empty(created)
+        for folders in created:
+            remove_if_empty(folders)
 
 
 def _ignore(event):

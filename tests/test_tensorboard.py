@@ -171,3 +171,16 @@ def test_lbfgs_logdir_writes_every_evaluation(vgg_file, image_pair, tmp_path):
     assert len(with_summary) == ITERATIONS  # one per evaluation, none extra
     for fetches in with_summary:
         assert any(name and name.startswith("lbfgs/") for name in fetches)
+
+
+def test_a_refused_run_leaves_no_logdir_it_created(image_pair, tmp_path, capsys):
+    """--logdir is made while the run is planned; a run refused after that (here: no model
+    file) left it behind empty, as it once did the output folder."""
+    from nst_tf1.cli import main
+
+    content, style = image_pair
+    logdir, out = tmp_path / "logs" / "run1", tmp_path / "out"
+    args = [*run_args(content, style, str(tmp_path / "missing.mat")), "--no-download"]
+    status = main([*args, "--output-dir", str(out), "--logdir", str(logdir), "--iterations", "1"])
+    assert status == 2, capsys.readouterr().err
+    assert not (tmp_path / "logs").exists() and not out.exists()
