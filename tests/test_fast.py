@@ -47,7 +47,7 @@ def test_fast_chooses_only_what_acts():
     --stop-progress, --fast --multires 1 the coarse scales' --coarse-iterations and
     --coarse-upsample; none of them acts there."""
     adam = Settings(fast=True, optimizer="adam")
-    assert adam.multires == 2 and adam.coarse_iterations == 15
+    assert (adam.multires, adam.coarse_iterations) == (FAST["multires"], FAST["coarse_iterations"])
     assert not {"term_balance", "stop_progress"} & set(adam.chosen_by_fast)
     assert adam.term_balance is None and adam.stop_progress is None
     one = Settings(fast=True, multires=1)
