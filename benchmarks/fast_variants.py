@@ -1,0 +1,124 @@
+#!/usr/bin/env python
+"""Variants of ``--fast``'s settings on the pairs of ``quality.py``, in one process.
+
+    python benchmarks/fast_variants.py --model STANDIN.mat --course-cache DIR \\
+        --set tuning "R32:term_balance=32,coarse_iterations=30,iterations=15" \\
+        "R64:term_balance=64,coarse_iterations=30,iterations=15"
+
+Each variant is ``LABEL:FIELD=VALUE,...``: :class:`nst_tf1.settings.Settings` fields given
+on top of ``--fast`` (seed 1, 300x400, the course's size). Every pair runs through
+:class:`nst_tf1.transfer.Runner` in this process (TensorFlow imported and the weights read
+once: faster than ``quality.py``'s whole commands, for choosing between settings; the whole
+commands are what ``quality.py`` then measures). For each pair the result, rounded to 8-bit
+as a saved PNG would be, is re-evaluated in fp32 with the project's cost graph (the
+course's costs) against the course run's saved PNG kept in ``--course-cache`` (made by
+``quality.py --course-cache``), and printed as ratios fast / course of J_content and
+J_style, with the CPU time of the run (graphs built, targets, every scale) and the in-run
+(bf16 where chosen) ratios after every 5 full-size evaluations: a longer ``iterations``
+with ``stop_progress=1e-9`` shows what each shorter budget would give.
+
+Judge on trained weights only: the stand-in of ``../shared/tools/make_proxy_vgg.py``
+(trained ImageNet VGG-16 convolutions under VGG-19's names; never the real VGG-19).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks")]
+
+import numpy as np  # noqa: E402
+import quality  # noqa: E402
+
+
+def parse_variant(text):
+    """``LABEL:k=v,k=v`` -> (label, {field: int, float or str value})."""
+    label, _, fields = text.partition(":")
+    values = {}
+    for item in filter(None, fields.split(",")):
+        key, _, raw = item.partition("=")
+        for kind in (int, float, str):
+            try:
+                values[key] = kind(raw)
+                break
+            except ValueError:
+                continue
+    return label, values
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("variants", nargs="+", metavar="LABEL:FIELD=VALUE,...")
+    p.add_argument("--model", required=True)
+    p.add_argument("--course-cache", required=True, help="quality.py's kept course runs")
+    p.add_argument("--pairs", nargs="+", choices=list(quality.PAIRS))
+    p.add_argument("--set", choices=("tuning", "held-out", "all"), default="tuning")
+    p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
+    p.add_argument("--out", default="/tmp/nst-tf1-variants", help="images and results.json")
+    a = p.parse_args(argv)
+
+    import imageio.v2 as imageio
+
+    from nst_tf1.config import CONFIG
+    from nst_tf1.graph import TransferGraph
+    from nst_tf1.images import load_image, reshape_and_normalize_image
+    from nst_tf1.settings import Settings
+    from nst_tf1.transfer import Runner
+    from nst_tf1.vgg import read_vgg_weights
+
+    names = a.pairs or [n for n, (kind, *_) in quality.PAIRS.items() if a.set in ("all", kind)]
+    os.makedirs(a.out, exist_ok=True)
+    pairs = quality.make_pairs(names, a.course_images, a.out)
+    model, flags, cpus = quality.cpu_description()
+    print(f"CPU: {model}, {cpus} logical CPUs; {flags}; model {a.model}")
+    weights = read_vgg_weights(a.model)
+    fp32 = Settings(optimizer="lbfgs", precision="fp32")
+    judge = TransferGraph(weights, *quality.SIZE, fp32.cost_terms(), fp32.optimizer_options())
+
+    def costs(rgb):
+        _, J_content, J_style = judge.evaluate(reshape_and_normalize_image(rgb))
+        return J_content, J_style
+
+    results = {}
+    for label, fields in map(parse_variant, a.variants):
+        height, width = quality.SIZE
+        settings = Settings(fast=True, seed=1, height=height, width=width, **fields)
+        with Runner(weights, settings) as runner:
+            for name, (content_path, style_path) in pairs.items():
+                content, style = (load_image(x, *quality.SIZE) for x in (content_path, style_path))
+                course_png = os.path.join(a.course_cache, name, "course.0", "generated_image.png")
+                judge.set_targets(
+                    judge.content_target(reshape_and_normalize_image(content)),
+                    judge.style_grams(reshape_and_normalize_image(style)),
+                )
+                course = costs(load_image(course_png, *quality.SIZE))
+                start, trajectory, last = time.process_time(), [], None
+                for progress in runner.run(content, [style]):
+                    step = progress.step
+                    if progress.scale == progress.scales:
+                        ratios = (step.content_cost / course[0], step.style_cost / course[1])
+                        trajectory.append((step.iteration, *ratios))
+                    if step.image is not None:
+                        last = step.image[0]
+                cpu = time.process_time() - start
+                rgb = np.clip(np.round(last + CONFIG.MEANS[0]), 0, 255).astype(np.uint8)
+                imageio.imwrite(os.path.join(a.out, f"{label}_{name}.png"), rgb)
+                jc, js = (x / c for x, c in zip(costs(rgb.astype(np.float32)), course))
+                every5 = " ".join(f"{i}:{c:.2f}/{s:.2f}" for i, c, s in trajectory if i % 5 == 0)
+                print(
+                    f"{label:10s} {name:20s} J_content {jc:6.3f} J_style {js:7.3f} "
+                    f"{'both' if jc <= 1 and js <= 1 else '-   '} CPU {cpu:5.1f} s | {every5}",
+                    flush=True,
+                )
+                results.setdefault(label, {})[name] = dict(
+                    fields=fields, J_content=jc, J_style=js, cpu_s=cpu, trajectory=trajectory
+                )
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
