@@ -276,6 +276,13 @@ def model_lbfgs(
     low, high = pixel_bounds(shape)
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     G0 = x0.reshape(shape).astype(np.float32)
+    if num_evaluations <= 0:
+        # Nothing to spend: the start image is the result, with its costs (as Adam's 0
+        # iterations); SciPy would refuse to evaluate it.
+        J, J_content, J_style = sess.run(list(costs), {**feed, image: G0})
+        image.load(G0, sess)
+        yield Step(0, float(J), float(J_content), float(J_style), np.array(G0))
+        return
 
     scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step)
     scipy_side.start(x0, _channel_bounds(shape))

@@ -180,6 +180,16 @@ def test_lbfgs_first_step_moves_no_pixel_further_than_first_step():
     assert unscaled[1].total_cost > unscaled[0].total_cost
 
 
+def test_lbfgs_with_no_evaluations_gives_the_start_and_its_costs():
+    """Runner.run(iterations=0) allows 0 ("only the initial image's costs"); L-BFGS raised
+    AttributeError there (SciPy refuses an evaluation past the budget, so no best image)."""
+    steps = _evaluated_images(first_step=32.0, budget=0)
+    start = _evaluated_images(first_step=32.0, budget=1)[0]
+    assert [s.iteration for s in steps] == [0]
+    np.testing.assert_array_equal(steps[0].image, start.image)
+    assert steps[0].total_cost == pytest.approx(start.total_cost, rel=1e-6)
+
+
 def test_lbfgs_stop_when_ends_early_as_converged():
     from nst_tf1.optimize import MIN_EVALUATIONS
 
