@@ -183,9 +183,10 @@ FLAGS = {
     ),
     "init": _flag(
         "initial image: the course's noisy content (see --noise-ratio), the content, the "
-        "(first) style, or an image file " + _modes("init"),
+        "(first) style, the content recolored with the (first) style's colour mean and "
+        "covariance, or an image file " + _modes("init"),
         beyond=True,
-        metavar="noise|content|style|PATH",
+        metavar="noise|content|style|recolored|PATH",
     ),
     "style_scale": _flag(
         "resize the style image to this times the generated image's size before taking "

@@ -54,8 +54,9 @@ __all__ = [
 DEFAULT_CONTENT = str(importlib.resources.files(__package__) / "data" / "demo_content.jpg")
 DEFAULT_STYLE = str(importlib.resources.files(__package__) / "data" / "demo_style.jpg")
 
-#: Named initial images; anything else given as ``init`` is an image path.
-INIT_MODES = ("noise", "content", "style")
+#: Named initial images; anything else given as ``init`` is an image path. "recolored" is
+#: the content with the (first) style's colour mean and covariance.
+INIT_MODES = ("noise", "content", "style", "recolored")
 
 #: The course's value of each option that ``--fast`` changes (``None``: the option is off;
 #: ``coarse_iterations`` None is "as many as --iterations").
@@ -75,8 +76,10 @@ COURSE = {
 }
 
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
-#: with a scaled first step, from the content image (from noise, the coarse scale, where the
-#: content cost weighs little, dissolves the content); two scales, 30 evaluations at half
+#: with a scaled first step, from the content image given the style's colour mean and
+#: covariance (from noise, the coarse scale, where the content cost weighs little, dissolves
+#: the content; the style's colours lower J_style's start and end, and J_content's end, on
+#: every tuning pair); two scales, 30 evaluations at half
 #: size, whose change to the content is upsampled onto the full-size content; the content
 #: term weighted so that, each term against its own scale, the style weighs 32 times the
 #: content (nst_tf1.schedule); at the output size until that objective falls by less than 2%
@@ -92,7 +95,7 @@ COURSE = {
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
-    "init": "content",
+    "init": "recolored",
     "multires": 2,
     "coarse_iterations": 30,
     "iterations": 15,

@@ -361,6 +361,11 @@ class Runner:
         if s.init == "style":
             # The first style as the network sees it (colour-matched or grey if asked).
             _, image = self._prepare(content_rgb, _at_size(first_style, height, width))
+        elif s.init == "recolored":
+            # The content given the first style's colour mean and covariance (both as the
+            # network sees them): its shapes, the style's colours, inside 0..255.
+            c_net, s_net = self._prepare(content_rgb, _at_size(first_style, height, width))
+            image = np.clip(match_color_histogram(c_net, s_net), 0.0, 255.0)
         else:
             image = _at_size(s.init, height, width)
             if s.preserve_colors == "luminance":

@@ -347,6 +347,48 @@ def test_residual_upsampling_keeps_the_content_detail():
     assert np.abs(image - content - 30.0)[inside].mean() > 20
 
 
+def _recolored_reference(content, style):
+    """The content's pixels given the style's colour mean and covariance, in NumPy:
+    x' = Sigma_S^(1/2) Sigma_C^(-1/2) (x - mu_C) + mu_S, clipped to 0..255."""
+
+    def roots(cov):
+        w, v = np.linalg.eigh(cov)
+        return (v * np.sqrt(w)) @ v.T, (v / np.sqrt(w)) @ v.T
+
+    c, s = (x.reshape(-1, 3).astype(np.float64) for x in (content, style))
+    root_s, _ = roots(np.cov(s, rowvar=False, bias=True))
+    _, inverse_root_c = roots(np.cov(c, rowvar=False, bias=True))
+    out = (c - c.mean(axis=0)) @ (root_s @ inverse_root_c).T + s.mean(axis=0)
+    return np.clip(out, 0, 255).reshape(content.shape)
+
+
+def test_recolored_start_is_the_content_in_the_styles_colours(vgg_file):
+    """--init recolored (--fast's): the first image L-BFGS sees is the content with the
+    style's colour mean and covariance, at every scale's size."""
+    from nst_tf1.config import CONFIG
+    from nst_tf1.transfer import Runner
+    from nst_tf1.vgg import read_vgg_weights
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:32, 0:48]
+    content = np.stack([2 * x + 40, 3 * y + 60, x + y + 80], axis=-1).astype(np.float32)
+    content += rng.normal(0, 5, content.shape).astype(np.float32)
+    style = rng.normal((150, 90, 60), (20, 10, 5), (40, 40, 3)).clip(0, 255).astype(np.float32)
+    settings = Settings(optimizer="lbfgs", init="recolored", height=32, width=48)
+    with Runner(read_vgg_weights(vgg_file), settings) as runner:
+        steps = [p.step for p in runner.run(content, [style], iterations=0)]
+    first = steps[0].image[0] + CONFIG.MEANS[0]
+    from nst_tf1.images import resize_array
+
+    expected = _recolored_reference(content, resize_array(style, 32, 48))
+    np.testing.assert_allclose(first, expected, atol=0.05)
+    # Its colours are the style's (nothing was clipped here), its shapes the content's.
+    assert 0 < expected.min() and expected.max() < 255
+    np.testing.assert_allclose(first.reshape(-1, 3).mean(axis=0), style.mean(axis=(0, 1)), atol=2)
+    assert np.corrcoef(first[..., 0].ravel(), content[..., 0].ravel())[0, 1] > 0.9
+    assert Settings(fast=True).init == FAST["init"] == "recolored"
+
+
 def test_fast_content_weight_keeps_more_content_than_the_course_weights(vgg_file, image_pair):
     from nst_tf1.settings import Settings
     from nst_tf1.transfer import Runner

@@ -13,7 +13,7 @@ import re
 
 from ..console import number
 from ..flags import FLAGS
-from ..settings import COURSE, FAST, STYLE_STRENGTHS, Settings, SettingsError
+from ..settings import COURSE, FAST, INIT_MODES, STYLE_STRENGTHS, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
 
@@ -75,7 +75,7 @@ def defaults() -> dict:
         shown[name]["course"] = getattr(course, name)
     shown["style_strength"]["course"] = "medium"
     shown["style_strength"]["choices"] = list(STYLE_STRENGTHS)
-    shown["init"]["choices"] = ["noise", "content", "style"]
+    shown["init"]["choices"] = list(INIT_MODES)
     return shown
 
 
