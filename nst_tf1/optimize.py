@@ -273,15 +273,9 @@ def model_lbfgs(
     shape = tuple(image.get_shape().as_list())
     fetches = _lbfgs_fetches(image, costs, gradient, objective, summary)
     feed = dict(feed or {})
-    low, high = pixel_bounds(shape)
-    x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
-    G0 = x0.reshape(shape).astype(np.float32)
-    if num_evaluations <= 0:
-        # Nothing to spend: the start image is the result, with its costs (as Adam's 0
-        # iterations); SciPy would refuse to evaluate it.
-        J, J_content, J_style = sess.run(list(costs), {**feed, image: G0})
-        image.load(G0, sess)
-        yield Step(0, float(J), float(J_content), float(J_style), np.array(G0))
+    x0, G0 = _start_image(sess, image, shape)
+    if num_evaluations <= 0:  # nothing to spend (SciPy would refuse to evaluate G0)
+        yield _unchanged(sess, image, costs, {**feed, image: G0}, G0)
         return
 
     scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step)
@@ -315,10 +309,24 @@ def model_lbfgs(
         scipy_side.end()
     best = scipy_side.best
     image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
-    if scipy_side.best_logged:
-        writer.add_summary(scipy_side.best_logged[0], last)
-        writer.flush()
+    scipy_side.log_best(writer, last)
     yield best._replace(iteration=last, image=np.array(best.image))
+
+
+def _start_image(sess, image, shape):
+    """(x0, G0): the input Variable's value clipped into :func:`pixel_bounds`, flat float64
+    for SciPy and as a float32 image."""
+    low, high = pixel_bounds(shape)
+    x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
+    return x0, x0.reshape(shape).astype(np.float32)
+
+
+def _unchanged(sess, image, costs, feed, G0):
+    """The Step of a budget of 0 evaluations: the start image G0, assigned to ``image``, with
+    its costs (as Adam's 0 iterations)."""
+    J, J_content, J_style = sess.run(list(costs), feed)
+    image.load(G0, sess)
+    return Step(0, float(J), float(J_content), float(J_style), np.array(G0))
 
 
 def _lbfgs_fetches(image, costs, gradient, objective, summary):
@@ -434,6 +442,12 @@ class _Evaluations:
             target=self._work, args=(x0, bounds), name="lbfgs", daemon=True
         )
         self.worker.start()
+
+    def log_best(self, writer, step):
+        """Write the best image's summary again at ``step`` (the last Step's iteration)."""
+        if self.best_logged:
+            writer.add_summary(self.best_logged[0], step)
+            writer.flush()
 
     def end(self):
         """Stop the minimisation (wherever it is) and wait for its thread."""

@@ -358,14 +358,12 @@ class Runner:
             return generate_noise_image(content_input, s.noise_ratio, seed=s.seed)
         if s.init == "content":
             return content_input
-        if s.init == "style":
-            # The first style as the network sees it (colour-matched or grey if asked).
-            _, image = self._prepare(content_rgb, _at_size(first_style, height, width))
-        elif s.init == "recolored":
-            # The content given the first style's colour mean and covariance (both as the
-            # network sees them): its shapes, the style's colours, inside 0..255.
-            c_net, s_net = self._prepare(content_rgb, _at_size(first_style, height, width))
-            image = np.clip(match_color_histogram(c_net, s_net), 0.0, 255.0)
+        if s.init in ("style", "recolored"):
+            # The first style as the network sees it (colour-matched or grey if asked), or
+            # the content given that style's colour mean and covariance, inside 0..255.
+            c_net, image = self._prepare(content_rgb, _at_size(first_style, height, width))
+            if s.init == "recolored":
+                image = np.clip(match_color_histogram(c_net, image), 0.0, 255.0)
         else:
             image = _at_size(s.init, height, width)
             if s.preserve_colors == "luminance":
