@@ -78,12 +78,12 @@ COURSE = {
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
 #: with a scaled first step, from the content image given the style's colour mean and
 #: covariance (from noise, the coarse scale, where the content cost weighs little, dissolves
-#: the content; the style's colours lower J_style's start and end, and J_content's end, on
-#: every tuning pair); two scales, 30 evaluations at half
-#: size, whose change to the content is upsampled onto the full-size content; the content
-#: term weighted so that, each term against its own scale, the style weighs 32 times the
-#: content (nst_tf1.schedule); at the output size until that objective falls by less than 2%
-#: over 5 evaluations, at most 15; bf16 where the CPU has it. Measured on the trained VGG-16
+#: the content; in the style's colours both of the course's costs end lower than from the
+#: content's own on every tuning pair); two scales, 30 evaluations at half size, whose
+#: change to the content is upsampled onto the full-size content; the content term weighted
+#: so that, each term against its own scale, the style weighs 32 times the content
+#: (nst_tf1.schedule); at the output size until that objective falls by less than 2% over 5
+#: evaluations, at most 15; bf16 where the CPU has it. Measured on the trained VGG-16
 #: stand-in at 300x400 (benchmarks/README.md, round 3): half-size evaluations cost about a
 #: third of a full-size one and bring the style further than full-size ones do, so the work
 #: moved there (15 -> 30 at half size, 20 -> 15 at full size, the same CPU time); R = 32
