@@ -248,7 +248,8 @@ FLAGS = {
     "content_bound": _flag(
         "with --optimizer lbfgs, a content trust region: minimise J plus a penalty that is "
         "zero while J_content is at most F times the content cost of the course's own "
-        "initial image (the content with its noise, --noise-ratio, same seed) at that size, "
+        "initial image (the content with the course's noise ratio 0.6, same seed) at that "
+        "size, "
         "so the style cost falls as far as it can without the content giving way "
         + _modes("content_bound", "off"),
         beyond=True,

@@ -283,7 +283,7 @@ class TransferGraph:
             self.content_weight = tf.placeholder_with_default(
                 np.float32(1.0), (), name="content_weight"
             )
-            # The content trust region (nst_tf1.schedule.BoundedContent): a penalty
+            # The content trust region (nst_tf1.schedule.content_bound): a penalty
             # rho * max(0, J_content - b)^2, zero where J_content <= b (rho = 0: none).
             self.content_bound = tf.placeholder_with_default(
                 np.float32(0.0), (), name="content_bound"
@@ -389,7 +389,7 @@ class TransferGraph:
             content_weight: L-BFGS only: minimise J + (content_weight - 1) alpha J_content
                 (the Steps report J); see :mod:`nst_tf1.schedule`.
             content_bound: L-BFGS only: (b, rho), add rho max(0, J_content - b)^2 to the
-                minimised cost (:class:`nst_tf1.schedule.BoundedContent`); ``None``: none.
+                minimised cost (:func:`nst_tf1.schedule.content_bound`); ``None``: none.
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
