@@ -9,10 +9,10 @@ Each variant is ``LABEL:FIELD=VALUE,...``: :class:`nst_tf1.settings.Settings` fi
 on top of ``--fast`` (seed 1, 300x400, the course's size). Every pair runs through
 :class:`nst_tf1.transfer.Runner` in this process (TensorFlow imported and the weights read
 once: faster than ``quality.py``'s whole commands, for choosing between settings; the whole
-commands are what ``quality.py`` then measures). For each pair the result, rounded to 8-bit
-as a saved PNG would be, is re-evaluated in fp32 with the project's cost graph (the
-course's costs) against the course run's saved PNG kept in ``--course-cache`` (made by
-``quality.py --course-cache``), and printed as ratios fast / course of J_content and
+commands are what ``quality.py`` then measures). For each pair the result, saved as an 8-bit
+PNG, is re-evaluated in fp32 by ``quality.py``'s judge (:class:`quality.CourseCost`: the
+course's own functions) against the course run's saved PNG kept in ``--course-cache`` (made
+by ``quality.py --course-cache``), and printed as ratios fast / course of J_content and
 J_style, with the CPU time of the run (graphs built, targets, every scale) and the in-run
 (bf16 where chosen) ratios after every 5 full-size evaluations: a longer ``iterations``
 with ``stop_progress=1e-9`` shows what each shorter budget would give.
@@ -63,8 +63,7 @@ def main(argv=None):
     import imageio.v2 as imageio
 
     from nst_tf1.config import CONFIG
-    from nst_tf1.graph import TransferGraph
-    from nst_tf1.images import load_image, reshape_and_normalize_image
+    from nst_tf1.images import load_image
     from nst_tf1.settings import Settings
     from nst_tf1.transfer import Runner
     from nst_tf1.vgg import read_vgg_weights
@@ -75,13 +74,11 @@ def main(argv=None):
     model, flags, cpus = quality.cpu_description()
     print(f"CPU: {model}, {cpus} logical CPUs; {flags}; model {a.model}")
     weights = read_vgg_weights(a.model)
-    fp32 = Settings(optimizer="lbfgs", precision="fp32")
-    judge = TransferGraph(weights, *quality.SIZE, fp32.cost_terms(), fp32.optimizer_options())
-
-    def costs(rgb):
-        _, J_content, J_style = judge.evaluate(reshape_and_normalize_image(rgb))
-        return J_content, J_style
-
+    # quality.py's judge, once per pair: (J_content, J_style) of a saved file, fp32, with
+    # the course's own functions.
+    judges = {name: quality.CourseCost(a.model, *paths) for name, paths in pairs.items()}
+    course_png = os.path.join(a.course_cache, "{}", "course.0", "generated_image.png")
+    course = {name: judges[name](course_png.format(name))[1:] for name in pairs}
     results = {}
     for label, fields in map(parse_variant, a.variants):
         height, width = quality.SIZE
@@ -89,24 +86,20 @@ def main(argv=None):
         with Runner(weights, settings) as runner:
             for name, (content_path, style_path) in pairs.items():
                 content, style = (load_image(x, *quality.SIZE) for x in (content_path, style_path))
-                course_png = os.path.join(a.course_cache, name, "course.0", "generated_image.png")
-                judge.set_targets(
-                    judge.content_target(reshape_and_normalize_image(content)),
-                    judge.style_grams(reshape_and_normalize_image(style)),
-                )
-                course = costs(load_image(course_png, *quality.SIZE))
                 start, trajectory, last = time.process_time(), [], None
                 for progress in runner.run(content, [style]):
                     step = progress.step
                     if progress.scale == progress.scales:
-                        ratios = (step.content_cost / course[0], step.style_cost / course[1])
+                        ratios = (step.content_cost, step.style_cost)
+                        ratios = tuple(x / c for x, c in zip(ratios, course[name]))
                         trajectory.append((step.iteration, *ratios))
                     if step.image is not None:
                         last = step.image[0]
                 cpu = time.process_time() - start
                 rgb = np.clip(np.round(last + CONFIG.MEANS[0]), 0, 255).astype(np.uint8)
-                imageio.imwrite(os.path.join(a.out, f"{label}_{name}.png"), rgb)
-                jc, js = (x / c for x, c in zip(costs(rgb.astype(np.float32)), course))
+                saved = os.path.join(a.out, f"{label}_{name}.png")
+                imageio.imwrite(saved, rgb)
+                jc, js = (x / c for x, c in zip(judges[name](saved)[1:], course[name]))
                 every5 = " ".join(f"{i}:{c:.2f}/{s:.2f}" for i, c, s in trajectory if i % 5 == 0)
                 print(
                     f"{label:10s} {name:20s} J_content {jc:6.3f} J_style {js:7.3f} "
