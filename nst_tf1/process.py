@@ -10,10 +10,10 @@ TensorFlow's start-up noise off the terminal with :class:`QuietStart`.
 
 * **malloc**: glibc's tunables (:mod:`nst_tf1.allocator`, which starts the command again
   with them) and an arena cap (:func:`limit_malloc_arenas`).
-* **TensorFlow's log noise**: :class:`QuietStart` around TensorFlow's start (the command
-  line opens it when the run reports :class:`~nst_tf1.events.Loading` of TensorFlow and
-  closes it at the device line), and :func:`import_tensorflow` for a command that imports
-  TensorFlow itself.
+* **TensorFlow's log noise, and Keras**: :class:`QuietStart` around TensorFlow's start
+  (the command line opens it when the run reports :class:`~nst_tf1.events.Loading` of
+  TensorFlow and closes it at the device line), and :func:`import_tensorflow` for a command
+  that imports TensorFlow itself.
 * **TensorFlow's Python warnings** and **the garbage collector**: :func:`tensorflow_started`.
 
 (Signal handling belongs to the front end too: the command line's turns SIGINT/SIGTERM into
@@ -38,6 +38,7 @@ __all__ = [
     "import_tensorflow",
     "tensorflow_started",
     "freeze_imported_objects",
+    "SKIPPED_AT_START",
 ]
 
 _frozen = False
@@ -127,8 +128,18 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     mallopt(M_ARENA_MAX, arenas)
 
 
+#: Packages that ``import tensorflow`` loads though no run uses them, kept out of a program's
+#: TensorFlow start by :class:`QuietStart`. TensorFlow's ``__init__`` imports Keras
+#: eagerly (``keras.src.optimizers``, and through Keras ``matplotlib.pyplot`` when matplotlib
+#: is installed) inside a ``try`` that passes on ``ImportError``; nothing here uses Keras,
+#: and ``tf.keras`` stays a lazy loader that imports it on first use. Measured on the AMD EPYC
+#: of benchmarks/README.md: ``import tensorflow.compat.v1`` 3.5-4.3 s, 2.8-2.9 s without.
+SKIPPED_AT_START = ("keras",)
+
+
 class QuietStart:
-    """Keeps what TensorFlow's C++ code logs while it starts off the terminal.
+    """TensorFlow's start as a program wants it in its own process: what TensorFlow's C++ code
+    logs while it starts kept off the terminal, and :data:`SKIPPED_AT_START` not imported.
 
     TensorFlow logs at import and device discovery (oneDNN notices, CUDA probing on a machine
     without a GPU) before it reads ``TF_CPP_MIN_LOG_LEVEL``, and setting that variable from
@@ -138,13 +149,24 @@ class QuietStart:
     variable is set to 2 for what TensorFlow logs later. A user who sets
     ``TF_CPP_MIN_LOG_LEVEL`` gets TensorFlow's own behaviour, and so does a process that has
     imported TensorFlow already: both calls then do nothing.
+
+    Between :meth:`start` and :meth:`stop` an import of a package of :data:`SKIPPED_AT_START`
+    fails (its ``sys.modules`` entry is ``None``, Python's way to refuse one), so
+    TensorFlow's import leaves it out; :meth:`stop` takes the entries away again, and a later
+    ``import keras`` or ``tf.keras`` works as usual.
     """
 
     def __init__(self) -> None:
         self._saved = self._captured = None
+        self._skipped: list[str] = []
 
     def start(self) -> None:
-        if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        if "tensorflow" in sys.modules:
+            return
+        self._skipped = [name for name in SKIPPED_AT_START if name not in sys.modules]
+        for name in self._skipped:
+            sys.modules[name] = None  # type: ignore[assignment]
+        if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
             return
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
         sys.stderr.flush()
@@ -153,6 +175,10 @@ class QuietStart:
         os.dup2(self._captured.fileno(), 2)
 
     def stop(self, failed: bool = False) -> None:
+        for name in self._skipped:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+        self._skipped = []
         if self._saved is None:
             return
         os.dup2(self._saved, 2)

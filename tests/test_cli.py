@@ -233,6 +233,29 @@ def test_first_tensorflow_import_freezes_the_collector_once():
     assert int(after_second) == int(frozen)
 
 
+def test_the_commands_tensorflow_start_leaves_keras_out_and_importable():
+    # TensorFlow's __init__ imports Keras (and matplotlib.pyplot) though no run uses it:
+    # 0.7-1.4 s of every command's start (nst_tf1.process.SKIPPED_AT_START). The command's
+    # start leaves it out; afterwards Keras imports as usual, and the run works.
+    code = (
+        "import sys\n"
+        "from nst_tf1 import process\n"
+        "tf = process.import_tensorflow()\n"
+        "print('keras' in sys.modules, 'matplotlib.pyplot' in sys.modules)\n"
+        "x = tf.placeholder(tf.float32, (2,))\n"
+        "with tf.Session() as sess:\n"
+        "    print(sess.run(tf.reduce_sum(x * x), {x: [3.0, 4.0]}))\n"
+        "import keras\n"
+        "print(keras.__name__, 'keras' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "25.0", "keras", "True"]
+
+
 def test_every_stderr_line_is_one_write_with_its_newline(monkeypatch):
     """A Ctrl-C that lands between the two writes of ``print(text)`` (the text, then "\\n")
     left a download's progress line open, and the interruption's note ran on after it
