@@ -256,6 +256,44 @@ def test_the_commands_tensorflow_start_leaves_keras_out_and_importable():
     assert result.stdout.split() == ["False", "False", "25.0", "keras", "True"]
 
 
+BLAS_THREADS_CODE = """
+import ctypes, glob, os, sys
+from nst_tf1 import process
+process.set_up()
+import scipy, scipy.optimize
+libs = glob.glob(os.path.join(os.path.dirname(scipy.__file__) + ".libs", "libscipy_openblas*.so"))
+threads = ctypes.CDLL(libs[0]).scipy_openblas_get_num_threads() if libs else "unknown"
+print(os.environ.get("OPENBLAS_NUM_THREADS"), threads)
+"""
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("2", "2")])
+def test_set_up_gives_scipys_blas_one_thread_unless_the_user_chose(given, expected):
+    # OpenBLAS's threads spin after each of L-BFGS-B's BLAS calls, on the cores where
+    # TensorFlow's next evaluation runs (nst_tf1.process.limit_blas_threads).
+    env = {k: v for k, v in os.environ.items() if k not in process_blas_variables()}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    result = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS_CODE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    variable, threads = result.stdout.split()
+    assert variable == expected
+    if threads != "unknown":  # a SciPy without its own OpenBLAS: the variable is what counts
+        assert threads == expected
+
+
+def process_blas_variables():
+    from nst_tf1.process import BLAS_THREAD_VARIABLES
+
+    return BLAS_THREAD_VARIABLES
+
+
 def test_every_stderr_line_is_one_write_with_its_newline(monkeypatch):
     """A Ctrl-C that lands between the two writes of ``print(text)`` (the text, then "\\n")
     left a download's progress line open, and the interruption's note ran on after it
