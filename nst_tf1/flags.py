@@ -146,7 +146,7 @@ FLAGS = {
         metavar="subtle|medium|strong|R",
     ),
     "learning_rate": _flag(
-        "Adam's learning rate (default: %(default)s)",
+        f"Adam's learning rate; acts only with --optimizer adam (default: {CONFIG.LEARNING_RATE})",
     ),
     "noise_ratio": _flag(
         "weight of the uniform(-20, 20) noise in the initial image, 0..1 (default: %(default)s)",

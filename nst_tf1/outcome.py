@@ -88,7 +88,8 @@ def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
     if isinstance(exc, NonFiniteCostError):
         state.interrupt("diverged", write=True)
         saved = save_last_finite(exc, state.final, state.signature)
-        message = _non_finite_message(exc, state.final, settings.learning_rate, saved)
+        rate = settings.learning_rate if settings.optimizer == "adam" else None
+        message = _non_finite_message(exc, state.final, rate, saved)
         message += state.kept()
         if saved:
             report(image_saved(state.final, exc.last_finite, final=True))
@@ -190,14 +191,19 @@ def image_saved(path, step, final=False) -> events.ImageSaved:
 
 
 def _non_finite_message(exc, final, learning_rate, saved):
-    """The one line for a NaN/Inf cost (``saved``: the last finite image was written)."""
+    """The one line for a NaN/Inf cost (``saved``: the last finite image was written;
+    ``learning_rate``: Adam's, or ``None`` for L-BFGS, which has none to lower)."""
     bad, good = exc.step, exc.last_finite
-    lower = f"try a lower --learning-rate than {learning_rate:g}, such as {learning_rate / 10:g}"
-    if good is None:
-        return (
-            f"the total cost is {bad.total_cost} for the initial image: nothing saved; "
-            f"lower --alpha/--beta, or {lower}"
+    weights = "lower --alpha/--beta"
+    if learning_rate is None:
+        lower = first = weights
+    else:
+        lower = (
+            f"try a lower --learning-rate than {learning_rate:g}, such as {learning_rate / 10:g}"
         )
+        first = f"{weights}, or {lower}"
+    if good is None:
+        return f"the total cost is {bad.total_cost} for the initial image: nothing saved; {first}"
     if not saved:
         return (
             f"the total cost became {bad.total_cost} at iteration {bad.iteration}, and the "

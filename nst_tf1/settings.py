@@ -59,7 +59,8 @@ DEFAULT_STYLE = str(importlib.resources.files(__package__) / "data" / "demo_styl
 INIT_MODES = ("noise", "content", "style", "recolored")
 
 #: The course's value of each option that ``--fast`` changes (``None``: the option is off;
-#: ``coarse_iterations`` None is "as many as --iterations").
+#: ``coarse_iterations`` None is "as many as --iterations"), and of ``learning_rate``, which
+#: ``--fast`` leaves alone but which acts only with the course's optimizer (:data:`NEEDS`).
 COURSE = {
     "optimizer": OPTIMIZERS[0],
     "precision": "fp32",
@@ -73,6 +74,7 @@ COURSE = {
     "stop_progress": None,
     "coarse_upsample": "image",
     "save_every": CONFIG.SAVE_EVERY,
+    "learning_rate": CONFIG.LEARNING_RATE,
 }
 
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
@@ -122,6 +124,7 @@ NEEDS = {
         name: (lambda s: s.multires > 1, "--multires 2 or more")
         for name in ("coarse_iterations", "coarse_upsample")
     },
+    "learning_rate": (lambda s: s.optimizer == "adam", "--optimizer adam"),
 }
 
 #: ``--fast``'s size when no size option is given: the content's aspect ratio kept, its
@@ -333,7 +336,7 @@ class Settings:
     alpha: float | None = None
     beta: float | None = None
     style_strength: str | None = None
-    learning_rate: float = CONFIG.LEARNING_RATE
+    learning_rate: float | None = None
     noise_ratio: float = CONFIG.NOISE_RATIO
     seed: int | None = None
     logdir: str | None = None
@@ -375,6 +378,8 @@ class Settings:
         for name, value in mode.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.learning_rate is None:  # --fast leaves Adam's rate at the course's
+            self.learning_rate = COURSE["learning_rate"]
         self._fill_weights()
         if self.fast and not (self.max_size or self.keep_aspect):
             # --fast keeps the content's shape unless both sides are given.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import run_args, run_cli
 
+from nst_tf1.config import CONFIG
 from nst_tf1.settings import COURSE, FAST, FAST_MAX_SIZE, Settings, SettingsError
 
 NO_BF16_CPU = {"fpu", "sse2", "avx2", "fma"}
@@ -84,6 +85,30 @@ def test_options_that_do_not_act_are_said_once(vgg_file, image_pair, tmp_path, c
         "nst-tf1: ignored: --stop-balance 3000 (acts only with --optimizer lbfgs), "
         "--coarse-iterations 5 (acts only with --multires 2 or more)"
     ], err
+
+
+def test_a_learning_rate_given_to_lbfgs_is_said_to_be_ignored():
+    """--learning-rate with L-BFGS (--fast's optimizer) was ignored without a word: its
+    default was a number, so a given value could not be told from it."""
+    assert Settings(optimizer="lbfgs", learning_rate=5.0).ignored == {
+        "learning_rate": "--optimizer adam"
+    }
+    fast = Settings(fast=True, learning_rate=0.5)
+    assert fast.ignored == {"learning_rate": "--optimizer adam"}
+    assert fast.learning_rate == 0.5  # kept as given: run.json records what was asked
+    # Not given, or given at the course's value, or acting: nothing to say.
+    for quiet in (
+        Settings(fast=True),
+        Settings(optimizer="lbfgs", learning_rate=CONFIG.LEARNING_RATE),
+        Settings(learning_rate=5.0),
+        Settings(fast=True, optimizer="adam", learning_rate=5.0),
+    ):
+        assert quiet.ignored == {}
+    assert Settings().learning_rate == Settings(fast=True).learning_rate == CONFIG.LEARNING_RATE
+    assert (
+        Settings(fast=True, optimizer="adam", learning_rate=5.0).optimizer_options().learning_rate
+        == 5.0
+    )
 
 
 @pytest.mark.parametrize(

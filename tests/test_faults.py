@@ -91,6 +91,35 @@ def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, 
 # NaN / Inf costs
 
 
+def test_an_infinite_cost_under_lbfgs_does_not_advise_a_learning_rate(
+    tmp_path, capsys, image_pair, vgg_file
+):
+    # L-BFGS has no learning rate: the advice to lower it was wrong there. A total-variation
+    # weight of 3e38 makes J infinite at the start (J_tv is of order 1e6 here).
+    out_dir = tmp_path / "out"
+    status, out, err = run_main(
+        run_args_into(
+            *image_pair,
+            vgg_file,
+            out_dir,
+            "--optimizer",
+            "lbfgs",
+            "--iterations",
+            3,
+            "--tv-weight",
+            3e38,
+        ),
+        capsys,
+    )
+    assert_one_line_error(
+        status,
+        err,
+        "the total cost is inf for the initial image: nothing saved; lower --alpha/--beta",
+        code=1,
+    )
+    assert "learning-rate" not in err
+
+
 def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair, vgg_file):
     out_dir = tmp_path / "out"
     # Adam moves every pixel by about the learning rate: 1e30 overflows the Gram matrices.
