@@ -158,10 +158,12 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 #: Packages that ``import tensorflow`` loads though no run uses them, kept out of a program's
 #: TensorFlow start by :class:`QuietStart`. TensorFlow's ``__init__`` imports Keras
 #: eagerly (``keras.src.optimizers``, and through Keras ``matplotlib.pyplot`` when matplotlib
-#: is installed) inside a ``try`` that passes on ``ImportError``; nothing here uses Keras,
-#: and ``tf.keras`` stays a lazy loader that imports it on first use. Measured on the AMD EPYC
-#: of benchmarks/README.md: ``import tensorflow.compat.v1`` 3.5-4.3 s, 2.8-2.9 s without.
-SKIPPED_AT_START = ("keras",)
+#: is installed; ``tf_keras`` with ``TF_USE_LEGACY_KERAS=1``) inside a ``try`` that passes on
+#: ``ImportError``, as its older releases did around ``keras._load()``; nothing here uses
+#: Keras, and ``tf.keras`` stays a lazy loader that imports it on first use. Measured on the
+#: AMD EPYC of benchmarks/README.md: ``import tensorflow.compat.v1`` 3.5-4.3 s, 2.8-2.9 s
+#: without.
+SKIPPED_AT_START = ("keras", "tf_keras")
 
 
 class QuietStart:
