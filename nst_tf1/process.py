@@ -91,14 +91,38 @@ class StartPresses:
     ``PyCapsule_Import could not import module "datetime"``). :meth:`install` puts a handler
     in its place that raises the same ``KeyboardInterrupt`` and remembers the press in
     :attr:`signum`, so that the command can tell such an error from a broken install.
+
+    A press that lands while Python runs a callback it cannot raise from (a weak reference's
+    callback, such as the one importlib's module locks use, or a ``__del__``) would be
+    printed as "Exception ignored in ..." with a traceback and then lost; found by the fault
+    suite (a Ctrl-C 0.05 s after the start). The handler's ``KeyboardInterrupt`` is
+    recognised there (``sys.unraisablehook``) and the press delivered again 10 ms later,
+    from a timer thread (``_thread.interrupt_main``), once the callback has returned: an
+    interrupt like any other. Anything else unraisable goes to the hook that was in place.
     """
 
     def __init__(self):
         self.signum: int | None = None
+        self._raised: KeyboardInterrupt | None = None
 
     def _handle(self, signum, frame):
         self.signum = signum
-        raise KeyboardInterrupt
+        self._raised = KeyboardInterrupt()
+        raise self._raised
+
+    def _unraisable(self, unraisable, previous):
+        if unraisable.exc_value is not None and unraisable.exc_value is self._raised:
+            import _thread
+            import threading
+
+            # Delivered again from another thread a moment later: from this thread it would
+            # run the handler at once, inside this hook, and be unraisable again.
+            self._raised = None
+            again = threading.Timer(0.01, _thread.interrupt_main)  # SIGINT, as the press
+            again.daemon = True
+            again.start()
+            return
+        previous(unraisable)
 
     @classmethod
     def install(cls) -> StartPresses:
@@ -108,6 +132,8 @@ class StartPresses:
 
         presses = cls()
         if threading.current_thread() is threading.main_thread():
+            previous = sys.unraisablehook
+            sys.unraisablehook = lambda unraisable: presses._unraisable(unraisable, previous)
             signal.signal(signal.SIGINT, presses._handle)
         return presses
 

@@ -1,6 +1,7 @@
 """The command line as a user runs it: run_nst.py in a subprocess."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -292,6 +293,46 @@ def process_blas_variables():
     from nst_tf1.process import BLAS_THREAD_VARIABLES
 
     return BLAS_THREAD_VARIABLES
+
+
+UNRAISABLE_PRESS_CODE = """
+import signal, sys, time, weakref
+from nst_tf1.process import StartPresses
+presses = StartPresses.install()
+class Held:
+    pass
+def callback(ref):  # as importlib's module-lock callback: Python cannot raise from it
+    signal.raise_signal(signal.SIGINT)
+    landed = True  # the handler runs here, inside the callback
+class Other:
+    def __del__(self):
+        raise ValueError("not a press")
+try:
+    Other()  # another unraisable error: still reported by the hook that was in place
+    held = Held()
+    ref = weakref.ref(held, callback)
+    del held
+    time.sleep(5)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", presses.signum)
+"""
+
+
+def test_a_start_press_inside_a_callback_is_an_interrupt_not_a_printed_traceback():
+    # Found by the fault suite (Ctrl-C 0.05 s after the start, in a fresh-clone CI run): the
+    # press landed in importlib's weak-reference callback, whose exception Python prints as
+    # "Exception ignored in ..." with a traceback, and the press was lost.
+    result = subprocess.run(
+        [sys.executable, "-c", UNRAISABLE_PRESS_CODE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["interrupted", str(int(signal.SIGINT))]
+    assert "KeyboardInterrupt" not in result.stderr, result.stderr
+    assert "ValueError: not a press" in result.stderr
 
 
 def test_every_stderr_line_is_one_write_with_its_newline(monkeypatch):
