@@ -210,6 +210,19 @@ def test_make_demo_writes_the_demo_pair(tmp_path):
     )
 
 
+def run_python(code, without=(), timeout=300, **variables):
+    """``python -c code`` in a fresh interpreter (this one has imported TensorFlow already),
+    without ``TF_CPP_MIN_LOG_LEVEL`` (as a user's shell has it) nor the variables ``without``
+    names, with ``variables`` set, killed after ``timeout`` s; the CompletedProcess, its
+    output as text."""
+    drop = {"TF_CPP_MIN_LOG_LEVEL", *without}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
 def test_first_tensorflow_import_freezes_the_collector_once():
     # TensorFlow's import leaves ~330,000 objects that live until exit; the CLI moves them
     # out of the collector's reach once (nst_tf1.process), so neither later collections nor
@@ -223,10 +236,7 @@ def test_first_tensorflow_import_freezes_the_collector_once():
         "process.import_tensorflow()\n"
         "print(frozen, gc.get_freeze_count(), 'tensorflow' in sys.modules)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     frozen, after_second, imported = result.stdout.split()
     assert imported == "True"
@@ -249,10 +259,7 @@ def test_the_commands_tensorflow_start_leaves_keras_out_and_importable():
         "import keras\n"
         "print(keras.__name__, 'keras' in sys.modules)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False", "25.0", "keras", "True"]
 
@@ -272,27 +279,15 @@ print(os.environ.get("OPENBLAS_NUM_THREADS"), threads)
 def test_set_up_gives_scipys_blas_one_thread_unless_the_user_chose(given, expected):
     # OpenBLAS's threads spin after each of L-BFGS-B's BLAS calls, on the cores where
     # TensorFlow's next evaluation runs (nst_tf1.process.limit_blas_threads).
-    env = {k: v for k, v in os.environ.items() if k not in process_blas_variables()}
-    if given is not None:
-        env["OPENBLAS_NUM_THREADS"] = given
-    result = subprocess.run(
-        [sys.executable, "-c", BLAS_THREADS_CODE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    from nst_tf1.process import BLAS_THREAD_VARIABLES
+
+    chosen = {} if given is None else {"OPENBLAS_NUM_THREADS": given}
+    result = run_python(BLAS_THREADS_CODE, without=BLAS_THREAD_VARIABLES, **chosen)
     assert result.returncode == 0, result.stderr
     variable, threads = result.stdout.split()
     assert variable == expected
     if threads != "unknown":  # a SciPy without its own OpenBLAS: the variable is what counts
         assert threads == expected
-
-
-def process_blas_variables():
-    from nst_tf1.process import BLAS_THREAD_VARIABLES
-
-    return BLAS_THREAD_VARIABLES
 
 
 UNRAISABLE_PRESS_CODE = """
@@ -323,12 +318,7 @@ def test_a_start_press_inside_a_callback_is_an_interrupt_not_a_printed_traceback
     # Found by the fault suite (Ctrl-C 0.05 s after the start, in a fresh-clone CI run): the
     # press landed in importlib's weak-reference callback, whose exception Python prints as
     # "Exception ignored in ..." with a traceback, and the press was lost.
-    result = subprocess.run(
-        [sys.executable, "-c", UNRAISABLE_PRESS_CODE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(UNRAISABLE_PRESS_CODE, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["interrupted", str(int(signal.SIGINT))]
     assert "KeyboardInterrupt" not in result.stderr, result.stderr
