@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "BF16_CPU_FLAGS",
+    "BLAS_THREAD_VARIABLES",
     "PRECISIONS",
     "TENSORFLOW_DISTRIBUTIONS",
     "cpu_info",
@@ -30,6 +31,10 @@ __all__ = [
 
 #: ``/proc/cpuinfo`` flags of the instructions oneDNN runs bfloat16 convolutions with.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+#: The environment variables OpenBLAS reads its thread count from, in its order (set by
+#: :func:`nst_tf1.process.limit_blas_threads`, recorded by :func:`describe_device`).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 #: Arithmetic precisions of a run's session; the first is the course's; "auto" is bf16 where
 #: the CPU and TensorFlow can run it (:func:`nst_tf1.graph.bf16_unsupported_reason`), else fp32.
@@ -102,7 +107,9 @@ def describe_device() -> dict[str, Any]:
         ``tensorflow_package`` (the distribution installed), ``cuda_build`` (whether that
         TensorFlow was built with CUDA), ``onednn`` (whether oneDNN is on) and
         ``glibc_tunables`` (``$GLIBC_TUNABLES``, which sets malloc's behaviour and so the
-        peak memory: see :mod:`nst_tf1.allocator`; None when unset).
+        peak memory: see :mod:`nst_tf1.allocator`; None when unset) and ``blas_threads``
+        (those of :data:`BLAS_THREAD_VARIABLES` that are set, name -> value: the thread
+        count of SciPy's BLAS, which sets L-BFGS's speed; None when none is).
     """
     import tensorflow as tf
 
@@ -129,6 +136,8 @@ def describe_device() -> dict[str, Any]:
         "cuda_build": cuda_build,
         "onednn": onednn_enabled(),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "blas_threads": {n: os.environ[n] for n in BLAS_THREAD_VARIABLES if n in os.environ}
+        or None,
     }
 
 

@@ -37,7 +37,6 @@ __all__ = [
     "StartPresses",
     "limit_malloc_arenas",
     "limit_blas_threads",
-    "BLAS_THREAD_VARIABLES",
     "QuietStart",
     "import_tensorflow",
     "tensorflow_started",
@@ -138,10 +137,6 @@ class StartPresses:
         return presses
 
 
-#: The environment variables OpenBLAS reads its thread count from, in its order.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
-
-
 def limit_blas_threads() -> None:
     """One OpenBLAS thread (``OPENBLAS_NUM_THREADS=1``) where the user has not chosen a count.
 
@@ -154,8 +149,10 @@ def limit_blas_threads() -> None:
     with its own threads. OpenBLAS reads the variable when it is loaded, so this acts on
     SciPy's copy when called before SciPy's first import (the command line's case; NumPy
     carries its own copy, which L-BFGS-B does not use). A set variable of
-    :data:`BLAS_THREAD_VARIABLES` is left as it is.
+    :data:`nst_tf1.device.BLAS_THREAD_VARIABLES` is left as it is.
     """
+    from .device import BLAS_THREAD_VARIABLES
+
     if not any(name in os.environ for name in BLAS_THREAD_VARIABLES):
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
 

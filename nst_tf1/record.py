@@ -22,7 +22,8 @@ so an interrupted run leaves a record of what it had done. It holds::
     device          what ran it (nst_tf1.device): CPU model and logical CPUs, its bfloat16
                     instructions (avx512_bf16, amx_bf16), the GPUs TensorFlow sees, the
                     TensorFlow version and package, CUDA build, oneDNN on or off, and
-                    $GLIBC_TUNABLES (malloc's settings, see nst_tf1.allocator)
+                    $GLIBC_TUNABLES (malloc's settings, see nst_tf1.allocator) and the
+                    BLAS thread variables set ($OPENBLAS_NUM_THREADS, ...: SciPy's threads)
     started_utc     ISO 8601 start time; finished_utc once it ends
     wall_time_seconds   seconds from the start to the last write
     saves           one entry per saved image: iteration, file (relative to the run folder),

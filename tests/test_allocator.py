@@ -7,6 +7,7 @@ import pytest
 from conftest import HEIGHT, WIDTH, run_cli
 
 from nst_tf1.allocator import TUNABLES, tunables_to_add
+from nst_tf1.device import BLAS_THREAD_VARIABLES
 
 LINUX = {"system": "linux", "glibc": (2, 36), "thp": "madvise"}
 
@@ -86,10 +87,13 @@ def _device_of_a_run(tmp_path, image_pair, vgg_file, env_tunables):
 
 def test_the_command_runs_with_the_tunables_where_they_apply(tmp_path, image_pair, vgg_file):
     """The command starts itself again with the tunables (same output, one run.json); where
-    this machine cannot use them, the run goes on without."""
+    this machine cannot use them, the run goes on without. run.json also records SciPy's
+    BLAS threads: one (nst_tf1.process.limit_blas_threads) unless the environment chose."""
     device = _device_of_a_run(tmp_path, image_pair, vgg_file, None)
     expected = tunables_to_add({})
     assert device["glibc_tunables"] == expected
+    chosen = {name: os.environ[name] for name in BLAS_THREAD_VARIABLES if name in os.environ}
+    assert device["blas_threads"] == (chosen or {"OPENBLAS_NUM_THREADS": "1"})
 
 
 def test_the_users_setting_reaches_the_run_unchanged(tmp_path, image_pair, vgg_file):

@@ -279,7 +279,7 @@ print(os.environ.get("OPENBLAS_NUM_THREADS"), threads)
 def test_set_up_gives_scipys_blas_one_thread_unless_the_user_chose(given, expected):
     # OpenBLAS's threads spin after each of L-BFGS-B's BLAS calls, on the cores where
     # TensorFlow's next evaluation runs (nst_tf1.process.limit_blas_threads).
-    from nst_tf1.process import BLAS_THREAD_VARIABLES
+    from nst_tf1.device import BLAS_THREAD_VARIABLES
 
     chosen = {} if given is None else {"OPENBLAS_NUM_THREADS": given}
     result = run_python(BLAS_THREADS_CODE, without=BLAS_THREAD_VARIABLES, **chosen)

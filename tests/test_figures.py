@@ -102,6 +102,7 @@ def test_run_json_has_every_field(finished_run, vgg_file):
         "cuda_build",
         "onednn",
         "glibc_tunables",
+        "blas_threads",
     }
     assert isinstance(device["onednn"], bool) and isinstance(device["gpus"], list)
     assert record["versions"]["numpy"] == np.__version__
