@@ -187,6 +187,23 @@ def _held_target(tf, shape, name):
     return variable, value, variable.assign(value)
 
 
+def _lbfgs_objective(tf, J, J_content, alpha):
+    """L-BFGS's objective J + (w - 1) alpha J_content + rho max(0, J_content - b)^2: the
+    content term weighted w times, plus the content trust region's penalty, zero where
+    J_content <= b (:mod:`nst_tf1.schedule`); J itself unless w, b, rho are fed.
+
+    Returns:
+        (objective, (w, b, rho)): the scalar and its three placeholders (defaults 1, 0, 0).
+    """
+    fed = tuple(
+        tf.placeholder_with_default(np.float32(value), (), name=name)
+        for name, value in (("content_weight", 1.0), ("content_bound", 0.0), ("bound_weight", 0.0))
+    )
+    weight, bound, rho = fed
+    excess = tf.nn.relu(J_content - bound)
+    return J + (weight - 1.0) * (alpha * J_content) + rho * tf.square(excess), fed
+
+
 class TransferGraph:
     """The cost graph for one image size, built once and reused for many content/style pairs.
 
@@ -267,43 +284,29 @@ class TransferGraph:
         self._writer = None if logdir is None else open_writer(logdir, self.graph)
 
     def _minimiser(self, tf, costs, image, alpha, options):
-        """Adam's ``train_step`` on J, or for L-BFGS the objective
-        J + (content_weight - 1) alpha J_content + bound_weight max(0, J_content -
-        content_bound)^2 and its gradient: the content term weighted ``content_weight``
-        times, plus the content trust region's penalty (neither unless fed: then J itself,
-        see :mod:`nst_tf1.schedule`); the Steps keep reporting J."""
+        """Adam's ``train_step`` on J, or for L-BFGS :func:`_lbfgs_objective` and its
+        gradient dJ_w/dG; the Steps keep reporting J."""
         J, J_content = costs
-        self.train_step = self._gradient = self.objective = self.content_weight = None
-        self.content_bound = self.bound_weight = None
+        self.train_step = self._gradient = self.objective = None
+        self.content_weight = self.content_bound = self.bound_weight = None
         if self.optimizer == "adam":
             with tf.name_scope("optimizer"):
                 self.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
             return
         with tf.name_scope("lbfgs"), lean_kernels(self.graph):
-            self.content_weight = tf.placeholder_with_default(
-                np.float32(1.0), (), name="content_weight"
-            )
-            # The content trust region (nst_tf1.schedule.content_bound): a penalty
-            # rho * max(0, J_content - b)^2, zero where J_content <= b (rho = 0: none).
-            self.content_bound = tf.placeholder_with_default(
-                np.float32(0.0), (), name="content_bound"
-            )
-            self.bound_weight = tf.placeholder_with_default(
-                np.float32(0.0), (), name="bound_weight"
-            )
-            excess = tf.nn.relu(J_content - self.content_bound)
-            self.objective = (
-                J
-                + (self.content_weight - 1.0) * (alpha * J_content)
-                + self.bound_weight * tf.square(excess)
-            )
+            self.objective, fed = _lbfgs_objective(tf, J, J_content, alpha)
+            self.content_weight, self.content_bound, self.bound_weight = fed
             (self._gradient,) = tf.gradients(self.objective, image)
 
     def _content_cost(self, tf, out):
-        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``."""
+        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``. Also
+        the same cost between two fed activations, for :meth:`content_cost`."""
         with tf.name_scope("content_cost"):
             self._content_out = out
             a_C, self._a_C_value, self._assign_a_C = _held_target(tf, out.shape.as_list(), "a_C")
+            with tf.name_scope("between"):
+                self._activations = [tf.placeholder(tf.float32, out.shape) for _ in "CG"]
+                self._cost_between = compute_content_cost(*self._activations)
             return compute_content_cost(a_C, out)
 
     def _style_cost(self, tf, model):
@@ -354,6 +357,26 @@ class TransferGraph:
         """``G(a_S)`` of every style layer, evaluated while ``style`` (1, H, W, 3) is the input."""
         self.sess.run(self._assign["style"], {self._image: style})
         return self.sess.run(self._grams)
+
+    def style_pass(self, style: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """(:meth:`style_grams`, the content layer's activation a_S of ``style``), one pass."""
+        self.sess.run(self._assign["style"], {self._image: style})
+        *grams, a_S = self.sess.run([*self._grams, self._content_out])
+        return grams, a_S
+
+    def content_pass(
+        self, content: np.ndarray, grams: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, float]:
+        """(:meth:`content_target`, J_style(C): the style cost of ``content`` against
+        ``grams``, which become the held style targets), one pass."""
+        self.sess.run(self._assign_grams, dict(zip(self._gram_values, grams)))
+        self.sess.run(self._assign["content"], {self._image: content})
+        a_C, J_style = self.sess.run([self._content_out, self.costs[2]])
+        return a_C, float(J_style)
+
+    def content_cost(self, a_C: np.ndarray, a_G: np.ndarray) -> float:
+        """J_content between two activations of the content layer (no network pass)."""
+        return float(self.sess.run(self._cost_between, dict(zip(self._activations, (a_C, a_G)))))
 
     def set_targets(self, a_C: np.ndarray, grams: Sequence[np.ndarray]) -> None:
         """Hold ``a_C`` and the style layers' Gram targets for :meth:`evaluate` and the run."""

@@ -103,7 +103,23 @@ def _upsampled(previous, previous_content, content, mode):
     return reshape_and_normalize_image(up)
 
 
-def _trust_region(settings, graph, a_C, targets, content_input):
+def _content_weight(settings, style_of_content, content_of_style):
+    """``--term-balance``: the objective's content weight w at this scale
+    (:func:`nst_tf1.schedule.content_weight`), from J_style of the content image and
+    J_content of the (weighted) style images at this size; 1 when off or with Adam."""
+    s = settings
+    if s.term_balance is None or s.optimizer != "lbfgs":
+        return 1.0
+    # The balance was tuned at the course's beta / alpha; a run that asks for another
+    # (--style-strength, --alpha/--beta) moves it by the same factor, or the content
+    # weight would undo the change.
+    strength = s.beta / s.alpha / (CONFIG.BETA / CONFIG.ALPHA) if s.alpha else 1.0
+    return content_weight(
+        s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
+    )
+
+
+def _trust_region(settings, graph, a_C, targets, style_of_content, content_input):
     """``--content-bound``: the trust region (b, rho) at this scale
     (:func:`nst_tf1.schedule.content_bound`), from J_style of the content image and
     J_content of the course's initial image at this size (its noise, the run's seed or 0);
@@ -112,11 +128,41 @@ def _trust_region(settings, graph, a_C, targets, content_input):
     if s.content_bound is None or s.optimizer != "lbfgs":
         return None
     graph.set_targets(a_C, targets)
-    _, _, style_of_content = graph.evaluate(content_input)
     seed = 0 if s.seed is None else s.seed
     start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
     _, start_content, _ = graph.evaluate(start)
     return content_bound(s.beta, style_of_content, start_content, s.content_bound)
+
+
+def _prepared(mode, content, style):
+    """The content and style images the network sees, after colour preservation ``mode``."""
+    if mode == "luminance":
+        grey = luminance_image(content)
+        return grey, match_luminance(luminance_image(style), grey)
+    if mode == "histogram":
+        return content, match_color_histogram(style, content)
+    return content, style
+
+
+def _term_scales(settings, graph, content_input, targets, activations, styles, weights, content):
+    """(a_C, J_style(C), J_content(S)) at this scale: the content target and, where the
+    L-BFGS objective needs them (:mod:`nst_tf1.schedule`), the content image's style
+    cost and the style images' (weighted) content cost, else None. J_style(C) comes from
+    the pass that makes a_C; J_content(S) from each style's activation of the target
+    pass, or, for a style of another size, from a pass of its own."""
+    s = settings
+    if s.optimizer != "lbfgs" or (s.term_balance is None and s.content_bound is None):
+        return graph.content_target(content_input), None, None
+    a_C, style_of_content = graph.content_pass(content_input, targets)
+    content_of_style = 0.0
+    for style, weight, a_S in zip(styles, weights, activations):
+        if a_S is None:
+            _, s_net = _prepared(
+                s.preserve_colors, content, _at_size(style, graph.height, graph.width)
+            )
+            a_S = graph.style_pass(reshape_and_normalize_image(s_net))[1]
+        content_of_style += weight * graph.content_cost(a_C, a_S)
+    return a_C, style_of_content, content_of_style
 
 
 class Runner:
@@ -207,30 +253,26 @@ class Runner:
         return graph.evaluate(reshape_and_normalize_image(rgb))
 
     def _style_grams(self, graph, style):
-        """Gram targets of one normalised style image, rescaled to ``graph``'s layer sizes."""
+        """(Gram targets of one normalised style image, rescaled to ``graph``'s layer sizes;
+        its content layer's activation ``a_S`` when the style has ``graph``'s size, else
+        None)."""
         key = (hashlib.sha1(style.tobytes()).hexdigest(), style.shape)
+        own_size = style.shape[1:3] == (graph.height, graph.width)
         if key not in self._grams:
-            if style.shape[1:3] == (graph.height, graph.width):
-                self._grams[key] = (graph.style_grams(style), list(graph.layer_pixels))
+            if own_size:
+                grams, a_S = graph.style_pass(style)
+                self._grams[key] = (grams, list(graph.layer_pixels), a_S)
             else:
-                self._grams[key] = style_grams_in_own_graph(
+                grams, pixels = style_grams_in_own_graph(
                     self.weights, style, graph.style_layers, self.settings.pooling
                 )
-        grams, pixels = self._grams[key]
-        return [
+                self._grams[key] = (grams, pixels, None)
+        grams, pixels, a_S = self._grams[key]
+        scaled = [
             g if p == q else (g * np.float64(q / p)).astype(np.float32)
             for g, p, q in zip(grams, pixels, graph.layer_pixels)
         ]
-
-    def _prepare(self, content, style):
-        """The content and style images the network sees, after colour preservation."""
-        mode = self.settings.preserve_colors
-        if mode == "luminance":
-            grey = luminance_image(content)
-            return grey, match_luminance(luminance_image(style), grey)
-        if mode == "histogram":
-            return content, match_color_histogram(style, content)
-        return content, style
+        return scaled, a_S if own_size else None
 
     def run(
         self,
@@ -285,17 +327,19 @@ class Runner:
             c = _at_size(content, h, w)
             hs, ws = style_size(h, w, s.style_scale)
             graph = self.graph(h, w)
-            c_net, targets = self._blended_targets(graph, c, styles, weights, (hs, ws))
+            c_net, targets, acts = self._blended_targets(graph, c, styles, weights, (hs, ws))
             content_input = reshape_and_normalize_image(c_net)
-            a_C = graph.content_target(content_input)
+            a_C, style_of_content, content_of_style = _term_scales(
+                s, graph, content_input, targets, acts, styles, weights, c
+            )
             if previous is not None:
                 initial = _upsampled(previous, previous_content, c_net, s.coarse_upsample)
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
-            weight = self._content_weight(graph, a_C, targets, content_input, styles, weights, c)
-            bound = _trust_region(s, graph, a_C, targets, content_input)
+            weight = _content_weight(s, style_of_content, content_of_style)
+            bound = _trust_region(s, graph, a_C, targets, style_of_content, content_input)
             for step in graph.run(
                 a_C,
                 targets,
@@ -319,38 +363,20 @@ class Runner:
 
     def _blended_targets(self, graph, content, styles, weights, style_size):
         """(the content as the network sees it, G_T^[l] = sum_k w_k G(a_Sk)^[l] of each style
-        layer), each style at ``style_size`` after colour preservation."""
-        targets = None
+        layer, each style's content-layer activation a_Sk or None), each style at
+        ``style_size`` after colour preservation."""
+        targets, activations = None, []
         for style, weight in zip(styles, weights):
-            c_net, s_net = self._prepare(content, _at_size(style, *style_size))
-            grams = self._style_grams(graph, reshape_and_normalize_image(s_net))
+            c_net, s_net = _prepared(
+                self.settings.preserve_colors, content, _at_size(style, *style_size)
+            )
+            grams, a_S = self._style_grams(graph, reshape_and_normalize_image(s_net))
+            activations.append(a_S)
             if targets is None:
                 targets = [np.float64(weight) * g for g in grams]
             else:
                 targets = [t + np.float64(weight) * g for t, g in zip(targets, grams)]
-        return c_net, [t.astype(np.float32) for t in targets]
-
-    def _content_weight(self, graph, a_C, targets, content_input, styles, weights, content):
-        """``--term-balance``: the objective's content weight w at this scale
-        (:func:`nst_tf1.schedule.content_weight`), from J_style of the content image and
-        J_content of the (weighted) style images at this size; 1 when off or with Adam."""
-        s = self.settings
-        if s.term_balance is None or s.optimizer != "lbfgs":
-            return 1.0
-        graph.set_targets(a_C, targets)
-        _, _, style_of_content = graph.evaluate(content_input)
-        content_of_style = 0.0
-        for style, weight in zip(styles, weights):
-            _, s_net = self._prepare(content, _at_size(style, graph.height, graph.width))
-            _, J_content, _ = graph.evaluate(reshape_and_normalize_image(s_net))
-            content_of_style += weight * J_content
-        # The balance was tuned at the course's beta / alpha; a run that asks for another
-        # (--style-strength, --alpha/--beta) moves it by the same factor, or the content
-        # weight would undo the change.
-        strength = s.beta / s.alpha / (CONFIG.BETA / CONFIG.ALPHA) if s.alpha else 1.0
-        return content_weight(
-            s.alpha, s.beta, style_of_content, content_of_style, s.term_balance * strength
-        )
+        return c_net, [t.astype(np.float32) for t in targets], activations
 
     def _initial(self, content_input, content_rgb, first_style, height, width):
         s = self.settings
@@ -361,7 +387,8 @@ class Runner:
         if s.init in ("style", "recolored"):
             # The first style as the network sees it (colour-matched or grey if asked), or
             # the content given that style's colour mean and covariance, inside 0..255.
-            c_net, image = self._prepare(content_rgb, _at_size(first_style, height, width))
+            style = _at_size(first_style, height, width)
+            c_net, image = _prepared(s.preserve_colors, content_rgb, style)
             if s.init == "recolored":
                 image = np.clip(match_color_histogram(c_net, image), 0.0, 255.0)
         else:

@@ -431,6 +431,57 @@ def test_fast_content_weight_keeps_more_content_than_the_course_weights(vgg_file
     assert finals[1.0].content_cost < finals[None].content_cost
 
 
+@pytest.mark.parametrize("case", ["one style", "two styles", "style at half size"])
+def test_content_weight_scales_come_from_the_target_passes(vgg_file, image_pair, monkeypatch, case):
+    """J_style(C) and J_content(S), read from the passes that make the targets (and, for a
+    style of another size, from a pass of the style at the output size), equal the costs of
+    the content and style images evaluated as images against the run's targets."""
+    from conftest import HEIGHT, WIDTH
+
+    import nst_tf1.transfer as transfer
+    from nst_tf1.graph import TransferGraph
+    from nst_tf1.images import load_image, reshape_and_normalize_image
+    from nst_tf1.vgg import read_vgg_weights
+
+    content, style = (load_image(path, HEIGHT, WIDTH) for path in image_pair)
+    styles, mix = [style], [1.0]
+    if case == "two styles":
+        styles, mix = [style, style[::-1, ::-1].copy()], [0.25, 0.75]
+    scale = 0.5 if case == "style at half size" else 1.0
+    settings = Settings(
+        optimizer="lbfgs", height=HEIGHT, width=WIDTH, term_balance=32.0, style_scale=scale
+    )
+    seen = []
+
+    def recording(alpha, beta, style_of_content, content_of_style, ratio):
+        seen.append((style_of_content, content_of_style))
+        return 1.0
+
+    monkeypatch.setattr(transfer, "content_weight", recording)
+    weights = read_vgg_weights(vgg_file)
+    with transfer.Runner(weights, settings) as runner:
+        list(runner.run(content, styles, mix, iterations=0))
+    # The reference: the old way, each image evaluated whole against the run's targets.
+    net = [reshape_and_normalize_image(x) for x in (content, *styles)]
+    with TransferGraph(
+        weights, HEIGHT, WIDTH, settings.cost_terms(), settings.optimizer_options()
+    ) as g:
+        a_C = g.content_target(net[0])
+        if scale == 1.0:
+            targets = [
+                sum(w * G for w, G in zip(mix, grams))
+                for grams in zip(*map(g.style_grams, net[1:]))
+            ]
+            g.set_targets(a_C, targets)
+            expected_style = g.evaluate(net[0])[2]
+            assert seen[0][0] == pytest.approx(expected_style, rel=1e-5)
+        else:
+            g.set_targets(a_C, [np.zeros_like(G) for G in g.style_grams(net[1])])
+        expected_content = sum(w * g.evaluate(x)[1] for w, x in zip(mix, net[1:]))
+    assert len(seen) == 1 and seen[0][1] == pytest.approx(expected_content, rel=1e-5)
+    assert 0 < seen[0][1] and 0 < seen[0][0]
+
+
 # --- whole runs ----------------------------------------------------------------------------
 
 
