@@ -102,7 +102,7 @@ FLAGS = {
         f"the output size; 1..{MAX_ITERATIONS} " + _modes("iterations"),
     ),
     "optimizer": _flag(
-        "adam: the course's Adam; lbfgs: SciPy's L-BFGS-B with the pixels kept in 0..255 "
+        "adam: the course's Adam; lbfgs: SciPy's L-BFGS on the image clipped to 0..255 "
         + _modes("optimizer"),
         choices=OPTIMIZERS,
     ),

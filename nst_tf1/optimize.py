@@ -1,4 +1,4 @@
-"""The optimisation loops: Adam (the course's ``model_nn``) and L-BFGS-B, as generators.
+"""The optimisation loops: Adam (the course's ``model_nn``) and L-BFGS, as generators.
 
 Both take a session whose graph holds the cost tensors (built by
 :class:`nst_tf1.graph.TransferGraph`) and yield one :class:`Step` per iteration, leaving
@@ -6,10 +6,10 @@ printing and saving to the caller:
 
 * :func:`model_nn`: the course's loop, one ``sess.run`` of Adam's ``train_step`` and the
   costs per iteration;
-* :func:`model_lbfgs`: SciPy's L-BFGS-B on the pixels, each evaluation one ``sess.run``
-  fetching J and dJ/dG together (the TF1 ``ScipyOptimizerInterface`` pattern), with bounds
-  that keep every pixel in 0..255 (:func:`pixel_bounds`); dJ/dG is built within
-  :func:`lean_kernels`, which picks a convolution-gradient kernel without a 276 MB buffer.
+* :func:`model_lbfgs`: SciPy's L-BFGS on the pixels, each evaluation one ``sess.run``
+  fetching J and dJ/dG together (the TF1 ``ScipyOptimizerInterface`` pattern), of the image
+  clipped into 0..255 (:func:`pixel_bounds`); dJ/dG is built within :func:`lean_kernels`,
+  which picks a convolution-gradient kernel without a 276 MB buffer.
 
 A NaN or infinite cost stops either loop with :class:`NonFiniteCostError`, which carries the
 last image whose costs were finite.
@@ -43,13 +43,15 @@ __all__ = [
 #: The optimisers a run can use; the first is the course's.
 OPTIMIZERS = ("adam", "lbfgs")
 
-#: Largest change of any pixel (in grey levels) L-BFGS-B's first step makes. L-BFGS-B starts
-#: with the identity as its inverse Hessian, so its first trial point is x - dJ/dG projected
-#: on the bounds: with the course's costs (J ~ 2e9 at the noisy start) every pixel jumps to
-#: 0 or 255 and J to ~2e12, and the first line search wastes evaluations backtracking. J is
-#: therefore scaled by s = FIRST_STEP / max|dJ/dG(G0)| before SciPy sees it (the Steps keep
-#: the true J). Measured on the trained stand-in, louvre_small + monet at 300x400, best J
-#: after 12 evaluations: unscaled 3.0e8; FIRST_STEP 2, 8, 32, 128: 3.4e8, 2.4e8, 2.0e8, 2.6e8.
+#: Largest change of any pixel (in grey levels) L-BFGS's first step makes. Without bounds,
+#: SciPy's first trial point is x - dJ/dG / ||dJ/dG||, a step of length 1 over all the
+#: pixels together: at 300x400 no pixel moves by a thousandth of a grey level, J does not
+#: change in float32 and the line search stalls. The variables SciPy sees are therefore
+#: scaled, x = k y with k = FIRST_STEP ||dJ/dG(G0)|| / max|dJ/dG(G0)|, so that the first
+#: step moves the pixel of the largest gradient by FIRST_STEP (the trial point L-BFGS-B
+#: reached with bounds and J scaled by FIRST_STEP / max|dJ/dG|, as until benchmarks/ round
+#: 5). Measured then on the trained stand-in, louvre_small + monet at 300x400, best J after 12
+#: evaluations: unscaled 3.0e8; FIRST_STEP 2, 8, 32, 128: 3.4e8, 2.4e8, 2.0e8, 2.6e8.
 FIRST_STEP = 32.0
 
 #: Kernels that the L-BFGS graph's gradient ops ask for, by TensorFlow kernel label (op type
@@ -207,32 +209,29 @@ def model_lbfgs(
     objective: Any = None,
     feed: dict[Any, Any] | None = None,
 ) -> Iterator[Step]:
-    """Minimise J over the pixels with SciPy's L-BFGS-B, yielding a :class:`Step` per evaluation.
+    """Minimise J over the pixels with SciPy's L-BFGS, yielding a :class:`Step` per evaluation.
 
     Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
-    and fetches J, J_content, J_style and dJ/dG together. The bounds of :func:`pixel_bounds`
-    keep every pixel of the image in 0..255 once ``CONFIG.MEANS`` is added back; the start
-    image (``model['input']``'s value) is clipped into them. L-BFGS-B may evaluate points
-    along a line search that it then rejects, so the costs of successive Steps need not
-    decrease; the last Step is the lowest-cost image evaluated, and it is also assigned to
-    ``model['input']``.
+    and fetches J, J_content, J_style and dJ/dG together. What SciPy minimises is J of the
+    image clipped into :func:`pixel_bounds` (0..255 once ``CONFIG.MEANS`` is added back),
+    J(clip(x)); its gradient is dJ/dG where x is inside the bounds and 0 outside, where the
+    clipped image does not change. Every image evaluated, reported and saved is the clipped
+    one; the start image (``model['input']``'s value) is clipped first. L-BFGS may evaluate
+    points along a line search that it then rejects, so the costs of successive Steps need
+    not decrease; the last Step is the lowest-cost image evaluated, and it is also assigned
+    to ``model['input']``.
+
+    SciPy's bounds (L-BFGS-B's box) are not used: SciPy converts them in Python loops over
+    every pixel value, 1 s at 300x400 and 1.3 s a ``--fast`` run with SciPy 1.17, in which
+    TensorFlow waits. On the trained stand-in, eight pairs, ``--fast`` ended with the same
+    quality either way (benchmarks/README.md, round 5).
 
     SciPy drives the loop, so it runs in a worker thread that hands each evaluation over
-    and waits until the consumer asks for the next one; closing the generator stops it.
-    SciPy converts the bounds in Python loops over every pixel value: 0.24 s at 300x400
-    before its first evaluation (which, at the start image, runs in the consumer's thread
-    meanwhile; SciPy's call for it takes that result) and 0.78 s after it, before the
-    second (measured with SciPy 1.17 on the AMD EPYC of benchmarks/). The bounds go to
-    ``fmin_l_bfgs_b`` as SciPy's list of (low, high) pairs holding three tuples, one per
-    channel (:func:`_channel_bounds`): ``minimize(method="L-BFGS-B")`` rebuilds any bounds as
-    a list of 360,000 tuples of new floats at 300x400 and keeps it for the whole run (40 MB;
-    ``--fast``'s peak fell from 1345 to 1293 MiB on the trained stand-in); both call the same
-    solver with the same numbers, so the run's costs are the same bit for bit.
-
-    SciPy minimises s J with s = ``first_step`` / max|dJ/dG| at the start image, so that its
-    first step moves no pixel by more than ``first_step`` grey levels (see
-    :data:`FIRST_STEP`); its own convergence tests are off (``factr = pgtol = 0``: they would
-    read the scaled values), so the budget, ``stop_when`` or ``should_stop`` ends it.
+    and waits until the consumer asks for the next one; closing the generator stops it. The
+    first evaluation, at the start image, runs in the consumer's thread; SciPy then sees the
+    pixels scaled, x = k y, so that its first step moves no pixel by more than
+    ``first_step`` grey levels (see :data:`FIRST_STEP`). Its own convergence tests are off
+    (``factr = pgtol = 0``), so the budget, ``stop_when`` or ``should_stop`` ends it.
 
     Args:
         sess: the session.
@@ -245,7 +244,8 @@ def model_lbfgs(
             the number of evaluations done.
         gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here (within
             :func:`lean_kernels`) when ``None`` (pass it for a finalised graph).
-        first_step: see above; ``None`` lets SciPy see J unscaled.
+        first_step: see above; ``None`` lets SciPy see the pixels unscaled (its first step
+            then has length 1 over all of them).
         stop_when: end as converged once this returns true for the best Step so far (its
             image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
         summary: optional merged summary op (:func:`nst_tf1.summaries.cost_summaries`),
@@ -262,7 +262,7 @@ def model_lbfgs(
 
     Yields:
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
-        last Step with ``iteration == num_evaluations`` (also when L-BFGS-B converged or
+        last Step with ``iteration == num_evaluations`` (also when L-BFGS converged or
         ``stop_when`` ended it in fewer): the best image and its costs.
 
     Raises:
@@ -279,7 +279,7 @@ def model_lbfgs(
         return
 
     scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step)
-    scipy_side.start(x0, _channel_bounds(shape))
+    scipy_side.start(x0)
     last = num_evaluations
     try:
         scipy_side.first.set_result(sess.run(fetches, {**feed, image: G0}))
@@ -360,7 +360,7 @@ class _Evaluations:
     """SciPy's side of :func:`model_lbfgs`: ``fmin_l_bfgs_b`` in a worker thread, whose
     objective (:meth:`fun`) evaluates one image, hands the result over (``handoff``) and
     waits until the consumer releases ``resume``. It keeps the best image so far (the lowest
-    objective) and the scale s of the objective SciPy sees.
+    objective) and the scale k of the variables SciPy sees (x = k y).
 
     Args:
         sess: the session.
@@ -384,21 +384,22 @@ class _Evaluations:
         self.best_logged = []
         self.evaluations = 0
         self.scale = 1.0
+        self.low, self.high = pixel_bounds(self.shape)
         self.first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary)
         self.worker = None
 
-    def fun(self, x):
-        """SciPy's objective: (s J_w, s dJ_w/dG) of the image ``x``."""
+    def fun(self, y):
+        """SciPy's objective: (J_w, dJ_w/dy) at the pixels x = k ``y``, J_w of the image
+        clipped into the bounds; dJ_w/dG is 0 where x is outside them (there the clipped
+        image does not change)."""
         # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
         if self.stop or self.evaluations == self.num_evaluations:
             raise _Stopped
         self.evaluations += 1
-        G = x.reshape(self.shape).astype(np.float32)
+        x = (self.scale * y).reshape(self.shape)
+        G = np.clip(x, self.low, self.high).astype(np.float32)
         if self.evaluations == 1 and np.array_equal(G, self.G0):
             J, J_content, J_style, dG, value, *logged = self.first.result()
-            largest = float(np.max(np.abs(dG)))
-            if self.first_step and np.isfinite(largest) and largest > 0:
-                self.scale = self.first_step / largest
         else:
             J, J_content, J_style, dG, value, *logged = self.sess.run(
                 self.fetches, {**self.feed, self.image: G}
@@ -411,19 +412,23 @@ class _Evaluations:
         self.resume.acquire()
         if self.stop:
             raise _Stopped
-        s = self.scale
-        return s * float(value), s * dG.astype(np.float64).reshape(-1)
+        dG = np.where((x < self.low) | (x > self.high), 0.0, dG.astype(np.float64))
+        return float(value), self.scale * dG.reshape(-1)
 
-    def _work(self, x0, bounds):
+    def _work(self, x0):
         import scipy.optimize
 
         try:
-            # fun returns (J, dJ/dG). maxiter counts accepted steps, maxfun evaluations; the
-            # evaluations are the budget. factr = pgtol = 0: SciPy's own tests are off.
+            # k from dJ/dG at the start, whose evaluation the consumer runs meanwhile.
+            dG = np.asarray(self.first.result()[3], dtype=np.float64)
+            largest, norm = float(np.max(np.abs(dG))), float(np.linalg.norm(dG))
+            if self.first_step and np.isfinite(norm) and largest > 0:
+                self.scale = self.first_step * norm / largest
+            # fun returns (J_w, dJ_w/dy). maxiter counts accepted steps, maxfun evaluations;
+            # the evaluations are the budget. factr = pgtol = 0: SciPy's own tests are off.
             scipy.optimize.fmin_l_bfgs_b(
                 self.fun,
-                x0,
-                bounds=bounds,
+                x0 / self.scale,
                 factr=0.0,
                 pgtol=0.0,
                 maxfun=self.num_evaluations,
@@ -436,11 +441,10 @@ class _Evaluations:
             return
         self.handoff.put(None)
 
-    def start(self, x0, bounds):
-        """Start the minimisation from ``x0`` (flat float64) in its worker thread."""
-        self.worker = threading.Thread(
-            target=self._work, args=(x0, bounds), name="lbfgs", daemon=True
-        )
+    def start(self, x0):
+        """Start the minimisation from ``x0`` (flat float64, inside the bounds) in its
+        worker thread."""
+        self.worker = threading.Thread(target=self._work, args=(x0,), name="lbfgs", daemon=True)
         self.worker.start()
 
     def log_best(self, writer, step):
@@ -495,19 +499,6 @@ def lean_kernels(graph: Any, labels: dict[str, str] | None = None) -> Any:
     except (ImportError, AttributeError):
         return contextlib.nullcontext()
     return label_map(usable) if usable else contextlib.nullcontext()
-
-
-def _channel_bounds(shape: tuple[int, ...]) -> list[tuple[float, float]]:
-    """:func:`pixel_bounds` as SciPy's list of (low, high) pairs, one per value of the
-    flattened image, holding only three tuple objects.
-
-    A (1, n_H, n_W, 3) array flattens channel fastest: value i is channel i % 3, so the
-    list is the three channels' pairs repeated n_H * n_W times (2.9 MB of references at
-    300x400, instead of a tuple and two floats per value).
-    """
-    low, high = pixel_bounds((1, 1, 1, shape[-1]))
-    channels = [(float(lo), float(hi)) for lo, hi in zip(low.reshape(-1), high.reshape(-1))]
-    return channels * (int(np.prod(shape)) // len(channels))
 
 
 def pixel_bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

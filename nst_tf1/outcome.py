@@ -153,7 +153,7 @@ def report_done(job, state, settings, seed, report) -> None:
         )
     done = f"{settings.iterations} iterations"
     if settings.optimizer == "lbfgs":
-        # L-BFGS-B may end early (converged, or --stop-balance reached).
+        # L-BFGS may end early (converged, or --stop-balance reached).
         done = (
             f"at most {settings.iterations} L-BFGS evaluations"
             if state.evaluations == settings.iterations

@@ -140,7 +140,7 @@ class StartPresses:
 def limit_blas_threads() -> None:
     """One OpenBLAS thread (``OPENBLAS_NUM_THREADS=1``) where the user has not chosen a count.
 
-    SciPy's L-BFGS-B calls BLAS on the whole image (360,000 values at 300x400) at every
+    SciPy's L-BFGS calls BLAS on the whole image (360,000 values at 300x400) at every
     iteration. OpenBLAS splits each call over its threads, which then spin, waiting for more
     work, on the cores where TensorFlow's next evaluation runs: measured on the AMD EPYC of
     benchmarks/ (2 CPUs), a half-size evaluation right after SciPy's work took 0.18 s against
@@ -148,7 +148,7 @@ def limit_blas_threads() -> None:
     CPU time. Nothing in a run needs a threaded BLAS: TensorFlow does the heavy arithmetic
     with its own threads. OpenBLAS reads the variable when it is loaded, so this acts on
     SciPy's copy when called before SciPy's first import (the command line's case; NumPy
-    carries its own copy, which L-BFGS-B does not use). A set variable of
+    carries its own copy, which L-BFGS does not use). A set variable of
     :data:`nst_tf1.device.BLAS_THREAD_VARIABLES` is left as it is.
     """
     from .device import BLAS_THREAD_VARIABLES

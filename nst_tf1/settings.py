@@ -77,7 +77,7 @@ COURSE = {
     "learning_rate": CONFIG.LEARNING_RATE,
 }
 
-#: What ``--fast`` chooses for each of those options the user does not give: L-BFGS-B
+#: What ``--fast`` chooses for each of those options the user does not give: L-BFGS
 #: with a scaled first step, from the content image given the style's colour mean and
 #: covariance (from noise, the coarse scale, where the content cost weighs little, dissolves
 #: the content; in the style's colours both of the course's costs end lower than from the

@@ -8,7 +8,7 @@ algorithm::
     style_cost/conv1_1, ..., style_cost/J_style       each layer's J_style^[l], their weighted sum
     total_cost                                        J = alpha J_content + beta J_style
     optimizer                                         Adam's gradients and update of the input
-    lbfgs                                             dJ/dG for L-BFGS-B (instead of optimizer)
+    lbfgs                                             dJ/dG for L-BFGS (instead of optimizer)
     assign_content, assign_style, assign_generated    the ops that put C, S and G into the input
     summaries                                         the scalar summaries below, merged
 
