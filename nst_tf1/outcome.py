@@ -31,6 +31,7 @@ from .outputs import move_into_place, save_last_finite
 from .plan import steps_per_job
 from .preflight import FINAL_IMAGE
 from .record import RUN_FILE
+from .settings import NEEDS
 
 __all__ = ["complete_move", "image_saved", "pair_failed", "report_done"]
 
@@ -88,7 +89,8 @@ def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
     if isinstance(exc, NonFiniteCostError):
         state.interrupt("diverged", write=True)
         saved = save_last_finite(exc, state.final, state.signature)
-        rate = settings.learning_rate if settings.optimizer == "adam" else None
+        acts, _ = NEEDS["learning_rate"]  # Adam's rate; L-BFGS has none to lower
+        rate = settings.learning_rate if acts(settings) else None
         message = _non_finite_message(exc, state.final, rate, saved)
         message += state.kept()
         if saved:
