@@ -87,7 +87,8 @@ FLAGS = {
         "skip)",
     ),
     "fast": _flag(
-        "a result of the course's quality as fast as this machine allows: "
+        "a result near the course's in a fraction of its time (both of the course's costs "
+        "below the course run's on most test pairs, not all): "
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
