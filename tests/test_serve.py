@@ -344,8 +344,25 @@ def test_a_run_streams_stops_keeps_its_image_and_joins_the_gallery(server):
     assert entry["content"] == "demo_content.jpg" and entry["styles"] == ["demo_style.jpg"]
     assert (entry["content_id"], entry["style_ids"]) == ("demo-content", ["demo-style"])
     assert entry["settings"]["iterations"] == 5000 and entry["image"] == "generated_image.jpg"
+    assert entry["iteration"] == record["final"]["iteration"] and entry["scale"] is None
     status, body = server.json("POST", "/api/stop", {})
     assert status == 409
+
+
+def test_the_gallery_gives_the_scale_a_run_stopped_at(tmp_path):
+    """A --multires run stopped before the output size: run.json's final.scale reaches the
+    gallery, which the page shows as "7 of 30 evaluations at scale 1 of 2"."""
+    from nst_tf1.serve.gallery import gallery
+    from nst_tf1.serve.uploads import Uploads
+
+    scale = {"scale": 1, "scales": 2, "image_size": [16, 24]}
+    for name, final in (("coarse", {"iteration": 7, "scale": scale}), ("full", {"iteration": 3})):
+        os.makedirs(tmp_path / name)
+        record = {"status": "stopped", "settings": {"iterations": 30}, "final": final}
+        (tmp_path / name / "run.json").write_text(json.dumps(record))
+    runs = {run["id"]: run for run in gallery(str(tmp_path), Uploads(str(tmp_path)))}
+    assert (runs["coarse"]["iteration"], runs["coarse"]["scale"]) == (7, scale)
+    assert (runs["full"]["iteration"], runs["full"]["scale"]) == (3, None)
 
 
 def test_a_finished_run_writes_what_a_command_line_run_writes(server, image_pair):

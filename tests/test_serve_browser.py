@@ -145,6 +145,31 @@ def test_upload_start_watch_stop_download(page, server, tmp_path):
     page.screenshot(path=str(tmp_path / "after-run.png"), full_page=True)
 
 
+def test_the_keyboard_alone_starts_and_stops_a_run(page):
+    """Start, then Stop, pressed with Enter: each button is disabled as it is pressed, which
+    dropped the keyboard focus to the top of the page; it goes on to the other button. The
+    gallery says how far the stopped run got, not only its budget."""
+    from playwright.sync_api import expect
+
+    status = page.get_by_role("status")
+    page.get_by_label("Height").fill(str(HEIGHT))
+    page.get_by_label("Width").fill(str(WIDTH))
+    page.get_by_label("Iterations").fill("5000")
+    page.get_by_label("Save every").fill("2")
+    start, stop = (page.get_by_role("button", name=name) for name in ("Start", "Stop"))
+    start.focus()
+    page.keyboard.press("Enter")
+    expect(status).to_contain_text("running, iteration", timeout=120_000)
+    expect(stop).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("stopped", timeout=120_000)
+    expect(start).to_be_enabled()
+    expect(start).to_be_focused()
+    entry = page.locator("#gallery-list li").first
+    expect(entry).to_contain_text("stopped")
+    expect(entry).to_contain_text(re.compile(r", [0-9]+ of 5000 iterations,"))
+
+
 def test_a_text_file_as_the_content_image_shows_the_error(page, tmp_path):
     from playwright.sync_api import expect
 

@@ -93,6 +93,8 @@ def _summary(output_dir, name, uploads):
         "settings": settings,
         "seed": record.get("seed"),
         "iteration": final.get("iteration"),
+        # Where a run stopped before the output size, its last image's scale (run.json).
+        "scale": final.get("scale") if isinstance(final.get("scale"), dict) else None,
         "total_cost": final.get("total_cost"),
     }
 

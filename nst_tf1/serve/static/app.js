@@ -39,6 +39,7 @@ const state = {
   previewLoading: false,
   previewPending: null,
   ended: false,
+  focusTo: null, // the button the keyboard focus goes to once it is enabled (see handOver)
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -295,9 +296,25 @@ async function styleFilesChosen(event) {
 
 // ---- starting and stopping ----------------------------------------------------------------
 
+// A button disabled while it has the keyboard focus drops the focus to the top of the page; the
+// focus goes on to the button that takes over instead (Start -> Stop, Stop -> Start), once
+// that one is enabled.
+function handOver(id, next) {
+  if (document.activeElement === $(id)) state.focusTo = next;
+  $(id).disabled = true;
+}
+
+function settleFocus() {
+  const target = state.focusTo && $(state.focusTo);
+  if (target && !target.disabled) {
+    target.focus();
+    state.focusTo = null;
+  }
+}
+
 async function start(event) {
   event.preventDefault();
-  $("start").disabled = true;
+  handOver("start", "stop");
   setStatus("starting");
   let response;
   try {
@@ -305,6 +322,8 @@ async function start(event) {
   } catch (exc) {
     setStatus(`The server cannot be reached (${exc.message}).`, "error");
     $("start").disabled = false;
+    if (state.focusTo === "stop") state.focusTo = "start";
+    settleFocus();
     return;
   }
   const body = await response.json();
@@ -312,6 +331,8 @@ async function start(event) {
     showErrors(body.errors || {});
     setStatus(body.error, "error");
     $("start").disabled = Boolean(state.job && !state.ended);
+    if (state.focusTo === "stop") state.focusTo = "start";
+    settleFocus();
     return;
   }
   showErrors({});
@@ -319,7 +340,7 @@ async function start(event) {
 }
 
 async function stop() {
-  $("stop").disabled = true;
+  handOver("stop", "start");
   setStatus("stopping: the current image is being saved");
   const response = await post("/api/stop", {});
   if (!response.ok) {
@@ -364,8 +385,7 @@ function showJob(job) {
   $("results").hidden = true;
   drawCurve();
   if (!job) {
-    $("start").disabled = false;
-    $("stop").disabled = true;
+    running(false);
     return;
   }
   $("generated").hidden = true;
@@ -379,6 +399,7 @@ function showJob(job) {
 function running(yes) {
   $("start").disabled = yes;
   $("stop").disabled = !yes;
+  settleFocus();
 }
 
 function handle(event) {
@@ -597,7 +618,7 @@ async function loadGallery() {
     const what = [
       size,
       s.fast ? "fast" : null,
-      `${s.iterations} ${s.optimizer === "lbfgs" ? "evaluations" : "iterations"}`,
+      progressText(run, s),
       `alpha ${s.alpha}`,
       `beta ${s.beta}`,
       run.seed !== null && run.seed !== undefined ? `seed ${run.seed}` : null,
@@ -632,6 +653,16 @@ async function loadGallery() {
     );
     list.append(item);
   }
+}
+
+// The budget of a finished run; how far one got that did not finish ("2 of 15 evaluations",
+// "at scale 1 of 2" when it ended before the output size).
+function progressText(run, s) {
+  const unit = s.optimizer === "lbfgs" ? "evaluations" : "iterations";
+  if (run.status === "finished" || typeof run.iteration !== "number") return `${s.iterations} ${unit}`;
+  if (!run.scale) return `${run.iteration} of ${s.iterations} ${unit}`;
+  const budget = s.coarse_iterations || s.iterations; // a coarser scale's own budget
+  return `${run.iteration} of ${budget} ${unit} at scale ${run.scale.scale} of ${run.scale.scales}`;
 }
 
 function useSettings(run) {
