@@ -301,7 +301,9 @@ def main(argv=None):
         action="append",
         default=None,
         metavar="FLAGS",
-        help="flags of one fast configuration, repeatable (default: '--fast')",
+        help="flags of one fast configuration, repeatable (default: '--fast'); a value that "
+        "is one flag alone is given with '=' (--fast=--fast), or argparse reads it as an "
+        "option of its own",
     )
     p.add_argument("--pairs", nargs="+", choices=list(PAIRS), help="default: every pair of --set")
     p.add_argument("--set", choices=("tuning", "held-out", "all"), default="all")
