@@ -123,6 +123,11 @@ PAIRS = {
     "rocket-brick": ("held-out", "skimage:rocket", "skimage:brick"),
     "motorcycle-strokes": ("held-out", "skimage:motorcycle_left", "strokes:11"),
     "camera-retina": ("held-out", "skimage:camera", "skimage:retina"),
+    # Added in round 7, before any run of theirs, for the preview's choices of round 6,
+    # which were made with every pair above in view.
+    "coins-hubble": ("fresh", "skimage:coins", "skimage:hubble_deep_field"),
+    "clock-grass": ("fresh", "skimage:clock", "skimage:grass"),
+    "hubble-strokes": ("fresh", "skimage:hubble_deep_field", "strokes:7"),
 }
 
 
@@ -306,7 +311,7 @@ def main(argv=None):
         "option of its own",
     )
     p.add_argument("--pairs", nargs="+", choices=list(PAIRS), help="default: every pair of --set")
-    p.add_argument("--set", choices=("tuning", "held-out", "all"), default="all")
+    p.add_argument("--set", choices=("tuning", "held-out", "fresh", "all"), default="all")
     p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
     p.add_argument(
         "--course-cache",
@@ -448,7 +453,7 @@ def main(argv=None):
             "side_by_side": sheet,
         }
     print("\n== per set: pairs whose saved PNG has J_content and J_style <= the course's")
-    for kind in ("tuning", "held-out"):
+    for kind in ("tuning", "held-out", "fresh"):
         mine = {p: v for p, v in verdicts.items() if PAIRS[p][0] == kind}
         if not mine:
             continue
