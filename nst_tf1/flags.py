@@ -256,6 +256,17 @@ FLAGS = {
         beyond=True,
         metavar="F",
     ),
+    "course_preview": _flag(
+        "with --optimizer lbfgs, the content trust region's bound from a preview of the "
+        "course's own run: N of its Adam iterations (learning rate 2.0, from its noisy "
+        "start, fp32) on a copy of the pair at a quarter of the size; J_content may rise "
+        "to the fraction of the style image's content cost that the preview's reached, and "
+        "the course's J is minimised below it; given, it replaces --fast's --term-balance. "
+        "--fast --course-preview 10 --iterations 30: nearer the course's result, in about "
+        "1.5 times --fast's time " + _modes("course_preview", "off"),
+        beyond=True,
+        metavar="N",
+    ),
     "stop_progress": _flag(
         "with --optimizer lbfgs, stop at the output size once the minimised cost of the best "
         "image fell by less than this fraction of itself over the last 5 evaluations (after "

@@ -1,6 +1,6 @@
-"""What ``--fast``'s L-BFGS minimises and when it stops: a content trust region read from the
-course's own start, a content weight from the two terms' own scales, and a stopping rule read
-from the optimiser's progress.
+"""What ``--fast``'s L-BFGS minimises and when it stops: a content weight from the two terms'
+own scales, or a content trust region whose bound comes from a preview of the course's own
+run, and a stopping rule read from the optimiser's progress.
 
 The course's weights (alpha = 10, beta = 40) make J almost all style cost: run to convergence,
 L-BFGS lowers J_style far below the course's Adam-200 result while J_content ends above it
@@ -12,21 +12,23 @@ with C the content and S the style image at the size being optimised: J_style(C)
 style cost of doing nothing (the content image as the result), J_content(S) the content cost
 of giving up the content (the style image as the result). With that weight the two terms,
 each measured against its own scale, are weighed R : 1 in favour of the style
-(:func:`content_weight`): a dimensionless balance that follows each pair's magnitudes,
-instead of the course's raw alpha : beta. The Steps keep reporting the course's J, J_content
-and J_style.
+(:func:`content_weight`). The Steps keep reporting the course's J, J_content and J_style.
 
-A fixed weight puts the result at very different places on different pairs (benchmarks/
-README.md): the course's result does not sit at one balance of the two terms. The option
-``--content-bound F`` minimises J inside a content trust region instead
-(:func:`content_bound`):
+A fixed weight puts the result at one place for every pair, and the course's result does not
+sit at one place (benchmarks/README.md): its J_content ends at 0.58 to 0.93 of J_content(S).
+The options ``--course-preview N`` and ``--content-bound F`` minimise J inside a content trust
+region instead (:func:`content_bound`):
 
-    J_b = J + rho max(0, J_content - b)^2,     b = F J_content(G0)
+    J_b = J + rho max(0, J_content - b)^2
 
-with G0 the course's own initial image (the content with its noise): J alone while the
-content cost is under b, a penalty growing with the excess beyond it. It is not ``--fast``'s
-choice: the course's Adam run ends at 1.9 to 3.6 times J_content(G0) depending on the pair,
-so a single F fits the pairs no better than a single R (benchmarks/README.md).
+J alone while the content cost is under b, a penalty growing with the excess beyond it. With
+``--course-preview``, b = f J_content(S), f the fraction of it that N iterations of the course's
+own Adam run reach on a copy of the pair at a quarter of the size
+(:mod:`nst_tf1.course_preview`): it follows where the course's run goes on each pair (9 of 11
+pairs met both of the course's costs with 30 full-size evaluations, round 7, in about 1.5
+times ``--fast``'s time). With ``--content-bound``, b = F J_content(G0), G0 the course's own
+initial image (the content with its noise); the course's run ends at 1.9 to 3.6 times
+J_content(G0) depending on the pair, so no single F fits every pair (round 2).
 
 The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w (J_b) fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the
@@ -173,20 +175,24 @@ def content_bound(
     factor: float,
     strength: float = BOUND_STRENGTH,
 ) -> tuple[float, float] | None:
-    """The content trust region (b, rho) of ``--content-bound``: L-BFGS minimises
-    J + rho max(0, J_content - b)^2, J_style alone lowered while J_content <= b.
+    """The content trust region (b, rho) of ``--course-preview`` and ``--content-bound``:
+    L-BFGS minimises J + rho max(0, J_content - b)^2, J_style alone lowered while
+    J_content <= b.
 
-    b = ``factor`` J_content(G0), with G0 the course's own initial image (the content with
-    the course's noise, ``noise_ratio`` 0.6, at the size being optimised): how much content
-    the course itself gives up before its first step. rho = kappa beta J_style(C) / b^2, so
+    b = ``factor`` times a reference content cost at the size being optimised: for
+    ``--course-preview`` J_content(S), the style image's, and the fraction of it that the
+    preview of the course's run reached (:mod:`nst_tf1.course_preview`); for
+    ``--content-bound`` J_content(G0), with G0 the course's own initial image (the content
+    with the course's noise, ``noise_ratio`` 0.6): how much content the course itself gives
+    up before its first step. rho = kappa beta J_style(C) / b^2, so
     that exceeding b by a fraction d of it costs kappa d^2 beta J_style(C), in units of the
     style term at the start (C, the content image as the result).
 
     Args:
         beta: the course's weight of J_style in J.
         style_cost_of_content: J_style(C) (> 0).
-        start_content_cost: J_content(G0) (> 0).
-        factor: b / J_content(G0) (> 0).
+        start_content_cost: the reference, J_content(S) or J_content(G0) (> 0).
+        factor: b / the reference (> 0).
         strength: kappa.
 
     Returns:

@@ -25,8 +25,10 @@ the same :class:`~nst_tf1.graph.TransferGraph` and adds what the course does not
   each scale in its own graph, the previous result upsampled (bicubic) as the next scale's
   initial image (or, ``coarse_upsample="residual"``, the next scale's content plus the
   upsampled change the previous scale made to its content);
-* with L-BFGS, the objective's content weight and the stopping rule of
-  :mod:`nst_tf1.schedule` (``content_bound``, ``term_balance``, ``stop_progress``);
+* with L-BFGS, the objective's content trust region (its bound from a preview of the
+  course's run, :mod:`nst_tf1.course_preview`), content weight and stopping rule of
+  :mod:`nst_tf1.schedule` (``course_preview``, ``content_bound``, ``term_balance``,
+  ``stop_progress``);
 * batches: one :class:`~nst_tf1.graph.TransferGraph` per size, built once and reused for
   every image of that size; Gram targets cached per style image.
 
@@ -46,6 +48,7 @@ import numpy as np
 
 from .colors import luminance_image, match_color_histogram, match_luminance, recombine_luminance
 from .config import CONFIG
+from .course_preview import content_fraction, preview_options, preview_size
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
@@ -119,14 +122,20 @@ def _content_weight(settings, style_of_content, content_of_style):
     )
 
 
-def _trust_region(settings, graph, a_C, targets, style_of_content, content_input):
-    """``--content-bound``: the trust region (b, rho) at this scale
-    (:func:`nst_tf1.schedule.content_bound`), from J_style of the content image and
-    J_content of the course's initial image at this size (its noise, the run's seed or 0);
-    ``None`` when off or with Adam."""
+def _trust_region(settings, graph, a_C, targets, scales, content_input, fraction):
+    """The trust region (b, rho) at this scale (:func:`nst_tf1.schedule.content_bound`),
+    ``scales`` = (J_style(C), J_content(S)): ``--course-preview``'s, b the ``fraction`` of
+    J_content(S) that the preview reached; or ``--content-bound``'s, b F times J_content of
+    the course's initial image at this size (its noise, the run's seed or 0); ``None`` when
+    off or with Adam."""
     s = settings
-    if s.content_bound is None or s.optimizer != "lbfgs":
+    if s.optimizer != "lbfgs":
         return None
+    if fraction is not None:
+        return content_bound(s.beta, scales[0], scales[1], fraction)
+    if s.content_bound is None:
+        return None
+    style_of_content = scales[0]
     graph.set_targets(a_C, targets)
     seed = 0 if s.seed is None else s.seed
     start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
@@ -152,7 +161,8 @@ def _term_scales(settings, graph, content_input, targets, activations, styles, w
     pass, or, where the targets were cached or made at another size, from a pass of its
     own."""
     s = settings
-    if s.optimizer != "lbfgs" or (s.term_balance is None and s.content_bound is None):
+    needed = (s.term_balance, s.content_bound, s.course_preview)
+    if s.optimizer != "lbfgs" or all(v is None for v in needed):
         return graph.content_target(content_input), None, None
     a_C, style_of_content = graph.content_pass(content_input, targets)
     content_of_style = 0.0
@@ -164,6 +174,40 @@ def _term_scales(settings, graph, content_input, targets, activations, styles, w
             a_S = graph.style_pass(reshape_and_normalize_image(s_net))[1]
         content_of_style += weight * graph.content_cost(a_C, a_S)
     return a_C, style_of_content, content_of_style
+
+
+def _previewed_fraction(runner, content, styles, weights, should_stop):
+    """``--course-preview``: J_content / J_content(S) after that many iterations of the
+    course's Adam on a copy of the pair at :func:`nst_tf1.course_preview.preview_size`, in
+    a graph of its own, closed before the transfer's graphs are built; ``None`` when off,
+    with Adam, or when the preview gives no usable fraction."""
+    s = runner.settings
+    if s.optimizer != "lbfgs" or s.course_preview is None:
+        return None
+    if runner.weights is None:
+        raise RuntimeError("the weights were released: cannot build the preview's graph")
+    h, w = preview_size(*content.shape[:2])
+    options = preview_options(s.optimizer_options())
+    with TransferGraph(runner.weights, h, w, s.cost_terms(), options) as graph:
+        c = _at_size(content, h, w)
+        c_net, targets, acts = runner._blended_targets(
+            graph, c, styles, weights, style_size(h, w, s.style_scale)
+        )
+        content_input = reshape_and_normalize_image(c_net)
+        a_C, _, content_of_style = _term_scales(
+            s, graph, content_input, targets, acts, styles, weights, c
+        )
+        seed = 0 if s.seed is None else s.seed
+        return content_fraction(
+            graph,
+            a_C,
+            targets,
+            content_input,
+            content_of_style,
+            s.course_preview,
+            seed,
+            should_stop,
+        )
 
 
 class Runner:
@@ -321,8 +365,8 @@ class Runner:
         if isinstance(content, (str, os.PathLike)):
             content = load_image(content)
         content = np.asarray(content, dtype=np.float32)
-        height, width = content.shape[:2]
-        sizes = scale_sizes(height, width, s.multires)
+        sizes = scale_sizes(*content.shape[:2], s.multires)
+        fraction = _previewed_fraction(self, content, styles, weights, should_stop)
         previous = previous_content = None
         for k, (h, w) in enumerate(sizes, start=1):
             c = _at_size(content, h, w)
@@ -330,17 +374,15 @@ class Runner:
             graph = self.graph(h, w)
             c_net, targets, acts = self._blended_targets(graph, c, styles, weights, (hs, ws))
             content_input = reshape_and_normalize_image(c_net)
-            a_C, style_of_content, content_of_style = _term_scales(
-                s, graph, content_input, targets, acts, styles, weights, c
-            )
+            a_C, *scales = _term_scales(s, graph, content_input, targets, acts, styles, weights, c)
             if previous is not None:
                 initial = _upsampled(previous, previous_content, c_net, s.coarse_upsample)
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
             last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
-            weight = _content_weight(s, style_of_content, content_of_style)
-            bound = _trust_region(s, graph, a_C, targets, style_of_content, content_input)
+            weight = _content_weight(s, *scales)
+            bound = _trust_region(s, graph, a_C, targets, scales, content_input, fraction)
             for step in graph.run(
                 a_C,
                 targets,

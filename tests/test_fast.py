@@ -118,6 +118,8 @@ def test_a_learning_rate_given_to_lbfgs_is_said_to_be_ignored():
         ("stop_balance", 0.0, "--stop-balance: must be a finite number > 0"),
         ("coarse_iterations", 0, "--coarse-iterations: must be a whole number of at least 1"),
         ("term_balance", 0.0, "--term-balance: must be a finite number > 0"),
+        ("course_preview", 0, "--course-preview: must be a whole number of at least 1"),
+        ("course_preview", 2.5, "--course-preview: must be a whole number"),
         ("stop_progress", float("inf"), "--stop-progress: must be a finite number > 0"),
         ("coarse_upsample", "nearest", "--coarse-upsample: choose from image, residual"),
     ],
@@ -639,3 +641,77 @@ def test_fast_run_stopped_at_the_coarse_scale_records_that_scale(vgg_file, image
         assert costs["total_cost"] == pytest.approx(
             settings.alpha * costs["content_cost"] + settings.beta * costs["style_cost"], rel=1e-5
         )
+
+
+# --- the course's run previewed (--course-preview) ------------------------------------------
+
+
+def test_a_content_bound_given_replaces_the_fast_content_weight():
+    """--course-preview or --content-bound given with --fast replaces --fast's --term-balance
+    (the bounds were measured with the course's own J inside them), unless --term-balance is
+    given too; both bounds at once are refused."""
+    assert Settings(fast=True).term_balance == FAST["term_balance"]
+    for bound in ({"course_preview": 10}, {"content_bound": 1.5}):
+        fast = Settings(fast=True, **bound)
+        assert fast.term_balance is None and "term_balance" not in fast.chosen_by_fast
+        assert fast.iterations == FAST["iterations"]
+        assert Settings(fast=True, term_balance=8.0, **bound).term_balance == 8.0
+    assert Settings(optimizer="lbfgs", course_preview=5).course_preview == 5
+    with pytest.raises(SettingsError, match="--content-bound and --course-preview both"):
+        Settings(optimizer="lbfgs", content_bound=1.5, course_preview=5)
+    assert Settings(course_preview=5).ignored == {"course_preview": "--optimizer lbfgs"}
+
+
+@pytest.mark.parametrize(
+    "size, expected",
+    [((300, 400), (75, 100)), ((48, 64), (32, 43)), ((64, 40), (51, 32)), ((32, 40), (32, 40))],
+)
+def test_the_preview_is_a_quarter_of_the_size_and_keeps_32_pixels_a_side(size, expected):
+    from nst_tf1.course_preview import preview_size
+
+    assert preview_size(*size) == expected
+
+
+def test_the_preview_is_the_course_run_at_its_size(vgg_file, image_pair, monkeypatch):
+    """The fraction the preview gives is J_content after N of the course's Adam iterations
+    (the course's style_transfer, fp32, its noise and seed) at the preview's size, divided
+    by the style image's J_content there; the trust region of every scale of the L-BFGS run
+    gets that fraction of that scale's J_content(S)."""
+    from conftest import HEIGHT, WIDTH
+
+    import nst_tf1.transfer as transfer
+    from nst_tf1.course_preview import preview_size
+    from nst_tf1.graph import TransferGraph
+    from nst_tf1.images import load_image, reshape_and_normalize_image, resize_array
+    from nst_tf1.vgg import read_vgg_weights
+
+    content, style = (load_image(path, 2 * HEIGHT, 2 * WIDTH) for path in image_pair)
+    weights = read_vgg_weights(vgg_file)
+    settings = Settings(
+        fast=True, height=2 * HEIGHT, width=2 * WIDTH, course_preview=4, seed=3, precision="fp32"
+    )
+    seen = []
+
+    def recording(beta, style_of_content, content_of_style, fraction):
+        seen.append((content_of_style, fraction))
+        return None
+
+    monkeypatch.setattr(transfer, "content_bound", recording)
+    with transfer.Runner(weights, settings) as runner:
+        list(runner.run(content, [style], iterations=0))
+    assert len(seen) == settings.multires == 2
+    # The reference: the course's own function at the preview's size, and J_content(S).
+    h, w = preview_size(2 * HEIGHT, 2 * WIDTH)
+    c, s = (resize_array(x, h, w) for x in (content, style))
+    steps = list(transfer.style_transfer(c, s, weights, num_iterations=4, seed=3))
+    course = Settings(height=h, width=w)
+    with TransferGraph(weights, h, w, course.cost_terms(), course.optimizer_options()) as g:
+        a_C = g.content_target(reshape_and_normalize_image(c))
+        content_of_style = g.content_cost(a_C, g.style_pass(reshape_and_normalize_image(s))[1])
+    expected = steps[-1].content_cost / content_of_style
+    assert 0 < expected < np.inf
+    for scale_content_of_style, fraction in seen:
+        assert fraction == pytest.approx(expected, rel=1e-4)
+        assert scale_content_of_style > 0
+    # Each scale's J_content(S) is its own (the half size's differs from the full size's).
+    assert seen[0][0] != seen[1][0]
