@@ -95,7 +95,7 @@ COURSE = {
 #: gravel, rocket + brick and clock + grass J_style stays above the course's. The content
 #: trust regions replace the weight when given: --content-bound (round 2) was not better;
 #: --course-preview 10 with --iterations 30 met both costs on 9 of 11 pairs, nearer the
-#: course's look, in about 1.5 times the time (round 7), so it is an option, off.
+#: course's look, in 1.5 to 1.8 times the time (round 7), so it is an option, off.
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
