@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from .config import CONFIG
-from .images import generate_noise_image
 from .vgg import MIN_IMAGE_SIDE
 
 __all__ = ["PREVIEW_DIVISOR", "preview_size", "preview_options", "content_fraction"]
@@ -60,29 +59,26 @@ def content_fraction(
     graph: Any,
     a_C: np.ndarray,
     targets: list[np.ndarray],
-    content: np.ndarray,
+    start: np.ndarray,
     content_of_style: float,
     iterations: int,
-    seed: int,
     should_stop: Callable[[], bool] | None = None,
 ) -> float | None:
-    """J_content / J_content(S) after ``iterations`` of the course's Adam, from its start
-    (``content`` with noise ratio ``CONFIG.NOISE_RATIO``, ``seed``).
+    """J_content / J_content(S) after ``iterations`` of the course's Adam from ``start``.
 
     Args:
         graph: an Adam :class:`~nst_tf1.graph.TransferGraph` at the preview's size.
         a_C, targets: the content target and the style layers' Gram targets at that size.
-        content: (1, h, w, 3) normalised content image.
+        start: (1, h, w, 3) normalised initial image, the course's: the content with its
+            noise.
         content_of_style: J_content(S), the style images' (weighted) content cost there.
         iterations: Adam updates.
-        seed: the noise's seed.
         should_stop: polled before every update (a stopped preview gives its fraction so far).
 
     Returns:
         The fraction, or ``None`` when J_content(S) or the preview's J_content is not a
         positive finite number.
     """
-    start = generate_noise_image(content, CONFIG.NOISE_RATIO, seed=seed)
     steps = graph.run(a_C, targets, start, iterations, iterations, should_stop)
     last = collections.deque(steps, maxlen=1)  # the last Step: the image the run ended on
     values = (content_of_style, last[0].content_cost if last else math.nan)

@@ -122,6 +122,13 @@ def _content_weight(settings, style_of_content, content_of_style):
     )
 
 
+def _course_start(settings, content_input):
+    """The course's initial image at this size: the content with the course's noise (ratio
+    ``CONFIG.NOISE_RATIO``), the run's seed or 0."""
+    seed = 0 if settings.seed is None else settings.seed
+    return generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
+
+
 def _trust_region(settings, graph, a_C, targets, scales, content_input, fraction):
     """The trust region (b, rho) at this scale (:func:`nst_tf1.schedule.content_bound`),
     ``scales`` = (J_style(C), J_content(S)): ``--course-preview``'s, b the ``fraction`` of
@@ -135,12 +142,9 @@ def _trust_region(settings, graph, a_C, targets, scales, content_input, fraction
         return content_bound(s.beta, scales[0], scales[1], fraction)
     if s.content_bound is None:
         return None
-    style_of_content = scales[0]
     graph.set_targets(a_C, targets)
-    seed = 0 if s.seed is None else s.seed
-    start = generate_noise_image(content_input, CONFIG.NOISE_RATIO, seed=seed)
-    _, start_content, _ = graph.evaluate(start)
-    return content_bound(s.beta, style_of_content, start_content, s.content_bound)
+    _, start_content, _ = graph.evaluate(_course_start(s, content_input))
+    return content_bound(s.beta, scales[0], start_content, s.content_bound)
 
 
 def _prepared(mode, content, style):
@@ -197,16 +201,9 @@ def _previewed_fraction(runner, content, styles, weights, should_stop):
         a_C, _, content_of_style = _term_scales(
             s, graph, content_input, targets, acts, styles, weights, c
         )
-        seed = 0 if s.seed is None else s.seed
+        start = _course_start(s, content_input)
         return content_fraction(
-            graph,
-            a_C,
-            targets,
-            content_input,
-            content_of_style,
-            s.course_preview,
-            seed,
-            should_stop,
+            graph, a_C, targets, start, content_of_style, s.course_preview, should_stop
         )
 
 

@@ -312,6 +312,12 @@ function settleFocus() {
   }
 }
 
+// Start refused: the focus it was handing to Stop comes back to it.
+function focusBackToStart() {
+  if (state.focusTo === "stop") state.focusTo = "start";
+  settleFocus();
+}
+
 async function start(event) {
   event.preventDefault();
   handOver("start", "stop");
@@ -322,8 +328,7 @@ async function start(event) {
   } catch (exc) {
     setStatus(`The server cannot be reached (${exc.message}).`, "error");
     $("start").disabled = false;
-    if (state.focusTo === "stop") state.focusTo = "start";
-    settleFocus();
+    focusBackToStart();
     return;
   }
   const body = await response.json();
@@ -331,8 +336,7 @@ async function start(event) {
     showErrors(body.errors || {});
     setStatus(body.error, "error");
     $("start").disabled = Boolean(state.job && !state.ended);
-    if (state.focusTo === "stop") state.focusTo = "start";
-    settleFocus();
+    focusBackToStart();
     return;
   }
   showErrors({});
