@@ -26,6 +26,12 @@ FAULT_TABLE = []
 HEIGHT, WIDTH = 48, 64
 WIDTH_DIVISOR = 8
 
+# Iterations of a run a test stops or kills partway: minutes at the test size (about 12 ms an
+# iteration with a save each), and few enough that the output folder's free-space check (a raw
+# 48x64 image per save, 13 kB) asks for 133 MB, not the 1.3 GB of 100000 saves, which a full
+# disk on a CI machine refused.
+LONG_RUN = 10_000
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _graph_mode():

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import FAULT_TABLE, ROOT, run_args_into
+from conftest import FAULT_TABLE, LONG_RUN, ROOT, run_args_into
 from test_weights import PATH, payload, server, sha256  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.faults
@@ -213,7 +213,7 @@ def test_run_killed(tmp_path, pair_and_model, moment, signum, over_finished, req
     pause = {"model-read": "model-read", "graph-build": "graph-build", "mid-save": "save"}
     proc = Proc(
         *run_args_into(
-            *pair_and_model, out, "--iterations", 100000, "--save-every", 1, "--seed", 3
+            *pair_and_model, out, "--iterations", LONG_RUN, "--save-every", 1, "--seed", 3
         ),
         NST_TF1_PAUSE_AT=pause.get(moment, ""),
         NST_TF1_RELEASE=release,
@@ -354,7 +354,7 @@ def test_two_downloads_race(server, payload, tmp_path):  # noqa: F811
 
 def test_two_runs_race(tmp_path, pair_and_model):
     out = tmp_path / "out"
-    args = run_args_into(*pair_and_model, out, "--iterations", 100000, "--save-every", 1)
+    args = run_args_into(*pair_and_model, out, "--iterations", LONG_RUN, "--save-every", 1)
     procs = [Proc(*args), Proc(*args)]  # started together: one gets the folder
     deadline = time.monotonic() + TIMEOUT
     while all(p.popen.poll() is None for p in procs) and time.monotonic() < deadline:

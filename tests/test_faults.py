@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, ROOT, WIDTH, run_args, run_args_into, write_image
+from conftest import HEIGHT, LONG_RUN, ROOT, WIDTH, run_args, run_args_into, write_image
 from test_bad_input import assert_one_line_error, run_main
 
 from nst_tf1.images import read_comment, save_image
@@ -49,7 +49,9 @@ def test_signal_saves_the_current_image(tmp_path, image_pair, vgg_file, signum, 
     out_dir = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONUNBUFFERED"] = "1"
-    args = run_args_into(*image_pair, vgg_file, out_dir, "--iterations", 100000, "--save-every", 3)
+    args = run_args_into(
+        *image_pair, vgg_file, out_dir, "--iterations", LONG_RUN, "--save-every", 3
+    )
     proc = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "run_nst.py"), *map(str, args)],
         cwd=ROOT,

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, ROOT, WIDTH, run_args, run_args_into, run_cli, write_image
+from conftest import HEIGHT, LONG_RUN, ROOT, WIDTH, run_args, run_args_into, run_cli, write_image
 from test_bad_input import _layer_index, _mat_round_trip, assert_one_line_error, run_main
 from test_weights import payload, server  # noqa: F401  (fixtures)
 
@@ -172,7 +172,15 @@ def test_interrupted_rerun_keeps_the_finished_result(finished, capsys, image_pai
     before = {name: (finished / name).read_bytes() for name in os.listdir(finished)}
     proc = start_run(
         *run_args_into(
-            *image_pair, vgg_file, finished, "--iterations", 100000, "--save-every", 1, "--seed", 7
+            *image_pair,
+            vgg_file,
+            finished,
+            "--iterations",
+            LONG_RUN,
+            "--save-every",
+            1,
+            "--seed",
+            7,
         )
     )
     try:
