@@ -24,6 +24,7 @@ import time
 
 from . import events, images
 from .config import CONFIG
+from .course_preview import preview_size
 from .errors import Interrupted, RunFailed
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
 from .outcome import complete_move, image_saved, pair_failed, report_done
@@ -174,6 +175,10 @@ class Pair:
             self.report(
                 events.ScaleBegun(progress.scale, progress.scales, progress.height, progress.width)
             )
+        if step.iteration == 0 and last and progress.bound is not None:
+            note = _bound_note(s, progress)
+            state.record.data.setdefault("choices", {})["content_bound"] = note.data
+            self.report(note)
         if step.iteration == progress.budget:  # the final image of a scale
             if last:
                 self._save_final(runner, job, state, step, step.image, state.signature)
@@ -238,6 +243,29 @@ class Pair:
             f"{progress.budget}{where}; saved the current image as "
             f"{state.final}{beside}{state.kept()}"
         )
+
+
+def _bound_note(settings, progress) -> events.Note:
+    """The ``content-bound`` note: J_content's bound b at the output size and where it came
+    from (``--course-preview``: the fraction of J_content(S) that the course's run reached
+    in its preview; ``--content-bound``: F times the course's start's J_content)."""
+    b = float(progress.bound[0])
+    data = {"bound": b, "scale": progress.scale, "fraction": progress.fraction}
+    if progress.fraction is not None:
+        h, w = preview_size(progress.height, progress.width)
+        data.update(course_preview=settings.course_preview, preview_size=[h, w])
+        text = (
+            f"The course's run, {settings.course_preview} iterations of it at {h}x{w}, kept "
+            f"J_content at {progress.fraction:.3f} of the style image's; L-BFGS holds it at "
+            f"or below {b:.5g}"
+        )
+    else:
+        data["factor"] = settings.content_bound
+        text = (
+            f"L-BFGS holds J_content at or below {b:.5g} ({settings.content_bound:g} times "
+            "the course's noisy start's)"
+        )
+    return events.Note("content-bound", text, "out", data)
 
 
 def run_record(run, job, folder) -> RunRecord:

@@ -32,7 +32,10 @@ so an interrupted run leaves a record of what it had done. It holds::
                     "content_cost": [...], "style_cost": [...], "seconds": [...]} (seconds:
                     when each was known, from the record's start, as wall_time_seconds)
     choices         what ran: "precision" {"asked", "ran", "why"} (--precision auto is bf16
-                    or fp32), and "fast": the options --fast chose (those not given)
+                    or fp32), "fast": the options --fast chose (those not given), and
+                    "content_bound" (L-BFGS's content trust region at the output size):
+                    {"bound", "scale", "fraction", and "course_preview" and "preview_size"
+                    or "factor"}, as printed (nst_tf1.pair)
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of
                     each file as written (8 bits a channel; JPEG-compressed). A --multires

@@ -67,7 +67,9 @@ __all__ = [
     "style_transfer",
 ]
 
-Progress = collections.namedtuple("Progress", "scale scales height width budget step")
+Progress = collections.namedtuple(
+    "Progress", "scale scales height width budget step bound fraction", defaults=(None, None)
+)
 Progress.__doc__ = """One optimisation step of a :meth:`Runner.run`.
 
 Attributes:
@@ -77,6 +79,10 @@ Attributes:
         it is the scale's final image.
     step: :class:`nst_tf1.optimize.Step`; with luminance-only colour preservation its image
         is already recombined with the content's chrominance.
+    bound: L-BFGS's content trust region (b, rho) at this scale (``--course-preview``,
+        ``--content-bound``; :func:`nst_tf1.schedule.content_bound`), or ``None``.
+    fraction: J_content / J_content(S) that ``--course-preview``'s run of the course
+        reached (b = fraction J_content(S)), or ``None``.
 """
 
 
@@ -397,7 +403,7 @@ class Runner:
                 if s.preserve_colors == "luminance" and step.image is not None:
                     rgb = recombine_luminance(step.image[0] + CONFIG.MEANS[0], c)
                     step = step._replace(image=reshape_and_normalize_image(rgb))
-                yield Progress(k, len(sizes), h, w, budget, step)
+                yield Progress(k, len(sizes), h, w, budget, step, bound, fraction)
             if should_stop is not None and should_stop():
                 return
 

@@ -715,3 +715,43 @@ def test_the_preview_is_the_course_run_at_its_size(vgg_file, image_pair, monkeyp
         assert scale_content_of_style > 0
     # Each scale's J_content(S) is its own (the half size's differs from the full size's).
     assert seen[0][0] != seen[1][0]
+
+
+@pytest.mark.parametrize(
+    "flags", [("--fast", "--course-preview", 3), ("--optimizer", "lbfgs", "--content-bound", 1.5)]
+)
+def test_the_content_bound_is_said_and_recorded(vgg_file, image_pair, tmp_path, capsys, flags):
+    """The run says, and run.json's choices record, the bound b that L-BFGS held J_content
+    under at the output size, and (--course-preview) the fraction of the style image's
+    J_content that the course's previewed run reached: b = fraction J_content(S)."""
+    import nst_tf1.transfer as transfer
+
+    handed = []
+    real = transfer.content_bound
+
+    def recording(*args):
+        handed.append(real(*args))
+        return handed[-1]
+
+    out = tmp_path / "out"
+    args = run_args(*image_pair, vgg_file, "--output-dir", out, "--seed", 2, "--iterations", 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transfer, "content_bound", recording)
+        status, stdout, err = _main(
+            *args, "--height", 64, "--width", 96, "--precision", "fp32", *flags, capsys=capsys
+        )
+    assert status == 0, err
+    bound = handed[-1][0]  # the output size's scale is the last
+    noted = _record(out)["choices"]["content_bound"]
+    assert noted["bound"] == pytest.approx(bound, rel=1e-12)
+    assert noted["scale"] == len(handed)
+    line = next(x for x in stdout.splitlines() if "holds" in x)
+    assert f"at or below {bound:.5g}" in line
+    if "--course-preview" in flags:
+        assert noted["course_preview"] == 3 and noted["preview_size"] == [32, 48]
+        assert 0 < noted["fraction"] < np.inf
+        assert line.startswith("The course's run, 3 iterations of it at 32x48, kept J_content")
+        assert f"at {noted['fraction']:.3f} of the style image's" in line
+    else:
+        assert noted["fraction"] is None and noted["factor"] == 1.5
+        assert "(1.5 times the course's noisy start's)" in line
