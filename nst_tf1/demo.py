@@ -75,6 +75,18 @@ def make_demo_content(
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def _strokes(height: int, width: int) -> tuple[int, float]:
+    """(number, length) of :func:`make_demo_style`'s brush strokes: each is an ellipse 1/18
+    of the longer side long and a quarter of that wide. Up to the course's size, one stroke
+    per 60 pixels (the shipped pair); above it, as many as keep each pixel painted as often
+    as at that size (about 6 times), so a larger painting is the same painting, drawn in
+    time proportional to its pixels rather than to their square."""
+    length = max(height, width) / 18
+    course_length = max(CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH) / 18
+    shrink = min(1.0, (course_length / length) ** 2)
+    return max(200, int(height * width / 60 * shrink)), length
+
+
 def make_demo_style(
     height: int = CONFIG.IMAGE_HEIGHT, width: int = CONFIG.IMAGE_WIDTH, seed: int = 1
 ) -> np.ndarray:
@@ -98,8 +110,7 @@ def make_demo_style(
         dtype=np.float64,
     )
     image = np.zeros((height, width, 3)) + palette[1]
-    strokes = max(200, height * width // 60)
-    length = max(height, width) / 18
+    strokes, length = _strokes(height, width)
     reach = int(np.ceil(length)) + 1
     for _ in range(strokes):
         cy, cx = rng.uniform(0, height), rng.uniform(0, width)
