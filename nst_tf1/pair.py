@@ -254,10 +254,11 @@ def _bound_note(settings, progress) -> events.Note:
     if progress.fraction is not None:
         h, w = preview_size(progress.height, progress.width)
         data.update(course_preview=settings.course_preview, preview_size=[h, w])
+        styles = "style image's" if len(settings.style) == 1 else "style images' (weighted)"
         text = (
             f"The course's run, {settings.course_preview} iterations of it at {h}x{w}, kept "
-            f"J_content at {progress.fraction:.3f} of the style image's; L-BFGS holds it at "
-            f"or below {b:.5g}"
+            f"J_content at {progress.fraction:.3f} of the {styles}; L-BFGS holds it at or "
+            f"below {b:.5g}"
         )
     else:
         data["factor"] = settings.content_bound
