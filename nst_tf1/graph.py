@@ -136,8 +136,9 @@ def session_config(precision: str = "fp32") -> Any:
 
     ``"fp32"`` is TensorFlow's default. ``"bf16"`` turns on the grappler rewrite
     ``auto_mixed_precision_onednn_bfloat16``: convolutions, matmuls and the ops between
-    them run in bfloat16 (8-bit mantissa), with casts inserted at the float32 Variables and
-    costs; reductions that need the range stay float32.
+    them run in bfloat16 (8-bit mantissa), with casts inserted at the float32 Variables;
+    :class:`TransferGraph` computes the costs after the network in float64, which the
+    rewrite leaves alone (:func:`_cost_precision`).
 
     Args:
         precision: one of :data:`~nst_tf1.device.PRECISIONS`.
@@ -187,6 +188,25 @@ def _held_target(tf, shape, name):
     return variable, value, variable.assign(value)
 
 
+def _cost_precision(tf, precision):
+    """What the costs are computed in after the network: the tensors (activations, Grams)
+    unchanged in fp32; in bf16, each cast to float64.
+
+    The bf16 rewrite (:func:`session_config`) runs the convolutions and Gram matmuls in
+    bfloat16, and in an L-BFGS evaluation (costs and gradient in one fetch) it also ran the
+    float32 ops after them in bfloat16: the style targets G_S were cast to 8 bits, and the
+    differences, their squares and sums and the scalar costs were rounded to 8 bits (the
+    in-run J_content of a 300x400 run moved in steps of 0.6%). On coffee + gravel
+    (benchmarks/README.md, round 8) L-BFGS then stalled at J_style 1.33x the course's after
+    32 evaluations, where fp32 went on to 0.50x at 40. The rewrite leaves float64 alone:
+    from the cast on, the costs are exact sums of what the network gives (1% of an
+    evaluation's time), and L-BFGS follows fp32's course (0.80x at 30, 0.51x at 40).
+    """
+    if precision != "bf16":
+        return lambda tensor: tensor
+    return lambda tensor: tf.cast(tensor, tf.float64)
+
+
 def _lbfgs_objective(tf, J, J_content, alpha):
     """L-BFGS's objective J + (w - 1) alpha J_content + rho max(0, J_content - b)^2: the
     content term weighted w times, plus the content trust region's penalty, zero where
@@ -199,7 +219,7 @@ def _lbfgs_objective(tf, J, J_content, alpha):
         tf.placeholder_with_default(np.float32(value), (), name=name)
         for name, value in (("content_weight", 1.0), ("content_bound", 0.0), ("bound_weight", 0.0))
     )
-    weight, bound, rho = fed
+    weight, bound, rho = (tf.cast(x, J.dtype) for x in fed)
     excess = tf.nn.relu(J_content - bound)
     return J + (weight - 1.0) * (alpha * J_content) + rho * tf.square(excess), fed
 
@@ -248,6 +268,7 @@ class TransferGraph:
 
         tf.disable_v2_behavior()
         config = session_config(options.precision)
+        wide = _cost_precision(tf, resolve_precision(options.precision)[0])
         self.terms, self.optimizer = terms, options.optimizer
         self.height, self.width = height, width
         self.style_layers = list(terms.style_layers)
@@ -264,12 +285,12 @@ class TransferGraph:
                 for role in ("content", "style", "generated")
             }
 
-            J_content = self._content_cost(tf, model[terms.content_layer])
-            J_style = self._style_cost(tf, model)
+            J_content = self._content_cost(tf, model[terms.content_layer], wide)
+            J_style = self._style_cost(tf, model, wide)
             with tf.name_scope("total_cost"):
                 J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
                 if terms.tv_weight:
-                    J = J + terms.tv_weight * total_variation_cost(model["input"])
+                    J = J + terms.tv_weight * wide(total_variation_cost(model["input"]))
             self._minimiser(tf, (J, J_content), model["input"], terms.alpha, options)
             self._summary = None
             if logdir is not None:
@@ -298,20 +319,22 @@ class TransferGraph:
             self.content_weight, self.content_bound, self.bound_weight = fed
             (self._gradient,) = tf.gradients(self.objective, image)
 
-    def _content_cost(self, tf, out):
-        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``. Also
-        the same cost between two fed activations, for :meth:`content_cost`."""
+    def _content_cost(self, tf, out, wide):
+        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``, both
+        through ``wide`` (:func:`_cost_precision`). Also the same cost between two fed
+        activations, for :meth:`content_cost`."""
         with tf.name_scope("content_cost"):
             self._content_out = out
             a_C, self._a_C_value, self._assign_a_C = _held_target(tf, out.shape.as_list(), "a_C")
             with tf.name_scope("between"):
                 self._activations = [tf.placeholder(tf.float32, out.shape) for _ in "CG"]
                 self._cost_between = compute_content_cost(*self._activations)
-            return compute_content_cost(a_C, out)
+            return compute_content_cost(wide(a_C), wide(out))
 
-    def _style_cost(self, tf, model):
+    def _style_cost(self, tf, model, wide):
         """sum_l coeff_l J_style^[l](G_S^[l], a_G^[l]), each G_S^[l] a Variable set by
-        :meth:`run`; keeps each layer's G(a_G) for :meth:`style_grams`."""
+        :meth:`run`, and each G(a_G) through ``wide`` (:func:`_cost_precision`); keeps each
+        layer's G(a_G) for :meth:`style_grams`."""
         self._grams, self._gram_values, self._assign_grams = [], [], []
         self.layer_pixels, self.layer_costs = [], {}
         J_style = 0
@@ -325,7 +348,9 @@ class TransferGraph:
                     self._gram_values.append(value)
                     self._assign_grams.append(assign)
                     self.layer_pixels.append(n_H * n_W)
-                    self.layer_costs[name] = compute_gram_style_cost(G_S, model[name], G_G)
+                    self.layer_costs[name] = compute_gram_style_cost(
+                        wide(G_S), model[name], wide(G_G)
+                    )
                     J_style += coeff * self.layer_costs[name]
             return tf.identity(J_style, name="J_style")
 
