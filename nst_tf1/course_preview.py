@@ -13,7 +13,8 @@ L-BFGS then minimises the course's own J with J_content held below that fraction
 J_content(S) at each scale (:func:`nst_tf1.schedule.content_bound`), so the style goes as
 far as the evaluations allow without the content giving way further than the course's run
 does. An option, off by default: ``--fast --course-preview 10 --iterations 30`` met both of
-the course's costs on 9 of 11 pairs (``--fast``: 8) in 1.5 to 1.8 times ``--fast``'s time.
+the course's costs on 10 of 11 pairs (``--fast``: 8; round 8) in 1.5 to 1.8 times
+``--fast``'s time.
 
 The preview runs in float32 (the course's arithmetic), in a graph of its own that is closed
 before the transfer's graphs are built.

@@ -232,16 +232,14 @@ class TransferGraph:
         height, width: the generated image's size.
         terms: :class:`nst_tf1.settings.CostTerms`, what J is made of
             (``Settings().cost_terms()`` is the course's J).
-        options: :class:`nst_tf1.settings.OptimizerOptions`; its ``optimizer`` (``"adam"``:
-            Adam's ``train_step`` at ``learning_rate``; ``"lbfgs"``: dJ/dG for
-            :func:`nst_tf1.optimize.model_lbfgs`) and ``precision`` (see
-            :func:`session_config`) shape the graph.
+        options: :class:`nst_tf1.settings.OptimizerOptions`, whose ``optimizer`` (Adam's
+            ``train_step`` at ``learning_rate``, or dJ/dG for L-BFGS) and ``precision``
+            (:func:`session_config`) shape the graph.
         logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
             evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
 
-    Both views are checked where they are made (:class:`nst_tf1.settings.Settings`). The VGG
-    weights are held in Variables (``weights_as="variables"``), filled once when the session
-    opens, so that the graph and its executors carry no copy of them.
+    The VGG weights are held in Variables (``weights_as="variables"``), filled once when the
+    session opens, so that the graph and its executors carry no copy of them.
 
     Attributes:
         graph, sess: the ``tf.Graph`` (finalised) and its ``tf.Session``.
@@ -320,9 +318,8 @@ class TransferGraph:
             (self._gradient,) = tf.gradients(self.objective, image)
 
     def _content_cost(self, tf, out, wide):
-        """J_content(a_C, a_G) with a_C a Variable set by :meth:`run`; a_G is ``out``, both
-        through ``wide`` (:func:`_cost_precision`). Also the same cost between two fed
-        activations, for :meth:`content_cost`."""
+        """J_content(wide(a_C), wide(a_G)), a_C a Variable set by :meth:`run`, a_G ``out``;
+        also the same cost between two fed activations, for :meth:`content_cost`."""
         with tf.name_scope("content_cost"):
             self._content_out = out
             a_C, self._a_C_value, self._assign_a_C = _held_target(tf, out.shape.as_list(), "a_C")
@@ -332,9 +329,8 @@ class TransferGraph:
             return compute_content_cost(wide(a_C), wide(out))
 
     def _style_cost(self, tf, model, wide):
-        """sum_l coeff_l J_style^[l](G_S^[l], a_G^[l]), each G_S^[l] a Variable set by
-        :meth:`run`, and each G(a_G) through ``wide`` (:func:`_cost_precision`); keeps each
-        layer's G(a_G) for :meth:`style_grams`."""
+        """sum_l coeff_l J_style^[l](wide(G_S^[l]), wide(G(a_G^[l]))), each G_S^[l] a Variable
+        set by :meth:`run`; keeps each layer's G(a_G) for :meth:`style_grams`."""
         self._grams, self._gram_values, self._assign_grams = [], [], []
         self.layer_pixels, self.layer_costs = [], {}
         J_style = 0
@@ -348,10 +344,9 @@ class TransferGraph:
                     self._gram_values.append(value)
                     self._assign_grams.append(assign)
                     self.layer_pixels.append(n_H * n_W)
-                    self.layer_costs[name] = compute_gram_style_cost(
-                        wide(G_S), model[name], wide(G_G)
-                    )
-                    J_style += coeff * self.layer_costs[name]
+                    cost = compute_gram_style_cost(wide(G_S), model[name], wide(G_G))
+                    self.layer_costs[name] = cost
+                    J_style += coeff * cost
             return tf.identity(J_style, name="J_style")
 
     def close(self) -> None:

@@ -24,8 +24,8 @@ region instead (:func:`content_bound`):
 J alone while the content cost is under b, a penalty growing with the excess beyond it. With
 ``--course-preview``, b = f J_content(S), f the fraction of it that N iterations of the course's
 own Adam run reach on a copy of the pair at a quarter of the size
-(:mod:`nst_tf1.course_preview`): it follows where the course's run goes on each pair (9 of 11
-pairs met both of the course's costs with 30 full-size evaluations, round 7, in 1.5 to 1.8
+(:mod:`nst_tf1.course_preview`): it follows where the course's run goes on each pair (10 of 11
+pairs met both of the course's costs with 30 full-size evaluations, round 8, in 1.5 to 1.8
 times ``--fast``'s time). With ``--content-bound``, b = F J_content(G0), G0 the course's own
 initial image (the content with its noise); the course's run ends at 1.9 to 3.6 times
 J_content(G0) depending on the pair, so no single F fits every pair (round 2).

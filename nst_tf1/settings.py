@@ -94,8 +94,8 @@ COURSE = {
 #: course's two costs). It meets both of the course's costs on 8 of 11 pairs; on coffee +
 #: gravel, rocket + brick and clock + grass J_style stays above the course's. The content
 #: trust regions replace the weight when given: --content-bound (round 2) was not better;
-#: --course-preview 10 with --iterations 30 met both costs on 9 of 11 pairs, nearer the
-#: course's look, in 1.5 to 1.8 times the time (round 7), so it is an option, off.
+#: --course-preview 10 with --iterations 30 met both costs on 10 of 11 pairs, nearer the
+#: course's look, in 1.5 to 1.8 times the time (rounds 7 and 8), so it is an option, off.
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
