@@ -288,7 +288,7 @@ class TransferGraph:
             with tf.name_scope("total_cost"):
                 J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
                 if terms.tv_weight:
-                    J = J + terms.tv_weight * wide(total_variation_cost(model["input"]))
+                    J = J + terms.tv_weight * total_variation_cost(wide(model["input"]))
             self._minimiser(tf, (J, J_content), model["input"], terms.alpha, options)
             self._summary = None
             if logdir is not None:

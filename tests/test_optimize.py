@@ -208,15 +208,15 @@ def test_the_costs_are_exact_sums_of_what_the_network_gives(images, vgg_file, pr
     """In bf16 the network (convolutions, Grams) runs in bfloat16, but the costs after it
     are computed in float64: in an L-BFGS evaluation, J_content equals the NumPy sum over
     the graph's own activation to 1e-6 relative (it was off by 3e-4), and J is exactly
-    alpha J_content + beta J_style. Rounded to bfloat16 (8 bits) as before, J_content moved
-    in steps of 0.6% and L-BFGS stalled (benchmarks/README.md, round 8). In fp32 the costs
-    stay float32: the course's arithmetic."""
+    alpha J_content + beta J_style + tv_weight J_tv. Rounded to bfloat16 (8 bits) as
+    before, J_content moved in steps of 0.6% and L-BFGS stalled (benchmarks/README.md,
+    round 8). In fp32 the costs stay float32: the course's arithmetic."""
     from nst_tf1.graph import PrecisionError, TransferGraph
     from nst_tf1.images import reshape_and_normalize_image
     from nst_tf1.settings import Settings
     from nst_tf1.vgg import read_vgg_weights
 
-    s = Settings(optimizer="lbfgs", height=HEIGHT, width=WIDTH, precision=precision)
+    s = Settings(optimizer="lbfgs", height=HEIGHT, width=WIDTH, precision=precision, tv_weight=1e-3)
     try:
         graph = TransferGraph(
             read_vgg_weights(vgg_file), HEIGHT, WIDTH, s.cost_terms(), s.optimizer_options()
@@ -252,7 +252,9 @@ def test_the_costs_are_exact_sums_of_what_the_network_gives(images, vgg_file, pr
         # The evaluation's Grams are the bfloat16 matmul's (rounded to 8 bits), the fetched
         # ones here need not be: J_style agrees to that rounding.
         assert js == pytest.approx(expected, rel=1e-2)
-        assert j == pytest.approx(s.alpha * jc + s.beta * js, rel=1e-12)
+        x = noisy.astype(np.float64)
+        tv = ((x[:, 1:] - x[:, :-1]) ** 2).sum() + ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum()
+        assert j == pytest.approx(s.alpha * jc + s.beta * js + s.tv_weight * tv, rel=1e-12)
         assert objective == pytest.approx(j, rel=1e-12)  # w = 1, no bound fed
 
 
