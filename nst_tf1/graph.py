@@ -265,8 +265,8 @@ class TransferGraph:
         import tensorflow.compat.v1 as tf
 
         tf.disable_v2_behavior()
-        config = session_config(options.precision)
-        wide = _cost_precision(tf, resolve_precision(options.precision)[0])
+        precision = resolve_precision(options.precision)[0]  # "auto" read once, here
+        config, wide = session_config(precision), _cost_precision(tf, precision)
         self.terms, self.optimizer = terms, options.optimizer
         self.height, self.width = height, width
         self.style_layers = list(terms.style_layers)
