@@ -55,7 +55,7 @@ def main(argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--course-cache", required=True, help="quality.py's kept course runs")
     p.add_argument("--pairs", nargs="+", choices=list(quality.PAIRS))
-    p.add_argument("--set", choices=("tuning", "held-out", "fresh", "all"), default="tuning")
+    p.add_argument("--set", choices=quality.SETS + ("all",), default="tuning")
     p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
     p.add_argument("--out", default="/tmp/nst-tf1-variants", help="images and results.json")
     a = p.parse_args(argv)
