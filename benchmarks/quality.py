@@ -295,6 +295,10 @@ def side_by_side(paths, labels, out_path, tile=(225, 300)):
     for i, (path, label) in enumerate(zip(paths, labels)):
         with Image.open(path) as img:
             sheet.paste(img.convert("RGB").resize((width, height), Image.BICUBIC), (i * width, 20))
+        # Each label within its own tile: a long one is cut, not run into the next.
+        label = label.replace(f" --height {SIZE[0]} --width {SIZE[1]}", "")
+        while len(label) > 3 and draw.textlength(label, font=draw.font) > width - 8:
+            label = label[:-3] + ".."
         draw.text((i * width + 4, 4), label, fill="black")
     sheet.save(out_path)
 
