@@ -91,11 +91,12 @@ COURSE = {
 #: third of a full-size one and bring the style further than full-size ones do, so the work
 #: moved there (15 -> 30 at half size, 20 -> 15 at full size, the same CPU time); R = 32
 #: was chosen on the tuning pairs (of 16, 32, 64, the largest smallest margin below the
-#: course's two costs). It meets both of the course's costs on 8 of 11 pairs; on coffee +
-#: gravel, rocket + brick and clock + grass J_style stays above the course's. The content
+#: course's two costs). It meets both of the course's costs on 9 of 15 pairs; on textures
+#: (gravel, brick, grass) J_style stays 3 to 21 times the course's (round 9). The content
 #: trust regions replace the weight when given: --content-bound (round 2) was not better;
-#: --course-preview 10 with --iterations 30 met both costs on 10 of 11 pairs, nearer the
-#: course's look, in 1.5 to 1.8 times the time (rounds 7 and 8), so it is an option, off.
+#: --course-preview 10 with --iterations 40 met both costs on all 15 pairs, in about 1.8
+#: times the time (5.5x the course's speed with bf16, 3.4x without; round 9), so it is an
+#: option, off.
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
