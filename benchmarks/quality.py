@@ -296,7 +296,6 @@ def side_by_side(paths, labels, out_path, tile=(225, 300)):
         with Image.open(path) as img:
             sheet.paste(img.convert("RGB").resize((width, height), Image.BICUBIC), (i * width, 20))
         # Each label within its own tile: a long one is cut, not run into the next.
-        label = label.replace(f" --height {SIZE[0]} --width {SIZE[1]}", "")
         while len(label) > 3 and draw.textlength(label, font=draw.font) > width - 8:
             label = label[:-3] + ".."
         draw.text((i * width + 4, 4), label, fill="black")
@@ -354,9 +353,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nst-tf1-quality"))
     a = p.parse_args(argv)
+    given = a.fast or ["--fast"]  # as typed: the side-by-side labels
     configs = [("course", "")] + [
-        (f"fast{i}", _sized(flags, a.fast_size))
-        for i, flags in enumerate(a.fast or ["--fast"], start=1)
+        (f"fast{i}", _sized(flags, a.fast_size)) for i, flags in enumerate(given, start=1)
     ]
     names = a.pairs or [n for n, (kind, *_) in PAIRS.items() if a.set in ("all", kind)]
     model, flags, cpus = cpu_description()
@@ -451,7 +450,7 @@ def main(argv=None):
                 "content",
                 "style",
                 "course: Adam 200, fp32",
-                *[f"{name}: {extra}" for name, extra in configs[1:]],
+                *[f"{name}: {flags}" for (name, _), flags in zip(configs[1:], given)],
             ],
             sheet,
         )
