@@ -2,8 +2,8 @@
 """Variants of ``--fast``'s settings on the pairs of ``quality.py``, in one process.
 
     python benchmarks/fast_variants.py --model STANDIN.mat --course-cache DIR \\
-        --set tuning "R32:term_balance=32,coarse_iterations=30,iterations=15" \\
-        "R64:term_balance=64,coarse_iterations=30,iterations=15"
+        --set tuning "P40:iterations=40" "P30:iterations=30" \\
+        "R32:term_balance=32,iterations=15"
 
 Each variant is ``LABEL:FIELD=VALUE,...``: :class:`nst_tf1.settings.Settings` fields given
 on top of ``--fast`` (seed 1, 300x400, the course's size). Every pair runs through
@@ -35,11 +35,15 @@ import quality  # noqa: E402
 
 
 def parse_variant(text):
-    """``LABEL:k=v,k=v`` -> (label, {field: int, float or str value})."""
+    """``LABEL:k=v,k=v`` -> (label, {field: int, float or str value, or None for ``None``:
+    as if not given, so ``--fast``'s choice})."""
     label, _, fields = text.partition(":")
     values = {}
     for item in filter(None, fields.split(",")):
         key, _, raw = item.partition("=")
+        if raw == "None":
+            values[key] = None
+            continue
         for kind in (int, float, str):
             try:
                 values[key] = kind(raw)
