@@ -4,7 +4,8 @@ run, and a stopping rule read from the optimiser's progress.
 
 The course's weights (alpha = 10, beta = 40) make J almost all style cost: run to convergence,
 L-BFGS lowers J_style far below the course's Adam-200 result while J_content ends above it
-(the content dissolves). ``--fast`` therefore weighs the content term (``--term-balance R``):
+(the content dissolves). Two ways hold the content. A content weight (``--term-balance R``,
+``--fast``'s until round 10):
 
     J_w = w alpha J_content + beta J_style,     w = beta J_style(C) / (R alpha J_content(S))
 
@@ -16,8 +17,8 @@ each measured against its own scale, are weighed R : 1 in favour of the style
 
 A fixed weight puts the result at one place for every pair, and the course's result does not
 sit at one place (benchmarks/README.md): its J_content ends at 0.58 to 0.93 of J_content(S).
-The options ``--course-preview N`` and ``--content-bound F`` minimise J inside a content trust
-region instead (:func:`content_bound`):
+So ``--fast`` (``--course-preview 10``), and the option ``--content-bound F``, minimise J
+inside a content trust region instead (:func:`content_bound`):
 
     J_b = J + rho max(0, J_content - b)^2
 
@@ -25,10 +26,10 @@ J alone while the content cost is under b, a penalty growing with the excess bey
 ``--course-preview``, b = f J_content(S), f the fraction of it that N iterations of the course's
 own Adam run reach on a copy of the pair at a quarter of the size
 (:mod:`nst_tf1.course_preview`): it follows where the course's run goes on each pair (all 15
-pairs met both of the course's costs with 40 full-size evaluations, round 9, in about 1.8
-times ``--fast``'s time). With ``--content-bound``, b = F J_content(G0), G0 the course's own
-initial image (the content with its noise); the course's run ends at 1.9 to 3.6 times
-J_content(G0) depending on the pair, so no single F fits every pair (round 2).
+pairs met both of the course's costs with 40 full-size evaluations, rounds 9 and 10; with the
+weight R = 32 and 15, 9 of them). With ``--content-bound``, b = F J_content(G0), G0 the
+course's own initial image (the content with its noise); the course's run ends at 1.9 to 3.6
+times J_content(G0) depending on the pair, so no single F fits every pair (round 2).
 
 The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w (J_b) fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the

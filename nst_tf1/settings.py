@@ -78,36 +78,35 @@ COURSE = {
     "learning_rate": CONFIG.LEARNING_RATE,
 }
 
-#: What ``--fast`` chooses for each of those options the user does not give: L-BFGS
-#: with a scaled first step, from the content image given the style's colour mean and
-#: covariance (from noise, the coarse scale, where the content cost weighs little, dissolves
-#: the content; in the style's colours both of the course's costs end lower than from the
-#: content's own on every tuning pair); two scales, 30 evaluations at half size, whose
-#: change to the content is upsampled onto the full-size content; the content term weighted
-#: so that, each term against its own scale, the style weighs 32 times the content
-#: (nst_tf1.schedule); at the output size until that objective falls by less than 2% over 5
-#: evaluations, at most 15; bf16 where the CPU has it. Measured on the trained VGG-16
-#: stand-in at 300x400 (benchmarks/README.md, round 3): half-size evaluations cost about a
-#: third of a full-size one and bring the style further than full-size ones do, so the work
-#: moved there (15 -> 30 at half size, 20 -> 15 at full size, the same CPU time); R = 32
-#: was chosen on the tuning pairs (of 16, 32, 64, the largest smallest margin below the
-#: course's two costs). It meets both of the course's costs on 9 of 15 pairs; on textures
-#: (gravel, brick, grass) J_style stays 3 to 21 times the course's (round 9). The content
-#: trust regions replace the weight when given: --content-bound (round 2) was not better;
-#: --course-preview 10 with --iterations 40 met both costs on all 15 pairs, in about 1.8
-#: times the time (5.5x the course's speed with bf16, 3.4x without; round 9), so it is an
-#: option, off.
+#: What ``--fast`` chooses for each of those options the user does not give: L-BFGS with a
+#: scaled first step, from the content image given the style's colour mean and covariance (from
+#: noise, the coarse scale, where the content cost weighs little, dissolves the content; in the
+#: style's colours both of the course's costs end lower than from the content's own on every
+#: tuning pair); two scales, 30 evaluations at half size, whose change to the content is
+#: upsampled onto the full-size content; the course's own J minimised inside a content trust
+#: region whose bound comes from a preview of the course's run, 10 of its Adam iterations at a
+#: quarter of the size (nst_tf1.course_preview, nst_tf1.schedule); 40 evaluations at the output
+#: size (the 2% rule stops it earlier only where the objective has stopped falling); bf16 where
+#: the CPU has it. Measured on the trained VGG-16 stand-in at 300x400 (benchmarks/README.md):
+#: half-size evaluations cost about a third of a full-size one and bring the style further than
+#: full-size ones do (round 3); with the preview's bound and 40 evaluations both of the
+#: course's costs end at or below the course run's on all 15 test pairs, 4 of them added after
+#: the choice (rounds 9 and 10), 5 to 5.5 times faster than the course's run with bf16 and 3.3
+#: to 3.5 times without. Until round 10 --fast weighed the content term instead (--term-balance
+#: 32, 15 evaluations): twice as fast, but on textures (gravel, brick, grass) J_style stayed 3
+#: to 21 times the course's (9 of 15 pairs met both costs); ``--fast --term-balance 32
+#: --iterations 15`` still runs it.
 FAST = {
     "optimizer": "lbfgs",
     "precision": "auto",
     "init": "recolored",
     "multires": 2,
     "coarse_iterations": 30,
-    "iterations": 15,
+    "iterations": 40,
     "stop_balance": None,
-    "term_balance": 32.0,
+    "term_balance": None,
     "content_bound": None,
-    "course_preview": None,
+    "course_preview": 10,
     "stop_progress": 0.02,
     "coarse_upsample": "residual",
     "save_every": 5,
@@ -302,17 +301,23 @@ def _flag(name: str) -> str:
 
 
 def _one_content_bound(settings, given):
-    """--content-bound and --course-preview both set the content trust region's bound: both
-    given is refused. Either one given replaces --fast's content weight (its --term-balance,
-    unless that is given too): the bound was measured with the course's own J inside it."""
+    """How the content is held: --fast's content trust region (its --course-preview), a
+    --content-bound, or a content weight (--term-balance). --content-bound and
+    --course-preview both set the trust region's bound: both given is refused. Any one of
+    the three given replaces what --fast chose of the other two (both of the bounds were
+    measured with the course's own J inside them, the weight without a bound); given
+    together, a bound and the weight both act."""
     bounds = {"content_bound", "course_preview"} & given
     if len(bounds) == 2:
         raise SettingsError(
             "--content-bound and --course-preview both set the content's bound: give one"
         )
-    if bounds and "term_balance" in settings.chosen_by_fast:
-        del settings.chosen_by_fast["term_balance"]
-        settings.term_balance = None
+    if not {"content_bound", "course_preview", "term_balance"} & given:
+        return
+    for name in ("content_bound", "course_preview", "term_balance"):
+        if name not in given and name in settings.chosen_by_fast:
+            del settings.chosen_by_fast[name]
+            setattr(settings, name, None)
 
 
 def _drop_what_does_not_act(settings, given):

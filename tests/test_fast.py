@@ -49,10 +49,10 @@ def test_fast_chooses_only_what_acts():
     --coarse-upsample; none of them acts there."""
     adam = Settings(fast=True, optimizer="adam")
     assert (adam.multires, adam.coarse_iterations) == (FAST["multires"], FAST["coarse_iterations"])
-    assert not {"term_balance", "stop_progress"} & set(adam.chosen_by_fast)
-    assert adam.term_balance is None and adam.stop_progress is None
+    assert not {"course_preview", "stop_progress"} & set(adam.chosen_by_fast)
+    assert adam.course_preview is None and adam.stop_progress is None
     one = Settings(fast=True, multires=1)
-    assert one.optimizer == "lbfgs" and one.term_balance == FAST["term_balance"]
+    assert one.optimizer == "lbfgs" and one.course_preview == FAST["course_preview"]
     assert not {"coarse_iterations", "coarse_upsample"} & set(one.chosen_by_fast)
     assert (one.coarse_iterations, one.coarse_upsample) == (None, COURSE["coarse_upsample"])
     assert adam.ignored == one.ignored == Settings(fast=True).ignored == {}
@@ -646,16 +646,28 @@ def test_fast_run_stopped_at_the_coarse_scale_records_that_scale(vgg_file, image
 # --- the course's run previewed (--course-preview) ------------------------------------------
 
 
-def test_a_content_bound_given_replaces_the_fast_content_weight():
-    """--course-preview or --content-bound given with --fast replaces --fast's --term-balance
-    (the bounds were measured with the course's own J inside them), unless --term-balance is
-    given too; both bounds at once are refused."""
-    assert Settings(fast=True).term_balance == FAST["term_balance"]
+def test_how_the_content_is_held_given_replaces_the_fast_choice():
+    """--fast holds the content by the course preview's trust region (--course-preview 10,
+    no content weight). --content-bound given replaces that bound; --term-balance given
+    replaces it with the weight (--fast --term-balance 32 --iterations 15 is --fast's earlier
+    choice); a bound and the weight given together both act; both bounds at once are
+    refused."""
+    fast = Settings(fast=True)
+    assert (fast.course_preview, fast.term_balance) == (FAST["course_preview"], None)
+    assert FAST["term_balance"] is None and FAST["content_bound"] is None
+    bounded = Settings(fast=True, content_bound=1.5)
+    assert bounded.content_bound == 1.5
+    assert bounded.course_preview is None and bounded.term_balance is None
+    assert "course_preview" not in bounded.chosen_by_fast
+    earlier = Settings(fast=True, term_balance=32.0, iterations=15)
+    assert (earlier.term_balance, earlier.course_preview) == (32.0, None)
+    assert "course_preview" not in earlier.chosen_by_fast and earlier.iterations == 15
+    preview = Settings(fast=True, course_preview=5)
+    assert (preview.course_preview, preview.term_balance) == (5, None)
+    assert preview.iterations == FAST["iterations"]
     for bound in ({"course_preview": 10}, {"content_bound": 1.5}):
-        fast = Settings(fast=True, **bound)
-        assert fast.term_balance is None and "term_balance" not in fast.chosen_by_fast
-        assert fast.iterations == FAST["iterations"]
-        assert Settings(fast=True, term_balance=8.0, **bound).term_balance == 8.0
+        both = Settings(fast=True, term_balance=8.0, **bound)
+        assert both.term_balance == 8.0 and all(getattr(both, k) == v for k, v in bound.items())
     assert Settings(optimizer="lbfgs", course_preview=5).course_preview == 5
     with pytest.raises(SettingsError, match="--content-bound and --course-preview both"):
         Settings(optimizer="lbfgs", content_bound=1.5, course_preview=5)
