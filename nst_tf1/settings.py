@@ -312,9 +312,10 @@ def _one_content_bound(settings, given):
         raise SettingsError(
             "--content-bound and --course-preview both set the content's bound: give one"
         )
-    if not {"content_bound", "course_preview", "term_balance"} & given:
+    ways = ("content_bound", "course_preview", "term_balance")
+    if given.isdisjoint(ways):
         return
-    for name in ("content_bound", "course_preview", "term_balance"):
+    for name in ways:
         if name not in given and name in settings.chosen_by_fast:
             del settings.chosen_by_fast[name]
             setattr(settings, name, None)
