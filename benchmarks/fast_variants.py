@@ -56,12 +56,7 @@ def parse_variant(text):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("variants", nargs="+", metavar="LABEL:FIELD=VALUE,...")
-    p.add_argument("--model", required=True)
-    p.add_argument("--course-cache", required=True, help="quality.py's kept course runs")
-    p.add_argument("--pairs", nargs="+", choices=list(quality.PAIRS))
-    p.add_argument("--set", choices=quality.SETS + ("all",), default="tuning")
-    p.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
-    p.add_argument("--out", default="/tmp/nst-tf1-variants", help="images and results.json")
+    quality.add_in_process_options(p, out="/tmp/nst-tf1-variants")
     a = p.parse_args(argv)
 
     import imageio.v2 as imageio
@@ -72,11 +67,7 @@ def main(argv=None):
     from nst_tf1.transfer import Runner
     from nst_tf1.vgg import read_vgg_weights
 
-    names = a.pairs or [n for n, (kind, *_) in quality.PAIRS.items() if a.set in ("all", kind)]
-    os.makedirs(a.out, exist_ok=True)
-    pairs = quality.make_pairs(names, a.course_images, a.out)
-    model, flags, cpus = quality.cpu_description()
-    print(f"CPU: {model}, {cpus} logical CPUs; {flags}; model {a.model}")
+    pairs = quality.in_process_pairs(a)
     weights = read_vgg_weights(a.model)
     # quality.py's judge, once per pair: (J_content, J_style) of a saved file, fp32, with
     # the course's own functions.

@@ -183,6 +183,28 @@ def make_pairs(names, course_images, folder):
     return pairs
 
 
+def add_in_process_options(parser, out):
+    """The options of the in-process scripts (``fast_variants.py``, ``detail_phase.py``):
+    the stand-in, the kept course runs, the pairs and the output folder (default ``out``)."""
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--course-cache", required=True, help="quality.py's kept course runs")
+    parser.add_argument("--pairs", nargs="+", choices=list(PAIRS))
+    parser.add_argument("--set", choices=SETS + ("all",), default="tuning")
+    parser.add_argument("--course-images", default=os.path.join(ROOT, "..", "shared", "images"))
+    parser.add_argument("--out", default=out, help="images and results.json")
+
+
+def in_process_pairs(args):
+    """The pairs that :func:`add_in_process_options`' ``args`` chose, as :func:`make_pairs`
+    gives them (made in ``args.out``), after printing the CPU and the model."""
+    names = args.pairs or [n for n, (kind, *_) in PAIRS.items() if args.set in ("all", kind)]
+    os.makedirs(args.out, exist_ok=True)
+    pairs = make_pairs(names, args.course_images, args.out)
+    model, flags, cpus = cpu_description()
+    print(f"CPU: {model}, {cpus} logical CPUs; {flags}; model {args.model}")
+    return pairs
+
+
 class CourseCost:
     """J, J_content, J_style of image files against one pair, with the course's functions."""
 
