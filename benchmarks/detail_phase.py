@@ -3,15 +3,15 @@
 cut after the last of them), then ``--fast``'s own objective, from ``--fast``'s full-size start.
 
     python benchmarks/detail_phase.py --model STANDIN.mat --course-cache DIR \\
-        --pairs clock-grass louvre --plans 40+10 30+10
+        --pairs clock-grass louvre --plans 40+10 30+15
 
 Why: after the half size, ``--fast`` spends 20 to 34 full-size evaluations on a texture
 before both of the course's costs are met (benchmarks/README.md, round 10), because the
-upsampled start lacks the texture's fine and middle detail (conv1_1 to conv3_1's style
-terms at 80 to 250 times the course's, round 9), while conv4_1, conv5_1 and the content
-layer conv4_2 are near their end already. Those three shallow terms need only the first 5
-of the 13 convolutions up to conv5_1: an evaluation of them takes about half the CPU time of
-a full one (round 11).
+upsampled start lacks the texture's fine and middle detail (on coffee + gravel, conv1_1
+to conv3_1's style terms at 71 to 284 times the course's, 99% of J_style, round 9), while
+conv4_1 and conv5_1 hold 1% of it and J_content is near its end already. Those three shallow
+terms need only the first 5 of the 13 convolutions up to conv5_1: an evaluation of them takes
+about half the CPU time of a full one (round 11).
 
 For each pair this runs ``--fast`` (with ``iterations`` 40, never stopped early: the
 reference) through :class:`nst_tf1.transfer.Runner`, keeps what its full-size L-BFGS
@@ -76,21 +76,6 @@ class StartOfOutputSize:
         self.graph_class.run = self.original
 
 
-def saved_ratios(judge, course, image, path):
-    """fast / course of (J_content, J_style) of a normalised image saved as an 8-bit PNG."""
-    import imageio.v2 as imageio
-
-    from nst_tf1.config import CONFIG
-
-    rgb = np.clip(np.round(image[0] + CONFIG.MEANS[0]), 0, 255).astype(np.uint8)
-    imageio.imwrite(path, rgb)
-    return tuple(x / c for x, c in zip(judge(path)[1:], course))
-
-
-def every5(trajectory):
-    return " ".join(f"{i}:{c:.2f}/{s:.2f}" for i, c, s in trajectory if i % 5 == 0)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     quality.add_in_process_options(p, out="/tmp/nst-tf1-detail")
@@ -105,13 +90,6 @@ def main(argv=None):
     from nst_tf1.vgg import read_vgg_weights
 
     pairs = quality.in_process_pairs(a)
-    course_png = os.path.join(a.course_cache, "{}", "course.0", "generated_image.png")
-    missing = [n for n in pairs if not os.path.exists(course_png.format(n))]
-    if missing:
-        p.error(
-            f"no course run kept in {a.course_cache} for {', '.join(missing)}: make them "
-            "with quality.py --course-cache"
-        )
     detail_layers = a.layers.split(",")
     style_layers = [name for name, _ in Settings().style_layers]
     if not set(detail_layers) <= set(style_layers):
@@ -121,7 +99,7 @@ def main(argv=None):
     results = {}
     for name, (content_path, style_path) in pairs.items():
         judge = quality.CourseCost(a.model, content_path, style_path)
-        course = judge(course_png.format(name))[1:]
+        course = judge(quality.kept_course_png(a.course_cache, name))[1:]
         content, style = (load_image(x, height, width) for x in (content_path, style_path))
         s = Settings(
             fast=True, seed=1, height=height, width=width, iterations=40, stop_progress=1e-9
@@ -136,9 +114,12 @@ def main(argv=None):
                         trajectory.append((step.iteration, *(x / c for x, c in zip(costs, course))))
                         last = step.image if step.image is not None else last
                 cpu = time.process_time() - begun
-            saved = saved_ratios(judge, course, last, os.path.join(a.out, f"fast40_{name}.png"))
+            saved = quality.saved_ratios(
+                judge, course, last, os.path.join(a.out, f"fast40_{name}.png")
+            )
             print(f"{name}: --fast, 40 full-size evaluations (the whole run: CPU {cpu:.1f} s)")
-            print(f"  saved PNG {saved[0]:.3f} / {saved[1]:.3f} | in-run {every5(trajectory)}")
+            in_run = quality.every_fifth(trajectory)
+            print(f"  saved PNG {saved[0]:.3f} / {saved[1]:.3f} | in-run {in_run}")
             results[name] = {"fast40": dict(saved=saved, cpu_s=cpu, trajectory=trajectory)}
             full = runner._graphs[(height, width)]
             picked = [i for i, (n, _) in enumerate(s.style_layers) if n in detail_layers]
@@ -174,14 +155,14 @@ def main(argv=None):
                     cpu_full = time.process_time() - begun - cpu_detail
                     wall_full = time.perf_counter() - wall - wall_detail
                     path = os.path.join(a.out, f"detail{n}+{m}_{name}.png")
-                    saved = saved_ratios(judge, course, image, path)
+                    saved = quality.saved_ratios(judge, course, image, path)
                     meets = "both" if max(saved) <= 1 else "-   "
                     print(
                         f"  {n:3d} detail (CPU {cpu_detail:5.1f} s, wall {wall_detail:5.1f} s) + "
                         f"{m:3d} full (CPU {cpu_full:5.1f} s, wall {wall_full:5.1f} s): "
                         f"saved PNG {saved[0]:.3f} / {saved[1]:.3f} "
                         f"{meets} | after the detail {after[0]:.2f}/{after[1]:.2f} | in-run "
-                        f"{every5(trajectory)}",
+                        f"{quality.every_fifth(trajectory)}",
                         flush=True,
                     )
                     results[name][f"{n}+{m}"] = dict(

@@ -30,7 +30,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks")]
 
-import numpy as np  # noqa: E402
 import quality  # noqa: E402
 
 
@@ -59,9 +58,6 @@ def main(argv=None):
     quality.add_in_process_options(p, out="/tmp/nst-tf1-variants")
     a = p.parse_args(argv)
 
-    import imageio.v2 as imageio
-
-    from nst_tf1.config import CONFIG
     from nst_tf1.images import load_image
     from nst_tf1.settings import Settings
     from nst_tf1.transfer import Runner
@@ -72,8 +68,7 @@ def main(argv=None):
     # quality.py's judge, once per pair: (J_content, J_style) of a saved file, fp32, with
     # the course's own functions.
     judges = {name: quality.CourseCost(a.model, *paths) for name, paths in pairs.items()}
-    course_png = os.path.join(a.course_cache, "{}", "course.0", "generated_image.png")
-    course = {name: judges[name](course_png.format(name))[1:] for name in pairs}
+    course = {n: judges[n](quality.kept_course_png(a.course_cache, n))[1:] for n in pairs}
     results = {}
     for label, fields in map(parse_variant, a.variants):
         height, width = quality.SIZE
@@ -89,13 +84,11 @@ def main(argv=None):
                         ratios = tuple(x / c for x, c in zip(ratios, course[name]))
                         trajectory.append((step.iteration, *ratios))
                     if step.image is not None:
-                        last = step.image[0]
+                        last = step.image
                 cpu = time.process_time() - start
-                rgb = np.clip(np.round(last + CONFIG.MEANS[0]), 0, 255).astype(np.uint8)
                 saved = os.path.join(a.out, f"{label}_{name}.png")
-                imageio.imwrite(saved, rgb)
-                jc, js = (x / c for x, c in zip(judges[name](saved)[1:], course[name]))
-                every5 = " ".join(f"{i}:{c:.2f}/{s:.2f}" for i, c, s in trajectory if i % 5 == 0)
+                jc, js = quality.saved_ratios(judges[name], course[name], last, saved)
+                every5 = quality.every_fifth(trajectory)
                 print(
                     f"{label:10s} {name:20s} J_content {jc:6.3f} J_style {js:7.3f} "
                     f"{'both' if jc <= 1 and js <= 1 else '-   '} CPU {cpu:5.1f} s | {every5}",

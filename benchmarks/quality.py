@@ -194,15 +194,47 @@ def add_in_process_options(parser, out):
     parser.add_argument("--out", default=out, help="images and results.json")
 
 
+def kept_course_png(course_cache, name):
+    """The saved PNG of pair ``name``'s course run kept in ``course_cache``."""
+    return os.path.join(course_cache, name, "course.0", "generated_image.png")
+
+
 def in_process_pairs(args):
     """The pairs that :func:`add_in_process_options`' ``args`` chose, as :func:`make_pairs`
-    gives them (made in ``args.out``), after printing the CPU and the model."""
+    gives them (made in ``args.out``), after printing the CPU and the model; exits when a
+    pair's course run is not kept in ``args.course_cache``."""
     names = args.pairs or [n for n, (kind, *_) in PAIRS.items() if args.set in ("all", kind)]
     os.makedirs(args.out, exist_ok=True)
     pairs = make_pairs(names, args.course_images, args.out)
+    missing = [n for n in pairs if not os.path.exists(kept_course_png(args.course_cache, n))]
+    if missing:
+        raise SystemExit(
+            f"no course run kept in {args.course_cache} for {', '.join(missing)}: make them "
+            "with quality.py --course-cache"
+        )
     model, flags, cpus = cpu_description()
     print(f"CPU: {model}, {cpus} logical CPUs; {flags}; model {args.model}")
     return pairs
+
+
+def saved_ratios(judge, course, image, path):
+    """fast / course of (J_content, J_style) of a normalised image (``CONFIG.MEANS``
+    subtracted, with or without its batch axis) saved at ``path`` as an 8-bit PNG and
+    re-evaluated by ``judge`` (:class:`CourseCost`); ``course``: the course run's two."""
+    import imageio.v2 as imageio
+    import numpy as np
+
+    from nst_tf1.config import CONFIG
+
+    rgb = np.clip(np.round(np.reshape(image, np.shape(image)[-3:]) + CONFIG.MEANS[0]), 0, 255)
+    imageio.imwrite(path, rgb.astype(np.uint8))
+    return tuple(x / c for x, c in zip(judge(path)[1:], course))
+
+
+def every_fifth(trajectory):
+    """``i:c/s`` of every (evaluation i, fast / course of J_content c and J_style s) whose i
+    is a multiple of 5."""
+    return " ".join(f"{i}:{c:.2f}/{s:.2f}" for i, c, s in trajectory if i % 5 == 0)
 
 
 class CourseCost:
