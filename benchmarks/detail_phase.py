@@ -102,7 +102,13 @@ def main(argv=None):
         course = judge(quality.kept_course_png(a.course_cache, name))[1:]
         content, style = (load_image(x, height, width) for x in (content_path, style_path))
         s = Settings(
-            fast=True, seed=1, height=height, width=width, iterations=40, stop_progress=1e-9
+            fast=True,
+            seed=1,
+            height=height,
+            width=width,
+            iterations=40,
+            detail_iterations=0,  # the reference: --fast as it was before round 12
+            stop_progress=1e-9,
         )
         with Runner(weights, s, max_open=2) as runner:
             with StartOfOutputSize(TransferGraph, height, width) as start:

@@ -328,10 +328,14 @@ def outcome(out, wall, target):
     with open(os.path.join(out, "run.json")) as f:
         record = json.load(f)
     costs, final = record["costs"], record["final"]
-    # The last entry is the final image (the best one, for L-BFGS): not an evaluation.
+    # The last entry is the final image (the best one, for L-BFGS): not an evaluation. J is
+    # null on a detail-phase evaluation that did not compute it (--detail-iterations).
     J, seconds = costs["total_cost"][:-1], costs.get("seconds", [])[:-1]
     offset = wall - record["wall_time_seconds"]  # start-up, model read, graph, before the record
-    reach = next((offset + seconds[i] for i, j in enumerate(J) if j <= target and seconds), None)
+    reach = next(
+        (offset + seconds[i] for i, j in enumerate(J) if j is not None and j <= target and seconds),
+        None,
+    )
     return {
         "evaluations": len(J),
         "in_run": final["total_cost"],

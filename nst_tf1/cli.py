@@ -114,7 +114,14 @@ class _Printer:
     on stderr (only when it is a terminal) and the download's progress."""
 
     #: What a batch prints only with --verbose (besides the cost lines and scales).
-    PAIR_DETAILS = ("run-recorded", "result-saved", "tensorboard", "staging", "unfinished-removed")
+    PAIR_DETAILS = (
+        "run-recorded",
+        "result-saved",
+        "tensorboard",
+        "staging",
+        "unfinished-removed",
+        "detail-phase",
+    )
 
     def __init__(self, stop=None, verbose=False):
         self.bar = self.fetch = self.quiet = None
@@ -140,7 +147,8 @@ class _Printer:
             if self.stop is not None:
                 self.stop.saving = True  # from the first step on, a signal keeps the image
             self.bar.update(1)
-            self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
+            if event.total_cost is not None:  # None: a detail-phase evaluation
+                self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
             if event.logged and (self.verbose or not self.batch):
                 self._write(_course_lines(event), sys.stdout)
         elif isinstance(event, events.StepsSkipped):

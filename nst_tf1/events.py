@@ -147,7 +147,9 @@ class StepDone(Event):
         step: its number, from 0 (the costs of the initial image) within its scale.
         steps: the scale's budget of steps.
         unit: ``"iteration"`` (Adam) or ``"evaluation"`` (L-BFGS).
-        total_cost, content_cost, style_cost: J, J_content and J_style at this step.
+        total_cost, content_cost, style_cost: J, J_content and J_style at this step; ``None``
+            all three on a detail-phase evaluation (``--detail-iterations``) that did not
+            compute them (all but the ``logged`` ones).
         seconds: wall time since the optimisation began.
         image: only when the receiver asked for previews (``preview_every``) and this step is
             one of them: the current image as uint8 RGB, shape (height, width, 3), as it
@@ -160,9 +162,9 @@ class StepDone(Event):
     step: int
     steps: int
     unit: str
-    total_cost: float
-    content_cost: float
-    style_cost: float
+    total_cost: float | None
+    content_cost: float | None
+    style_cost: float | None
     seconds: float
     image: Any = dataclasses.field(default=None, repr=False, compare=False)
     logged: bool = False

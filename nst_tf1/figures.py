@@ -300,16 +300,21 @@ def cost_curve(
     from matplotlib.figure import Figure
     from PIL import Image
 
-    iterations = np.asarray(costs["iteration"])
+    # A detail-phase evaluation (--detail-iterations) recorded no costs (null): left out.
+    known = [k for k, value in enumerate(costs["total_cost"]) if value is not None]
+    iterations = np.asarray(costs["iteration"])[known]
     if iterations.size == 0:
         raise ValueError("the run recorded no costs yet")
     fig = Figure(figsize=COST_CURVE_SIZE, dpi=COST_CURVE_DPI)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    total = np.asarray(costs["total_cost"])
+    total, content, style = (
+        np.asarray([costs[key][k] for k in known], dtype=np.float64)
+        for key in ("total_cost", "content_cost", "style_cost")
+    )
     ax.plot(iterations, total, label=f"J = {alpha:g} J_content + {beta:g} J_style", lw=2)
-    ax.plot(iterations, costs["content_cost"], label="J_content")
-    ax.plot(iterations, costs["style_cost"], label="J_style")
+    ax.plot(iterations, content, label="J_content")
+    ax.plot(iterations, style, label="J_style")
     marked = [k for k, i in enumerate(iterations) if i in set(saves)]
     if marked:
         ax.plot(iterations[marked], total[marked], "o", color="C0", ms=4, label="saved images")

@@ -93,7 +93,8 @@ FLAGS = {
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "
-        f"--course-preview {FAST['course_preview']} --iterations {FAST['iterations']} "
+        f"--course-preview {FAST['course_preview']} --detail-iterations "
+        f"{FAST['detail_iterations']} --iterations {FAST['iterations']} "
         f"--stop-progress {FAST['stop_progress']:g} --save-every {FAST['save_every']}, "
         f"and the content's aspect ratio kept (--max-size {FAST_MAX_SIZE}; with one of "
         "--height/--width, --keep-aspect); any of these options given explicitly wins "
@@ -266,6 +267,15 @@ FLAGS = {
         "start, fp32) on a copy of the pair at a quarter of the size; J_content may rise "
         "to the fraction of the style image's content cost that the preview's reached, and "
         "the course's J is minimised below it " + _modes("course_preview", "off"),
+        beyond=True,
+        metavar="N",
+    ),
+    "detail_iterations": _flag(
+        "with --optimizer lbfgs, first N evaluations at the output size of the style terms "
+        "of conv1_1..conv3_1 alone (the network runs only that far: about half the time of "
+        "an evaluation of J), which bring in the style's fine detail, then --iterations of "
+        "J; the costs are shown at every --save-every-th evaluation, where the image is "
+        f"saved; 0..{MAX_ITERATIONS} " + _modes("detail_iterations"),
         beyond=True,
         metavar="N",
     ),

@@ -224,6 +224,53 @@ def _lbfgs_objective(tf, J, J_content, alpha):
     return J + (weight - 1.0) * (alpha * J_content) + rho * tf.square(excess), fed
 
 
+def _minimiser(tf, graph, costs, image, options):
+    """On ``graph`` (a :class:`TransferGraph` being built): Adam's ``train_step`` on J, or for
+    L-BFGS :func:`_lbfgs_objective` (``objective``, its placeholders ``content_weight``,
+    ``content_bound``, ``bound_weight``) and its gradient dJ_w/dG; the Steps keep reporting J."""
+    J, J_content = costs
+    graph.train_step = graph._gradient = graph.objective = None
+    graph.content_weight = graph.content_bound = graph.bound_weight = None
+    if graph.optimizer == "adam":
+        with tf.name_scope("optimizer"):
+            graph.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
+        return
+    with tf.name_scope("lbfgs"), lean_kernels(graph.graph):
+        graph.objective, fed = _lbfgs_objective(tf, J, J_content, graph.terms.alpha)
+        graph.content_weight, graph.content_bound, graph.bound_weight = fed
+        (graph._gradient,) = tf.gradients(graph.objective, image)
+
+
+def _detail_objective(tf, graph, image):
+    """The detail phase's objective beta sum_l coeff_l J_style^[l] over the shallow style
+    layers of ``graph`` (a :class:`TransferGraph` being built;
+    :func:`nst_tf1.schedule.detail_layers`) and its gradient with respect to the input
+    ``image``: (objective, gradient). Fetched alone, they run the network only as far as
+    the deepest of those layers."""
+    from .schedule import detail_layers
+
+    names = detail_layers(graph.style_layers)
+    if not names:
+        raise ValueError("the detail phase needs a style layer of conv1, conv2 or conv3")
+    coeffs = dict(graph.style_layers)
+    with tf.name_scope("detail"), lean_kernels(graph.graph):
+        cost = graph.terms.beta * tf.add_n([coeffs[n] * graph.layer_costs[n] for n in names])
+        (gradient,) = tf.gradients(cost, image)
+    return cost, gradient
+
+
+def _lbfgs_target(graph, content_weight, content_bound, detail):
+    """(objective, its gradient, what to feed) of an L-BFGS run of ``graph``: the detail
+    objective, or the run's own with its content weight and trust region."""
+    if detail:
+        if graph.detail_objective is None:
+            raise ValueError("this graph was built without the detail objective")
+        return (*graph.detail_objective, {})
+    b, rho = content_bound or (0, 0)
+    feed = {graph.content_weight: content_weight, graph.content_bound: b, graph.bound_weight: rho}
+    return graph.objective, graph._gradient, {k: np.float32(v) for k, v in feed.items()}
+
+
 class TransferGraph:
     """The cost graph for one image size, built once and reused for many content/style pairs.
 
@@ -237,6 +284,8 @@ class TransferGraph:
             (:func:`session_config`) shape the graph.
         logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
             evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
+        detail: also build the detail phase's objective and its gradient (L-BFGS,
+            :meth:`run` with ``detail``; :func:`nst_tf1.schedule.detail_layers`).
 
     The VGG weights are held in Variables (``weights_as="variables"``), filled once when the
     session opens, so that the graph and its executors carry no copy of them.
@@ -247,6 +296,8 @@ class TransferGraph:
         costs: the (J, J_content, J_style) scalar tensors.
         layer_costs: dict style layer -> its unweighted J_style^[l] tensor.
         layer_pixels: n_H * n_W of each style layer, in ``style_layers`` order.
+        detail_objective: (the detail phase's objective, its gradient), or ``None`` (built
+            without ``detail``).
 
     Raises:
         PrecisionError: ``precision="bf16"`` on a machine that cannot run it.
@@ -261,6 +312,7 @@ class TransferGraph:
         options: OptimizerOptions,
         *,
         logdir: str | None = None,
+        detail: bool = False,
     ) -> None:
         import tensorflow.compat.v1 as tf
 
@@ -289,7 +341,8 @@ class TransferGraph:
                 J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
                 if terms.tv_weight:
                     J = J + terms.tv_weight * total_variation_cost(wide(model["input"]))
-            self._minimiser(tf, (J, J_content), model["input"], terms.alpha, options)
+            _minimiser(tf, self, (J, J_content), model["input"], options)
+            self.detail_objective = _detail_objective(tf, self, model["input"]) if detail else None
             self._summary = None
             if logdir is not None:
                 self._summary = cost_summaries(J, J_content, J_style, self.layer_costs)
@@ -301,21 +354,6 @@ class TransferGraph:
         initialize_vgg_weights(self.sess, weights)
         # Opened once the graph is complete, so TensorBoard shows all of it.
         self._writer = None if logdir is None else open_writer(logdir, self.graph)
-
-    def _minimiser(self, tf, costs, image, alpha, options):
-        """Adam's ``train_step`` on J, or for L-BFGS :func:`_lbfgs_objective` and its
-        gradient dJ_w/dG; the Steps keep reporting J."""
-        J, J_content = costs
-        self.train_step = self._gradient = self.objective = None
-        self.content_weight = self.content_bound = self.bound_weight = None
-        if self.optimizer == "adam":
-            with tf.name_scope("optimizer"):
-                self.train_step = tf.train.AdamOptimizer(options.learning_rate).minimize(J)
-            return
-        with tf.name_scope("lbfgs"), lean_kernels(self.graph):
-            self.objective, fed = _lbfgs_objective(tf, J, J_content, alpha)
-            self.content_weight, self.content_bound, self.bound_weight = fed
-            (self._gradient,) = tf.gradients(self.objective, image)
 
     def _content_cost(self, tf, out, wide):
         """J_content(wide(a_C), wide(a_G)), a_C a Variable set by :meth:`run`, a_G ``out``;
@@ -417,6 +455,8 @@ class TransferGraph:
         preview_every: int = 0,
         content_weight: float = 1.0,
         content_bound: tuple[float, float] | None = None,
+        detail: bool = False,
+        first_iteration: int = 0,
     ) -> Iterator[Step]:
         """Reset Adam, set the targets and the initial image, and optimise.
 
@@ -433,6 +473,12 @@ class TransferGraph:
                 (the Steps report J); see :mod:`nst_tf1.schedule`.
             content_bound: L-BFGS only: (b, rho), add rho max(0, J_content - b)^2 to the
                 minimised cost (:func:`nst_tf1.schedule.content_bound`); ``None``: none.
+            detail: L-BFGS only (a graph built with ``detail``): minimise the detail
+                objective instead (the shallow style terms; the two arguments above do not
+                apply). Its Steps carry the course's costs only where their image is
+                saved (every ``save_every``-th), ``None`` elsewhere.
+            first_iteration: L-BFGS only: the number of the first evaluation (a phase that
+                goes on from the detail phase's evaluations).
 
         Yields:
             :class:`nst_tf1.optimize.Step`, one per iteration, then the final image's.
@@ -442,6 +488,7 @@ class TransferGraph:
         # Running the assign op is what puts G into the input Variable.
         self.sess.run(self._assign["generated"], {self._image: initial})
         if self.optimizer == "lbfgs":
+            objective, gradient, feed = _lbfgs_target(self, content_weight, content_bound, detail)
             yield from model_lbfgs(
                 self.sess,
                 self.model,
@@ -449,17 +496,15 @@ class TransferGraph:
                 num_iterations,
                 save_every,
                 should_stop=should_stop,
-                gradient=self._gradient,
+                gradient=gradient,
                 stop_when=stop_when,
                 summary=self._summary,
                 writer=self._writer,
                 preview_every=preview_every,
-                objective=self.objective,
-                feed={
-                    self.content_weight: np.float32(content_weight),
-                    self.content_bound: np.float32(content_bound[0] if content_bound else 0),
-                    self.bound_weight: np.float32(content_bound[1] if content_bound else 0),
-                },
+                objective=objective,
+                feed=feed,
+                first_iteration=first_iteration,
+                costs_on=(lambda n: False) if detail else None,
             )
             return
         yield from model_nn(

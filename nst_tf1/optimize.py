@@ -78,7 +78,9 @@ Attributes:
     iteration: 0-based iteration; the costs are those of the image before that iteration's
         Adam update. The last Step has ``iteration == num_iterations``: the final image
         (fewer when ``should_stop`` ended the loop early; see :func:`model_nn`).
-    total_cost, content_cost, style_cost: J, J_content and J_style as floats.
+    total_cost, content_cost, style_cost: J, J_content and J_style as floats; ``None`` all
+        three on an L-BFGS evaluation that did not compute them (``costs_on`` of
+        :func:`model_lbfgs`: the detail phase's, which fetches its own objective only).
     image: (1, n_H, n_W, 3) normalised image the costs belong to, on iterations that are a
         multiple of ``save_every`` and on the last Step; ``None`` otherwise.
 """
@@ -108,7 +110,8 @@ def _attach(i, save_every, preview_every):
 
 
 def _finite(step):
-    return bool(np.isfinite([step.total_cost, step.content_cost, step.style_cost]).all())
+    costs = [step.total_cost, step.content_cost, step.style_cost]
+    return all(cost is None for cost in costs) or bool(np.isfinite(costs).all())
 
 
 def model_nn(
@@ -208,6 +211,8 @@ def model_lbfgs(
     preview_every: int = 0,
     objective: Any = None,
     feed: dict[Any, Any] | None = None,
+    first_iteration: int = 0,
+    costs_on: Callable[[int], bool] | None = None,
 ) -> Iterator[Step]:
     """Minimise J over the pixels with SciPy's L-BFGS, yielding a :class:`Step` per evaluation.
 
@@ -259,11 +264,20 @@ def model_lbfgs(
             J, ``costs[0]``); the best Step is the one of the lowest objective, the Steps
             still report J, J_content and J_style.
         feed: extra values fed to every evaluation (the objective's weights).
+        first_iteration: the number of the first evaluation (a phase that goes on from an
+            earlier one's evaluations); images are attached by these numbers.
+        costs_on: the evaluations (by number) whose (J, J_content, J_style) are fetched
+            (default: every one). The others fetch the objective and its gradient alone
+            (which, for an objective of the shallow layers, runs the network only that far)
+            and their Steps carry ``None`` costs; an evaluation whose image is saved (a
+            multiple of ``save_every``) always has its costs, and so does one whose
+            objective is not finite.
 
     Yields:
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
         last Step with ``iteration == num_evaluations`` (also when L-BFGS converged or
-        ``stop_when`` ended it in fewer): the best image and its costs.
+        ``stop_when`` ended it in fewer): the best image and its costs (``None`` where that
+        evaluation did not fetch them); ``first_iteration`` added to both.
 
     Raises:
         NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
@@ -275,14 +289,14 @@ def model_lbfgs(
     feed = dict(feed or {})
     x0, G0 = _start_image(sess, image, shape)
     if num_evaluations <= 0:  # nothing to spend (SciPy would refuse to evaluate G0)
-        yield _unchanged(sess, image, costs, {**feed, image: G0}, G0)
+        yield _unchanged(sess, image, costs, {**feed, image: G0}, G0, first_iteration)
         return
-
-    scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step)
+    wants = _wants_costs(first_iteration, save_every, costs_on)
+    scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step, wants)
     scipy_side.start(x0)
     last = num_evaluations
     try:
-        scipy_side.first.set_result(sess.run(fetches, {**feed, image: G0}))
+        scipy_side.first.set_result(scipy_side.evaluate(G0, 0))
         evaluation = 0
         while True:
             item = scipy_side.handoff.get()
@@ -290,27 +304,24 @@ def model_lbfgs(
                 break
             if isinstance(item, BaseException):
                 raise item
-            step = _evaluated(item, evaluation, save_every, preview_every, writer)
+            step = _evaluated(item, evaluation, first_iteration, save_every, preview_every, writer)
             if not _finite(step):
-                raise NonFiniteCostError(step._replace(image=None), scipy_side.best)
+                best = _costed(sess, costs, image, scipy_side.best, first_iteration)
+                raise NonFiniteCostError(step._replace(image=None), best)
             yield step
             evaluation += 1
             if should_stop is not None and should_stop():
                 last = evaluation
                 break
-            if (
-                stop_when is not None
-                and evaluation >= MIN_EVALUATIONS
-                and stop_when(scipy_side.best._replace(image=None))
-            ):
-                break  # as converged: the last Step is the final image
+            if scipy_side.converged(stop_when, evaluation):
+                break  # the last Step is the final image
             scipy_side.resume.release()
     finally:
         scipy_side.end()
     best = scipy_side.best
     image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
-    scipy_side.log_best(writer, last)
-    yield best._replace(iteration=last, image=np.array(best.image))
+    scipy_side.log_best(writer, first_iteration + last)
+    yield best._replace(iteration=first_iteration + last, image=np.array(best.image))
 
 
 def _start_image(sess, image, shape):
@@ -321,12 +332,38 @@ def _start_image(sess, image, shape):
     return x0, x0.reshape(shape).astype(np.float32)
 
 
-def _unchanged(sess, image, costs, feed, G0):
+def _wants_costs(first_iteration, save_every, costs_on):
+    """Whether the evaluation of a 0-based number fetches the costs (:func:`model_lbfgs`'s
+    ``costs_on``; always where its image is saved)."""
+
+    def wants(evaluation):
+        n = first_iteration + evaluation
+        return costs_on is None or costs_on(n) or bool(save_every and n % save_every == 0)
+
+    return wants
+
+
+def _costed(sess, costs, image, step, first_iteration):
+    """``step`` (the best Step of :class:`_Evaluations`, numbered from 0) numbered from
+    ``first_iteration``, with its costs computed here where its evaluation did not fetch
+    them (``None`` stays ``None``)."""
+    if step is None:
+        return None
+    step = step._replace(iteration=first_iteration + step.iteration)
+    if step.total_cost is not None:
+        return step
+    J, J_content, J_style = sess.run(list(costs), {image: step.image})
+    return step._replace(
+        total_cost=float(J), content_cost=float(J_content), style_cost=float(J_style)
+    )
+
+
+def _unchanged(sess, image, costs, feed, G0, iteration):
     """The Step of a budget of 0 evaluations: the start image G0, assigned to ``image``, with
-    its costs (as Adam's 0 iterations)."""
+    its costs (as Adam's 0 iterations), numbered ``iteration``."""
     J, J_content, J_style = sess.run(list(costs), feed)
     image.load(G0, sess)
-    return Step(0, float(J), float(J_content), float(J_style), np.array(G0))
+    return Step(iteration, float(J), float(J_content), float(J_style), np.array(G0))
 
 
 def _lbfgs_fetches(image, costs, gradient, objective, summary):
@@ -343,17 +380,18 @@ def _lbfgs_fetches(image, costs, gradient, objective, summary):
     return fetches + ([] if summary is None else [summary])
 
 
-def _evaluated(item, evaluation, save_every, preview_every, writer):
+def _evaluated(item, evaluation, first_iteration, save_every, preview_every, writer):
     """The :class:`Step` of one evaluation handed over by :class:`_Evaluations` (its summary
-    written at its 0-based number, flushed when its image is saved)."""
+    written at its number, flushed when its image is saved)."""
     J, J_content, J_style, G, logged = item
-    saved = save_every and evaluation % save_every == 0
+    n = first_iteration + evaluation
+    saved = save_every and n % save_every == 0
     if logged:
-        writer.add_summary(logged[0], evaluation)
+        writer.add_summary(logged[0], n)
         if saved:
             writer.flush()
-    keep = _attach(evaluation, save_every, preview_every)
-    return Step(evaluation, J, J_content, J_style, np.array(G) if keep else None)
+    keep = _attach(n, save_every, preview_every)
+    return Step(n, J, J_content, J_style, np.array(G) if keep else None)
 
 
 class _Evaluations:
@@ -371,10 +409,12 @@ class _Evaluations:
             when SciPy asks for it.
         num_evaluations: at most this many evaluations.
         first_step: see :func:`model_lbfgs`.
+        with_costs: whether the evaluation of this 0-based number fetches the costs.
     """
 
-    def __init__(self, sess, fetches, feed, image, G0, num_evaluations, first_step):
+    def __init__(self, sess, fetches, feed, image, G0, num_evaluations, first_step, with_costs):
         self.sess, self.fetches, self.feed, self.image = sess, fetches, feed, image
+        self.with_costs = with_costs
         self.G0, self.shape = G0, G0.shape
         self.num_evaluations, self.first_step = num_evaluations, first_step
         # The worker thread hands each evaluation over and waits for the generator to resume it.
@@ -387,6 +427,19 @@ class _Evaluations:
         self.low, self.high = pixel_bounds(self.shape)
         self.first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary)
         self.worker = None
+
+    def evaluate(self, G, evaluation):
+        """(J, J_content, J_style, dJ_w/dG, J_w, *summary) of the image ``G``; the costs are
+        ``None`` (and nothing is logged) where ``with_costs`` leaves them out, unless J_w is
+        not finite (then J must be looked at)."""
+        feed = {**self.feed, self.image: G}
+        if self.with_costs(evaluation):
+            return self.sess.run(self.fetches, feed)
+        # The objective and its gradient alone: the network runs only as far as they need.
+        dG, value = self.sess.run(self.fetches[3:5], feed)
+        if not np.isfinite(value):
+            return self.sess.run(self.fetches, feed)
+        return None, None, None, dG, value
 
     def fun(self, y):
         """SciPy's objective: (J_w, dJ_w/dy) at the pixels x = k ``y``, J_w of the image
@@ -401,14 +454,13 @@ class _Evaluations:
         if self.evaluations == 1 and np.array_equal(G, self.G0):
             J, J_content, J_style, dG, value, *logged = self.first.result()
         else:
-            J, J_content, J_style, dG, value, *logged = self.sess.run(
-                self.fetches, {**self.feed, self.image: G}
-            )
+            J, J_content, J_style, dG, value, *logged = self.evaluate(G, self.evaluations - 1)
+        costs = [None if c is None else float(c) for c in (J, J_content, J_style)]
         if np.isfinite(value) and (self.best is None or value < self.lowest):
             self.lowest = float(value)
-            self.best = Step(self.evaluations - 1, float(J), float(J_content), float(J_style), G)
+            self.best = Step(self.evaluations - 1, *costs, G)
             self.best_logged = logged
-        self.handoff.put((float(J), float(J_content), float(J_style), G, logged))
+        self.handoff.put((*costs, G, logged))
         self.resume.acquire()
         if self.stop:
             raise _Stopped
@@ -446,6 +498,15 @@ class _Evaluations:
         worker thread."""
         self.worker = threading.Thread(target=self._work, args=(x0,), name="lbfgs", daemon=True)
         self.worker.start()
+
+    def converged(self, stop_when, evaluations):
+        """Whether ``stop_when`` ends the minimisation after ``evaluations`` evaluations (at
+        least :data:`MIN_EVALUATIONS`), asked of the best Step so far (image left out)."""
+        return (
+            stop_when is not None
+            and evaluations >= MIN_EVALUATIONS
+            and bool(stop_when(self.best._replace(image=None)))
+        )
 
     def log_best(self, writer, step):
         """Write the best image's summary again at ``step`` (the last Step's iteration)."""

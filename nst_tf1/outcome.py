@@ -28,7 +28,7 @@ from .errors import Interrupted, RunFailed
 from .images import ImageInputError
 from .optimize import NonFiniteCostError
 from .outputs import move_into_place, save_last_finite
-from .plan import steps_per_job
+from .plan import output_steps, steps_per_job
 from .preflight import FINAL_IMAGE
 from .record import RUN_FILE
 from .settings import NEEDS
@@ -156,17 +156,18 @@ def report_done(job, state, settings, seed, report) -> None:
     done = f"{settings.iterations} iterations"
     if settings.optimizer == "lbfgs":
         # L-BFGS may end early (converged, or --stop-balance reached).
+        budget = output_steps(settings)
         done = (
-            f"at most {settings.iterations} L-BFGS evaluations"
-            if state.evaluations == settings.iterations
-            else f"{state.evaluations} of at most {settings.iterations} L-BFGS evaluations"
+            f"at most {budget} L-BFGS evaluations"
+            if state.evaluations == budget
+            else f"{state.evaluations} of at most {budget} L-BFGS evaluations"
         )
     cost = np.float32(state.step.total_cost)
     report(
         events.Note(
             "result-saved",
             f"Saved {final} (after {done}: total cost = {cost!s})",
-            data={"path": final, "steps": state.evaluations or settings.iterations},
+            data={"path": final, "steps": state.evaluations or output_steps(settings)},
         )
     )
 

@@ -31,6 +31,7 @@ from .outcome import complete_move, image_saved, pair_failed, report_done
 from .outputs import UNFINISHED_DIR, JobFolder, check_staging_folder, saved_costs, step_image
 from .preflight import FINAL_IMAGE, interrupted_at, interrupted_signature, run_signature
 from .record import RunRecord, library_versions
+from .schedule import detail_layers
 from .weights import file_digests
 
 __all__ = ["Pair", "run_record"]
@@ -179,6 +180,10 @@ class Pair:
             note = _bound_note(s, progress)
             state.record.data.setdefault("choices", {})["content_bound"] = note.data
             self.report(note)
+        if step.iteration == 0 and last and progress.detail:
+            note = _detail_note(s, progress)
+            state.record.data.setdefault("choices", {})["detail"] = note.data
+            self.report(note)
         if step.iteration == progress.budget:  # the final image of a scale
             if last:
                 self._save_final(runner, job, state, step, step.image, state.signature)
@@ -267,6 +272,18 @@ def _bound_note(settings, progress) -> events.Note:
             "the course's noisy start's)"
         )
     return events.Note("content-bound", text, "out", data)
+
+
+def _detail_note(settings, progress) -> events.Note:
+    """The ``detail-phase`` note: what the first evaluations at the output size minimise."""
+    layers = detail_layers(settings.style_layers)
+    data = {"iterations": progress.detail, "layers": layers}
+    text = (
+        f"The first {progress.detail} evaluations minimise the style terms of "
+        f"{', '.join(layers)} alone (the style's fine detail; costs shown where saved), "
+        f"then J from evaluation {progress.detail} on"
+    )
+    return events.Note("detail-phase", text, "out", data)
 
 
 def run_record(run, job, folder) -> RunRecord:

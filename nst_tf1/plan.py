@@ -34,6 +34,7 @@ __all__ = [
     "make_plan",
     "stretched",
     "style_sets",
+    "output_steps",
     "steps_per_job",
     "scale_sizes",
     "style_size",
@@ -84,7 +85,7 @@ def make_plan(settings: Settings) -> Plan:
                     image_size(path)
         if s.init not in INIT_MODES:
             image_size(s.init)
-        n_images = len(range(0, s.iterations, s.save_every)) + 1
+        n_images = len(range(0, output_steps(s), s.save_every)) + 1
         largest = max(sizes.values(), key=lambda size: size[0] * size[1])
         check_output_dir(s.output_dir, *largest, n_images * len(contents) * len(sets))
         jobs = _jobs(s, contents, sets, sizes, batch)
@@ -124,10 +125,17 @@ def style_sets(settings: Settings) -> list[list[str]]:
     return [list(s.style)]
 
 
+def output_steps(settings: Settings) -> int:
+    """Optimisation steps at the output size: ``iterations``, and with L-BFGS the detail
+    phase's ``detail_iterations`` before them."""
+    detail = settings.detail_iterations if settings.optimizer == "lbfgs" else 0
+    return settings.iterations + detail
+
+
 def steps_per_job(settings: Settings) -> int:
     """Optimisation steps of one pair: every scale's budget (a progress bar's share)."""
     coarse = settings.coarse_iterations or settings.iterations
-    return (settings.multires - 1) * coarse + settings.iterations
+    return (settings.multires - 1) * coarse + output_steps(settings)
 
 
 def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:

@@ -30,12 +30,15 @@ so an interrupted run leaves a record of what it had done. It holds::
                     total/content/style cost
     costs           every iteration's costs: {"iteration": [...], "total_cost": [...],
                     "content_cost": [...], "style_cost": [...], "seconds": [...]} (seconds:
-                    when each was known, from the record's start, as wall_time_seconds)
+                    when each was known, from the record's start, as wall_time_seconds;
+                    the three costs null on a detail-phase evaluation that did not compute
+                    them, --detail-iterations: all but every save_every-th)
     choices         what ran: "precision" {"asked", "ran", "why"} (--precision auto is bf16
                     or fp32), "fast": the options --fast chose (those not given), and
                     "content_bound" (L-BFGS's content trust region at the output size):
                     {"bound", "scale", "fraction", and "course_preview" and "preview_size"
-                    or "factor"}, as printed (nst_tf1.pair)
+                    or "factor"}, as printed (nst_tf1.pair), and "detail" (the detail phase,
+                    --detail-iterations): {"iterations", "layers"}
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of
                     each file as written (8 bits a channel; JPEG-compressed). A --multires
@@ -203,7 +206,8 @@ class RunRecord:
         costs["iteration"].append(step.iteration)
         costs["seconds"].append(round(time.monotonic() - self._start, 3))
         for key in _COST_KEYS:
-            costs[key].append(float(getattr(step, key)))
+            value = getattr(step, key)
+            costs[key].append(None if value is None else float(value))
 
     def add_save(self, step: Step, filename: str) -> None:
         """Record a saved image (``filename`` relative to the output dir) and write the file."""
@@ -434,10 +438,13 @@ def _record_problem(data: Any) -> str | None:
             isinstance(data["costs"], dict)
             and all(
                 isinstance(data["costs"].get(key), list)
-                and all(isinstance(v, number) for v in data["costs"][key])
+                and all(
+                    isinstance(v, number) or v is None and key != "iteration"
+                    for v in data["costs"][key]
+                )
                 for key in ("iteration", *_COST_KEYS)
             ),
-            "costs is not four lists of numbers",
+            "costs is not four lists of numbers (or null costs)",
         ),
     )
     for ok, problem in checks:

@@ -1,6 +1,7 @@
 """What ``--fast``'s L-BFGS minimises and when it stops: a content weight from the two terms'
 own scales, or a content trust region whose bound comes from a preview of the course's own
-run, and a stopping rule read from the optimiser's progress.
+run, after a detail phase on the shallow style terms, and a stopping rule read from the
+optimiser's progress.
 
 The course's weights (alpha = 10, beta = 40) make J almost all style cost: run to convergence,
 L-BFGS lowers J_style far below the course's Adam-200 result while J_content ends above it
@@ -31,6 +32,18 @@ weight R = 32 and 15, 9 of them). With ``--content-bound``, b = F J_content(G0),
 course's own initial image (the content with its noise); the course's run ends at 1.9 to 3.6
 times J_content(G0) depending on the pair, so no single F fits every pair (round 2).
 
+Before that objective, ``--detail-iterations N`` (``--fast``: 40, then ``--iterations`` 10)
+spends N evaluations at the output size on the style terms of the shallow layers alone
+(:func:`detail_layers`, conv1_1 to conv3_1):
+
+    J_detail = beta sum_{l in conv1_1, conv2_1, conv3_1} coeff_l J_style^[l]
+
+After the half size the upsampled image lacks the style's fine and middle detail, which
+those terms hold (99% of J_style on a texture), while J_content is near its end already;
+fetched alone with its gradient, J_detail runs the network only as far as conv3_1, about half
+the time of an evaluation of J (benchmarks/README.md, rounds 11 and 12). The trust region's
+evaluations then pull J_content back under its bound, from the detail phase's best image.
+
 The optimisation stops when it has stopped paying (:class:`ProgressStop`): when J_w (J_b) fell by
 less than a fraction ``tolerance`` of itself over the last ``window`` evaluations, or at the
 evaluation budget. ``--stop-balance`` stops it once beta J_style is down to a given multiple
@@ -41,6 +54,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -49,13 +63,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUND_STRENGTH",
+    "DETAIL_BLOCKS",
     "ProgressStop",
     "balanced",
     "bound_penalty",
     "content_bound",
     "content_weight",
+    "detail_layers",
     "stop_rule",
 ]
+
+#: The blocks of VGG-19 whose style layers the detail phase (``--detail-iterations``)
+#: minimises. After the half size, the upsampled image lacks the fine and middle detail of a
+#: texture: on coffee + gravel conv1_1 to conv3_1 held 99% of J_style, at 71 to 284 times the
+#: course's values, and they need only the first 5 of the 13 convolutions up to conv5_1 (an
+#: evaluation of them took 0.50 s of CPU against 1.07 s for J and its gradient at 300x400).
+#: conv1_1 and conv2_1 alone stalled J_style at 1.24-1.64 times the course's; adding conv4_1
+#: made an evaluation 0.78 s (benchmarks/README.md, round 11).
+DETAIL_BLOCKS = ("conv1_", "conv2_", "conv3_")
 
 #: kappa of :func:`content_bound`: a J_content above the bound b by a fraction d of b costs
 #: kappa d^2 beta J_style(C), the whole style term of the content image at d = 1/sqrt(kappa).
@@ -218,3 +243,9 @@ def bound_penalty(content_cost: float, bound: tuple[float, float] | None) -> flo
         return 0.0
     b, rho = bound
     return rho * max(0.0, content_cost - b) ** 2
+
+
+def detail_layers(style_layers: Sequence[tuple[str, float]]) -> list[str]:
+    """The style layers (names, in order) that the detail phase minimises: those of
+    :data:`DETAIL_BLOCKS` with a coefficient above 0."""
+    return [name for name, coeff in style_layers if coeff > 0 and name.startswith(DETAIL_BLOCKS)]

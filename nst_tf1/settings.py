@@ -25,6 +25,7 @@ from .config import CONFIG, default_model_path
 from .device import PRECISIONS
 from .errors import InputError, is_whole_number
 from .optimize import OPTIMIZERS
+from .schedule import detail_layers
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
 
 __all__ = [
@@ -72,6 +73,7 @@ COURSE = {
     "term_balance": None,
     "content_bound": None,
     "course_preview": None,
+    "detail_iterations": 0,
     "stop_progress": None,
     "coarse_upsample": "image",
     "save_every": CONFIG.SAVE_EVERY,
@@ -102,14 +104,15 @@ FAST = {
     "init": "recolored",
     "multires": 2,
     "coarse_iterations": 30,
-    "iterations": 40,
+    "iterations": 10,
     "stop_balance": None,
     "term_balance": None,
     "content_bound": None,
     "course_preview": 10,
+    "detail_iterations": 40,
     "stop_progress": 0.02,
     "coarse_upsample": "residual",
-    "save_every": 5,
+    "save_every": 10,
 }
 
 #: How a coarse scale's result becomes the next scale's initial image.
@@ -126,6 +129,7 @@ NEEDS = {
             "term_balance",
             "content_bound",
             "course_preview",
+            "detail_iterations",
             "stop_progress",
         )
     },
@@ -268,6 +272,9 @@ class OptimizerOptions:
         course_preview: L-BFGS's content trust region from this many iterations of the
             course's run on a smaller copy of the pair (:mod:`nst_tf1.course_preview`; ``None``:
             off).
+        detail_iterations: L-BFGS evaluations of the detail objective (the shallow style
+            terms, :func:`nst_tf1.schedule.detail_layers`) at the output size before the
+            ``iterations`` of the run's own objective (0: none).
         stop_progress: L-BFGS's progress stop rule at the output size,
             :class:`nst_tf1.schedule.ProgressStop` (``None``: off).
         coarse_upsample: how a coarser scale's result starts the next scale (``"image"``
@@ -284,6 +291,7 @@ class OptimizerOptions:
     term_balance: float | None
     content_bound: float | None
     course_preview: int | None
+    detail_iterations: int
     stop_progress: float | None
     coarse_upsample: str
 
@@ -335,6 +343,24 @@ def _drop_what_does_not_act(settings, given):
         else:
             settings.chosen_by_fast.pop(name, None)
             setattr(settings, name, COURSE[name])
+
+
+def _check_detail(settings):
+    """--detail-iterations: a whole number >= 0; the detail phase needs a style layer of
+    conv1..conv3 to minimise: where there is none, --fast's choice of it is undone, and a
+    --detail-iterations given is refused."""
+    settings._whole("detail_iterations", 0, MAX_ITERATIONS)
+    s = settings
+    if s.optimizer != "lbfgs" or not s.detail_iterations or detail_layers(s.style_layers):
+        return
+    if "detail_iterations" in settings.chosen_by_fast:
+        del settings.chosen_by_fast["detail_iterations"]
+        settings.detail_iterations = 0
+        return
+    raise SettingsError(
+        "--detail-iterations: the detail phase minimises the style layers of conv1, conv2 "
+        "and conv3, and --style-layers has none; give --detail-iterations 0"
+    )
 
 
 @dataclasses.dataclass
@@ -389,6 +415,7 @@ class Settings:
     term_balance: float | None = None
     content_bound: float | None = None
     course_preview: int | None = None
+    detail_iterations: int | None = None
     stop_progress: float | None = None
     coarse_upsample: str | None = None
 
@@ -430,6 +457,7 @@ class Settings:
         )
         self._check_values()
         _drop_what_does_not_act(self, given)
+        _check_detail(self)
         self._fill_size()
 
     def _fill_weights(self):

@@ -68,7 +68,9 @@ __all__ = [
 ]
 
 Progress = collections.namedtuple(
-    "Progress", "scale scales height width budget step bound fraction", defaults=(None, None)
+    "Progress",
+    "scale scales height width budget step bound fraction detail",
+    defaults=(None, None, 0),
 )
 Progress.__doc__ = """One optimisation step of a :meth:`Runner.run`.
 
@@ -83,6 +85,8 @@ Attributes:
         ``--content-bound``; :func:`nst_tf1.schedule.content_bound`), or ``None``.
     fraction: J_content / J_content(S) that ``--course-preview``'s run of the course
         reached (b = fraction J_content(S)), or ``None``.
+    detail: the evaluations of this scale's detail phase (``--detail-iterations``, the
+        first of its ``budget``), or 0.
 """
 
 
@@ -213,6 +217,53 @@ def _previewed_fraction(runner, content, styles, weights, should_stop):
         )
 
 
+def _phases(graph, start, budget, detail, save_every, should_stop, preview_every, **objective):
+    """The Steps of one scale: ``budget`` evaluations (iterations) of the run's objective
+    (``objective``: :meth:`TransferGraph.run`'s ``stop_when``, ``content_weight`` and
+    ``content_bound``) from ``start`` = (a_C, targets, initial image); with ``detail``, the
+    first ``detail`` of them of the detail objective, and the rest from its best image,
+    numbered on. A run stopped in the detail phase ends with its best image, whose costs
+    are computed for it (the detail phase fetches them where it saves only)."""
+    if detail:
+        stopped = [False]
+
+        def stop():
+            stopped[0] = bool(should_stop())
+            return stopped[0]
+
+        steps = graph.run(
+            *start,
+            detail,
+            save_every,
+            stop if should_stop else None,
+            detail=True,
+            preview_every=preview_every,
+        )
+        for step in steps:
+            if stopped[0]:  # the best image so far, the scale's last Step
+                yield step if step.total_cost is not None else _costed(graph, step)
+                return
+            if step.iteration == detail:  # its best image: the run's objective goes on there
+                start = (*start[:2], step.image)
+                break
+            yield step
+    yield from graph.run(
+        *start,
+        budget - detail,
+        save_every,
+        should_stop,
+        preview_every=preview_every,
+        first_iteration=detail,
+        **objective,
+    )
+
+
+def _costed(graph, step):
+    """``step`` with the course's costs of its image."""
+    J, J_content, J_style = graph.evaluate(step.image)
+    return step._replace(total_cost=J, content_cost=J_content, style_cost=J_style)
+
+
 class Runner:
     """Runs style transfers with one set of weights and :class:`~nst_tf1.settings.Settings`,
     reusing graphs.
@@ -267,12 +318,15 @@ class Runner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def graph(self, height: int, width: int) -> TransferGraph:
-        """The :class:`~nst_tf1.graph.TransferGraph` of this size, built on first use."""
+    def graph(self, height: int, width: int, detail: bool = False) -> TransferGraph:
+        """The :class:`~nst_tf1.graph.TransferGraph` of this size, built on first use (with
+        the detail phase's objective where ``detail`` asks for it)."""
         key = (height, width)
-        if key in self._graphs:
+        if key in self._graphs and (self._graphs[key].detail_objective or not detail):
             self._graphs.move_to_end(key)
             return self._graphs[key]
+        if key in self._graphs:  # a coarse scale's graph of this size, without the detail
+            self._graphs.pop(key).close()
         if self.weights is None:
             raise RuntimeError(
                 f"the weights were released after {self.graphs_needed} graphs: "
@@ -282,7 +336,13 @@ class Runner:
             self._graphs.popitem(last=False)[1].close()
         s = self.settings
         graph = TransferGraph(
-            self.weights, height, width, s.cost_terms(), s.optimizer_options(), logdir=self.logdir
+            self.weights,
+            height,
+            width,
+            s.cost_terms(),
+            s.optimizer_options(),
+            logdir=self.logdir,
+            detail=detail,
         )
         self.graphs_built += 1
         self._graphs[key] = graph
@@ -372,9 +432,11 @@ class Runner:
         fraction = _previewed_fraction(self, content, styles, weights, should_stop)
         previous = previous_content = None
         for k, (h, w) in enumerate(sizes, start=1):
+            last = k == len(sizes)
+            detail = s.detail_iterations if last and s.optimizer == "lbfgs" and iterations else 0
             c = _at_size(content, h, w)
             hs, ws = style_size(h, w, s.style_scale)
-            graph = self.graph(h, w)
+            graph = self.graph(h, w, detail=bool(detail))
             c_net, targets, acts = self._blended_targets(graph, c, styles, weights, (hs, ws))
             content_input = reshape_and_normalize_image(c_net)
             a_C, *scales = _term_scales(s, graph, content_input, targets, acts, styles, weights, c)
@@ -382,28 +444,28 @@ class Runner:
                 initial = _upsampled(previous, previous_content, c_net, s.coarse_upsample)
             else:
                 initial = self._initial(content_input, c, styles[0], h, w)
-            last = k == len(sizes)
             budget = iterations if last or s.coarse_iterations is None else s.coarse_iterations
+            budget += detail
             weight = _content_weight(s, *scales)
             bound = _trust_region(s, graph, a_C, targets, scales, content_input, fraction)
-            for step in graph.run(
-                a_C,
-                targets,
-                initial,
+            for step in _phases(
+                graph,
+                (a_C, targets, initial),
                 budget,
+                detail,
                 save_every,
                 should_stop=should_stop,
+                preview_every=preview_every,
                 stop_when=stop_rule(s, weight, bound) if last else None,
                 content_weight=weight,
                 content_bound=bound,
-                preview_every=preview_every,
             ):
                 if step.iteration == budget:
                     previous, previous_content = step.image[0] + CONFIG.MEANS[0], c_net
                 if s.preserve_colors == "luminance" and step.image is not None:
                     rgb = recombine_luminance(step.image[0] + CONFIG.MEANS[0], c)
                     step = step._replace(image=reshape_and_normalize_image(rgb))
-                yield Progress(k, len(sizes), h, w, budget, step, bound, fraction)
+                yield Progress(k, len(sizes), h, w, budget, step, bound, fraction, detail)
             if should_stop is not None and should_stop():
                 return
 

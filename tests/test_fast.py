@@ -522,8 +522,23 @@ def test_fast_run_end_to_end_records_its_choices(
     assert record["choices"]["fast"] == {k: v for k, v in FAST.items() if v is not None}
     assert record["choices"]["precision"]["ran"] == "fp32"
     assert record["settings"]["fast"] is True and record["settings"]["optimizer"] == "lbfgs"
-    # The output scale ran at most --iterations evaluations.
-    assert 1 <= len(record["costs"]["iteration"]) - 1 <= FAST["iterations"]
+    # The output scale ran the detail phase whole, then at most --iterations evaluations of
+    # J; the detail phase recorded the course's costs where it saved only (null elsewhere).
+    costs, detail = record["costs"], FAST["detail_iterations"]
+    assert detail < len(costs["iteration"]) - 1 <= detail + FAST["iterations"]
+    known = [i for i, J in zip(costs["iteration"], costs["total_cost"]) if J is not None]
+    assert [i for i in known if i < detail] == list(range(0, detail, FAST["save_every"]))
+    assert [i for i in known if i >= detail] == costs["iteration"][detail:]
+    saves = [entry["iteration"] for entry in record["saves"]]
+    assert saves == list(range(0, len(costs["iteration"]) - 1, FAST["save_every"]))
+    assert f"at most {detail + FAST['iterations']} L-BFGS evaluations" in stdout
+    layers = ["conv1_1", "conv2_1", "conv3_1"]
+    assert record["choices"]["detail"] == {"iterations": detail, "layers": layers}
+    assert (
+        f"The first {detail} evaluations minimise the style terms of conv1_1, conv2_1, "
+        f"conv3_1 alone (the style's fine detail; costs shown where saved), then J from "
+        f"evaluation {detail} on\n"
+    ) in stdout
     assert record["status"] == "finished"
 
 

@@ -218,17 +218,25 @@ def test_fast_saves_intermediate_images_every_few_evaluations(
         fast=True,
         multires=1,
         stop_balance=1e-9,  # never reached: every evaluation of the budget runs
-        iterations=12,
+        detail_iterations=6,
+        iterations=16,
         seed=0,
     )
-    assert settings.save_every == 5 and settings.chosen_by_fast["save_every"] == 5
+    assert settings.save_every == 10 and settings.chosen_by_fast["save_every"] == 10
     run(settings, seen.append)
+    # Numbered on through the detail phase (0..5) and J's evaluations (6..21).
     saved = [e for e in seen if isinstance(e, events.ImageSaved) and not e.final]
-    assert [os.path.basename(e.path) for e in saved] == ["0.png", "5.png", "10.png"]
-    assert {"0.png", "5.png", "10.png", "generated_image.png"} <= set(os.listdir(out))
+    assert [os.path.basename(e.path) for e in saved] == ["0.png", "10.png", "20.png"]
+    assert all(e.total_cost is not None and e.content_cost is not None for e in saved)
+    assert {"0.png", "10.png", "20.png", "generated_image.png"} <= set(os.listdir(out))
     with open(out / "run.json") as f:
         record = json.load(f)
-    assert [s["iteration"] for s in record["saves"][:3]] == [0, 5, 10]
+    assert [s["iteration"] for s in record["saves"][:3]] == [0, 10, 20]
+    steps = [e for e in seen if isinstance(e, events.StepDone)]
+    assert [e.step for e in steps if e.scale == e.scales] == list(range(22))
+    assert {e.steps for e in steps} == {22}
+    # The detail phase's StepDone carry the costs where they are saved only.
+    assert [e.step for e in steps if e.total_cost is None] == [1, 2, 3, 4, 5]
 
 
 def _batch(tmp_path, n=2):
