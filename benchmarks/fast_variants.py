@@ -6,16 +6,18 @@
         "R32:term_balance=32,iterations=15"
 
 Each variant is ``LABEL:FIELD=VALUE,...``: :class:`nst_tf1.settings.Settings` fields given
-on top of ``--fast`` (seed 1, 300x400, the course's size). Every pair runs through
-:class:`nst_tf1.transfer.Runner` in this process (TensorFlow imported and the weights read
-once: faster than ``quality.py``'s whole commands, for choosing between settings; the whole
-commands are what ``quality.py`` then measures). For each pair the result, saved as an 8-bit
-PNG, is re-evaluated in fp32 by ``quality.py``'s judge (:class:`quality.CourseCost`: the
-course's own functions) against the course run's saved PNG kept in ``--course-cache`` (made
-by ``quality.py --course-cache``), and printed as ratios fast / course of J_content and
-J_style, with the CPU time of the run (graphs built, targets, every scale) and the in-run
-(bf16 where chosen) ratios after every 5 full-size evaluations: a longer ``iterations``
-with ``stop_progress=1e-9`` shows what each shorter budget would give.
+on top of ``--fast`` (seed 1, 300x400, the course's size); ``--fast`` as it is now, with the
+detail phase since round 12 (``detail_iterations=0,iterations=40`` is round 10's). Every
+pair runs through :class:`nst_tf1.transfer.Runner` in this process (TensorFlow imported and
+the weights read once: faster than ``quality.py``'s whole commands, for choosing between
+settings; the whole commands are what ``quality.py`` then measures). For each pair the
+result, saved as an 8-bit PNG, is re-evaluated in fp32 by ``quality.py``'s judge
+(:class:`quality.CourseCost`: the course's own functions) against the course run's saved PNG
+kept in ``--course-cache`` (made by ``quality.py --course-cache``), and printed as ratios
+fast / course of J_content and J_style, with the CPU time of the run (graphs built, targets,
+every scale) and the in-run (bf16 where chosen) ratios after every 5 full-size evaluations:
+a longer ``iterations`` with ``stop_progress=1e-9`` shows what each shorter budget would
+give.
 
 Judge on trained weights only: the stand-in of ``../shared/tools/make_proxy_vgg.py``
 (trained ImageNet VGG-16 convolutions under VGG-19's names; never the real VGG-19).
@@ -79,7 +81,8 @@ def main(argv=None):
                 start, trajectory, last = time.process_time(), [], None
                 for progress in runner.run(content, [style]):
                     step = progress.step
-                    if progress.scale == progress.scales:
+                    # None: a detail-phase evaluation that did not compute the costs.
+                    if progress.scale == progress.scales and step.total_cost is not None:
                         ratios = (step.content_cost, step.style_cost)
                         ratios = tuple(x / c for x, c in zip(ratios, course[name]))
                         trajectory.append((step.iteration, *ratios))

@@ -87,14 +87,17 @@ COURSE = {
 #: tuning pair); two scales, 30 evaluations at half size, whose change to the content is
 #: upsampled onto the full-size content; the course's own J minimised inside a content trust
 #: region whose bound comes from a preview of the course's run, 10 of its Adam iterations at a
-#: quarter of the size (nst_tf1.course_preview, nst_tf1.schedule); 40 evaluations at the output
-#: size (the 2% rule stops it earlier only where the objective has stopped falling); bf16 where
-#: the CPU has it. Measured on the trained VGG-16 stand-in at 300x400 (benchmarks/README.md):
-#: half-size evaluations cost about a third of a full-size one and bring the style further than
-#: full-size ones do (round 3); with the preview's bound and 40 evaluations both of the
-#: course's costs end at or below the course run's on all 15 test pairs, 4 of them added after
-#: the choice (rounds 9 and 10), 5 to 5.5 times faster than the course's run with bf16 and 3.3
-#: to 3.5 times without. Until round 10 --fast weighed the content term instead (--term-balance
+#: quarter of the size (nst_tf1.course_preview, nst_tf1.schedule); at the output size, 40
+#: evaluations of the detail phase (the style terms of conv1_1..conv3_1 alone, about half the
+#: time of an evaluation of J) and then 10 of J (the 2% rule stops it earlier only where the
+#: objective has stopped falling), the image saved every 10; bf16 where the CPU has it.
+#: Measured on the trained VGG-16 stand-in at 300x400 (benchmarks/README.md): half-size
+#: evaluations cost about a third of a full-size one and bring the style further than
+#: full-size ones do (round 3); with the preview's bound both of the course's costs end at or
+#: below the course run's on all 15 test pairs, 4 of them added after the choice (rounds 9, 10
+#: and 12), 5.5 to 5.9 times faster than the course's run with bf16 and 4.0 to 4.1 times
+#: without (round 12; 40 evaluations of J instead of the detail phase took 1.2 to 1.3 times as
+#: long, rounds 10 and 12). Until round 10 --fast weighed the content term instead (--term-balance
 #: 32, 15 evaluations): twice as fast, but on textures (gravel, brick, grass) J_style stayed 3
 #: to 21 times the course's (9 of 15 pairs met both costs); ``--fast --term-balance 32
 #: --iterations 15`` still runs it.
