@@ -15,6 +15,9 @@ Beyond the course (used only when asked for; the course's functions above are un
                 Gram rescaled from another image size): the same equation with G_T for G(a_S)
     J_tv      = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2   (total variation,
                 summed over the (1, n_H, n_W, 3) image's rows, columns and channels)
+    J_detail  = beta sum over the style layers of conv1..conv3 (:func:`detail_layers`) of
+                coefficient[l] * J_style^[l]   (``--detail-iterations``; built by
+                nst_tf1.graph, minimised before J by nst_tf1.transfer)
 """
 
 from __future__ import annotations
@@ -37,7 +40,18 @@ __all__ = [
     "compute_gram_style_cost",
     "total_variation_cost",
     "hold_in_variable",
+    "DETAIL_BLOCKS",
+    "detail_layers",
 ]
+
+#: The blocks of VGG-19 whose style layers the detail phase (``--detail-iterations``)
+#: minimises. After the half size, the upsampled image lacks the fine and middle detail of a
+#: texture: on coffee + gravel conv1_1 to conv3_1 held 99% of J_style, at 71 to 284 times the
+#: course's values, and they need only the first 5 of the 13 convolutions up to conv5_1 (an
+#: evaluation of them took 0.50 s of CPU against 1.07 s for J and its gradient at 300x400).
+#: conv1_1 and conv2_1 alone stalled J_style at 1.24-1.64 times the course's; adding conv4_1
+#: made an evaluation 0.78 s (benchmarks/README.md, round 11).
+DETAIL_BLOCKS = ("conv1_", "conv2_", "conv3_")
 
 
 def _unroll(a: Any, n_H: int, n_W: int, n_C: int) -> Any:
@@ -253,3 +267,9 @@ def total_cost(
         scalar tensor (or float).
     """
     return alpha * J_content + beta * J_style
+
+
+def detail_layers(style_layers: Sequence[tuple[str, float]]) -> list[str]:
+    """The style layers (names, in order) that the detail phase minimises: those of
+    :data:`DETAIL_BLOCKS` with a coefficient above 0."""
+    return [name for name, coeff in style_layers if coeff > 0 and name.startswith(DETAIL_BLOCKS)]

@@ -244,10 +244,10 @@ def _minimiser(tf, graph, costs, image, options):
 def _detail_objective(tf, graph, image):
     """The detail phase's objective beta sum_l coeff_l J_style^[l] over the shallow style
     layers of ``graph`` (a :class:`TransferGraph` being built;
-    :func:`nst_tf1.schedule.detail_layers`) and its gradient with respect to the input
+    :func:`nst_tf1.costs.detail_layers`) and its gradient with respect to the input
     ``image``: (objective, gradient). Fetched alone, they run the network only as far as
     the deepest of those layers."""
-    from .schedule import detail_layers
+    from .costs import detail_layers
 
     names = detail_layers(graph.style_layers)
     if not names:
@@ -285,7 +285,7 @@ class TransferGraph:
         logdir: if given, the graph and the costs of every Adam iteration (or L-BFGS
             evaluation) go there for TensorBoard (:mod:`nst_tf1.summaries`).
         detail: also build the detail phase's objective and its gradient (L-BFGS,
-            :meth:`run` with ``detail``; :func:`nst_tf1.schedule.detail_layers`).
+            :meth:`run` with ``detail``; :func:`nst_tf1.costs.detail_layers`).
 
     The VGG weights are held in Variables (``weights_as="variables"``), filled once when the
     session opens, so that the graph and its executors carry no copy of them.

@@ -24,6 +24,7 @@ import time
 
 from . import events, images
 from .config import CONFIG
+from .costs import detail_layers
 from .course_preview import preview_size
 from .errors import Interrupted, RunFailed
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
@@ -31,7 +32,6 @@ from .outcome import complete_move, image_saved, pair_failed, report_done
 from .outputs import UNFINISHED_DIR, JobFolder, check_staging_folder, saved_costs, step_image
 from .preflight import FINAL_IMAGE, interrupted_at, interrupted_signature, run_signature
 from .record import RunRecord, library_versions
-from .schedule import detail_layers
 from .weights import file_digests
 
 __all__ = ["Pair", "run_record"]

@@ -34,7 +34,7 @@ times J_content(G0) depending on the pair, so no single F fits every pair (round
 
 Before that objective, ``--detail-iterations N`` (``--fast``: 40, then ``--iterations`` 10)
 spends N evaluations at the output size on the style terms of the shallow layers alone
-(:func:`detail_layers`, conv1_1 to conv3_1):
+(:func:`nst_tf1.costs.detail_layers`, conv1_1 to conv3_1):
 
     J_detail = beta sum_{l in conv1_1, conv2_1, conv3_1} coeff_l J_style^[l]
 
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -63,24 +62,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUND_STRENGTH",
-    "DETAIL_BLOCKS",
     "ProgressStop",
     "balanced",
     "bound_penalty",
     "content_bound",
     "content_weight",
-    "detail_layers",
     "stop_rule",
 ]
-
-#: The blocks of VGG-19 whose style layers the detail phase (``--detail-iterations``)
-#: minimises. After the half size, the upsampled image lacks the fine and middle detail of a
-#: texture: on coffee + gravel conv1_1 to conv3_1 held 99% of J_style, at 71 to 284 times the
-#: course's values, and they need only the first 5 of the 13 convolutions up to conv5_1 (an
-#: evaluation of them took 0.50 s of CPU against 1.07 s for J and its gradient at 300x400).
-#: conv1_1 and conv2_1 alone stalled J_style at 1.24-1.64 times the course's; adding conv4_1
-#: made an evaluation 0.78 s (benchmarks/README.md, round 11).
-DETAIL_BLOCKS = ("conv1_", "conv2_", "conv3_")
 
 #: kappa of :func:`content_bound`: a J_content above the bound b by a fraction d of b costs
 #: kappa d^2 beta J_style(C), the whole style term of the content image at d = 1/sqrt(kappa).
@@ -243,9 +231,3 @@ def bound_penalty(content_cost: float, bound: tuple[float, float] | None) -> flo
         return 0.0
     b, rho = bound
     return rho * max(0.0, content_cost - b) ** 2
-
-
-def detail_layers(style_layers: Sequence[tuple[str, float]]) -> list[str]:
-    """The style layers (names, in order) that the detail phase minimises: those of
-    :data:`DETAIL_BLOCKS` with a coefficient above 0."""
-    return [name for name, coeff in style_layers if coeff > 0 and name.startswith(DETAIL_BLOCKS)]

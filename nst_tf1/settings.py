@@ -22,10 +22,10 @@ from typing import Any
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, default_model_path
+from .costs import detail_layers
 from .device import PRECISIONS
 from .errors import InputError, is_whole_number
 from .optimize import OPTIMIZERS
-from .schedule import detail_layers
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
 
 __all__ = [
@@ -276,7 +276,7 @@ class OptimizerOptions:
             course's run on a smaller copy of the pair (:mod:`nst_tf1.course_preview`; ``None``:
             off).
         detail_iterations: L-BFGS evaluations of the detail objective (the shallow style
-            terms, :func:`nst_tf1.schedule.detail_layers`) at the output size before the
+            terms, :func:`nst_tf1.costs.detail_layers`) at the output size before the
             ``iterations`` of the run's own objective (0: none).
         stop_progress: L-BFGS's progress stop rule at the output size,
             :class:`nst_tf1.schedule.ProgressStop` (``None``: off).

@@ -7,7 +7,7 @@ import pytest
 from conftest import HEIGHT, WIDTH
 from test_costs import layer_style_cost_ref
 
-from nst_tf1.schedule import DETAIL_BLOCKS, detail_layers
+from nst_tf1.costs import DETAIL_BLOCKS, detail_layers
 
 SHALLOW = ["conv1_1", "conv2_1", "conv3_1"]
 
