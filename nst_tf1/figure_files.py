@@ -173,6 +173,7 @@ def run_figure(
             settings["alpha"],
             settings["beta"],
             saves=[s["iteration"] for s in record["saves"]],
+            detail=record.get("choices", {}).get("detail", {}).get("iterations", 0),
         )
     content = _input_image(record, "content", height, width)
     if name == "noise":

@@ -278,6 +278,7 @@ def cost_curve(
     alpha: float = CONFIG.ALPHA,
     beta: float = CONFIG.BETA,
     saves: Collection[int] = (),
+    detail: int = 0,
 ) -> PIL.Image.Image:
     """J, J_content and J_style against the iteration, on a log scale (needs matplotlib).
 
@@ -288,6 +289,10 @@ def cost_curve(
             ``style_cost`` (``run.json``'s ``costs``).
         alpha, beta: the run's weights, for the title.
         saves: iterations at which images were saved, marked on the total cost.
+        detail: the evaluations of the detail phase (``--detail-iterations``, ``run.json``'s
+            ``choices.detail.iterations``), shaded: they minimise the shallow style terms
+            alone and have costs only where saved; J rises after them as the content trust
+            region pulls J_content back.
 
     Returns:
         PIL.Image.Image: 800 x 500 pixels.
@@ -315,6 +320,9 @@ def cost_curve(
     ax.plot(iterations, total, label=f"J = {alpha:g} J_content + {beta:g} J_style", lw=2)
     ax.plot(iterations, content, label="J_content")
     ax.plot(iterations, style, label="J_style")
+    if detail:
+        label = "detail phase: conv1_1..conv3_1 style terms only"
+        ax.axvspan(0, detail, color="0.85", alpha=0.6, lw=0, label=label)
     marked = [k for k, i in enumerate(iterations) if i in set(saves)]
     if marked:
         ax.plot(iterations[marked], total[marked], "o", color="C0", ms=4, label="saved images")

@@ -215,3 +215,25 @@ def test_steps_at_the_output_size_count_the_detail_phase():
     assert output_steps(s) == 50
     assert steps_per_job(s) == 30 + 50
     assert output_steps(Settings(optimizer="lbfgs", iterations=7)) == 7
+
+
+def test_cost_curve_leaves_out_the_missing_costs_and_shades_the_detail_phase():
+    pytest.importorskip("matplotlib")
+    from nst_tf1.figures import cost_curve
+
+    # A detail phase of 4 evaluations, costs saved at 0 and 2 (null elsewhere), then J.
+    J = [9e7, None, 5e7, None, 4e7, 3e7, 2e7]
+    costs = {
+        "iteration": list(range(7)),
+        "total_cost": J,
+        "content_cost": [None if j is None else j / 1e5 for j in J],
+        "style_cost": [None if j is None else j / 50 for j in J],
+    }
+    plain = np.asarray(cost_curve(costs, saves=[0, 2, 4]))
+    shaded = np.asarray(cost_curve(costs, saves=[0, 2, 4], detail=4))
+    assert plain.shape == shaded.shape == (500, 800, 3)
+    # The shade is a light grey band: more such pixels once the detail phase is drawn.
+    grey = [np.all(np.abs(a.astype(int) - 230) < 12, axis=-1).sum() for a in (plain, shaded)]
+    assert grey[1] > grey[0] + 5000
+    with pytest.raises(ValueError, match="no costs yet"):
+        cost_curve({**costs, "total_cost": [None] * 7})
