@@ -212,3 +212,28 @@ def test_a_file_chosen_while_the_page_starts_is_kept(page, tmp_path):
     held[0].continue_()
     expect(page.get_by_role("status")).to_have_text("uploaded scene.png")
     expect(page.get_by_label("Content image to use")).to_have_value(re.compile(r"^[0-9a-f]{20}$"))
+
+
+def test_a_fast_run_through_its_detail_phase_finishes_with_its_curve(page, tmp_path):
+    # --fast's detail phase reports evaluations without costs (null): the page must show
+    # its progress and draw the curve from the evaluations that have them.
+    from playwright.sync_api import expect
+
+    status = page.get_by_role("status")
+    content, style = _images(tmp_path)
+    page.get_by_label("Content image", exact=True).set_input_files(content)
+    expect(status).to_have_text("uploaded scene.png")
+    page.get_by_label("Style image", exact=True).set_input_files(style)
+    expect(status).to_have_text("uploaded painting.png")
+    page.get_by_label("Fast", exact=True).check()
+    page.get_by_label("Height").fill("64")  # --fast's half size must keep 32 pixels a side
+    page.get_by_label("Width").fill("96")
+    page.get_by_label("Seed").fill("0")
+    page.get_by_role("button", name="Start").click()
+    expect(status).to_contain_text("running, evaluation", timeout=120_000)
+    expect(status).to_have_text("finished", timeout=300_000)
+    assert page.locator("#curve polyline").count() >= 1
+    expect(page.get_by_role("link", name="Download PNG", exact=True)).to_be_visible(timeout=30_000)
+    # The gallery counts the output size's whole budget: 40 of the detail phase and 10 of J.
+    expect(page.locator("#gallery-list li").first).to_contain_text("64x96, fast, 50 evaluations")
+    page.screenshot(path=str(tmp_path / "fast-run.png"), full_page=True)

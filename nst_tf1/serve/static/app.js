@@ -662,9 +662,12 @@ async function loadGallery() {
 // The budget of a finished run; how far one got that did not finish ("2 of 15 evaluations",
 // "at scale 1 of 2" when it ended before the output size).
 function progressText(run, s) {
-  const unit = s.optimizer === "lbfgs" ? "evaluations" : "iterations";
-  if (run.status === "finished" || typeof run.iteration !== "number") return `${s.iterations} ${unit}`;
-  if (!run.scale) return `${run.iteration} of ${s.iterations} ${unit}`;
+  const lbfgs = s.optimizer === "lbfgs";
+  const unit = lbfgs ? "evaluations" : "iterations";
+  // The output size's budget: with L-BFGS, the detail phase's evaluations come first.
+  const output = s.iterations + (lbfgs ? s.detail_iterations || 0 : 0);
+  if (run.status === "finished" || typeof run.iteration !== "number") return `${output} ${unit}`;
+  if (!run.scale) return `${run.iteration} of ${output} ${unit}`;
   const budget = s.coarse_iterations || s.iterations; // a coarser scale's own budget
   return `${run.iteration} of ${budget} ${unit} at scale ${run.scale.scale} of ${run.scale.scales}`;
 }
