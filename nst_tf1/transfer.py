@@ -28,7 +28,8 @@ the same :class:`~nst_tf1.graph.TransferGraph` and adds what the course does not
 * with L-BFGS, the objective's content trust region (its bound from a preview of the
   course's run, :mod:`nst_tf1.course_preview`), content weight and stopping rule of
   :mod:`nst_tf1.schedule` (``course_preview``, ``content_bound``, ``term_balance``,
-  ``stop_progress``);
+  ``stop_progress``), and before them at the output size the detail phase, L-BFGS on the
+  shallow style terms alone (``detail_iterations``, :func:`nst_tf1.costs.detail_layers`);
 * batches: one :class:`~nst_tf1.graph.TransferGraph` per size, built once and reused for
   every image of that size; Gram targets cached per style image.
 
@@ -409,7 +410,9 @@ class Runner:
                 Scales below the output size run ``settings.coarse_iterations`` when set;
                 ``settings.stop_balance`` and ``settings.stop_progress`` apply to the
                 output size, ``settings.content_bound`` and ``settings.term_balance`` to
-                every scale (L-BFGS).
+                every scale (L-BFGS). With L-BFGS and ``iterations`` above 0, the output
+                size first runs ``settings.detail_iterations`` evaluations of the detail
+                phase (:func:`_phases`): its budget is the sum of the two.
             preview_every: also attach the image every this many steps (0: never).
 
         Yields:
