@@ -233,6 +233,10 @@ def test_a_fast_run_through_its_detail_phase_finishes_with_its_curve(page, tmp_p
     expect(status).to_contain_text("running, evaluation", timeout=120_000)
     expect(status).to_have_text("finished", timeout=300_000)
     assert page.locator("#curve polyline").count() >= 1
+    # The detail phase is a band on the curve, after the half size's 30 evaluations.
+    band = page.locator("#curve rect.detail-band")
+    expect(band).to_have_count(1)
+    assert float(band.get_attribute("width")) > 10 and float(band.get_attribute("x")) > 60
     expect(page.get_by_role("link", name="Download PNG", exact=True)).to_be_visible(timeout=30_000)
     # The gallery counts the output size's whole budget: 40 of the detail phase and 10 of J.
     expect(page.locator("#gallery-list li").first).to_contain_text("64x96, fast, 50 evaluations")

@@ -35,6 +35,7 @@ const state = {
   done: 0,
   lastStep: null,
   points: [], // [step index, J, J_content, J_style]
+  detail: null, // [first, last] step index of the detail phase (--detail-iterations), or null
   seconds: 0,
   previewLoading: false,
   previewPending: null,
@@ -382,6 +383,7 @@ function showJob(job) {
   state.done = 0;
   state.lastStep = null;
   state.points = [];
+  state.detail = null;
   state.ended = false;
   state.seconds = 0;
   $("log").textContent = "";
@@ -410,6 +412,8 @@ function handle(event) {
   switch (event.type) {
     case "Note":
       log(event.text);
+      // Reported just before the first of its steps: they are the next ones.
+      if (event.code === "detail-phase") state.detail = [state.done + 1, state.done + event.data.iterations];
       break;
     case "Loading":
       if (!state.ended) runStatus(`starting: loading ${event.what === "tensorflow" ? "TensorFlow" : event.what}`);
@@ -588,6 +592,13 @@ function drawCurve() {
   for (let e = lo; e <= hi; e += step) {
     make("line", { x1: L, x2: W - R, y1: y(10 ** e), y2: y(10 ** e), class: "grid" });
     make("text", { x: L - 4, y: y(10 ** e) + 4, class: "tick", "text-anchor": "end" }, `1e${e}`);
+  }
+  if (state.detail) {
+    // The detail phase minimises the shallow style terms alone and reports the costs where it
+    // saves only; after it J rises as the content's trust region pulls J_content back.
+    const [a, b] = state.detail.map((i) => Math.min(i, maxX));
+    make("rect", { x: x(a), y: T, width: Math.max(1, x(b) - x(a)), height: H - T - B, class: "detail-band" });
+    make("text", { x: x(a) + 4, y: T + 12, class: "tick" }, "detail phase");
   }
   make("text", { x: L, y: H - 6, class: "tick" }, "1");
   make("text", { x: W - R, y: H - 6, class: "tick", "text-anchor": "end" }, String(maxX));
