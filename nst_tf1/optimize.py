@@ -277,7 +277,8 @@ def model_lbfgs(
         Step: ``iteration`` is the 0-based evaluation (costs of the image evaluated), then a
         last Step with ``iteration == num_evaluations`` (also when L-BFGS converged or
         ``stop_when`` ended it in fewer): the best image and its costs (``None`` where that
-        evaluation did not fetch them); ``first_iteration`` added to both.
+        evaluation did not fetch them, unless ``should_stop`` ended the run: they are
+        computed then); ``first_iteration`` added to both.
 
     Raises:
         NonFiniteCostError: a cost is NaN or infinite; ``last_finite`` is the best image
@@ -294,7 +295,7 @@ def model_lbfgs(
     wants = _wants_costs(first_iteration, save_every, costs_on)
     scipy_side = _Evaluations(sess, fetches, feed, image, G0, num_evaluations, first_step, wants)
     scipy_side.start(x0)
-    last = num_evaluations
+    last, stopped = num_evaluations, False
     try:
         scipy_side.first.set_result(scipy_side.evaluate(G0, 0))
         evaluation = 0
@@ -311,7 +312,7 @@ def model_lbfgs(
             yield step
             evaluation += 1
             if should_stop is not None and should_stop():
-                last = evaluation
+                last, stopped = evaluation, True
                 break
             if scipy_side.converged(stop_when, evaluation):
                 break  # the last Step is the final image
@@ -319,6 +320,8 @@ def model_lbfgs(
     finally:
         scipy_side.end()
     best = scipy_side.best
+    if stopped:  # the run's final image: its costs, where its evaluation did not fetch them
+        best = _costed(sess, costs, image, best, 0)
     image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
     scipy_side.log_best(writer, first_iteration + last)
     yield best._replace(iteration=first_iteration + last, image=np.array(best.image))

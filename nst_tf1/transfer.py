@@ -223,8 +223,8 @@ def _phases(graph, start, budget, detail, save_every, should_stop, preview_every
     (``objective``: :meth:`TransferGraph.run`'s ``stop_when``, ``content_weight`` and
     ``content_bound``) from ``start`` = (a_C, targets, initial image); with ``detail``, the
     first ``detail`` of them of the detail objective, and the rest from its best image,
-    numbered on. A run stopped in the detail phase ends with its best image, whose costs
-    are computed for it (the detail phase fetches them where it saves only)."""
+    numbered on. A run stopped in the detail phase ends with its best image (its costs
+    computed by :func:`nst_tf1.optimize.model_lbfgs`, which does that for a stopped run)."""
     if detail:
         stopped = [False]
 
@@ -242,7 +242,7 @@ def _phases(graph, start, budget, detail, save_every, should_stop, preview_every
         )
         for step in steps:
             if stopped[0]:  # the best image so far, the scale's last Step
-                yield step if step.total_cost is not None else _costed(graph, step)
+                yield step
                 return
             if step.iteration == detail:  # its best image: the run's objective goes on there
                 start = (*start[:2], step.image)
@@ -257,12 +257,6 @@ def _phases(graph, start, budget, detail, save_every, should_stop, preview_every
         first_iteration=detail,
         **objective,
     )
-
-
-def _costed(graph, step):
-    """``step`` with the course's costs of its image."""
-    J, J_content, J_style = graph.evaluate(step.image)
-    return step._replace(total_cost=J, content_cost=J_content, style_cost=J_style)
 
 
 class Runner:

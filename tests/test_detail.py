@@ -237,3 +237,20 @@ def test_cost_curve_leaves_out_the_missing_costs_and_shades_the_detail_phase():
     assert grey[1] > grey[0] + 5000
     with pytest.raises(ValueError, match="no costs yet"):
         cost_curve({**costs, "total_cost": [None] * 7})
+
+
+def test_a_stopped_detail_run_ends_with_the_costs_of_its_image(weights, normalised):
+    from nst_tf1.settings import Settings
+
+    content, style, generated = normalised
+    asked = []
+    with _lbfgs_graph(weights, Settings(optimizer="lbfgs", precision="fp32")) as graph:
+        a_C, grams = _targets(graph, content, style)
+        stop = lambda: asked.append(1) or len(asked) >= 3  # noqa: E731
+        steps = list(graph.run(a_C, grams, generated, 9, 100, stop, detail=True))
+        final = steps[-1]
+        assert final.iteration == 3 and final.image is not None
+        np.testing.assert_allclose(final[1:4], graph.evaluate(final.image), rtol=1e-6)
+        # Run to its budget, the detail phase's final Step keeps no costs it did not fetch.
+        whole = list(graph.run(a_C, grams, generated, 4, 100, detail=True))[-1]
+        assert whole.iteration == 4 and whole.total_cost is None
