@@ -77,7 +77,9 @@ def _images(folder):
     return content, style
 
 
-def test_upload_start_watch_stop_download(page, server, tmp_path):
+def _upload_pair(page, tmp_path):
+    """Upload :func:`_images` as the content and the style, as a person would, and wait for
+    the status line to say each arrived."""
     from playwright.sync_api import expect
 
     status = page.get_by_role("status")
@@ -86,6 +88,13 @@ def test_upload_start_watch_stop_download(page, server, tmp_path):
     expect(status).to_have_text("uploaded scene.png")
     page.get_by_label("Style image", exact=True).set_input_files(style)
     expect(status).to_have_text("uploaded painting.png")
+
+
+def test_upload_start_watch_stop_download(page, server, tmp_path):
+    from playwright.sync_api import expect
+
+    status = page.get_by_role("status")
+    _upload_pair(page, tmp_path)
     assert "scene.png" in page.get_by_label("Content image to use").inner_text()
     page.get_by_label("Height").fill(str(HEIGHT))
     page.get_by_label("Width").fill(str(WIDTH))
@@ -220,11 +229,7 @@ def test_a_fast_run_through_its_detail_phase_finishes_with_its_curve(page, tmp_p
     from playwright.sync_api import expect
 
     status = page.get_by_role("status")
-    content, style = _images(tmp_path)
-    page.get_by_label("Content image", exact=True).set_input_files(content)
-    expect(status).to_have_text("uploaded scene.png")
-    page.get_by_label("Style image", exact=True).set_input_files(style)
-    expect(status).to_have_text("uploaded painting.png")
+    _upload_pair(page, tmp_path)
     page.get_by_label("Fast", exact=True).check()
     page.get_by_label("Height").fill("64")  # --fast's half size must keep 32 pixels a side
     page.get_by_label("Width").fill("96")
