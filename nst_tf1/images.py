@@ -6,9 +6,10 @@ subtracted; :func:`save_image` undoes that.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
+import secrets
 
 import numpy as np
 
@@ -401,24 +402,33 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray, comment: str | N
     A JPEG is written at quality :data:`JPEG_QUALITY`.
 
     Raises:
+        ValueError: Pillow has no writer for the extension.
         OSError: the file cannot be written (for example ``ENOSPC``: no space left).
     """
-    import imageio.v3 as imageio
+    import io
+
+    from PIL import Image
 
     path = os.fspath(path)
-    image = to_uint8(image)
-    directory, name = os.path.split(path)
-    stem, ext = os.path.splitext(name)
-    extra: dict = {"quality": JPEG_QUALITY} if ext.lower() in (".jpg", ".jpeg") else {}
+    ext = os.path.splitext(path)[1].lower()
+    extra: dict = {"quality": JPEG_QUALITY} if ext in (".jpg", ".jpeg") else {}
     if comment is not None:
-        if ext.lower() == ".png":
+        if ext == ".png":
             from PIL.PngImagePlugin import PngInfo
 
             extra["pnginfo"] = PngInfo()
             extra["pnginfo"].add_text("Comment", comment)
         else:
             extra["comment"] = comment.encode("utf-8")
-    write_atomically(path, imageio.imwrite("<bytes>", image, extension=ext.lower(), **extra))
+    # Pillow itself, as imageio's writer would call it, without that writer: a signal's
+    # exception raised while imageio sets its writer up leaves a half-built one whose
+    # __del__ prints a traceback (tests/test_faults.py: a save stopped at any line).
+    file_format = Image.registered_extensions().get(ext)
+    if file_format is None:
+        raise ValueError(f"{path}: Pillow cannot write {ext or 'extensionless'} files")
+    encoded = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(encoded, format=file_format, **extra)
+    write_atomically(path, encoded.getbuffer())
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> None:
@@ -436,22 +446,22 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray | mem
     path = os.fspath(path)
     directory, name = os.path.split(path)
     stem, ext = os.path.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory or ".")
+    # The name is drawn here and the file created by open(..., "xb") (O_EXCL), not by
+    # tempfile.mkstemp: an exception that a signal handler raises in mkstemp's own Python
+    # lines, after it has created the file and before it returns its name, would leave the
+    # file behind (tests/test_faults.py: a save stopped at any line). open() also gives the
+    # file the permissions any new file gets (0666 less the umask).
+    tmp = os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.tmp{ext}")
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(tmp, path)
+    except FileExistsError:  # the drawn name is another writer's (1 in 4 billion): not ours
+        raise
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
 
