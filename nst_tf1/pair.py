@@ -281,7 +281,8 @@ def _detail_note(settings, progress) -> events.Note:
     text = (
         f"The first {progress.detail} evaluations minimise the style terms of "
         f"{', '.join(layers)} alone (the style's fine detail; costs shown where saved), "
-        f"then J from evaluation {progress.detail} on"
+        f"then J from evaluation {progress.detail} on (where J may rise at first: the "
+        f"detail phase leaves the content aside, and J brings it back)"
     )
     return events.Note("detail-phase", text, "out", data)
 

@@ -537,7 +537,8 @@ def test_fast_run_end_to_end_records_its_choices(
     assert (
         f"The first {detail} evaluations minimise the style terms of conv1_1, conv2_1, "
         f"conv3_1 alone (the style's fine detail; costs shown where saved), then J from "
-        f"evaluation {detail} on\n"
+        f"evaluation {detail} on (where J may rise at first: the detail phase leaves the "
+        f"content aside, and J brings it back)\n"
     ) in stdout
     assert record["status"] == "finished"
 
