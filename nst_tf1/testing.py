@@ -140,24 +140,17 @@ def _file_contents(cells, layout, rng, mean_pixel):
 
 
 def _write_atomically(path, contents):
-    """savemat to a temporary file beside ``path``, fsync, then rename it into place."""
-    import tempfile
+    """savemat into memory, then :func:`nst_tf1.images.write_atomically` (a temporary file
+    beside ``path``, fsync, rename)."""
+    import io
 
     import scipy.io
 
-    directory, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            scipy.io.savemat(f, contents, do_compression=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from .images import write_atomically
+
+    encoded = io.BytesIO()
+    scipy.io.savemat(encoded, contents, do_compression=False)
+    write_atomically(path, encoded.getbuffer())
 
 
 def make_vgg_file(
