@@ -123,6 +123,8 @@ def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
     state.interrupt()
     if isinstance(exc, Interrupted) and not exc.message:
         exc.message = _interrupted_message(exc, job, state, batch)
+        if exc.kept is None and state.final_saved:
+            exc.kept = state.final_saved[-1]
     raise exc
 
 
@@ -183,6 +185,15 @@ def _interrupted_message(exc, job, state, batch):
         return (
             f"interrupted by {name} before the optimisation{which} "
             f"started; nothing saved{state.kept()}"
+        )
+    if state.final_saved:
+        # The second signal came after the image's files were written, while the run
+        # computed their costs for run.json (or wrote it): they are whole, and kept.
+        listed = "final" in state.record.data
+        return (
+            f"interrupted by {name} again; the current image had been saved as "
+            f"{' and '.join(state.final_saved)}"
+            f"{'' if listed else ', which run.json does not list'}{state.kept()}"
         )
     return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
 

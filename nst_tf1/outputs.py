@@ -215,6 +215,7 @@ class JobFolder:
         self.signature = self.record = self.step = self.stopped = None
         self.done, self.finished = 0, False
         self.evaluations = 0  # steps of the output scale so far
+        self.final_saved = []  # the final_files written so far (finished, or a stop's)
 
     def save(self, path, image, comment=None):
         self.writing = path
@@ -222,9 +223,11 @@ class JobFolder:
         images.save_image(path, image, comment=comment)
 
     def save_final(self, image, comment):
-        """Write the final image's files (:func:`final_files`), each atomically."""
+        """Write the final image's files (:func:`final_files`), each atomically; each is
+        listed in ``final_saved`` once written."""
         for path in final_files(self.folder):
             self.save(path, image, comment)
+            self.final_saved.append(path)
 
     def record_write(self, write):
         self.writing = self.record.path

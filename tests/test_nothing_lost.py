@@ -723,6 +723,65 @@ def test_signal_before_the_first_iteration_saves_nothing(
     assert not out.exists()  # nor the empty folder it had created (issue 23)
 
 
+@pytest.mark.parametrize("second_press_in", ["costs", "jpeg"])
+def test_a_second_signal_after_the_stops_image_was_written_says_so(
+    monkeypatch, tmp_path, image_pair, vgg_file, second_press_in
+):
+    """Found by hand (two Ctrl-C 0.2 s apart): the first press stops the run, which writes
+    the current image as generated_image.png and .jpg, then reads both back to record their
+    costs; the second press, landing there, ended the run saying "stopped without saving
+    the current image" beside the two whole files. The line now names what was written."""
+    import nst_tf1
+    from nst_tf1 import images, pair
+    from nst_tf1.errors import Interrupted
+
+    def second_press(*args, **kwargs):  # what the command line's handler raises
+        raise Interrupted(signal.SIGINT)
+
+    if second_press_in == "costs":
+        monkeypatch.setattr(pair, "saved_costs", second_press)
+    else:
+        save_image = images.save_image
+
+        def save(path, *args, **kwargs):
+            if os.path.basename(path) == "generated_image.jpg":
+                second_press()
+            save_image(path, *args, **kwargs)
+
+        monkeypatch.setattr(images, "save_image", save)
+    out = tmp_path / "out"
+    settings = nst_tf1.Settings(
+        *image_pair[:1],
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        iterations=LONG_RUN,
+    )
+    with pytest.raises(Interrupted) as stopped:
+        nst_tf1.run(settings, None, lambda: signal.SIGINT)  # the first press, at once
+    written = [out / "generated_image.png"]
+    if second_press_in == "costs":
+        written.append(out / "generated_image.jpg")
+    assert stopped.value.message == (
+        f"interrupted by SIGINT again; the current image had been saved as "
+        f"{' and '.join(map(str, written))}, which run.json does not list"
+    )
+    assert stopped.value.kept == str(written[-1])
+    assert sorted(os.listdir(out)) == sorted(["0.png", "run.json", *(p.name for p in written)])
+    # Each file says it is a stopped run's image, so a rerun replaces it without --overwrite.
+    from nst_tf1.preflight import interrupted_at
+
+    assert [interrupted_at(path) for path in written] == [0] * len(written)
+    record = _record(out)
+    assert record["status"] == "interrupted" and "final" not in record
+    monkeypatch.undo()
+    settings.iterations = 1
+    nst_tf1.run(settings)
+    assert _record(out)["status"] == "finished" and interrupted_at(written[0]) is None
+
+
 def test_refused_or_interrupted_run_leaves_no_empty_folder_it_created(
     tmp_path, capsys, image_pair, vgg_file
 ):
