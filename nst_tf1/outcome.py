@@ -120,7 +120,8 @@ def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
         raise RunFailed(
             f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
         ) from None
-    state.interrupt()
+    if not (isinstance(exc, Interrupted) and state.final_recorded):
+        state.interrupt()  # a recorded final image keeps its status: the run made it
     if isinstance(exc, Interrupted) and not exc.message:
         exc.message = _interrupted_message(exc, job, state, batch)
         if exc.kept is None and state.final_saved:
@@ -189,11 +190,14 @@ def _interrupted_message(exc, job, state, batch):
     if state.final_saved:
         # The second signal came after the image's files were written, while the run
         # computed their costs for run.json (or wrote it): they are whole, and kept.
-        listed = "final" in state.record.data
+        listed = (
+            ", and run.json records it (without the costs of the files as saved)"
+            if state.final_recorded
+            else ", which run.json does not list"
+        )
         return (
             f"interrupted by {name} again; the current image had been saved as "
-            f"{' and '.join(state.final_saved)}"
-            f"{'' if listed else ', which run.json does not list'}{state.kept()}"
+            f"{' and '.join(state.final_saved)}{listed}{state.kept()}"
         )
     return f"interrupted by {name} again; stopped without saving the current image{state.kept()}"
 

@@ -233,6 +233,11 @@ class JobFolder:
         self.writing = self.record.path
         write()
 
+    @property
+    def final_recorded(self):
+        """Whether run.json on disk records a final image (finished, or a stop's)."""
+        return self.record is not None and self.record.written and "final" in self.record.data
+
     def interrupt(self, status="interrupted", write=False):
         """Record how the job ended; whether run.json says so (or was never written)."""
         if self.record is None:

@@ -159,9 +159,17 @@ class Pair:
         """Write the final image as the lossless generated_image.png, then as the course's
         generated_image.jpg, and record both with the cost of each file as saved (read back:
         8 bits a channel, the JPEG compressed); ``scale``: the coarser scale (a Progress) it
-        was upsampled from, whose costs these are (a run stopped there)."""
+        was upsampled from, whose costs these are (a run stopped there).
+
+        A second signal while the files' costs are computed (Interrupted, raised by the
+        command line's handler) ends the run there; the files are whole, so run.json records
+        them all the same, without those costs."""
         state.save_final(image, comment)
-        saved = saved_costs(state.folder, job.size, runner.evaluate, scale)
+        try:
+            saved = saved_costs(state.folder, job.size, runner.evaluate, scale)
+        except Interrupted:
+            state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, None, scale))
+            raise
         state.record_write(lambda: state.record.finish(step, FINAL_IMAGE, status, saved, scale))
         self.report(image_saved(state.final, step, final=True))
 

@@ -41,7 +41,8 @@ so an interrupted run leaves a record of what it had done. It holds::
                     --detail-iterations): {"iterations", "layers"}
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of
-                    each file as written (8 bits a channel; JPEG-compressed). A --multires
+                    each file as written (8 bits a channel; JPEG-compressed), absent when a
+                    second signal ended the run while they were computed. A --multires
                     run stopped at a coarser scale saves that scale's image upsampled to
                     image_size; its final then has "scale": {"scale": k, "scales": K,
                     "image_size": [h, w]}, and its costs, and saved's (each file read back

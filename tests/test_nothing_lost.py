@@ -723,22 +723,27 @@ def test_signal_before_the_first_iteration_saves_nothing(
     assert not out.exists()  # nor the empty folder it had created (issue 23)
 
 
-@pytest.mark.parametrize("second_press_in", ["costs", "jpeg"])
+@pytest.mark.parametrize("second_press_in", ["costs", "jpeg", "finished"])
 def test_a_second_signal_after_the_stops_image_was_written_says_so(
     monkeypatch, tmp_path, image_pair, vgg_file, second_press_in
 ):
     """Found by hand (two Ctrl-C 0.2 s apart): the first press stops the run, which writes
     the current image as generated_image.png and .jpg, then reads both back to record their
     costs; the second press, landing there, ended the run saying "stopped without saving
-    the current image" beside the two whole files. The line now names what was written."""
+    the current image" beside the two whole files. The line now names what was written, and
+    run.json records the image when both files are whole. ``finished``: both presses came
+    during the final save of a run that had reached its budget."""
     import nst_tf1
     from nst_tf1 import images, pair
     from nst_tf1.errors import Interrupted
 
+    pressed = [] if second_press_in == "finished" else [signal.SIGINT]  # the first, at once
+
     def second_press(*args, **kwargs):  # what the command line's handler raises
+        pressed.append(signal.SIGINT)  # (recorded, when it is the first)
         raise Interrupted(signal.SIGINT)
 
-    if second_press_in == "costs":
+    if second_press_in in ("costs", "finished"):
         monkeypatch.setattr(pair, "saved_costs", second_press)
     else:
         save_image = images.save_image
@@ -757,26 +762,44 @@ def test_a_second_signal_after_the_stops_image_was_written_says_so(
         output_dir=str(out),
         height=HEIGHT,
         width=WIDTH,
-        iterations=LONG_RUN,
+        iterations=2 if second_press_in == "finished" else LONG_RUN,
     )
     with pytest.raises(Interrupted) as stopped:
-        nst_tf1.run(settings, None, lambda: signal.SIGINT)  # the first press, at once
+        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
     written = [out / "generated_image.png"]
-    if second_press_in == "costs":
+    if second_press_in == "finished":
         written.append(out / "generated_image.jpg")
+        listed, status = (
+            ", and run.json records it (without the costs of the files as saved)",
+            "finished",
+        )
+    elif second_press_in == "costs":  # both files whole: run.json records them, as stopped
+        written.append(out / "generated_image.jpg")
+        listed, status = (
+            ", and run.json records it (without the costs of the files as saved)",
+            "stopped",
+        )
+    else:  # the PNG alone: run.json says the run ended without its final image
+        listed, status = ", which run.json does not list", "interrupted"
     assert stopped.value.message == (
         f"interrupted by SIGINT again; the current image had been saved as "
-        f"{' and '.join(map(str, written))}, which run.json does not list"
+        f"{' and '.join(map(str, written))}{listed}"
     )
     assert stopped.value.kept == str(written[-1])
     assert sorted(os.listdir(out)) == sorted(["0.png", "run.json", *(p.name for p in written)])
-    # Each file says it is a stopped run's image, so a rerun replaces it without --overwrite.
     from nst_tf1.preflight import interrupted_at
 
-    assert [interrupted_at(path) for path in written] == [0] * len(written)
     record = _record(out)
-    assert record["status"] == "interrupted" and "final" not in record
+    assert record["status"] == status
+    if status == "interrupted":
+        assert "final" not in record
+    else:
+        assert record["final"]["file"] == "generated_image.jpg" and "saved" not in record["final"]
     monkeypatch.undo()
+    # The files say whether they are a stopped run's image or a finished result; a rerun
+    # replaces either (a finished one once the rerun has finished, through unfinished/).
+    stopped_at = None if status == "finished" else 0
+    assert [interrupted_at(path) for path in written] == [stopped_at] * len(written)
     settings.iterations = 1
     nst_tf1.run(settings)
     assert _record(out)["status"] == "finished" and interrupted_at(written[0]) is None
