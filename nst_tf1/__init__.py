@@ -29,6 +29,7 @@ _EXPORTS = {
     "compute_style_cost": "costs",
     "total_cost": "costs",
     "activation_gram": "costs",
+    "symmetric_gram": "costs",
     "compute_gram_style_cost": "costs",
     "total_variation_cost": "costs",
     "load_image": "images",

@@ -15,6 +15,8 @@ Beyond the course (used only when asked for; the course's functions above are un
                 Gram rescaled from another image size): the same equation with G_T for G(a_S)
     J_tv      = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2   (total variation,
                 summed over the (1, n_H, n_W, 3) image's rows, columns and channels)
+    G(a) for fp32 L-BFGS = F^T F with F = a reshaped to (n_H n_W, n_C), the same matrix as
+                A A^T (:func:`symmetric_gram`), with dJ/dF = F (dJ/dG + dJ/dG^T)
     J_detail  = beta sum over the style layers of conv1..conv3 (:func:`detail_layers`) of
                 coefficient[l] * J_style^[l]   (``--detail-iterations``; built by
                 nst_tf1.graph, minimised before J by nst_tf1.transfer)
@@ -37,6 +39,7 @@ __all__ = [
     "compute_style_cost",
     "total_cost",
     "activation_gram",
+    "symmetric_gram",
     "compute_gram_style_cost",
     "total_variation_cost",
     "hold_in_variable",
@@ -125,6 +128,42 @@ def activation_gram(a: Any) -> Any:
     """
     _, n_H, n_W, n_C = a.get_shape().as_list()
     return gram_matrix(_unroll(a, n_H, n_W, n_C))
+
+
+def symmetric_gram(a: Any) -> Any:
+    """G(a) = A A^T as :func:`activation_gram`, with the gradient of a symmetric product.
+
+    G = F^T F with F the (n_H*n_W, n_C) reshape of ``a``, which is A^T: the same sums of
+    products as ``gram_matrix(A)``, taken by one matmul of F with itself (transposed in the
+    kernel), without the two transposed copies of the activations that the course's
+    ``_unroll`` and ``gram_matrix`` make. Its gradient is written out: for any J(G),
+
+        dJ/dF = F (dJ/dG + dJ/dG^T)        (n_H*n_W, n_C)
+
+    one matmul, where TensorFlow's gradient of ``matmul(A, transpose(A))`` takes two, two
+    more transposes and their sum. Used by the fp32 L-BFGS graphs (``nst_tf1.graph``); the
+    course's Adam graph keeps the course's ``gram_matrix``. On the trained stand-in at
+    300x400 (benchmarks/README.md, round 14) an evaluation of the detail objective took 0.88
+    of the time with it, one of J 0.93.
+
+    Args:
+        a: (1, n_H, n_W, n_C) tensor with a static shape.
+
+    Returns:
+        (n_C, n_C) tensor, equal to ``activation_gram(a)`` up to the order of the sums.
+    """
+    import tensorflow.compat.v1 as tf
+
+    _, n_H, n_W, n_C = a.get_shape().as_list()
+
+    @tf.custom_gradient
+    def gram(F):
+        def grad(dG):
+            return tf.matmul(F, dG + tf.transpose(dG))
+
+        return tf.matmul(F, F, transpose_a=True), grad
+
+    return gram(tf.reshape(a, [n_H * n_W, n_C]))
 
 
 def compute_gram_style_cost(G_S: Any, a_G: Any, G_G: Any = None) -> Any:

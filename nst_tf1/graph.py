@@ -38,6 +38,7 @@ from .costs import (
     activation_gram,
     compute_content_cost,
     compute_gram_style_cost,
+    symmetric_gram,
     total_cost,
     total_variation_cost,
 )
@@ -207,6 +208,21 @@ def _cost_precision(tf, precision):
     return lambda tensor: tf.cast(tensor, tf.float64)
 
 
+def _gram_for(optimizer, precision):
+    """The Gram matrix function of a graph: :func:`~nst_tf1.costs.symmetric_gram` (the same
+    matrix, a cheaper gradient) for L-BFGS in fp32, the course's ``gram_matrix``
+    (:func:`~nst_tf1.costs.activation_gram`) otherwise.
+
+    In fp32 the symmetric form changed no result: ``--fast --precision fp32`` wrote the same
+    PNG, byte for byte, on louvre + monet and astronaut + brick, in 0.93 of the time. With
+    bf16 it took the detail phase 0.88 of the time too, but the images differed, and on
+    astronaut + brick, the pair of the narrowest margin, J_style ended at 1.02, 1.00 and 0.99
+    of the course's (seeds 1 to 3) against 0.97, 0.97 and 0.98: so bf16 keeps the course's
+    (benchmarks/README.md, round 14). Adam's graph is the course's and keeps it too.
+    """
+    return symmetric_gram if optimizer == "lbfgs" and precision == "fp32" else activation_gram
+
+
 def _lbfgs_objective(tf, J, J_content, alpha):
     """L-BFGS's objective J + (w - 1) alpha J_content + rho max(0, J_content - b)^2: the
     content term weighted w times, plus the content trust region's penalty, zero where
@@ -336,7 +352,7 @@ class TransferGraph:
             }
 
             J_content = self._content_cost(tf, model[terms.content_layer], wide)
-            J_style = self._style_cost(tf, model, wide)
+            J_style = self._style_cost(tf, model, wide, _gram_for(options.optimizer, precision))
             with tf.name_scope("total_cost"):
                 J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
                 if terms.tv_weight:
@@ -366,9 +382,9 @@ class TransferGraph:
                 self._cost_between = compute_content_cost(*self._activations)
             return compute_content_cost(wide(a_C), wide(out))
 
-    def _style_cost(self, tf, model, wide):
-        """sum_l coeff_l J_style^[l](wide(G_S^[l]), wide(G(a_G^[l]))), each G_S^[l] a Variable
-        set by :meth:`run`; keeps each layer's G(a_G) for :meth:`style_grams`."""
+    def _style_cost(self, tf, model, wide, gram):
+        """sum_l coeff_l J_style^[l](wide(G_S^[l]), wide(gram(a_G^[l]))), each G_S^[l] a
+        Variable set by :meth:`run`; keeps each layer's G(a_G) for :meth:`style_grams`."""
         self._grams, self._gram_values, self._assign_grams = [], [], []
         self.layer_pixels, self.layer_costs = [], {}
         J_style = 0
@@ -376,7 +392,7 @@ class TransferGraph:
             for name, coeff in self.style_layers:
                 with tf.name_scope(name):
                     _, n_H, n_W, n_C = model[name].shape.as_list()
-                    G_G = activation_gram(model[name])
+                    G_G = gram(model[name])
                     G_S, value, assign = _held_target(tf, (n_C, n_C), "G_S")
                     self._grams.append(G_G)
                     self._gram_values.append(value)

@@ -86,6 +86,31 @@ def test_layer_style_cost_is_not_the_straight_reshape(rng):
     np.testing.assert_allclose(got, layer_style_cost_ref(a_S, a_G), rtol=RTOL)
 
 
+@pytest.mark.parametrize("shape", [(1, 4, 4, 3), (1, 6, 5, 8), (1, 19, 25, 32)])
+def test_symmetric_gram_and_its_gradient_match_reference(rng, shape):
+    """G = A A^T, and for J = sum(W * G) with W not symmetric, dJ/da = (W + W^T) A unrolled
+    back: the gradient written out for the symmetric product is the exact one."""
+    from nst_tf1.costs import activation_gram, symmetric_gram
+
+    a = rng.standard_normal(shape).astype(np.float32)
+    W = rng.standard_normal((shape[3], shape[3])).astype(np.float32)
+    A = unroll_ref(a)
+    want_grad = ((W + W.T).astype(np.float64) @ A).T.reshape(shape)
+    got = {}
+    for gram in (symmetric_gram, activation_gram):
+        with tf.Graph().as_default(), tf.Session() as sess:
+            x = tf.constant(a)
+            G = gram(x)
+            (grad,) = tf.gradients(tf.reduce_sum(W * G), x)
+            got[gram] = sess.run([G, grad])
+    G, grad = got[symmetric_gram]
+    np.testing.assert_allclose(G, A @ A.T, rtol=RTOL, atol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, rtol=RTOL, atol=1e-4)
+    # The course's Gram and TensorFlow's own gradient of it give the same numbers.
+    np.testing.assert_allclose(got[activation_gram][0], G, rtol=RTOL, atol=1e-5)
+    np.testing.assert_allclose(got[activation_gram][1], grad, rtol=RTOL, atol=1e-4)
+
+
 def test_total_cost_is_the_weighted_sum():
     assert total_cost(np.float64(2.0), np.float64(3.0)) == 10 * 2.0 + 40 * 3.0
     assert total_cost(2.0, 3.0, alpha=1, beta=0.5) == 3.5
