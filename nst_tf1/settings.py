@@ -95,8 +95,8 @@ COURSE = {
 #: evaluations cost about a third of a full-size one and bring the style further than
 #: full-size ones do (round 3); with the preview's bound both of the course's costs end at or
 #: below the course run's on all 20 test pairs, the last 5 added after the detail phase was
-#: chosen (rounds 9, 10, 12 and 13), 5.5 to 5.9 times faster than the course's run with bf16
-#: and 4.0 to 4.1 times without (round 12; 40 evaluations of J instead of the detail phase
+#: chosen (rounds 9, 10, 12 and 13), 5.5 to 6.1 times faster than the course's run with bf16
+#: and 4.4 times without (rounds 12 and 14; 40 evaluations of J instead of the detail phase
 #: took 1.2 to 1.3 times as long, rounds 10 and 12). Until round 10 --fast weighed the content
 #: term instead (--term-balance 32, 15 evaluations): twice as fast, but on textures (gravel,
 #: brick, grass) J_style stayed 3 to 21 times the course's (9 of 15 pairs met both costs);
