@@ -225,7 +225,8 @@ class RunRecord:
         saved: dict | None = None,
         scale: Any = None,
     ) -> None:
-        """Record the final image and its costs, set ``status`` and write the file.
+        """Record the final image and its costs, set ``status`` and write the file; the
+        record holds them once the file does (a write ended by a signal leaves neither).
 
         Args:
             step: the final image's Step (its costs as optimised).
@@ -246,10 +247,7 @@ class RunRecord:
         if scale is not None:
             final["scale"] = {"scale": scale.scale, "scales": scale.scales}
             final["scale"]["image_size"] = [scale.height, scale.width]
-        self.data["final"] = final
-        self.data["status"] = status
-        self.data["finished_utc"] = _utc_now()
-        self.write()
+        self.write({**self.data, "final": final, "status": status, "finished_utc": _utc_now()})
 
     def interrupt(self, status: str = "interrupted", write: bool = False) -> bool:
         """Set ``status`` on a run that ends without a final image and write the file.
@@ -273,13 +271,20 @@ class RunRecord:
         except OSError:
             return self.written and _patch_status(self.path, status)
 
-    def write(self) -> None:
-        """Write ``run.json`` atomically (temporary file renamed into place)."""
+    def write(self, data: dict | None = None) -> None:
+        """Write ``run.json`` atomically (temporary file renamed into place).
+
+        Args:
+            data: what to write instead of the record's data; it becomes the record's data
+                once it is on disk, so that a write ended by a signal (or an error) leaves
+                the record saying what the file says (:meth:`finish`: no final image).
+        """
         from .images import write_atomically
 
-        self.data["wall_time_seconds"] = round(time.monotonic() - self._start, 3)
-        write_atomically(self.path, _encode(self.data))
-        self.written = True
+        data = self.data if data is None else data
+        data["wall_time_seconds"] = round(time.monotonic() - self._start, 3)
+        write_atomically(self.path, _encode(data))
+        self.data, self.written = data, True
 
 
 def _encode(data: Mapping[str, Any]) -> bytes:

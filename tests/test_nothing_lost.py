@@ -805,6 +805,62 @@ def test_a_second_signal_after_the_stops_image_was_written_says_so(
     assert _record(out)["status"] == "finished" and interrupted_at(written[0]) is None
 
 
+@pytest.mark.parametrize("first_press", ["at_once", "in_the_write"])
+def test_a_signal_in_the_final_run_json_write_is_not_called_recorded(
+    monkeypatch, tmp_path, image_pair, vgg_file, first_press
+):
+    """A press that ends the write of run.json's final image (after the files' costs were
+    computed): the record had taken the final image before the file did, so the line said
+    "run.json records it" and run.json was left saying "running", without it. The record
+    now takes what it writes once the file holds it: the line says run.json does not list
+    the image, and run.json says the run was interrupted. ``at_once``: the press that
+    stopped the run, then this one; ``in_the_write``: the only press, at the end of a run
+    that had reached its budget."""
+    import nst_tf1
+    from nst_tf1 import images, pair
+    from nst_tf1.errors import Interrupted
+
+    pressed = [signal.SIGINT] if first_press == "at_once" else []
+    armed = []
+    saved_costs, write_atomically = pair.saved_costs, images.write_atomically
+
+    def costs_then_arm(*args, **kwargs):
+        costs = saved_costs(*args, **kwargs)
+        armed.append(True)  # the next write of run.json is the final image's
+        return costs
+
+    def write(path, data):
+        if armed and os.path.basename(path) == "run.json":
+            armed.clear()
+            pressed.append(signal.SIGINT)
+            raise Interrupted(signal.SIGINT)  # what the command line's handler raises
+        write_atomically(path, data)
+
+    monkeypatch.setattr(pair, "saved_costs", costs_then_arm)
+    monkeypatch.setattr(images, "write_atomically", write)
+    out = tmp_path / "out"
+    settings = nst_tf1.Settings(
+        *image_pair[:1],
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        iterations=LONG_RUN if first_press == "at_once" else 2,
+    )
+    with pytest.raises(Interrupted) as stopped:
+        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
+    written = [out / "generated_image.png", out / "generated_image.jpg"]
+    assert stopped.value.message == (
+        f"interrupted by SIGINT again; the current image had been saved as "
+        f"{' and '.join(map(str, written))}, which run.json does not list"
+    )
+    assert stopped.value.kept == str(written[-1])
+    record = _record(out)
+    assert record["status"] == "interrupted" and "final" not in record
+    assert sorted(os.listdir(out)) == sorted(["0.png", "run.json", *(p.name for p in written)])
+
+
 def test_refused_or_interrupted_run_leaves_no_empty_folder_it_created(
     tmp_path, capsys, image_pair, vgg_file
 ):
