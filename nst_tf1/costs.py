@@ -15,8 +15,8 @@ Beyond the course (used only when asked for; the course's functions above are un
                 Gram rescaled from another image size): the same equation with G_T for G(a_S)
     J_tv      = sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2   (total variation,
                 summed over the (1, n_H, n_W, 3) image's rows, columns and channels)
-    G(a) for fp32 L-BFGS = F^T F with F = a reshaped to (n_H n_W, n_C), the same matrix as
-                A A^T (:func:`symmetric_gram`), with dJ/dF = F (dJ/dG + dJ/dG^T)
+    G(a) for L-BFGS = F^T F with F = a reshaped to (n_H n_W, n_C), the same matrix as A A^T
+                (:func:`symmetric_gram`), with dJ/dF = F (dJ/dG + dJ/dG^T)
     J_detail  = beta sum over the style layers of conv1..conv3 (:func:`detail_layers`) of
                 coefficient[l] * J_style^[l]   (``--detail-iterations``; built by
                 nst_tf1.graph, minimised before J by nst_tf1.transfer)
@@ -141,10 +141,10 @@ def symmetric_gram(a: Any) -> Any:
         dJ/dF = F (dJ/dG + dJ/dG^T)        (n_H*n_W, n_C)
 
     one matmul, where TensorFlow's gradient of ``matmul(A, transpose(A))`` takes two, two
-    more transposes and their sum. Used by the fp32 L-BFGS graphs (``nst_tf1.graph``); the
+    more transposes and their sum. Used by the L-BFGS graphs (``nst_tf1.graph``); the
     course's Adam graph keeps the course's ``gram_matrix``. On the trained stand-in at
     300x400 (benchmarks/README.md, round 14) an evaluation of the detail objective took 0.88
-    of the time with it, one of J 0.93.
+    of the time with it, one of J 0.92-0.93, in fp32 and bf16.
 
     Args:
         a: (1, n_H, n_W, n_C) tensor with a static shape.

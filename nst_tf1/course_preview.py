@@ -13,8 +13,9 @@ L-BFGS then minimises the course's own J with J_content held below that fraction
 J_content(S) at each scale (:func:`nst_tf1.schedule.content_bound`), so the style goes as
 far as the evaluations allow without the content giving way further than the course's run
 does. ``--fast`` uses it (``--course-preview 10``, 40 evaluations at the output size until
-round 12, then 40 of the detail phase and 10): both of the course's costs were met on all 20
-benchmark pairs, the last 5 added after the detail phase was chosen (rounds 9, 10, 12, 13).
+round 12, then 40 of the detail phase and 10, 14 since round 14): both of the course's costs
+were met on all 20 benchmark pairs, the last 5 added after the detail phase was chosen
+(rounds 9, 10, 12 to 14).
 
 The preview runs in float32 (the course's arithmetic), in a graph of its own that is closed
 before the transfer's graphs are built.

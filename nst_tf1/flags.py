@@ -88,8 +88,8 @@ FLAGS = {
     ),
     "fast": _flag(
         "a result as good as the course's in a fraction of its time (J_content and J_style "
-        "at or below the course run's on all 20 test pairs, 5.5 to 6.1 times faster with "
-        "bf16, 4.4 times without): "
+        "at or below the course run's on all 20 test pairs, 5.7 to 5.9 times faster with "
+        "bf16, 4 times without): "
         f"--optimizer {FAST['optimizer']} --precision {FAST['precision']} --init "
         f"{FAST['init']} --multires {FAST['multires']} --coarse-iterations "
         f"{FAST['coarse_iterations']} --coarse-upsample {FAST['coarse_upsample']} "

@@ -208,19 +208,20 @@ def _cost_precision(tf, precision):
     return lambda tensor: tf.cast(tensor, tf.float64)
 
 
-def _gram_for(optimizer, precision):
+def _gram_for(optimizer):
     """The Gram matrix function of a graph: :func:`~nst_tf1.costs.symmetric_gram` (the same
-    matrix, a cheaper gradient) for L-BFGS in fp32, the course's ``gram_matrix``
-    (:func:`~nst_tf1.costs.activation_gram`) otherwise.
+    matrix, a cheaper gradient) for L-BFGS, the course's ``gram_matrix``
+    (:func:`~nst_tf1.costs.activation_gram`) for Adam, whose graph is the course's.
 
     In fp32 the symmetric form changed no result: ``--fast --precision fp32`` wrote the same
-    PNG, byte for byte, on louvre + monet and astronaut + brick, in 0.93 of the time. With
-    bf16 it took the detail phase 0.88 of the time too, but the images differed, and on
-    astronaut + brick, the pair of the narrowest margin, J_style ended at 1.02, 1.00 and 0.99
-    of the course's (seeds 1 to 3) against 0.97, 0.97 and 0.98: so bf16 keeps the course's
-    (benchmarks/README.md, round 14). Adam's graph is the course's and keeps it too.
+    PNG, byte for byte, on louvre + monet and astronaut + brick, in 0.93 of the time. In
+    bfloat16 its gradient rounds differently from TensorFlow's (one product where TensorFlow
+    sums two), and that alone moved astronaut + brick's J_style at the end of round 12's
+    ``--fast`` from 0.97 to 1.02 of the course's: ``--fast`` now spends 14 evaluations of J
+    (settings.FAST) instead of 10, which with it ends that pair at 0.89-0.90 (benchmarks/
+    README.md, round 14).
     """
-    return symmetric_gram if optimizer == "lbfgs" and precision == "fp32" else activation_gram
+    return symmetric_gram if optimizer == "lbfgs" else activation_gram
 
 
 def _lbfgs_objective(tf, J, J_content, alpha):
@@ -352,7 +353,7 @@ class TransferGraph:
             }
 
             J_content = self._content_cost(tf, model[terms.content_layer], wide)
-            J_style = self._style_cost(tf, model, wide, _gram_for(options.optimizer, precision))
+            J_style = self._style_cost(tf, model, wide, _gram_for(options.optimizer))
             with tf.name_scope("total_cost"):
                 J = total_cost(J_content, J_style, alpha=terms.alpha, beta=terms.beta)
                 if terms.tv_weight:

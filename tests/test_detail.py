@@ -188,7 +188,7 @@ def test_settings_fast_chooses_the_detail_phase_where_it_can():
 
     s = Settings(fast=True)
     assert s.detail_iterations == FAST["detail_iterations"] == 40
-    assert s.iterations == FAST["iterations"] == 10
+    assert s.iterations == FAST["iterations"] == 14
     assert s.chosen_by_fast["detail_iterations"] == 40
     assert Settings().detail_iterations == 0
     assert Settings(fast=True, detail_iterations=0).detail_iterations == 0
@@ -212,8 +212,8 @@ def test_steps_at_the_output_size_count_the_detail_phase():
     from nst_tf1.settings import Settings
 
     s = Settings(fast=True)
-    assert output_steps(s) == 50
-    assert steps_per_job(s) == 30 + 50
+    assert output_steps(s) == 40 + 14
+    assert steps_per_job(s) == 30 + 40 + 14
     assert output_steps(Settings(optimizer="lbfgs", iterations=7)) == 7
 
 

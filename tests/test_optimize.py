@@ -473,15 +473,13 @@ def _style_transposes(graph):
 @pytest.mark.skipif("not _only_a_cpu()", reason="the labels apply only without accelerators")
 def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vgg_file):
     """The L-BFGS graph's dJ/dX of each convolution runs TensorFlow's blockwise Eigen kernel
-    (LBFGS_KERNEL_LABELS) and, in fp32, its Grams are symmetric_gram's (no transposed copy of
-    an activation); the gradient equals the default kernel's through the course's
-    gram_matrix up to rounding, and the course's Adam graph keeps the default kernel and the
-    course's Gram (it matches the course bit for bit), as bf16's L-BFGS graph keeps the
-    course's Gram."""
+    (LBFGS_KERNEL_LABELS) and its Grams are symmetric_gram's (no transposed copy of an
+    activation); the gradient equals the default kernel's through the course's gram_matrix up
+    to rounding, and the course's Adam graph keeps the default kernel and the course's Gram
+    (it matches the course bit for bit)."""
     import tensorflow.compat.v1 as tf
 
-    from nst_tf1.costs import activation_gram
-    from nst_tf1.graph import TransferGraph, _gram_for
+    from nst_tf1.graph import TransferGraph
     from nst_tf1.images import generate_noise_image, reshape_and_normalize_image
     from nst_tf1.optimize import LBFGS_KERNEL_LABELS
     from nst_tf1.settings import Settings
@@ -491,7 +489,6 @@ def test_lbfgs_gradient_takes_the_lean_kernel_and_matches_the_default(images, vg
     content, style = (reshape_and_normalize_image(i) for i in images)
     generated = generate_noise_image(content, seed=0)
     course, fast = Settings(), Settings(optimizer="lbfgs", precision="fp32")
-    assert _gram_for("lbfgs", "bf16") is _gram_for("adam", "fp32") is activation_gram
     with TransferGraph(
         weights, HEIGHT, WIDTH, course.cost_terms(), course.optimizer_options()
     ) as adam:

@@ -243,6 +243,6 @@ def test_a_fast_run_through_its_detail_phase_finishes_with_its_curve(page, tmp_p
     expect(band).to_have_count(1)
     assert float(band.get_attribute("width")) > 10 and float(band.get_attribute("x")) > 60
     expect(page.get_by_role("link", name="Download PNG", exact=True)).to_be_visible(timeout=30_000)
-    # The gallery counts the output size's whole budget: 40 of the detail phase and 10 of J.
-    expect(page.locator("#gallery-list li").first).to_contain_text("64x96, fast, 50 evaluations")
+    # The gallery counts the output size's whole budget: 40 of the detail phase and 14 of J.
+    expect(page.locator("#gallery-list li").first).to_contain_text("64x96, fast, 54 evaluations")
     page.screenshot(path=str(tmp_path / "fast-run.png"), full_page=True)
