@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from typing import Any
 
 __all__ = [
@@ -67,6 +68,12 @@ def set_up(program: bool = False) -> None:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         os.environ[_HELD] = "1"
         try:
+            # A press whose delivery StartPresses put off would die with this process:
+            # made pending on this (blocking) thread instead, it outlives the exec too.
+            watcher = StartPresses.active
+            pending = watcher.hand_over() if watcher is not None else None
+            if pending is not None:
+                signal.pthread_kill(threading.get_ident(), pending)
             reexec_with_tunables()  # returns only when the process was not started again
         finally:
             os.environ.pop(_HELD, None)
@@ -98,11 +105,19 @@ class StartPresses:
     recognised there (``sys.unraisablehook``) and the press delivered again 10 ms later,
     from a timer thread (``_thread.interrupt_main``), once the callback has returned: an
     interrupt like any other. Anything else unraisable goes to the hook that was in place.
+    A restart (:func:`set_up`) within those 10 ms would end the timer with the process; it
+    takes the press over (:meth:`hand_over`) and keeps it pending over the ``exec`` (found
+    by the fault suite: a Ctrl-C 0.3 s after the start lost, and the run finished).
     """
+
+    #: The watcher :meth:`install` put in place last (a process has one SIGINT handler).
+    active: StartPresses | None = None
 
     def __init__(self):
         self.signum: int | None = None
         self._raised: KeyboardInterrupt | None = None
+        self._again: Any = None  # the timer that delivers a press again, until it has
+        self._lock = threading.Lock()
 
     def _handle(self, signum, frame):
         self.signum = signum
@@ -111,25 +126,41 @@ class StartPresses:
 
     def _unraisable(self, unraisable, previous):
         if unraisable.exc_value is not None and unraisable.exc_value is self._raised:
-            import _thread
-            import threading
-
             # Delivered again from another thread a moment later: from this thread it would
             # run the handler at once, inside this hook, and be unraisable again.
             self._raised = None
-            again = threading.Timer(0.01, _thread.interrupt_main)  # SIGINT, as the press
-            again.daemon = True
-            again.start()
+            with self._lock:
+                self._again = threading.Timer(0.01, self._deliver_again)
+                self._again.daemon = True
+                self._again.start()
             return
         previous(unraisable)
+
+    def _deliver_again(self):
+        import _thread
+
+        with self._lock:
+            if self._again is None:  # handed over
+                return
+            self._again = None
+        _thread.interrupt_main()  # SIGINT, as the press
+
+    def hand_over(self) -> int | None:
+        """Take back a press whose second delivery is still waiting, for a process about to
+        be replaced by ``exec``: its signal number (the caller makes it pending where it
+        outlives the ``exec``), or None when no press waits."""
+        with self._lock:
+            timer, self._again = self._again, None
+        if timer is None:
+            return None
+        timer.cancel()
+        return signal.SIGINT
 
     @classmethod
     def install(cls) -> StartPresses:
         """A new watcher, handling SIGINT from now on (on the main thread; elsewhere it only
         never sees a press)."""
-        import threading
-
-        presses = cls()
+        presses = cls.active = cls()
         if threading.current_thread() is threading.main_thread():
             previous = sys.unraisablehook
             sys.unraisablehook = lambda unraisable: presses._unraisable(unraisable, previous)

@@ -344,6 +344,46 @@ def test_a_start_press_inside_a_callback_is_an_interrupt_not_a_printed_traceback
     assert "ValueError: not a press" in result.stderr
 
 
+RESTART_PRESS_SCRIPT = """
+import os, signal, sys, time, weakref
+from nst_tf1.process import StartPresses, release_held_signals, set_up
+try:
+    presses = StartPresses.install()
+    release_held_signals()  # in the restarted process: the press held over the exec
+    if os.environ.get("RESTARTED") != "1":
+        os.environ["RESTARTED"] = "1"
+        class Held:
+            pass
+        def callback(ref):  # a press inside an import's callback: delivered 10 ms later
+            signal.raise_signal(signal.SIGINT)
+        held = Held()
+        ref = weakref.ref(held, callback)
+        del held
+        set_up(program=True)  # restarts this script at once, within those 10 ms
+        print("not restarted")
+    time.sleep(5)
+    print("not interrupted", os.environ.get("RESTARTED"))
+except KeyboardInterrupt:
+    print("interrupted", os.environ.get("RESTARTED"))
+"""
+
+
+def test_a_start_press_put_off_by_a_callback_survives_the_restart(tmp_path):
+    # Found by the fault suite in a fresh-clone CI run (Ctrl-C 0.3 s after the start, exit 0):
+    # the press landed in a callback, its second delivery waited 10 ms on a timer thread, and
+    # the restart with malloc tunables replaced the process meanwhile: the press was lost and
+    # the run finished. The restart now takes the press over and holds it over the exec.
+    script = tmp_path / "restart_press.py"
+    script.write_text(RESTART_PRESS_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "RESTARTED")}
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.stdout.split() == ["interrupted", "1"], (result.stdout, result.stderr)
+    assert "KeyboardInterrupt" not in result.stderr, result.stderr
+
+
 def test_every_stderr_line_is_one_write_with_its_newline(monkeypatch):
     """A Ctrl-C that lands between the two writes of ``print(text)`` (the text, then "\\n")
     left a download's progress line open, and the interruption's note ran on after it
