@@ -235,8 +235,9 @@ class JobFolder:
 
     @property
     def final_recorded(self):
-        """Whether run.json on disk records a final image (finished, or a stop's)."""
-        return self.record is not None and self.record.written and "final" in self.record.data
+        """Whether run.json on disk records a final image (finished, or a stop's): the
+        record takes one only once the file holds it (:meth:`nst_tf1.record.RunRecord.finish`)."""
+        return self.record is not None and "final" in self.record.data
 
     def interrupt(self, status="interrupted", write=False):
         """Record how the job ended; whether run.json says so (or was never written)."""
