@@ -723,6 +723,26 @@ def test_signal_before_the_first_iteration_saves_nothing(
     assert not out.exists()  # nor the empty folder it had created (issue 23)
 
 
+def _stopped_run(image_pair, vgg_file, out, iterations, pressed):
+    """(Settings, the ExceptionInfo of its Interrupted) of a run into ``out`` that stops once
+    ``pressed`` holds a signal (the command line's should_stop)."""
+    import nst_tf1
+    from nst_tf1.errors import Interrupted
+
+    settings = nst_tf1.Settings(
+        *image_pair[:1],
+        style=image_pair[1],
+        model=vgg_file,
+        output_dir=str(out),
+        height=HEIGHT,
+        width=WIDTH,
+        iterations=iterations,
+    )
+    with pytest.raises(Interrupted) as stopped:
+        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
+    return settings, stopped
+
+
 @pytest.mark.parametrize("second_press_in", ["costs", "jpeg", "finished"])
 def test_a_second_signal_after_the_stops_image_was_written_says_so(
     monkeypatch, tmp_path, image_pair, vgg_file, second_press_in
@@ -755,17 +775,8 @@ def test_a_second_signal_after_the_stops_image_was_written_says_so(
 
         monkeypatch.setattr(images, "save_image", save)
     out = tmp_path / "out"
-    settings = nst_tf1.Settings(
-        *image_pair[:1],
-        style=image_pair[1],
-        model=vgg_file,
-        output_dir=str(out),
-        height=HEIGHT,
-        width=WIDTH,
-        iterations=2 if second_press_in == "finished" else LONG_RUN,
-    )
-    with pytest.raises(Interrupted) as stopped:
-        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
+    iterations = 2 if second_press_in == "finished" else LONG_RUN
+    settings, stopped = _stopped_run(image_pair, vgg_file, out, iterations, pressed)
     written = [out / "generated_image.png"]
     if second_press_in == "finished":
         written.append(out / "generated_image.jpg")
@@ -816,7 +827,6 @@ def test_a_signal_in_the_final_run_json_write_is_not_called_recorded(
     the image, and run.json says the run was interrupted. ``at_once``: the press that
     stopped the run, then this one; ``in_the_write``: the only press, at the end of a run
     that had reached its budget."""
-    import nst_tf1
     from nst_tf1 import images, pair
     from nst_tf1.errors import Interrupted
 
@@ -839,17 +849,8 @@ def test_a_signal_in_the_final_run_json_write_is_not_called_recorded(
     monkeypatch.setattr(pair, "saved_costs", costs_then_arm)
     monkeypatch.setattr(images, "write_atomically", write)
     out = tmp_path / "out"
-    settings = nst_tf1.Settings(
-        *image_pair[:1],
-        style=image_pair[1],
-        model=vgg_file,
-        output_dir=str(out),
-        height=HEIGHT,
-        width=WIDTH,
-        iterations=LONG_RUN if first_press == "at_once" else 2,
-    )
-    with pytest.raises(Interrupted) as stopped:
-        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
+    iterations = LONG_RUN if first_press == "at_once" else 2
+    _, stopped = _stopped_run(image_pair, vgg_file, out, iterations, pressed)
     written = [out / "generated_image.png", out / "generated_image.jpg"]
     assert stopped.value.message == (
         f"interrupted by SIGINT again; the current image had been saved as "
