@@ -6,7 +6,7 @@ Ctrl-C while the command line is imported (a quarter second on a loaded machine)
 :func:`nst_tf1.cli.main` catches it itself, is then one line and exit 130 too, not a
 ``KeyboardInterrupt`` traceback.
 (The command's restart with malloc tunables holds SIGINT/SIGTERM over the ``exec``: see
-:func:`nst_tf1.process.set_up`.)
+:func:`nst_tf1.process.restart`.)
 """
 
 import sys

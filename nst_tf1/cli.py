@@ -268,6 +268,18 @@ class _SignalStop:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
+    def take_over_start_presses(self):
+        """Act on a Ctrl-C before these handlers that nothing acted on (one whose
+        ``KeyboardInterrupt`` was dropped: :class:`nst_tf1.process.StartPresses`): raise
+        :class:`~nst_tf1.errors.Interrupted`, before the run begins."""
+        from .errors import Interrupted
+        from .process import StartPresses
+
+        watcher = StartPresses.active
+        signum = watcher.hand_over() if watcher is not None else None
+        if signum is not None:
+            raise Interrupted(signum)
+
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
@@ -279,12 +291,8 @@ class _SignalStop:
         return False
 
 
-def run_main(argv: Sequence[str], *, program: bool = False) -> int:
-    """The main job: parse, run, print; return the exit status.
-
-    ``program``: this process is the command itself (not a caller of :func:`main`); it is
-    then started again with glibc's malloc tunables (:mod:`nst_tf1.allocator`) before work.
-    """
+def run_main(argv: Sequence[str]) -> int:
+    """The main job: parse, run, print; return the exit status."""
     from .settings import Settings
 
     args = build_parser().parse_args(argv)
@@ -292,7 +300,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
     del args.print_model, args.verbose
     from .process import set_up
 
-    set_up(program=program and not print_model)
+    set_up()
 
     def work():
         settings = Settings(**vars(args))
@@ -303,6 +311,7 @@ def run_main(argv: Sequence[str], *, program: bool = False) -> int:
 
         try:
             with _SignalStop() as stop:
+                stop.take_over_start_presses()
                 printer = _Printer(stop, verbose)
                 try:
                     run(settings, printer, stop)
@@ -415,14 +424,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     presses = None
     try:
+        is_run = not argv or argv[0] not in SUBCOMMANDS or argv[0] == "run"
         if program:
-            from .process import StartPresses, release_held_signals
+            from .process import StartPresses, release_held_signals, restart
 
             presses = StartPresses.install()
             release_held_signals()  # a Ctrl-C held over the restart arrives here
-        if argv and argv[0] in SUBCOMMANDS:
+            if is_run:
+                # With glibc's malloc tunables; before the parser imports NumPy, whose
+                # OpenBLAS starts a thread: a press sent to the process must not land there.
+                restart()
+        if not is_run:
             return SUBCOMMANDS[argv[0]](argv[1:])
-        return run_main(argv, program=program)
+        return run_main(argv[1:] if argv and argv[0] == "run" else argv)
     except SystemExit as exc:  # argparse: a bad argument (2), --help or --version (0)
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or EXIT_OK

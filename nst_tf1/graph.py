@@ -169,8 +169,9 @@ def session_config(precision: str = "fp32") -> Any:
 def import_tensorflow() -> Any:
     """Import ``tensorflow.compat.v1`` with v2 behaviour disabled (graphs and sessions).
 
-    Nothing else: a program that wants TensorFlow's start-up logging off the terminal calls
-    :func:`nst_tf1.process.set_up` (or :func:`nst_tf1.process.import_tensorflow`) first.
+    Nothing else: a program that wants TensorFlow's start-up logging off the terminal opens
+    :class:`nst_tf1.process.QuietStart` around it (or calls
+    :func:`nst_tf1.process.import_tensorflow`).
 
     Returns:
         the ``tensorflow.compat.v1`` module.

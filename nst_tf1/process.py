@@ -8,8 +8,8 @@ garbage collector stay as they were. A front end that owns its process calls
 imported (the command line does so when the run reports its device line), and keeps
 TensorFlow's start-up noise off the terminal with :class:`QuietStart`.
 
-* **malloc**: glibc's tunables (:mod:`nst_tf1.allocator`, which starts the command again
-  with them) and an arena cap (:func:`limit_malloc_arenas`).
+* **malloc**: glibc's tunables (:func:`restart`, for the command itself: it starts again
+  with them, :mod:`nst_tf1.allocator`) and an arena cap (:func:`limit_malloc_arenas`).
 * **SciPy's BLAS threads**: one (:func:`limit_blas_threads`), so that they do not spin on
   the cores TensorFlow computes on.
 * **TensorFlow's log noise, and Keras**: :class:`QuietStart` around TensorFlow's start
@@ -33,6 +33,7 @@ import threading
 from typing import Any
 
 __all__ = [
+    "restart",
     "set_up",
     "release_held_signals",
     "StartPresses",
@@ -46,44 +47,50 @@ __all__ = [
 ]
 
 _frozen = False
-#: Set in the environment of the process :func:`set_up` starts again with SIGINT/SIGTERM held.
+#: Set in the environment of the process :func:`restart` starts again with SIGINT/SIGTERM held.
 _HELD = "NST_TF1_SIGNALS_HELD"
 
 
-def set_up(program: bool = False) -> None:
-    """Set this process up for runs: malloc, and SciPy's BLAS threads.
+def restart() -> None:
+    """Start the command again with glibc's malloc tunables, SIGINT/SIGTERM held over the
+    ``exec`` (see :func:`nst_tf1.allocator.reexec_with_tunables`; this call does not return
+    then). For the command itself alone, never a caller of ``main()``.
 
-    Args:
-        program: this process is the command itself (not a caller of ``main()``): it is
-            then started again with glibc's malloc tunables first (see
-            :func:`nst_tf1.allocator.reexec_with_tunables`; this call does not return then).
+    Called before anything starts a thread (the command line calls it before its parser
+    imports NumPy, whose OpenBLAS starts one): the signals are blocked on the calling thread
+    only, and a press the kernel gave another thread would be noted there by Python and
+    then erased by the ``exec``.
     """
-    if program:
-        from .allocator import reexec_with_tunables
+    from .allocator import reexec_with_tunables
 
-        # SIGINT/SIGTERM are held (blocked) over the restart: the new process starts with
-        # them pending, and :func:`release_held_signals` lets them in once Python is up,
-        # where the command turns them into one line (not a traceback, not a lost press).
-        held = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        os.environ[_HELD] = "1"
-        try:
-            # A press whose delivery StartPresses put off would die with this process:
-            # made pending on this (blocking) thread instead, it outlives the exec too.
-            watcher = StartPresses.active
-            pending = watcher.hand_over() if watcher is not None else None
-            if pending is not None:
-                signal.pthread_kill(threading.get_ident(), pending)
-            reexec_with_tunables()  # returns only when the process was not started again
-        finally:
-            os.environ.pop(_HELD, None)
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    # SIGINT/SIGTERM are held (blocked) over the restart: the new process starts with them
+    # pending, and :func:`release_held_signals` lets them in once Python is up, where the
+    # command turns them into one line (not a traceback, not a lost press).
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    os.environ[_HELD] = "1"
+    try:
+        # A press not acted on (its delivery put off by StartPresses, or its
+        # KeyboardInterrupt swallowed) would die with this process: made pending on this
+        # (blocking) thread instead, it outlives the exec too.
+        watcher = StartPresses.active
+        pending = watcher.hand_over() if watcher is not None else None
+        if pending is not None:
+            signal.pthread_kill(threading.get_ident(), pending)
+        reexec_with_tunables()  # returns only when the process was not started again
+    finally:
+        os.environ.pop(_HELD, None)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def set_up() -> None:
+    """Set this process up for runs: malloc's arenas, and SciPy's BLAS threads."""
     limit_malloc_arenas()
     limit_blas_threads()
 
 
 def release_held_signals() -> None:
-    """In the process :func:`set_up` started again: unblock the SIGINT/SIGTERM held over the
+    """In the process :func:`restart` started again: unblock the SIGINT/SIGTERM held over the
     restart (a signal sent meanwhile is delivered now). Does nothing in any other process."""
     if os.environ.pop(_HELD, None) == "1":
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -105,9 +112,15 @@ class StartPresses:
     recognised there (``sys.unraisablehook``) and the press delivered again 10 ms later,
     from a timer thread (``_thread.interrupt_main``), once the callback has returned: an
     interrupt like any other. Anything else unraisable goes to the hook that was in place.
-    A restart (:func:`set_up`) within those 10 ms would end the timer with the process; it
+    A restart (:func:`restart`) within those 10 ms would end the timer with the process; it
     takes the press over (:meth:`hand_over`) and keeps it pending over the ``exec`` (found
     by the fault suite: a Ctrl-C 0.3 s after the start lost, and the run finished).
+
+    A press whose ``KeyboardInterrupt`` something caught and dropped (an optional import's
+    ``except ImportError: pass``, after a C extension turned the interrupt into an import
+    error) is remembered all the same: :meth:`hand_over` gives it back too, to the restart
+    and to the command's own handlers when they take over (found by the fault suite too:
+    a Ctrl-C 0.2 s after the start lost, exit 0; tests/startup_pause reproduces it).
     """
 
     #: The watcher :meth:`install` put in place last (a process has one SIGINT handler).
@@ -146,15 +159,22 @@ class StartPresses:
         _thread.interrupt_main()  # SIGINT, as the press
 
     def hand_over(self) -> int | None:
-        """Take back a press whose second delivery is still waiting, for a process about to
-        be replaced by ``exec``: its signal number (the caller makes it pending where it
-        outlives the ``exec``), or None when no press waits."""
+        """Take back a press nothing acted on: one whose second delivery is still waiting, or
+        one whose ``KeyboardInterrupt`` was caught and dropped. (A press acted on ended the
+        command's start, which then never asks.) For a process about to be replaced by
+        ``exec`` (the caller makes the signal pending where it outlives the ``exec``) and
+        for the command's own handlers as they take over.
+
+        Returns:
+            int | None: the press's signal number, or None when there was none.
+        """
         with self._lock:
             timer, self._again = self._again, None
-        if timer is None:
-            return None
-        timer.cancel()
-        return signal.SIGINT
+            signum, self.signum = self.signum, None
+        if timer is not None:
+            timer.cancel()
+            signum = signal.SIGINT
+        return signum
 
     @classmethod
     def install(cls) -> StartPresses:

@@ -768,6 +768,27 @@ def test_ctrl_c_while_the_console_script_imports(tmp_path, pair_and_model):
     record("nst-tf1 script, SIGINT while importing its command line", "130, one line")
 
 
+def test_a_start_ctrl_c_whose_interrupt_an_import_dropped_still_stops(tmp_path, pair_and_model):
+    """Found by CI (the fault suite's Ctrl-C 0.2 s after the start exited 0, the run done):
+    a press whose KeyboardInterrupt an optional import caught and dropped was lost. The
+    parser's import of NumPy here presses Ctrl-C and drops the interrupt
+    (tests/startup_pause), in the command's first process as in the restarted one: one line,
+    exit 130, nothing written."""
+    out = tmp_path / "out"
+    args = run_args_into(*pair_and_model, out, "--iterations", 2)
+    pythonpath = os.pathsep.join(filter(None, [STARTUP_PAUSE, os.environ.get("PYTHONPATH")]))
+    proc = Proc(
+        *args, command=(SCRIPT,), PYTHONPATH=pythonpath, NST_TF1_PAUSE_AT="swallow-press:numpy"
+    )
+    assert proc.finish() == 130, proc.stderr
+    assert "SWALLOWED numpy" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    line = proc.error_line()
+    assert line == "nst-tf1: interrupted by SIGINT while starting; nothing done", line
+    assert not out.exists() or not [n for n in os.listdir(out) if not n.startswith(".")]
+    record("nst-tf1 script, SIGINT dropped by an import at the start", "130, one line")
+
+
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_during_the_final_move(tmp_path, pair_and_model, finished_out, presses):
     """Issue 23, bug 6: a second Ctrl-C during the move out of unfinished/ left a folder

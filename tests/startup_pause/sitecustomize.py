@@ -5,7 +5,12 @@ writes cannot be wrapped, so this module (on ``PYTHONPATH``, run by Python's ``s
 every start) does it instead. With ``NST_TF1_PAUSE_AT=import-cli`` the import of
 ``nst_tf1.cli`` (the command line, imported by the script's entry point) prints
 ``PAUSED import-cli`` on stderr and waits until the file ``NST_TF1_RELEASE`` exists (at most
-two minutes): a slow import on a loaded machine, made observable. Anything else: nothing.
+two minutes): a slow import on a loaded machine, made observable.
+
+With ``NST_TF1_PAUSE_AT=swallow-press:MODULE`` the first import of ``MODULE`` in each process
+sends the process SIGINT and drops the ``KeyboardInterrupt`` it raises (printing ``SWALLOWED
+MODULE`` on stderr), as an optional import's ``except ImportError: pass`` does once a C
+extension has turned a Ctrl-C into an import error. Anything else: nothing.
 """
 
 import os
@@ -27,5 +32,28 @@ class _PauseBeforeCli:
         return None
 
 
-if os.environ.get("NST_TF1_PAUSE_AT") == "import-cli":
+class _SwallowPress:
+    """A meta path finder that, at the first import of one module, presses Ctrl-C and drops
+    the press's ``KeyboardInterrupt``; then lets the usual finders import the module."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.module:
+            sys.meta_path.remove(self)
+            import signal
+
+            try:
+                signal.raise_signal(signal.SIGINT)
+                time.sleep(1)  # the handler raises here
+            except KeyboardInterrupt:
+                print(f"SWALLOWED {name}", file=sys.stderr, flush=True)
+        return None
+
+
+_MODE = os.environ.get("NST_TF1_PAUSE_AT", "")
+if _MODE == "import-cli":
     sys.meta_path.insert(0, _PauseBeforeCli())
+elif _MODE.startswith("swallow-press:"):
+    sys.meta_path.insert(0, _SwallowPress(_MODE.split(":", 1)[1]))
