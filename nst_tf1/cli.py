@@ -268,18 +268,6 @@ class _SignalStop:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
-    def take_over_start_presses(self):
-        """Act on a Ctrl-C before these handlers that nothing acted on (one whose
-        ``KeyboardInterrupt`` was dropped: :class:`nst_tf1.process.StartPresses`): raise
-        :class:`~nst_tf1.errors.Interrupted`, before the run begins."""
-        from .errors import Interrupted
-        from .process import StartPresses
-
-        watcher = StartPresses.active
-        signum = watcher.hand_over() if watcher is not None else None
-        if signum is not None:
-            raise Interrupted(signum)
-
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
@@ -307,11 +295,13 @@ def run_main(argv: Sequence[str]) -> int:
         if print_model:
             return _print_model(settings)
         from .errors import InputError, Interrupted, RunFailed
+        from .process import StartPresses
         from .running import run
 
         try:
             with _SignalStop() as stop:
-                stop.take_over_start_presses()
+                if (signum := StartPresses.not_acted_on()) is not None:  # an import dropped it
+                    raise Interrupted(signum)
                 printer = _Printer(stop, verbose)
                 try:
                     run(settings, printer, stop)

@@ -73,8 +73,7 @@ def restart() -> None:
         # A press not acted on (its delivery put off by StartPresses, or its
         # KeyboardInterrupt swallowed) would die with this process: made pending on this
         # (blocking) thread instead, it outlives the exec too.
-        watcher = StartPresses.active
-        pending = watcher.hand_over() if watcher is not None else None
+        pending = StartPresses.not_acted_on()
         if pending is not None:
             signal.pthread_kill(threading.get_ident(), pending)
         reexec_with_tunables()  # returns only when the process was not started again
@@ -175,6 +174,12 @@ class StartPresses:
             timer.cancel()
             signum = signal.SIGINT
         return signum
+
+    @classmethod
+    def not_acted_on(cls) -> int | None:
+        """:meth:`hand_over` of the :attr:`active` watcher (None when there is none): for the
+        command's own handlers as they take over."""
+        return cls.active.hand_over() if cls.active is not None else None
 
     @classmethod
     def install(cls) -> StartPresses:

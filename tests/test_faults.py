@@ -371,7 +371,7 @@ def test_ctrl_c_turned_into_an_import_error_at_the_start_is_one_line():
         "import os, signal, sys, time\n"
         "import nst_tf1.cli as cli\n"
         "cli._started_as_the_command = lambda: True\n"
-        "def run_main(argv, program):\n"
+        "def run_main(argv):\n"
         "    try:\n"
         "        if argv == ['press']:\n"
         "            os.kill(os.getpid(), signal.SIGINT)\n"
