@@ -15,6 +15,7 @@ import collections
 
 from .colors import PRESERVE_COLORS
 from .config import CONFIG, ENV_HOME, ENV_MODEL
+from .course_preview import BOUND_MARGIN
 from .device import PRECISIONS
 from .optimize import OPTIMIZERS
 from .settings import (
@@ -265,8 +266,9 @@ FLAGS = {
         "with --optimizer lbfgs, the content trust region's bound from a preview of the "
         "course's own run: N of its Adam iterations (learning rate 2.0, from its noisy "
         "start, fp32) on a copy of the pair at a quarter of the size; J_content may rise "
-        "to the fraction of the style image's content cost that the preview's reached, and "
-        "the course's J is minimised below it " + _modes("course_preview", "off"),
+        f"to {BOUND_MARGIN:g} of the fraction of the style image's content cost that the "
+        "preview's reached, and the course's J is minimised below it "
+        + _modes("course_preview", "off"),
         beyond=True,
         metavar="N",
     ),

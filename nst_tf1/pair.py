@@ -25,7 +25,7 @@ import time
 from . import events, images
 from .config import CONFIG
 from .costs import detail_layers
-from .course_preview import preview_size
+from .course_preview import BOUND_MARGIN, preview_size
 from .errors import Interrupted, RunFailed
 from .images import ImageInputError, load_image, reshape_and_normalize_image, resize_array
 from .outcome import complete_move, image_saved, pair_failed, report_done
@@ -266,12 +266,14 @@ def _bound_note(settings, progress) -> events.Note:
     data = {"bound": b, "scale": progress.scale, "fraction": progress.fraction}
     if progress.fraction is not None:
         h, w = preview_size(progress.height, progress.width)
-        data.update(course_preview=settings.course_preview, preview_size=[h, w])
+        data.update(
+            course_preview=settings.course_preview, preview_size=[h, w], margin=BOUND_MARGIN
+        )
         styles = "style image's" if len(settings.style) == 1 else "style images' (weighted)"
         text = (
             f"The course's run, {settings.course_preview} iterations of it at {h}x{w}, kept "
             f"J_content at {progress.fraction:.3f} of the {styles}; L-BFGS holds it at or "
-            f"below {b:.5g}"
+            f"below {b:.5g} ({BOUND_MARGIN:g} of that)"
         )
     else:
         data["factor"] = settings.content_bound

@@ -36,8 +36,9 @@ so an interrupted run leaves a record of what it had done. It holds::
     choices         what ran: "precision" {"asked", "ran", "why"} (--precision auto is bf16
                     or fp32), "fast": the options --fast chose (those not given), and
                     "content_bound" (L-BFGS's content trust region at the output size):
-                    {"bound", "scale", "fraction", and "course_preview" and "preview_size"
-                    or "factor"}, as printed (nst_tf1.pair), and "detail" (the detail phase,
+                    {"bound", "scale", "fraction", and "course_preview", "preview_size"
+                    and "margin" (b = margin fraction J_content(S)) or "factor"}, as
+                    printed (nst_tf1.pair), and "detail" (the detail phase,
                     --detail-iterations): {"iterations", "layers"}
     final           the final image's file and costs (as optimised), once finished; its
                     "saved" maps generated_image.png and generated_image.jpg to the costs of

@@ -49,7 +49,7 @@ import numpy as np
 
 from .colors import luminance_image, match_color_histogram, match_luminance, recombine_luminance
 from .config import CONFIG
-from .course_preview import content_fraction, preview_options, preview_size
+from .course_preview import BOUND_MARGIN, content_fraction, preview_options, preview_size
 from .graph import TransferGraph, style_grams_in_own_graph
 from .images import generate_noise_image, load_image, reshape_and_normalize_image, resize_array
 from .plan import scale_sizes, style_size
@@ -85,7 +85,7 @@ Attributes:
     bound: L-BFGS's content trust region (b, rho) at this scale (``--course-preview``,
         ``--content-bound``; :func:`nst_tf1.schedule.content_bound`), or ``None``.
     fraction: J_content / J_content(S) that ``--course-preview``'s run of the course
-        reached (b = fraction J_content(S)), or ``None``.
+        reached (b = BOUND_MARGIN fraction J_content(S)), or ``None``.
     detail: the evaluations of this scale's detail phase (``--detail-iterations``, the
         first of its ``budget``), or 0.
 """
@@ -143,14 +143,15 @@ def _course_start(settings, content_input):
 def _trust_region(settings, graph, a_C, targets, scales, content_input, fraction):
     """The trust region (b, rho) at this scale (:func:`nst_tf1.schedule.content_bound`),
     ``scales`` = (J_style(C), J_content(S)): ``--course-preview``'s, b the ``fraction`` of
-    J_content(S) that the preview reached; or ``--content-bound``'s, b F times J_content of
-    the course's initial image at this size (its noise, the run's seed or 0); ``None`` when
-    off or with Adam."""
+    J_content(S) that the preview reached times
+    :data:`~nst_tf1.course_preview.BOUND_MARGIN`; or ``--content-bound``'s, b F times
+    J_content of the course's initial image at this size (its noise, the run's seed or 0);
+    ``None`` when off or with Adam."""
     s = settings
     if s.optimizer != "lbfgs":
         return None
     if fraction is not None:
-        return content_bound(s.beta, scales[0], scales[1], fraction)
+        return content_bound(s.beta, scales[0], scales[1], BOUND_MARGIN * fraction)
     if s.content_bound is None:
         return None
     graph.set_targets(a_C, targets)

@@ -704,11 +704,11 @@ def test_the_preview_is_the_course_run_at_its_size(vgg_file, image_pair, monkeyp
     """The fraction the preview gives is J_content after N of the course's Adam iterations
     (the course's style_transfer, fp32, its noise and seed) at the preview's size, divided
     by the style image's J_content there; the trust region of every scale of the L-BFGS run
-    gets that fraction of that scale's J_content(S)."""
+    gets BOUND_MARGIN (0.98) of that fraction of that scale's J_content(S)."""
     from conftest import HEIGHT, WIDTH
 
     import nst_tf1.transfer as transfer
-    from nst_tf1.course_preview import preview_size
+    from nst_tf1.course_preview import BOUND_MARGIN, preview_size
     from nst_tf1.graph import TransferGraph
     from nst_tf1.images import load_image, reshape_and_normalize_image, resize_array
     from nst_tf1.vgg import read_vgg_weights
@@ -738,8 +738,9 @@ def test_the_preview_is_the_course_run_at_its_size(vgg_file, image_pair, monkeyp
         content_of_style = g.content_cost(a_C, g.style_pass(reshape_and_normalize_image(s))[1])
     expected = steps[-1].content_cost / content_of_style
     assert 0 < expected < np.inf
-    for scale_content_of_style, fraction in seen:
-        assert fraction == pytest.approx(expected, rel=1e-4)
+    assert BOUND_MARGIN == 0.98
+    for scale_content_of_style, factor in seen:
+        assert factor == pytest.approx(BOUND_MARGIN * expected, rel=1e-4)
         assert scale_content_of_style > 0
     # Each scale's J_content(S) is its own (the half size's differs from the full size's).
     assert seen[0][0] != seen[1][0]
@@ -751,13 +752,14 @@ def test_the_preview_is_the_course_run_at_its_size(vgg_file, image_pair, monkeyp
 def test_the_content_bound_is_said_and_recorded(vgg_file, image_pair, tmp_path, capsys, flags):
     """The run says, and run.json's choices record, the bound b that L-BFGS held J_content
     under at the output size, and (--course-preview) the fraction of the style image's
-    J_content that the course's previewed run reached: b = fraction J_content(S)."""
+    J_content that the course's previewed run reached: b = 0.98 fraction J_content(S)."""
     import nst_tf1.transfer as transfer
 
-    handed = []
+    handed, given = [], []
     real = transfer.content_bound
 
     def recording(*args):
+        given.append(args)  # (beta, J_style(C), J_content(S) or J_content(G0), factor)
         handed.append(real(*args))
         return handed[-1]
 
@@ -780,6 +782,9 @@ def test_the_content_bound_is_said_and_recorded(vgg_file, image_pair, tmp_path, 
         assert 0 < noted["fraction"] < np.inf
         assert line.startswith("The course's run, 3 iterations of it at 32x48, kept J_content")
         assert f"at {noted['fraction']:.3f} of the style image's" in line
+        assert noted["margin"] == 0.98 and line.endswith("(0.98 of that)")
+        content_of_style = given[-1][2]
+        assert bound == pytest.approx(0.98 * noted["fraction"] * content_of_style, rel=1e-9)
     else:
         assert noted["fraction"] is None and noted["factor"] == 1.5
         assert "(1.5 times the course's noisy start's)" in line
