@@ -59,9 +59,13 @@ def restart() -> None:
     Called before anything starts a thread (the command line calls it before its parser
     imports NumPy, whose OpenBLAS starts one): the signals are blocked on the calling thread
     only, and a press the kernel gave another thread would be noted there by Python and
-    then erased by the ``exec``.
+    then erased by the ``exec``. Nothing happens where signals cannot be held
+    (``signal.pthread_sigmask`` is POSIX's; the restart is Linux's alone anyway).
     """
     from .allocator import reexec_with_tunables
+
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        return
 
     # SIGINT/SIGTERM are held (blocked) over the restart: the new process starts with them
     # pending, and :func:`release_held_signals` lets them in once Python is up, where the

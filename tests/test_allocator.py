@@ -161,3 +161,20 @@ def test_a_users_script_calling_main_is_never_restarted(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == "set-up ran from stdin\n"
+
+
+def test_no_restart_where_signals_cannot_be_held(monkeypatch):
+    """Windows' signal module has no pthread_sigmask (nor glibc's tunables): the command's
+    restart would have raised AttributeError at every start there. It does nothing."""
+    import signal
+
+    import nst_tf1.allocator as allocator
+    from nst_tf1 import process
+
+    calls = []
+    monkeypatch.setattr(allocator, "reexec_with_tunables", lambda: calls.append(1))
+    process.restart()  # where it can be held: it tries
+    assert calls == [1]
+    monkeypatch.delattr(signal, "pthread_sigmask")
+    process.restart()
+    assert calls == [1]
