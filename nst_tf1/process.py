@@ -282,24 +282,29 @@ class QuietStart:
             return
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
         sys.stderr.flush()
-        self._saved = os.dup(2)
+        # In this order, so that a Ctrl-C anywhere in it (the command's handler raises
+        # wherever Python is, tempfile's first call included) leaves what :meth:`stop` can
+        # undo: found by the fault suite, a press there made stop() raise a TypeError.
         self._captured = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
         os.dup2(self._captured.fileno(), 2)
 
     def stop(self, failed: bool = False) -> None:
+        """Undo :meth:`start`, or as much of it as was done; ``failed``: show what was
+        captured."""
         for name in self._skipped:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
         self._skipped = []
-        if self._saved is None:
-            return
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._saved = None
-        with self._captured as captured:
-            if failed:
-                captured.seek(0)
-                sys.stderr.write(captured.read().decode(errors="replace"))
+        saved, captured, self._saved, self._captured = self._saved, self._captured, None, None
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if captured is not None:
+            with captured:
+                if failed and saved is not None:
+                    captured.seek(0)
+                    sys.stderr.write(captured.read().decode(errors="replace"))
 
 
 def import_tensorflow() -> Any:

@@ -263,6 +263,42 @@ def test_first_tensorflow_import_freezes_the_collector_once():
     assert int(after_second) == int(frozen)
 
 
+@pytest.mark.parametrize("at", ["tempfile", "dup"])
+def test_a_press_inside_the_quiet_start_leaves_what_stop_undoes(monkeypatch, at):
+    """Found by the fault suite in a fresh-clone CI run (Ctrl-C 0.3 s after the start): the
+    press raised inside QuietStart.start's tempfile.TemporaryFile(), and the printer's
+    close then ran stop(), which raised TypeError (a traceback). stop() now undoes what
+    start() had done: standard error is the terminal's again, nothing raises."""
+    import tempfile
+
+    from nst_tf1 import process
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow")  # as before TensorFlow's import
+    before = os.fstat(2)
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    opened = []
+    real_file = tempfile.TemporaryFile
+    if at == "tempfile":
+        monkeypatch.setattr(process.tempfile, "TemporaryFile", pressed)
+    else:
+        monkeypatch.setattr(
+            process.tempfile, "TemporaryFile", lambda: opened.append(real_file()) or opened[-1]
+        )
+        monkeypatch.setattr(process.os, "dup", pressed)
+    quiet = process.QuietStart()
+    with pytest.raises(KeyboardInterrupt):
+        quiet.start()
+    monkeypatch.undo()
+    quiet.stop(failed=True)  # as the printer's close does after a failed start
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    assert all(f.closed for f in opened)
+
+
 def test_the_commands_tensorflow_start_leaves_keras_out_and_importable():
     # TensorFlow's __init__ imports Keras (and matplotlib.pyplot) though no run uses it:
     # 0.7-1.4 s of every command's start (nst_tf1.process.SKIPPED_AT_START). The command's
