@@ -62,10 +62,9 @@ def restart() -> None:
     then erased by the ``exec``. Nothing happens where signals cannot be held
     (``signal.pthread_sigmask`` is POSIX's; the restart is Linux's alone anyway).
     """
-    from .allocator import reexec_with_tunables
-
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         return
+    from .allocator import reexec_with_tunables
 
     # SIGINT/SIGTERM are held (blocked) over the restart: the new process starts with them
     # pending, and :func:`release_held_signals` lets them in once Python is up, where the

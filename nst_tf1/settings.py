@@ -98,10 +98,10 @@ COURSE = {
 #: last 5 added after the detail phase was chosen (rounds 9, 10, 12 to 14 and 16), 5.7 to
 #: 5.9 times faster than the course's run with bf16 and 3.9 to 4.0 times without (round 14;
 #: 40 evaluations of J instead of the detail phase took 1.2 to 1.3 times as long, rounds 10
-#: and 12). 14 evaluations of J,
-#: not round 12's 10: with the Gram's gradient written out (nst_tf1.costs.symmetric_gram),
-#: whose bfloat16 rounding alone moved astronaut + brick's J_style from 0.97 to 1.02 of the
-#: course's, 10 left that pair at 1.00-1.02, 12 at 0.93-0.96, 14 at 0.89-0.90 (seeds 1-3).
+#: and 12). 14 evaluations of J, not round 12's 10: with the Gram's gradient written out
+#: (nst_tf1.costs.symmetric_gram), whose bfloat16 rounding alone moved astronaut + brick's
+#: J_style from 0.97 to 1.02 of the course's, 10 left that pair at 1.00-1.02, 12 at
+#: 0.93-0.96, 14 at 0.89-0.90 (seeds 1-3).
 #: Until round 10 --fast weighed the content term instead (--term-balance 32, 15
 #: evaluations): twice as fast, but on textures (gravel, brick, grass) J_style stayed 3 to 21
 #: times the course's (9 of 15 pairs met both costs); ``--fast --term-balance 32

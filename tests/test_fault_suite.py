@@ -772,8 +772,8 @@ def test_a_start_ctrl_c_whose_interrupt_an_import_dropped_still_stops(tmp_path, 
     """Found by CI (the fault suite's Ctrl-C 0.2 s after the start exited 0, the run done):
     a press whose KeyboardInterrupt an optional import caught and dropped was lost. The
     parser's import of NumPy here presses Ctrl-C and drops the interrupt
-    (tests/startup_pause), in the command's first process as in the restarted one: one line,
-    exit 130, nothing written."""
+    (tests/startup_pause), in the restarted process (the first one restarts before it
+    imports NumPy): one line, exit 130, nothing written."""
     out = tmp_path / "out"
     args = run_args_into(*pair_and_model, out, "--iterations", 2)
     pythonpath = os.pathsep.join(filter(None, [STARTUP_PAUSE, os.environ.get("PYTHONPATH")]))
