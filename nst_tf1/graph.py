@@ -8,7 +8,7 @@
     style_cost:    sum_l coeff_l J_style^[l](G_S^[l], a_G^[l])
                    G_S^[l]: a non-trainable Variable per layer, the style's Gram target
     total_cost:    J = alpha J_content + beta J_style  (+ tv_weight J_tv, beyond the course)
-    optimizer:     Adam's train_step on the input   (or lbfgs: dJ/dG for SciPy's L-BFGS,
+    optimizer:     Adam's train_step on the input   (or lbfgs: dJ/dG for L-BFGS, nst_tf1.lbfgs,
                    its Conv2DBackpropInput ops on a leaner kernel: optimize.lean_kernels)
     summaries:     the cost scalars for TensorBoard (only with a logdir)
 

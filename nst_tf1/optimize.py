@@ -6,10 +6,11 @@ printing and saving to the caller:
 
 * :func:`model_nn`: the course's loop, one ``sess.run`` of Adam's ``train_step`` and the
   costs per iteration;
-* :func:`model_lbfgs`: SciPy's L-BFGS on the pixels, each evaluation one ``sess.run``
-  fetching J and dJ/dG together (the TF1 ``ScipyOptimizerInterface`` pattern), of the image
-  clipped into 0..255 (:func:`pixel_bounds`); dJ/dG is built within :func:`lean_kernels`,
-  which picks a convolution-gradient kernel without a 276 MB buffer.
+* :func:`model_lbfgs`: L-BFGS on the pixels (:func:`nst_tf1.lbfgs.minimize`, the iteration
+  of SciPy's L-BFGS-B), each evaluation one ``sess.run`` fetching J and dJ/dG together (the
+  TF1 ``ScipyOptimizerInterface`` pattern), of the image clipped into 0..255
+  (:func:`pixel_bounds`); dJ/dG is built within :func:`lean_kernels`, which picks a
+  convolution-gradient kernel without a 276 MB buffer.
 
 A NaN or infinite cost stops either loop with :class:`NonFiniteCostError`, which carries the
 last image whose costs were finite.
@@ -44,9 +45,10 @@ __all__ = [
 OPTIMIZERS = ("adam", "lbfgs")
 
 #: Largest change of any pixel (in grey levels) L-BFGS's first step makes. Without bounds,
-#: SciPy's first trial point is x - dJ/dG / ||dJ/dG||, a step of length 1 over all the
-#: pixels together: at 300x400 no pixel moves by a thousandth of a grey level, J does not
-#: change in float32 and the line search stalls. The variables SciPy sees are therefore
+#: L-BFGS-B's first trial point (SciPy's, and :mod:`nst_tf1.lbfgs`'s) is x - dJ/dG /
+#: ||dJ/dG||, a step of length 1 over all the pixels together: at 300x400 no pixel moves by
+#: a thousandth of a grey level, J does not change in float32 and the line search stalls.
+#: The variables L-BFGS sees are therefore
 #: scaled, x = k y with k = FIRST_STEP ||dJ/dG(G0)|| / max|dJ/dG(G0)|, so that the first
 #: step moves the pixel of the largest gradient by FIRST_STEP (the trial point L-BFGS-B
 #: reached with bounds and J scaled by FIRST_STEP / max|dJ/dG|, as until benchmarks/ round
@@ -214,10 +216,10 @@ def model_lbfgs(
     first_iteration: int = 0,
     costs_on: Callable[[int], bool] | None = None,
 ) -> Iterator[Step]:
-    """Minimise J over the pixels with SciPy's L-BFGS, yielding a :class:`Step` per evaluation.
+    """Minimise J over the pixels with L-BFGS, yielding a :class:`Step` per evaluation.
 
     Each evaluation is one ``sess.run`` that feeds the candidate image into ``model['input']``
-    and fetches J, J_content, J_style and dJ/dG together. What SciPy minimises is J of the
+    and fetches J, J_content, J_style and dJ/dG together. What L-BFGS minimises is J of the
     image clipped into :func:`pixel_bounds` (0..255 once ``CONFIG.MEANS`` is added back),
     J(clip(x)); its gradient is dJ/dG where x is inside the bounds and 0 outside, where the
     clipped image does not change. Every image evaluated, reported and saved is the clipped
@@ -226,17 +228,20 @@ def model_lbfgs(
     not decrease; the last Step is the lowest-cost image evaluated, and it is also assigned
     to ``model['input']``.
 
-    SciPy's bounds (L-BFGS-B's box) are not used: SciPy converts them in Python loops over
-    every pixel value, 1 s at 300x400 and 1.3 s a ``--fast`` run with SciPy 1.17, in which
-    TensorFlow waits. On the trained stand-in, eight pairs, ``--fast`` ended with the same
-    quality either way (benchmarks/README.md, round 5).
+    L-BFGS-B's box is not used: SciPy converted the bounds in Python loops over every pixel
+    value, 1 s at 300x400 and 1.3 s a ``--fast`` run with SciPy 1.17, in which TensorFlow
+    waited; on the trained stand-in, eight pairs, ``--fast`` ended with the same quality
+    either way (benchmarks/README.md, round 5). Without bounds, L-BFGS-B's iteration is
+    :func:`nst_tf1.lbfgs.minimize`'s, which keeps its pairs in float32 and spends about 5 ms
+    instead of SciPy's 20-30 ms between two evaluations at 300x400 (round 17).
 
-    SciPy drives the loop, so it runs in a worker thread that hands each evaluation over
-    and waits until the consumer asks for the next one; closing the generator stops it. The
-    first evaluation, at the start image, runs in the consumer's thread; SciPy then sees the
-    pixels scaled, x = k y, so that its first step moves no pixel by more than
-    ``first_step`` grey levels (see :data:`FIRST_STEP`). Its own convergence tests are off
-    (``factr = pgtol = 0``), so the budget, ``stop_when`` or ``should_stop`` ends it.
+    The minimiser drives the loop, so it runs in a worker thread that hands each evaluation
+    over and waits until the consumer asks for the next one; closing the generator stops it.
+    The first evaluation, at the start image, runs in the consumer's thread; L-BFGS then sees
+    the pixels scaled, x = k y, so that its first step moves no pixel by more than
+    ``first_step`` grey levels (see :data:`FIRST_STEP`). It has no convergence test but a
+    step that does not lower J (SciPy's ``factr = pgtol = 0``), so the budget, ``stop_when``
+    or ``should_stop`` ends it.
 
     Args:
         sess: the session.
@@ -249,7 +254,7 @@ def model_lbfgs(
             the number of evaluations done.
         gradient: dJ/dG, ``tf.gradients(costs[0], model['input'])[0]``; built here (within
             :func:`lean_kernels`) when ``None`` (pass it for a finalised graph).
-        first_step: see above; ``None`` lets SciPy see the pixels unscaled (its first step
+        first_step: see above; ``None`` lets L-BFGS see the pixels unscaled (its first step
             then has length 1 over all of them).
         stop_when: end as converged once this returns true for the best Step so far (its
             image not attached), after at least :data:`MIN_EVALUATIONS` evaluations.
@@ -260,7 +265,7 @@ def model_lbfgs(
             as the Steps report them.
         preview_every: also attach the image to every Step whose evaluation is a multiple
             of this (0: never); the numbers do not change.
-        objective: the scalar tensor SciPy minimises, ``gradient`` its gradient (default
+        objective: the scalar tensor L-BFGS minimises, ``gradient`` its gradient (default
             J, ``costs[0]``); the best Step is the one of the lowest objective, the Steps
             still report J, J_content and J_style.
         feed: extra values fed to every evaluation (the objective's weights).
@@ -289,7 +294,7 @@ def model_lbfgs(
     fetches = _lbfgs_fetches(image, costs, gradient, objective, summary)
     feed = dict(feed or {})
     x0, G0 = _start_image(sess, image, shape)
-    if num_evaluations <= 0:  # nothing to spend (SciPy would refuse to evaluate G0)
+    if num_evaluations <= 0:  # nothing to spend
         yield _unchanged(sess, image, costs, {**feed, image: G0}, G0, first_iteration)
         return
     wants = _wants_costs(first_iteration, save_every, costs_on)
@@ -329,7 +334,7 @@ def model_lbfgs(
 
 def _start_image(sess, image, shape):
     """(x0, G0): the input Variable's value clipped into :func:`pixel_bounds`, flat float64
-    for SciPy and as a float32 image."""
+    for L-BFGS and as a float32 image."""
     low, high = pixel_bounds(shape)
     x0 = np.clip(sess.run(image), low, high).astype(np.float64).reshape(-1)
     return x0, x0.reshape(shape).astype(np.float32)
@@ -398,10 +403,10 @@ def _evaluated(item, evaluation, first_iteration, save_every, preview_every, wri
 
 
 class _Evaluations:
-    """SciPy's side of :func:`model_lbfgs`: ``fmin_l_bfgs_b`` in a worker thread, whose
-    objective (:meth:`fun`) evaluates one image, hands the result over (``handoff``) and
-    waits until the consumer releases ``resume``. It keeps the best image so far (the lowest
-    objective) and the scale k of the variables SciPy sees (x = k y).
+    """The minimiser's side of :func:`model_lbfgs`: :func:`nst_tf1.lbfgs.minimize` in a worker
+    thread, whose objective (:meth:`fun`) evaluates one image, hands the result over
+    (``handoff``) and waits until the consumer releases ``resume``. It keeps the best image
+    so far (the lowest objective) and the scale k of the variables L-BFGS sees (x = k y).
 
     Args:
         sess: the session.
@@ -409,7 +414,7 @@ class _Evaluations:
         feed: extra values fed to every evaluation.
         image: the input Variable the candidate image is fed into.
         G0: the start image; its evaluation (``first``, run by the consumer) is taken
-            when SciPy asks for it.
+            when L-BFGS asks for it.
         num_evaluations: at most this many evaluations.
         first_step: see :func:`model_lbfgs`.
         with_costs: whether the evaluation of this 0-based number fetches the costs.
@@ -428,6 +433,11 @@ class _Evaluations:
         self.evaluations = 0
         self.scale = 1.0
         self.low, self.high = pixel_bounds(self.shape)
+        # Reused by every call of fun: under the command's malloc tunables (nst_tf1.allocator)
+        # each new array above 128 KiB is a fresh mapping whose pages fault in again.
+        self.x = np.empty(self.shape)
+        self.clipped = np.empty(self.shape)
+        self.outside = np.empty(self.shape, dtype=bool)
         self.first = concurrent.futures.Future()  # (J, J_content, J_style, dJ/dG, J_w, *summary)
         self.worker = None
 
@@ -445,15 +455,15 @@ class _Evaluations:
         return None, None, None, dG, value
 
     def fun(self, y):
-        """SciPy's objective: (J_w, dJ_w/dy) at the pixels x = k ``y``, J_w of the image
+        """L-BFGS's objective: (J_w, dJ_w/dy) at the pixels x = k ``y``, J_w of the image
         clipped into the bounds; dJ_w/dG is 0 where x is outside them (there the clipped
-        image does not change)."""
-        # SciPy may ask for one evaluation past maxfun before it checks: refuse it.
+        image does not change). ``y`` is not kept (the minimiser reuses it)."""
+        # The budget: the evaluation past it ends the minimisation.
         if self.stop or self.evaluations == self.num_evaluations:
             raise _Stopped
         self.evaluations += 1
-        x = (self.scale * y).reshape(self.shape)
-        G = np.clip(x, self.low, self.high).astype(np.float32)
+        x = np.multiply(self.scale, y.reshape(self.shape), out=self.x)
+        G = np.clip(x, self.low, self.high, out=self.clipped).astype(np.float32)
         if self.evaluations == 1 and np.array_equal(G, self.G0):
             J, J_content, J_style, dG, value, *logged = self.first.result()
         else:
@@ -467,11 +477,14 @@ class _Evaluations:
         self.resume.acquire()
         if self.stop:
             raise _Stopped
-        dG = np.where((x < self.low) | (x > self.high), 0.0, dG.astype(np.float64))
-        return float(value), self.scale * dG.reshape(-1)
+        # Outside the bounds (where clipping moved x) the clipped image does not change.
+        np.not_equal(x, self.clipped, out=self.outside)
+        gradient = np.multiply(self.scale, dG, out=np.empty(self.shape), dtype=np.float64)
+        gradient[self.outside] = 0.0
+        return float(value), gradient.reshape(-1)
 
     def _work(self, x0):
-        import scipy.optimize
+        from .lbfgs import minimize
 
         try:
             # k from dJ/dG at the start, whose evaluation the consumer runs meanwhile.
@@ -479,16 +492,8 @@ class _Evaluations:
             largest, norm = float(np.max(np.abs(dG))), float(np.linalg.norm(dG))
             if self.first_step and np.isfinite(norm) and largest > 0:
                 self.scale = self.first_step * norm / largest
-            # fun returns (J_w, dJ_w/dy). maxiter counts accepted steps, maxfun evaluations;
-            # the evaluations are the budget. factr = pgtol = 0: SciPy's own tests are off.
-            scipy.optimize.fmin_l_bfgs_b(
-                self.fun,
-                x0 / self.scale,
-                factr=0.0,
-                pgtol=0.0,
-                maxfun=self.num_evaluations,
-                maxiter=self.num_evaluations,
-            )
+            # fun returns (J_w, dJ_w/dy); it ends the minimisation after the budget.
+            minimize(self.fun, x0 / self.scale)
         except _Stopped:
             pass
         except BaseException as exc:  # handed to the consumer's thread
@@ -520,14 +525,15 @@ class _Evaluations:
     def end(self):
         """Stop the minimisation (wherever it is) and wait for its thread."""
         self.stop = True
-        if not self.first.done():  # the first evaluation raised: SciPy's call for it stops
+        if not self.first.done():  # the first evaluation raised: L-BFGS's call for it stops
             self.first.set_exception(_Stopped())
         self.resume.release()
         self.worker.join()
 
 
 class _Stopped(Exception):
-    """Raised inside SciPy's objective to end the minimisation when the consumer stops."""
+    """Raised inside L-BFGS's objective to end the minimisation (the budget, or the consumer
+    stopped)."""
 
 
 def lean_kernels(graph: Any, labels: dict[str, str] | None = None) -> Any:

@@ -11,7 +11,7 @@ TensorFlow's start-up noise off the terminal with :class:`QuietStart`.
 * **malloc**: glibc's tunables (:func:`restart`, for the command itself: it starts again
   with them, :mod:`nst_tf1.allocator`) and an arena cap (:func:`limit_malloc_arenas`).
 * **SciPy's BLAS threads**: one (:func:`limit_blas_threads`), so that they do not spin on
-  the cores TensorFlow computes on.
+  the cores TensorFlow computes on (L-BFGS itself calls no BLAS since benchmarks/ round 17).
 * **TensorFlow's log noise, and Keras**: :class:`QuietStart` around TensorFlow's start
   (the command line opens it when the run reports :class:`~nst_tf1.events.Loading` of
   TensorFlow and closes it at the device line), and :func:`import_tensorflow` for a command
@@ -199,15 +199,16 @@ class StartPresses:
 def limit_blas_threads() -> None:
     """One OpenBLAS thread (``OPENBLAS_NUM_THREADS=1``) where the user has not chosen a count.
 
-    SciPy's L-BFGS calls BLAS on the whole image (360,000 values at 300x400) at every
-    iteration. OpenBLAS splits each call over its threads, which then spin, waiting for more
-    work, on the cores where TensorFlow's next evaluation runs: measured on the AMD EPYC of
-    benchmarks/ (2 CPUs), a half-size evaluation right after SciPy's work took 0.18 s against
-    0.13 s with one thread, and ``--fast`` as a whole command 8% less wall time, 12% less
-    CPU time. Nothing in a run needs a threaded BLAS: TensorFlow does the heavy arithmetic
-    with its own threads. OpenBLAS reads the variable when it is loaded, so this acts on
-    SciPy's copy when called before SciPy's first import (the command line's case; NumPy
-    carries its own copy, which L-BFGS does not use). A set variable of
+    Until benchmarks/ round 17, SciPy's L-BFGS-B called BLAS on the whole image (360,000
+    values at 300x400) at every iteration. OpenBLAS splits each call over its threads, which
+    then spin, waiting for more work, on the cores where TensorFlow's next evaluation runs:
+    measured on the AMD EPYC of benchmarks/ (2 CPUs), a half-size evaluation right after
+    SciPy's work took 0.18 s against 0.13 s with one thread, and ``--fast`` as a whole command
+    8% less wall time, 12% less CPU time. Nothing in a run needs a threaded BLAS: TensorFlow
+    does the heavy arithmetic with its own threads. OpenBLAS reads the variable when it is
+    loaded, so this acts on SciPy's copy when called before SciPy's first import (the command
+    line's case), not on NumPy's, loaded earlier. L-BFGS (:mod:`nst_tf1.lbfgs`) now calls no
+    BLAS at all: its dot products are ``np.einsum``'s, for that reason. A set variable of
     :data:`nst_tf1.device.BLAS_THREAD_VARIABLES` is left as it is.
     """
     from .device import BLAS_THREAD_VARIABLES

@@ -201,14 +201,15 @@ def test_lbfgs_first_step_moves_no_pixel_further_than_first_step():
     moved = np.abs(steps[1].image - steps[0].image).max()
     assert moved <= 32.0 + 1e-3
     assert steps[1].total_cost < steps[0].total_cost  # no overshoot
-    # Unscaled, SciPy's first step has length 1 over all the pixels together.
+    # Unscaled, L-BFGS-B's first step has length 1 over all the pixels together.
     unscaled = _evaluated_images(first_step=None)
     assert np.linalg.norm(unscaled[1].image - unscaled[0].image) <= 1.0 + 1e-3
 
 
 def test_lbfgs_with_no_evaluations_gives_the_start_and_its_costs():
     """Runner.run(iterations=0) allows 0 ("only the initial image's costs"); L-BFGS raised
-    AttributeError there (SciPy refuses an evaluation past the budget, so no best image)."""
+    AttributeError there (the objective refuses an evaluation past the budget, so no best
+    image)."""
     steps = _evaluated_images(first_step=32.0, budget=0)
     start = _evaluated_images(first_step=32.0, budget=1)[0]
     assert [s.iteration for s in steps] == [0]
