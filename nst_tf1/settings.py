@@ -95,8 +95,8 @@ COURSE = {
 #: evaluations cost about a third of a full-size one and bring the style further than
 #: full-size ones do (round 3); with the preview's bound (2% under its share since round 16)
 #: both of the course's costs end at or below the course run's on all 20 test pairs, the
-#: last 5 added after the detail phase was chosen (rounds 9, 10, 12 to 14 and 16), 5.7 to
-#: 5.9 times faster than the course's run with bf16 and 3.9 to 4.0 times without (round 14;
+#: last 5 added after the detail phase was chosen (rounds 9, 10, 12 to 14, 16 and 17), 6.0
+#: times faster than the course's run with bf16 and 4.2 to 4.4 times without (round 17;
 #: 40 evaluations of J instead of the detail phase took 1.2 to 1.3 times as long, rounds 10
 #: and 12). 14 evaluations of J, not round 12's 10: with the Gram's gradient written out
 #: (nst_tf1.costs.symmetric_gram), whose bfloat16 rounding alone moved astronaut + brick's
