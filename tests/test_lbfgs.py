@@ -137,6 +137,34 @@ def test_the_line_search_is_minpack2s(line):
         assert met
 
 
+def test_the_line_search_is_minpack2s_on_random_lines():
+    # Quartics with a wave on top, at scales from 0.01 to 100 times the first step: every
+    # case of dcstep, bracketed and not, the bisections and the interval's rules.
+    rng = np.random.default_rng(7)
+    compared = 0
+    for _ in range(1000):
+        c = rng.normal(size=4) * np.array([1, 1, 0.3, 0.05]) * rng.choice([0.01, 0.1, 1, 10])
+        c[3] = abs(c[3]) + 1e-3  # bounded below
+        wave, frequency = rng.normal() * rng.choice([0, 0.1, 1]), rng.uniform(0.5, 8)
+        c[0] -= max(0.0, c[0] + wave * frequency) + abs(rng.normal())  # f'(0) < 0
+        k = float(rng.choice([0.01, 0.1, 1.0, 10.0, 100.0]))
+
+        def phi(a, c=c, w=wave, fr=frequency, k=k):
+            return np.polyval([c[3], c[2], c[1], c[0], 0.0], k * a) + w * np.sin(fr * k * a)
+
+        def derphi(a, c=c, w=wave, fr=frequency, k=k):
+            slope = np.polyval([4 * c[3], 3 * c[2], 2 * c[1], c[0]], k * a)
+            return k * (slope + w * fr * np.cos(fr * k * a))
+
+        ours, count = _ours(phi, derphi, 1.0)
+        theirs, their_count = _wolfe1(phi, derphi, 1.0)
+        assert count == their_count
+        if theirs is not None:
+            assert ours == pytest.approx(theirs, rel=1e-10)
+            compared += 1
+    assert compared > 850
+
+
 def test_a_gradient_that_lies_ends_the_minimisation_without_a_step():
     # The gradient points uphill: no step along -g lowers f, the line search gives up with
     # no pair to forget, and the minimisation ends where it started.
