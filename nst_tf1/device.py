@@ -32,8 +32,8 @@ __all__ = [
 #: ``/proc/cpuinfo`` flags of the instructions oneDNN runs bfloat16 convolutions with.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
-#: The environment variables OpenBLAS reads its thread count from, in its order (set by
-#: :func:`nst_tf1.process.limit_blas_threads`, recorded by :func:`describe_device`).
+#: The environment variables OpenBLAS reads its thread count from, in its order (the user's,
+#: recorded by :func:`describe_device`: NumPy's OpenBLAS reads them).
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 #: Arithmetic precisions of a run's session; the first is the course's; "auto" is bf16 where
@@ -109,7 +109,7 @@ def describe_device() -> dict[str, Any]:
         ``glibc_tunables`` (``$GLIBC_TUNABLES``, which sets malloc's behaviour and so the
         peak memory: see :mod:`nst_tf1.allocator`; None when unset) and ``blas_threads``
         (those of :data:`BLAS_THREAD_VARIABLES` that are set, name -> value: the thread
-        count of SciPy's BLAS, which sets L-BFGS's speed; None when none is).
+        count of NumPy's BLAS, which no loop of a run calls; None when none is).
     """
     import tensorflow as tf
 

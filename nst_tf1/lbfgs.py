@@ -117,9 +117,9 @@ def _line_search(fun, x, f, d, slope, stp, trial):
 
 def _dot(a, b):
     """a^T b as a float. Not ``np.dot``: NumPy's OpenBLAS splits a long dot product over its
-    threads, which then spin on the cores TensorFlow's next evaluation needs; the command
-    limits SciPy's copy to one thread, but NumPy's is loaded before it can (measured with
-    ``np.dot``: 1.11 of the command's wall time, benchmarks/README.md round 17)."""
+    threads, which then spin on the cores TensorFlow's next evaluation needs, and NumPy is
+    loaded before a program could limit them (measured with ``np.dot``: 1.11 of the
+    command's wall time, benchmarks/README.md round 17)."""
     return float(np.einsum("i,i->", a, b))
 
 

@@ -10,8 +10,6 @@ TensorFlow's start-up noise off the terminal with :class:`QuietStart`.
 
 * **malloc**: glibc's tunables (:func:`restart`, for the command itself: it starts again
   with them, :mod:`nst_tf1.allocator`) and an arena cap (:func:`limit_malloc_arenas`).
-* **SciPy's BLAS threads**: one (:func:`limit_blas_threads`), so that they do not spin on
-  the cores TensorFlow computes on (L-BFGS itself calls no BLAS since benchmarks/ round 17).
 * **TensorFlow's log noise, and Keras**: :class:`QuietStart` around TensorFlow's start
   (the command line opens it when the run reports :class:`~nst_tf1.events.Loading` of
   TensorFlow and closes it at the device line), and :func:`import_tensorflow` for a command
@@ -38,7 +36,6 @@ __all__ = [
     "release_held_signals",
     "StartPresses",
     "limit_malloc_arenas",
-    "limit_blas_threads",
     "QuietStart",
     "import_tensorflow",
     "tensorflow_started",
@@ -86,9 +83,11 @@ def restart() -> None:
 
 
 def set_up() -> None:
-    """Set this process up for runs: malloc's arenas, and SciPy's BLAS threads."""
+    """Set this process up for runs: malloc's arenas.
+
+    (Until benchmarks/ round 17 this also gave SciPy's OpenBLAS one thread, for SciPy's
+    L-BFGS-B; :mod:`nst_tf1.lbfgs` calls no BLAS, and a run no longer loads SciPy's copy.)"""
     limit_malloc_arenas()
-    limit_blas_threads()
 
 
 def release_held_signals() -> None:
@@ -194,27 +193,6 @@ class StartPresses:
             sys.unraisablehook = lambda unraisable: presses._unraisable(unraisable, previous)
             signal.signal(signal.SIGINT, presses._handle)
         return presses
-
-
-def limit_blas_threads() -> None:
-    """One OpenBLAS thread (``OPENBLAS_NUM_THREADS=1``) where the user has not chosen a count.
-
-    Until benchmarks/ round 17, SciPy's L-BFGS-B called BLAS on the whole image (360,000
-    values at 300x400) at every iteration. OpenBLAS splits each call over its threads, which
-    then spin, waiting for more work, on the cores where TensorFlow's next evaluation runs:
-    measured on the AMD EPYC of benchmarks/ (2 CPUs), a half-size evaluation right after
-    SciPy's work took 0.18 s against 0.13 s with one thread, and ``--fast`` as a whole command
-    8% less wall time, 12% less CPU time. Nothing in a run needs a threaded BLAS: TensorFlow
-    does the heavy arithmetic with its own threads. OpenBLAS reads the variable when it is
-    loaded, so this acts on SciPy's copy when called before SciPy's first import (the command
-    line's case), not on NumPy's, loaded earlier. L-BFGS (:mod:`nst_tf1.lbfgs`) now calls no
-    BLAS at all: its dot products are ``np.einsum``'s, for that reason. A set variable of
-    :data:`nst_tf1.device.BLAS_THREAD_VARIABLES` is left as it is.
-    """
-    from .device import BLAS_THREAD_VARIABLES
-
-    if not any(name in os.environ for name in BLAS_THREAD_VARIABLES):
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

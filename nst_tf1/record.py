@@ -23,7 +23,7 @@ so an interrupted run leaves a record of what it had done. It holds::
                     instructions (avx512_bf16, amx_bf16), the GPUs TensorFlow sees, the
                     TensorFlow version and package, CUDA build, oneDNN on or off, and
                     $GLIBC_TUNABLES (malloc's settings, see nst_tf1.allocator) and the
-                    BLAS thread variables set ($OPENBLAS_NUM_THREADS, ...: SciPy's threads)
+                    BLAS thread variables set ($OPENBLAS_NUM_THREADS, ...: NumPy's threads)
     started_utc     ISO 8601 start time; finished_utc once it ends
     wall_time_seconds   seconds from the start to the last write
     saves           one entry per saved image: iteration, file (relative to the run folder),

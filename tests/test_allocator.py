@@ -87,13 +87,13 @@ def _device_of_a_run(tmp_path, image_pair, vgg_file, env_tunables):
 
 def test_the_command_runs_with_the_tunables_where_they_apply(tmp_path, image_pair, vgg_file):
     """The command starts itself again with the tunables (same output, one run.json); where
-    this machine cannot use them, the run goes on without. run.json also records SciPy's
-    BLAS threads: one (nst_tf1.process.limit_blas_threads) unless the environment chose."""
+    this machine cannot use them, the run goes on without. run.json also records the BLAS
+    thread variables the environment set, and the command sets none."""
     device = _device_of_a_run(tmp_path, image_pair, vgg_file, None)
     expected = tunables_to_add({})
     assert device["glibc_tunables"] == expected
     chosen = {name: os.environ[name] for name in BLAS_THREAD_VARIABLES if name in os.environ}
-    assert device["blas_threads"] == (chosen or {"OPENBLAS_NUM_THREADS": "1"})
+    assert device["blas_threads"] == (chosen or None)
 
 
 def test_the_users_setting_reaches_the_run_unchanged(tmp_path, image_pair, vgg_file):

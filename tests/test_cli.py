@@ -319,32 +319,6 @@ def test_the_commands_tensorflow_start_leaves_keras_out_and_importable():
     assert result.stdout.split() == ["False", "False", "25.0", "keras", "True"]
 
 
-BLAS_THREADS_CODE = """
-import ctypes, glob, os, sys
-from nst_tf1 import process
-process.set_up()
-import scipy, scipy.optimize
-libs = glob.glob(os.path.join(os.path.dirname(scipy.__file__) + ".libs", "libscipy_openblas*.so"))
-threads = ctypes.CDLL(libs[0]).scipy_openblas_get_num_threads() if libs else "unknown"
-print(os.environ.get("OPENBLAS_NUM_THREADS"), threads)
-"""
-
-
-@pytest.mark.parametrize("given, expected", [(None, "1"), ("2", "2")])
-def test_set_up_gives_scipys_blas_one_thread_unless_the_user_chose(given, expected):
-    # OpenBLAS's threads spin after each of L-BFGS-B's BLAS calls, on the cores where
-    # TensorFlow's next evaluation runs (nst_tf1.process.limit_blas_threads).
-    from nst_tf1.device import BLAS_THREAD_VARIABLES
-
-    chosen = {} if given is None else {"OPENBLAS_NUM_THREADS": given}
-    result = run_python(BLAS_THREADS_CODE, without=BLAS_THREAD_VARIABLES, **chosen)
-    assert result.returncode == 0, result.stderr
-    variable, threads = result.stdout.split()
-    assert variable == expected
-    if threads != "unknown":  # a SciPy without its own OpenBLAS: the variable is what counts
-        assert threads == expected
-
-
 UNRAISABLE_PRESS_CODE = """
 import signal, sys, time, weakref
 from nst_tf1.process import StartPresses
