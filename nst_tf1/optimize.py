@@ -479,7 +479,7 @@ class _Evaluations:
             raise _Stopped
         # Outside the bounds (where clipping moved x) the clipped image does not change.
         np.not_equal(x, self.clipped, out=self.outside)
-        gradient = np.multiply(self.scale, dG, out=np.empty(self.shape), dtype=np.float64)
+        gradient = np.multiply(self.scale, dG, dtype=np.float64)
         gradient[self.outside] = 0.0
         return float(value), gradient.reshape(-1)
 
