@@ -226,7 +226,12 @@ class LineSearch:
         return self._safeguarded(stp), False
 
     def _stuck(self, stp, f, g, ftest):
-        """dcsrch's warnings: rounding, the interval's width, or the step at its bound."""
+        """dcsrch's warnings: rounding, the interval's width, or the step at its bound.
+
+        The width test never decides alone: once the bracket is that narrow,
+        :meth:`_safeguarded` has already set the step to one of its ends, which the rounding
+        test catches (dcsrch sets both messages and keeps the second). The "kink" line of
+        tests/test_lbfgs.py meets both."""
         if self.bracketed and (stp <= self.stmin or stp >= self.stmax):
             return True
         if self.bracketed and self.stmax - self.stmin <= XTOL * self.stmax:
