@@ -217,14 +217,20 @@ def _size_for(settings, path):
     # The sizes the run builds graphs for: each scale, and the style image at each scale.
     scales = scale_sizes(height, width, s.multires)
     styles = [style_size(h, w, s.style_scale) for h, w in scales]
-    for what, (h, w) in (
-        ("--multires coarsest scale", scales[0]),
-        ("--style-scale style image", styles[0]),
+    # --fast chose --multires where the user did not give it: say so, and how to do without.
+    fast = (
+        " (--fast's --multires; --multires 1 runs one scale)"
+        if "multires" in s.chosen_by_fast
+        else ""
+    )
+    for what, (h, w), hint in (
+        ("--multires coarsest scale", scales[0], fast),
+        ("--style-scale style image", styles[0], ""),
     ):
         if min(h, w) < MIN_IMAGE_SIDE:
             raise PreflightError(
                 f"{what} would be {h}x{w} (height x width) for a {height}x{width} output; "
-                f"each side must be at least {MIN_IMAGE_SIDE} pixels"
+                f"each side must be at least {MIN_IMAGE_SIDE} pixels{hint}"
             )
     if s.style_scale > 1:
         h, w = styles[-1]

@@ -182,6 +182,19 @@ def test_every_graph_size_is_checked_before_the_model_is_read(image_pair, tmp_pa
     assert_one_line_error(result, *needles)
 
 
+def test_a_scale_too_small_says_when_fast_chose_the_scales(image_pair, tmp_path):
+    # --fast chose --multires 2: the error names it and how to run one scale; given by the
+    # user, --multires needs no such note.
+    content, style = image_pair
+    common = ("--content", content, "--style", style, "--model", tmp_path / "none.mat")
+    note = "(--fast's --multires; --multires 1 runs one scale)"
+    fast = run_cli(*common, "--no-download", "--fast", "--max-size", "60")
+    assert_one_line_error(fast, "--multires coarsest scale would be", "at least 32 pixels", note)
+    given = run_cli(*common, "--no-download", "--multires", "2", "--max-size", "60")
+    assert_one_line_error(given, "--multires coarsest scale would be")
+    assert "--fast" not in given.stderr
+
+
 def test_activations_checks_the_size_and_never_downloads(image_pair, tmp_path):
     result = run_cli("activations", "--image", image_pair[0], "--height", "1")
     assert result.returncode == 2 and "at least 32 pixels" in result.stderr
