@@ -73,7 +73,7 @@ def compute_content_cost(a_C: Any, a_G: Any) -> Any:
     """Content cost J_content = 1 / (4 n_H n_W n_C) * sum (a_C - a_G)^2.
 
     Args:
-        a_C: content activations, (1, n_H, n_W, n_C) array or tensor.
+        a_C: content activations, (1, n_H, n_W, n_C) float32 array or tensor.
         a_G: generated activations, (1, n_H, n_W, n_C) tensor.
 
     Returns:
@@ -105,7 +105,7 @@ def compute_layer_style_cost(a_S: Any, a_G: Any) -> Any:
     """One layer's style cost J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum (G_S - G_G)^2.
 
     Args:
-        a_S: style activations, (1, n_H, n_W, n_C) array or tensor.
+        a_S: style activations, (1, n_H, n_W, n_C) float32 array or tensor.
         a_G: generated activations, (1, n_H, n_W, n_C) tensor.
 
     Returns:
@@ -175,7 +175,7 @@ def compute_gram_style_cost(G_S: Any, a_G: Any, G_G: Any = None) -> Any:
     (rescaled to a_G's n_H n_W, see :class:`nst_tf1.transfer.Runner`).
 
     Args:
-        G_S: (n_C, n_C) target Gram matrix, array or tensor.
+        G_S: (n_C, n_C) target Gram matrix, float32 array or tensor.
         a_G: generated activations, (1, n_H, n_W, n_C) tensor.
         G_G: ``activation_gram(a_G)`` if already built (saves building it twice).
 

@@ -9,7 +9,14 @@ so the command line prints them as they are.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "RunFailed", "Interrupted", "is_whole_number", "starting_interrupted"]
+__all__ = [
+    "InputError",
+    "SettingsError",
+    "RunFailed",
+    "Interrupted",
+    "is_whole_number",
+    "starting_interrupted",
+]
 
 
 def is_whole_number(value: object) -> bool:
@@ -32,8 +39,12 @@ class InputError(ValueError):
 
     The base of :class:`nst_tf1.images.ImageInputError`, :class:`nst_tf1.vgg.ModelFileError`,
     :class:`nst_tf1.preflight.PreflightError`, :class:`nst_tf1.graph.PrecisionError`,
-    :class:`nst_tf1.settings.SettingsError` and :class:`nst_tf1.record.RunRecordError`.
+    :class:`SettingsError` and :class:`nst_tf1.record.RunRecordError`.
     """
+
+
+class SettingsError(InputError):
+    """A setting has a value no run can use; the message names the flag."""
 
 
 class RunFailed(RuntimeError):
@@ -68,3 +79,13 @@ class Interrupted(KeyboardInterrupt):
         self.message = message
         self.kept = kept
         self.step = step
+
+    def __str__(self) -> str:
+        """The message, else who stopped it: "interrupted by SIGTERM" or "stopped"."""
+        if self.message:
+            return self.message
+        if self.signum is None:
+            return "stopped"
+        import signal
+
+        return f"interrupted by {signal.Signals(self.signum).name}"

@@ -9,11 +9,13 @@ optional preview image of :class:`StepDone`, a NumPy array that :func:`to_dict` 
 The order of one run::
 
     Note*  (DownloadStarted DownloadProgress*)?  Loading  Note(device)  Note*  RunBegun
-    ( PairBegun?  ScaleBegun*  (StepDone | ImageSaved | Note)*  ImageSaved(final) )+
+    ( PairBegun?  ScaleBegun*  (StepDone | ImageSaved | Note)*  ImageSaved(final)  Note* )+
     Finished | Stopped | Failed
 
 (a pair of a batch that is skipped or fails reports ``StepsSkipped`` and a ``Note`` instead
-of its steps and images).
+of its steps and images; the ``Note`` after the final image says where run.json and the
+result are; a run refused or stopped early ends with ``Failed`` or ``Stopped`` where it is,
+even before ``Loading``).
 
 ``Note`` carries everything else a run has to say (a killed run cleaned up after, what
 ``--fast`` chose, a pair of a batch skipped ...): a stable ``code`` a front end can switch on,

@@ -28,7 +28,10 @@ layout, :func:`~nst_tf1.device.describe_device`'s dict and :func:`choose`'s, for
 
 
 def load_model(
-    settings: Settings, report: Callable[[events.Event], object], note: str | None = None
+    settings: Settings,
+    report: Callable[[events.Event], object],
+    note: str | None = None,
+    should_stop: Callable[[], object] | None = None,
 ) -> Model:
     """Check that the CPU can do ``--precision bf16``, download a missing model, read
     it, import TensorFlow (after reporting Loading, so that a front end can keep its
@@ -46,7 +49,7 @@ def load_model(
     """
     s = settings
     graph.check_precision(s.precision, check_tensorflow=False)
-    ensure_model(s, report)
+    ensure_model(s, report, should_stop)
     vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
         digests = pool.submit(file_digests, s.model, md5=False)
@@ -117,8 +120,14 @@ def _shown(value):
     return f"{value:g}" if isinstance(value, float) else value
 
 
-def ensure_model(settings: Settings, report: Callable[[events.Event], object]) -> None:
-    """Download the model file if it is missing (unless --no-download)."""
+def ensure_model(
+    settings: Settings,
+    report: Callable[[events.Event], object],
+    should_stop: Callable[[], object] | None = None,
+) -> None:
+    """Download the model file if it is missing (unless --no-download); ``should_stop``
+    (see :func:`nst_tf1.running.run`), polled at each piece received, ends the download as
+    Ctrl-C does: its ``.part`` kept for the next run to resume."""
     s = settings
     location = model_location()
     if location.source == "local" and s.model == location.path:
@@ -147,19 +156,22 @@ def ensure_model(settings: Settings, report: Callable[[events.Event], object]) -
         )
     )
     report(events.DownloadStarted(url, s.model))
+
+    def progress(fetched):
+        if should_stop is not None and should_stop():
+            # A KeyboardInterrupt, as Ctrl-C: the download keeps its .part.
+            raise Interrupted(getattr(should_stop, "signum", None), "stopped on request")
+        report(events.DownloadProgress(*fetched))
+
     try:
-        digests = fetch_vgg_model(
-            s.model,
-            url,
-            sha256,
-            report=lambda fetched: report(events.DownloadProgress(*fetched)),
-        )
+        digests = fetch_vgg_model(s.model, url, sha256, report=progress)
     except DownloadError as exc:  # a failed download, as in fetch-model: exit status 1
         raise RunFailed(f"{exc}; {manual_model_hint(s.model, url)}") from None
     except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = "stopped on request" if signum is None else "interrupted"
         raise Interrupted(
-            getattr(exc, "signum", signal.SIGINT),
-            f"interrupted; {part_path(s.model)} is kept and the next run resumes it",
+            signum, f"{what}; {part_path(s.model)} is kept and the next run resumes it"
         ) from None
     report(
         events.Note(

@@ -327,7 +327,7 @@ def model_lbfgs(
     best = scipy_side.best
     if stopped:  # the run's final image: its costs, where its evaluation did not fetch them
         best = _costed(sess, costs, image, best, 0)
-    image.load(best.image, sess)  # feeds the initializer: no new op, works when finalised
+    _load(sess, image, best.image)
     scipy_side.log_best(writer, first_iteration + last)
     yield best._replace(iteration=first_iteration + last, image=np.array(best.image))
 
@@ -366,11 +366,18 @@ def _costed(sess, costs, image, step, first_iteration):
     )
 
 
+def _load(sess, image, value):
+    """Set the Variable ``image`` to ``value`` by running its initializer with the value
+    fed: no new op (the graph may be finalised). What ``Variable.load`` does, without its
+    deprecation warning on the caller's stderr."""
+    sess.run(image.initializer, {image.initializer.inputs[1]: value})
+
+
 def _unchanged(sess, image, costs, feed, G0, iteration):
     """The Step of a budget of 0 evaluations: the start image G0, assigned to ``image``, with
     its costs (as Adam's 0 iterations), numbered ``iteration``."""
     J, J_content, J_style = sess.run(list(costs), feed)
-    image.load(G0, sess)
+    _load(sess, image, G0)
     return Step(iteration, float(J), float(J_content), float(J_style), np.array(G0))
 
 

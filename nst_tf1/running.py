@@ -14,7 +14,10 @@
 and reports what happens to a ``report`` callable, as the typed events of
 :mod:`nst_tf1.events`, so that the command line, the web page, the notebook and the tests
 drive it the same way; nothing here prints, and nothing here changes the process (signal
-handlers, stderr, malloc: see :mod:`nst_tf1.process`, which front ends call).
+handlers, stderr, malloc: see :mod:`nst_tf1.process`, which front ends call), except
+TensorFlow's own mode: the run uses ``tf.compat.v1`` with v2 behaviour disabled, as the
+course does, and TensorFlow cannot enable it again in that process (no eager tensors or
+Keras models after a run: a program that needs them runs nst_tf1 in a process of its own).
 
 Stopping: ``should_stop`` (any zero-argument callable, e.g. ``threading.Event().is_set``)
 is polled between steps; once it returns true the optimisation ends after the current step,
@@ -59,7 +62,7 @@ from .pair import Pair
 from .plan import Job, make_plan, steps_per_job
 from .preflight import FINAL_IMAGE, check_existing_output, check_writable_dir
 from .record import draw_seed
-from .settings import Settings
+from .settings import Settings, recheck
 from .transfer import Runner
 
 __all__ = ["Job", "UNFINISHED_DIR", "run"]
@@ -93,6 +96,11 @@ def run(
     """
     report = report or _ignore
     stop = _Stop(should_stop)
+    try:
+        recheck(settings)  # a Settings changed since it was built
+    except InputError as exc:
+        report(events.Failed(str(exc), kind="input"))
+        raise
     this = _Run(settings, report, stop, preview_every)
     # The folders the run creates (output, --logdir): none is left behind empty.
     created = [folders_missing(d) for d in (settings.output_dir, settings.logdir) if d]
@@ -221,7 +229,11 @@ class _Run:
         """The model (:mod:`nst_tf1.loading`), the seed, and the Runner that builds the
         graphs (:mod:`nst_tf1.transfer`); reports :class:`~nst_tf1.events.RunBegun`."""
         s = self.s
-        weights, self.model_info, self.device, self.choices = load_model(s, self.report, note)
+        self._stop_before("the model was read")
+        weights, self.model_info, self.device, self.choices = load_model(
+            s, self.report, note, self.stop
+        )
+        self._stop_before("the graphs were built")
         # A run without --seed draws one and records it, so it can be repeated exactly.
         self.seed = draw_seed() if s.seed is None else s.seed
         # One pair: one graph open at a time (coarse to fine, each scale's graph is freed
@@ -248,6 +260,11 @@ class _Run:
             )
         )
         return runner
+
+    def _stop_before(self, what):
+        """Stop here, where nothing is saved yet, if ``should_stop`` asked."""
+        if self.stop():
+            raise Interrupted(self.stop.signum, f"{self.stop.what} before {what}; nothing saved")
 
     def _pair(self, runner, job, number, pairs):
         """Run pair ``number`` of ``pairs`` (:mod:`nst_tf1.pair`); in a batch, in its

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import math
+import numbers
 import os
 from typing import Any
 
@@ -24,8 +25,9 @@ from .colors import PRESERVE_COLORS
 from .config import CONFIG, default_model_path
 from .costs import detail_layers
 from .device import PRECISIONS
-from .errors import InputError, is_whole_number
+from .errors import SettingsError, is_whole_number
 from .optimize import OPTIMIZERS
+from .style_options import check_style_layers, check_style_weights, parse_style_layers
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
 
 __all__ = [
@@ -46,8 +48,10 @@ __all__ = [
     "OptimizerOptions",
     "Settings",
     "SettingsError",
+    "check_style_layers",
     "check_style_weights",
     "parse_style_layers",
+    "recheck",
 ]
 
 #: The generated demo pair the main job stylises when no image is given: package data, so
@@ -81,27 +85,19 @@ COURSE = {
 }
 
 #: What ``--fast`` chooses for each of those options the user does not give: L-BFGS with a
-#: scaled first step, from the content image given the style's colour mean and covariance (from
-#: noise, the coarse scale, where the content cost weighs little, dissolves the content; in the
-#: style's colours both of the course's costs end lower than from the content's own on every
-#: tuning pair); two scales, 30 evaluations at half size, whose change to the content is
-#: upsampled onto the full-size content; the course's own J minimised inside a content trust
-#: region whose bound comes from a preview of the course's run, 10 of its Adam iterations at a
-#: quarter of the size (nst_tf1.course_preview, nst_tf1.schedule); at the output size, 40
-#: evaluations of the detail phase (the style terms of conv1_1..conv3_1 alone, about half the
-#: time of an evaluation of J) and then 14 of J (the 2% rule stops it earlier only where the
-#: objective has stopped falling), the image saved every 10; bf16 where the CPU has it.
-#: Measured on the trained VGG-16 stand-in at 300x400 (benchmarks/README.md): half-size
-#: evaluations cost about a third of a full-size one and bring the style further than
-#: full-size ones do (round 3); with the preview's bound (2% under its share since round 16)
-#: both of the course's costs end at or below the course run's on all 20 test pairs, the
-#: last 5 added after the detail phase was chosen (rounds 9, 10, 12 to 14, 16 and 17), 6.0
-#: times faster than the course's run with bf16 and 4.2 to 4.4 times without (round 17;
-#: 40 evaluations of J instead of the detail phase took 1.2 to 1.3 times as long, rounds 10
-#: and 12). 14 evaluations of J, not round 12's 10: with the Gram's gradient written out
-#: (nst_tf1.costs.symmetric_gram), whose bfloat16 rounding alone moved astronaut + brick's
-#: J_style from 0.97 to 1.02 of the course's, 10 left that pair at 1.00-1.02, 12 at
-#: 0.93-0.96, 14 at 0.89-0.90 (seeds 1-3).
+#: scaled first step, from the content image in the style's colour mean and covariance; two
+#: scales, 30 evaluations at half size whose change to the content is upsampled onto the
+#: full-size content; the course's own J minimised inside a content trust region whose bound
+#: comes from a preview of the course's run (10 of its Adam iterations at a quarter of the
+#: size: nst_tf1.course_preview, nst_tf1.schedule); at the output size, 40 evaluations of the
+#: detail phase (the style terms of conv1_1..conv3_1 alone, about a third of the time of an
+#: evaluation of J), then 14 of J (the 2% rule stops earlier only where the objective has
+#: stopped falling), the image saved every 10; bf16 where the CPU has it. Measured on the
+#: trained VGG-16 stand-in at 300x400 (benchmarks/README.md, rounds 3 to 18): both of the
+#: course's costs end at or below the course run's on all 20 test pairs, 6.0 times faster
+#: than the course's run with bf16 and 4.2 to 4.4 times without (round 17). 14 evaluations
+#: of J, not 10 or 12: astronaut + brick, the pair with the narrowest margin, ends at
+#: 0.89-0.90 of the course's J_style with 14 (1.00-1.02 with 10; seeds 1-3, round 14).
 #: Until round 10 --fast weighed the content term instead (--term-balance 32, 15
 #: evaluations): twice as fast, but on textures (gravel, brick, grass) J_style stayed 3 to 21
 #: times the course's (9 of 15 pairs met both costs); ``--fast --term-balance 32
@@ -174,68 +170,6 @@ MAX_SIDE = 2**14
 MAX_MULTIRES = (MAX_SIDE // MIN_IMAGE_SIDE).bit_length()
 #: Largest --seed (the seeds drawn for run.json are below it too).
 MAX_SEED = 2**32 - 1
-
-
-class SettingsError(InputError):
-    """A setting has a value no run can use; the message names the flag."""
-
-
-def check_style_weights(weights: list[float], count: int | None = None) -> list[float]:
-    """Check style weights (the one place that does) and normalise them to sum 1.
-
-    Args:
-        weights: one weight per style image.
-        count: the number of style images, when known (``None``: only the values are checked).
-
-    Returns:
-        list[float]: ``weights`` divided by their sum (as given while the sum is unchecked).
-
-    Raises:
-        SettingsError: a weight that is not a finite number >= 0, another count than
-            ``count``, or weights that are all 0.
-    """
-    if not all(0 <= w < math.inf for w in weights):
-        shown = " ".join(map(str, weights))
-        raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
-    if count is None:
-        return list(weights)
-    if len(weights) != count:
-        raise SettingsError(f"--style-weights has {len(weights)} weights for {count} style images")
-    if sum(weights) <= 0:
-        raise SettingsError("--style-weights must not all be 0")
-    total = float(sum(weights))
-    return [w / total for w in weights]
-
-
-def parse_style_layers(text: str) -> list[tuple[str, float]]:
-    """``"conv1_1:0.2,conv2_1"`` -> ``[("conv1_1", 0.2), ("conv2_1", 0.5)]``.
-
-    A layer without ``:W`` gets 1 / (number of layers).
-
-    Raises:
-        SettingsError: an unknown or repeated layer, a weight that is not a number >= 0.
-    """
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise SettingsError("--style-layers: no layer given")
-    layers = []
-    for item in items:
-        name, _, weight = item.partition(":")
-        try:
-            check_conv_layer(name.strip())
-            value = float(weight) if weight else 1.0 / len(items)
-        except ValueError as exc:
-            raise SettingsError(f"--style-layers: {exc}") from None
-        if not 0 <= value < math.inf:
-            raise SettingsError(
-                f"--style-layers: weight of {name.strip()} must be a finite "
-                f"number >= 0, got {weight}"
-            )
-        layers.append((name.strip(), value))
-    names = [name for name, _ in layers]
-    if len(set(names)) != len(names):
-        raise SettingsError(f"--style-layers: a layer is named twice in {text!r}")
-    return layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,6 +305,75 @@ def _check_detail(settings):
     )
 
 
+#: The fields the Python API can give a value of the wrong type (the command line's parser
+#: cannot): paths (str or os.PathLike; --init is a mode or a path), switches and numbers.
+_PATHS = ("content", "model", "output_dir", "logdir", "init")
+_SWITCHES = ("no_download", "overwrite", "fast", "keep_aspect")
+_NUMBERS = (
+    *("iterations", "save_every", "height", "width", "seed", "max_size", "multires"),
+    *("coarse_iterations", "course_preview", "detail_iterations", "alpha", "beta"),
+    *("learning_rate", "stop_balance", "term_balance", "content_bound", "stop_progress"),
+)
+_NUMBERS_NOT_NONE = ("noise_ratio", "tv_weight", "style_scale")
+
+
+def _normalise(s):
+    """Paths as str, --style and --style-layers as lists; a value of the wrong type refused,
+    named by its flag, before any check compares it (a TypeError would name neither)."""
+    if s.style is None:  # the command line's repeatable --style, not given
+        s.style = [DEFAULT_STYLE]
+    if isinstance(s.style, (str, os.PathLike)):
+        s.style = [s.style]
+    paths = {name: getattr(s, name) for name in _PATHS}
+    if not isinstance(s.style, (list, tuple)) or not s.style:
+        raise SettingsError(f"--style: must be a path or a list of paths, got {s.style!r}")
+    paths.update((f"style {i + 1}", path) for i, path in enumerate(s.style))
+    for name, value in paths.items():
+        if not (value is None or isinstance(value, (str, os.PathLike))):
+            raise SettingsError(f"{_flag(name.split()[0])}: must be a path, got {value!r}")
+    for name in _PATHS:
+        if getattr(s, name) is not None:
+            setattr(s, name, os.fspath(getattr(s, name)))
+    s.style = [os.fspath(path) for path in s.style]
+    wrong = [n for n in _SWITCHES if not isinstance(getattr(s, n), bool)]
+    wrong += [n for n in _NUMBERS if not _number_or_none(getattr(s, n))]
+    wrong += [n for n in _NUMBERS_NOT_NONE if not _number_or_none(getattr(s, n), False)]
+    if wrong:
+        kind = "True or False" if wrong[0] in _SWITCHES else "a number"
+        raise SettingsError(f"{_flag(wrong[0])}: must be {kind}, got {getattr(s, wrong[0])!r}")
+    weights = s.style_weights
+    if weights is not None and not (
+        isinstance(weights, (list, tuple)) and all(_number_or_none(w, False) for w in weights)
+    ):
+        raise SettingsError(f"--style-weights: must be a list of numbers, got {weights!r}")
+    if isinstance(s.style_layers, str):
+        s.style_layers = parse_style_layers(s.style_layers)
+    elif not isinstance(s.style_layers, (list, tuple)):
+        raise SettingsError(
+            f"--style-layers: must be (layer, weight) pairs, got {s.style_layers!r}"
+        )
+    else:
+        s.style_layers = check_style_layers(s.style_layers)
+
+
+def recheck(settings: Settings) -> None:
+    """Check ``settings`` again, as building it did: a caller may have changed its fields
+    since (:func:`nst_tf1.running.run` calls this before anything else).
+
+    Raises:
+        SettingsError: a value no run can use.
+    """
+    _normalise(settings)
+    settings._check_values()
+
+
+def _number_or_none(value, none=True):
+    """Whether ``value`` is an int or float (not a bool), or ``None`` where ``none``."""
+    if value is None:
+        return none
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 @dataclasses.dataclass
 class Settings:
     """One run of the main job: images, model, output, the course's settings and the options
@@ -428,14 +431,7 @@ class Settings:
     coarse_upsample: str | None = None
 
     def __post_init__(self) -> None:
-        if self.style is None:  # the command line's repeatable --style, not given
-            self.style = [DEFAULT_STYLE]
-        if isinstance(self.style, (str, os.PathLike)):
-            self.style = [self.style]
-        self.style = [os.fspath(s) for s in self.style]
-        if isinstance(self.style_layers, str):
-            self.style_layers = parse_style_layers(self.style_layers)
-        self.style_layers = [(name, float(coeff)) for name, coeff in self.style_layers]
+        _normalise(self)
         # The options left unset take --fast's choice or the course's value. What --fast
         # chose is kept (a dataclasses.replace copy, whose options are all set, has none).
         mode = FAST if self.fast else COURSE

@@ -725,8 +725,10 @@ def test_signal_before_the_first_iteration_saves_nothing(
 
 def _stopped_run(image_pair, vgg_file, out, iterations, pressed):
     """(Settings, the ExceptionInfo of its Interrupted) of a run into ``out`` that stops once
-    ``pressed`` holds a signal (the command line's should_stop)."""
+    ``pressed`` holds a signal and the optimisation has begun (the command line's
+    should_stop; a stop asked before it ends the run before the model is read)."""
     import nst_tf1
+    from nst_tf1 import events
     from nst_tf1.errors import Interrupted
 
     settings = nst_tf1.Settings(
@@ -738,8 +740,14 @@ def _stopped_run(image_pair, vgg_file, out, iterations, pressed):
         width=WIDTH,
         iterations=iterations,
     )
+    begun = []
+
+    def report(event):
+        if isinstance(event, events.RunBegun):
+            begun.append(event)
+
     with pytest.raises(Interrupted) as stopped:
-        nst_tf1.run(settings, None, lambda: pressed and pressed[0])
+        nst_tf1.run(settings, report, lambda: begun and pressed and pressed[0])
     return settings, stopped
 
 

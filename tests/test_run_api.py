@@ -196,3 +196,76 @@ def test_main_returns_the_status_of_a_bad_argument(capsys):
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
     assert main(["figure", "--columns", "x"]) == 2
     assert main(["--help"]) == 0
+
+
+def test_paths_may_be_pathlib_paths(tmp_path, image_pair, vgg_file):
+    # run.json is JSON: the paths in it are strings, whatever the caller gave.
+    from pathlib import Path
+
+    from nst_tf1 import Settings, run
+
+    out = tmp_path / "out"
+    content, style = (Path(p) for p in image_pair)
+    run(Settings(content=content, style=style, model=Path(vgg_file), output_dir=out,
+                 height=HEIGHT, width=WIDTH, iterations=2, seed=0))  # fmt: skip
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished"
+    assert (out / "generated_image.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("content", 5, "--content: must be a path, got 5"),
+        ("style", [5], "--style: must be a path, got 5"),
+        ("alpha", "10", "--alpha: must be a number, got '10'"),
+        ("height", "64", "--height: must be a number, got '64'"),
+        ("tv_weight", None, "--tv-weight: must be a number, got None"),
+        ("fast", "no", "--fast: must be True or False, got 'no'"),
+        ("style_weights", "1", "--style-weights: must be a list of numbers, got '1'"),
+        ("style_layers", ["conv1_1"], "--style-layers: not (layer, weight): 'conv1_1'"),
+        ("style_layers", [], "--style-layers: no layer given"),
+        ("style_layers", [("conv1_1", -1)], "weight of conv1_1 must be a finite number >= 0"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_by_its_flag(field, value, message):
+    # What the Python API can give and the command line's parser cannot: refused when the
+    # Settings is built, by name, not as a TypeError from deep inside the run.
+    from nst_tf1 import Settings
+    from nst_tf1.errors import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        Settings(**{field: value})
+    assert message in str(caught.value)
+
+
+def test_settings_changed_after_they_were_built_are_checked_before_anything(
+    tmp_path, image_pair, vgg_file
+):
+    from nst_tf1 import events, run
+    from nst_tf1.errors import SettingsError
+
+    out = tmp_path / "out"
+    settings = _settings(*image_pair, vgg_file, out)
+    settings.save_every = 0
+    seen = []
+    with pytest.raises(SettingsError, match="--save-every: must be a whole number"):
+        run(settings, seen.append)
+    assert [type(e) for e in seen] == [events.Failed] and seen[0].kind == "input"
+    assert not out.exists()
+
+
+def test_a_stop_asked_before_the_optimisation_saves_nothing(tmp_path, image_pair, vgg_file):
+    from nst_tf1 import events, run
+    from nst_tf1.errors import Interrupted
+
+    out = tmp_path / "out"
+    seen = []
+    with pytest.raises(Interrupted) as caught:
+        run(_settings(*image_pair, vgg_file, out), seen.append, lambda: True)
+    message = "stopped on request before the model was read; nothing saved"
+    assert str(caught.value) == message and caught.value.kept is None
+    assert isinstance(seen[-1], events.Stopped) and seen[-1].kept is None
+    assert not any(isinstance(e, events.Loading) for e in seen)
+    assert not out.exists()
+    assert str(Interrupted(None)) == "stopped" and str(Interrupted(15)) == "interrupted by SIGTERM"

@@ -6,6 +6,7 @@ Everything goes over real HTTP to a threaded server on 127.0.0.1 that serves a s
 
 import hashlib
 import http.server
+import os
 import re
 import socket
 import threading
@@ -541,3 +542,32 @@ def test_place_model_leaves_the_signal_handlers_alone(tmp_path, monkeypatch):
         model_file.place_model(str(tmp_path / "vgg.mat"))
     assert raised.value.message == "interrupted by SIGINT; nothing had arrived yet"
     assert seen == [before]
+
+
+def test_a_run_asked_to_stop_mid_download_keeps_the_part(
+    server, payload, image_pair, tmp_path, monkeypatch
+):
+    # should_stop is polled at each piece received: once it answers, the download ends as
+    # Ctrl-C ends it (the .part kept to resume), and the run says so.
+    from nst_tf1 import Settings, events, run
+    from nst_tf1.errors import Interrupted
+
+    state, base = server
+    model, out = tmp_path / "models" / "vgg.mat", tmp_path / "out"
+    main_job_env(monkeypatch, NST_VGG_URL=base + PATH, NST_VGG_SHA256=sha256(payload))
+    polls, seen = [], []
+
+    def should_stop():  # false before the model, at the download's start, then true
+        polls.append(1)
+        return len(polls) >= 3
+
+    settings = Settings(content=image_pair[0], style=image_pair[1], model=model, output_dir=out)
+    with pytest.raises(Interrupted) as caught:
+        run(settings, seen.append, should_stop)
+    part = part_path(str(model))
+    assert str(caught.value) == f"stopped on request; {part} is kept and the next run resumes it"
+    assert caught.value.signum is None and caught.value.kept is None
+    assert len(polls) == 3 and state.requests  # it stopped in the download, not before
+    assert 0 < os.path.getsize(part) < len(payload) and not model.exists()  # mid-download
+    assert isinstance(seen[-1], events.Stopped) and seen[-1].kept is None
+    assert not out.exists()  # the folder the run made is gone again

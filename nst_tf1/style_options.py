@@ -1,0 +1,95 @@
+"""The values of --style-layers and --style-weights: parsed from the command line's text or
+taken as Python lists, and checked, in one place (:class:`nst_tf1.settings.Settings` calls
+these; so do the plan and the transfer for a batch's weights)."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import SettingsError
+from .vgg import check_conv_layer
+
+__all__ = ["check_style_layers", "check_style_weights", "parse_style_layers"]
+
+
+def check_style_weights(weights: list[float], count: int | None = None) -> list[float]:
+    """Check style weights (the one place that does) and normalise them to sum 1.
+
+    Args:
+        weights: one weight per style image.
+        count: the number of style images, when known (``None``: only the values are checked).
+
+    Returns:
+        list[float]: ``weights`` divided by their sum (as given while the sum is unchecked).
+
+    Raises:
+        SettingsError: a weight that is not a finite number >= 0, another count than
+            ``count``, or weights that are all 0.
+    """
+    if not all(0 <= w < math.inf for w in weights):
+        shown = " ".join(map(str, weights))
+        raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
+    if count is None:
+        return list(weights)
+    if len(weights) != count:
+        raise SettingsError(f"--style-weights has {len(weights)} weights for {count} style images")
+    if sum(weights) <= 0:
+        raise SettingsError("--style-weights must not all be 0")
+    total = float(sum(weights))
+    return [w / total for w in weights]
+
+
+def parse_style_layers(text: str) -> list[tuple[str, float]]:
+    """``"conv1_1:0.2,conv2_1"`` -> ``[("conv1_1", 0.2), ("conv2_1", 0.5)]``.
+
+    A layer without ``:W`` gets 1 / (number of layers).
+
+    Raises:
+        SettingsError: an unknown or repeated layer, a weight that is not a number >= 0.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    layers = []
+    for item in items:
+        name, _, weight = item.partition(":")
+        try:
+            value = float(weight) if weight else 1.0 / len(items)
+        except ValueError:
+            value = math.nan  # refused below, with the text as given
+        layers.append((name.strip(), value, weight))
+    return check_style_layers(layers, text)
+
+
+def check_style_layers(layers, given=None) -> list[tuple[str, float]]:
+    """Check (name, weight) pairs of --style-layers, as :class:`Settings` takes them (a
+    third item, the weight as written, is shown in messages); ``given`` is what the
+    messages quote (default: ``layers``).
+
+    Raises:
+        SettingsError: no layer, an unknown or repeated layer, a weight that is not a number
+            >= 0, or items that are not such pairs.
+    """
+    given = layers if given is None else given
+    checked = []
+    for item in layers:
+        try:
+            if isinstance(item, str) or len(item) not in (2, 3):
+                raise TypeError(item)
+            name, weight, *shown = item
+            name, weight = check_conv_layer(name), float(weight)
+        except ValueError as exc:
+            message = str(exc) if "unknown layer" in str(exc) else f"not (layer, weight): {item!r}"
+            raise SettingsError(f"--style-layers: {message}") from None
+        except TypeError:
+            raise SettingsError(f"--style-layers: not (layer, weight): {item!r}") from None
+        if not 0 <= weight < math.inf:
+            raise SettingsError(
+                f"--style-layers: weight of {name} must be a finite number >= 0, got "
+                f"{shown[0] if shown else weight}"
+            )
+        checked.append((name, weight))
+    if not checked:
+        raise SettingsError("--style-layers: no layer given")
+    names = [name for name, _ in checked]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"--style-layers: a layer is named twice in {given!r}")
+    return checked
