@@ -12,6 +12,8 @@ import time
 
 #: The header the page sends with every request that changes something.
 HEADER = {"X-NST-TF1": "1"}
+#: The checkout these tests belong to.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Server:
@@ -19,7 +21,10 @@ class Server:
 
     def __init__(self, output_dir, model, *extra):
         script = os.path.join(os.path.dirname(sys.executable), "nst-tf1")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The checkout under test first: the environment's nst-tf1 script imports whichever
+        # checkout the package was installed from (an editable install of another worktree).
+        path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
         self.output_dir = str(output_dir)
         self.process = subprocess.Popen(
             [script, "serve", "--port", "0", "--output-dir", self.output_dir, "--model", model]
