@@ -4,10 +4,12 @@ Runs, the event stream, stop, downloads, the gallery, every kind of bad input, p
 traversal, the Host header, a killed worker, and Ctrl-C on the server.
 """
 
+import contextlib
 import io
 import json
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -418,7 +420,16 @@ def test_a_killed_worker_is_a_failed_run_and_the_server_lives_on(server):
 
 
 def test_ctrl_c_stops_the_run_as_the_command_line_does_and_exits(vgg_file, tmp_path):
+    """... and a page watching the run sees it end (stopped, its image kept) before its event
+    stream ends: the streams ended first, and the page went on showing a run going on."""
     server = Server(tmp_path / "out", vgg_file)
+    watched, connected = [], threading.Event()
+
+    def watch():
+        with contextlib.suppress(AssertionError):  # the stream ends with the server
+            server.events(lambda e: connected.set() or watched.append(e) or False, timeout=60)
+
+    watcher = threading.Thread(target=watch)
     try:
         status, body = server.start({**FAST_RUN, "iterations": "5000", "save_every": "2"})
         assert status == 200, body
@@ -426,9 +437,15 @@ def test_ctrl_c_stops_the_run_as_the_command_line_does_and_exits(vgg_file, tmp_p
         _wait_for(server, lambda e: e["type"] == "Preview")
         workers = worker_pids(server.process.pid)
         assert workers
+        watcher.start()
+        assert connected.wait(30)
     finally:
         started = time.monotonic()
         code, stderr = server.stop()
+        if watcher.is_alive() or connected.is_set():
+            watcher.join(60)
+    assert watched[-1]["type"] == "Stopped", watched[-3:]
+    assert os.path.dirname(watched[-1]["kept"]) == os.path.join(server.output_dir, run_id)
     assert code == 130
     assert time.monotonic() - started < 60
     assert f"stopped the run in {server.output_dir}" in stderr

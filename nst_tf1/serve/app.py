@@ -31,6 +31,7 @@ import importlib.resources
 import json
 import os
 import sys
+import time
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -75,6 +76,9 @@ _SECURITY_HEADERS = [
 ]
 #: Events seen by the page's stream at most this often (seconds).
 _POLL = 0.2
+#: How long the event streams wait for the stopped run's end once the server is closing
+#: (seconds): within uvicorn's graceful shutdown (``timeout_graceful_shutdown``, 2 s).
+_CLOSING_WAIT = 1.5
 
 
 def _bad_path(scope) -> bool:
@@ -140,7 +144,8 @@ def create_app(
         output_dir: where runs go (one folder each) and uploads are kept.
         model: the VGG-19 .mat every run uses (never downloaded by the page).
         allowed_hosts: the ``host:port`` values the Host header may have.
-        closing: returns true once the server is shutting down (the event streams end).
+        closing: returns true once the server is shutting down (the event streams stop the
+            run, send its end and end).
         hurry: returns true once a second Ctrl-C asks to end the run at once.
     """
     server = Server(output_dir, model, closing, hurry)
@@ -157,7 +162,8 @@ class Server:
     Args:
         output_dir: where runs go (one folder each) and uploads are kept.
         model: the VGG-19 .mat every run uses (never downloaded by the page).
-        closing: returns true once the server is shutting down (the event streams end).
+        closing: returns true once the server is shutting down (the event streams stop the
+            run, send its end and end).
         hurry: returns true once a second Ctrl-C asks to end the run at once.
     """
 
@@ -338,7 +344,8 @@ async def _preview(request: Request):
 
 async def _events(request: Request):
     """Server-sent events: ``job`` when a run is (or becomes) current, then its events
-    from the start (or after ``Last-Event-ID``), then live ones."""
+    from the start (or after ``Last-Event-ID``), then live ones; once the server is closing,
+    the run's end (the stream stops the run) before the stream ends."""
     server = _server(request)
     last = request.headers.get("last-event-id", "")
     last_job, _, last_seq = last.partition(":")
@@ -348,18 +355,28 @@ async def _events(request: Request):
         yield "retry: 1000\n\n"
         if server.jobs.current is None:
             yield "event: job\ndata: null\n\n"
-        quiet = 0.0
-        while not server.closing() and not await request.is_disconnected():
+        quiet, closing_until = 0.0, None
+        while not await request.is_disconnected():
             current = server.jobs.current
             if current is not None and current is not job:
                 job = current
                 seq = int(last_seq) if job.id == last_job and last_seq.isdigit() else 0
                 yield f"event: job\ndata: {json.dumps(server.job_data(job))}\n\n"
+            # Read before the events: a run seen ended has its end among them (Job._add).
+            ended = job is None or not job.running
             if job is not None:
                 for event in job.since(seq):
                     seq = event["seq"]
                     yield f"id: {job.id}:{seq}\ndata: {json.dumps(event)}\n\n"
                     quiet = 0.0
+            if server.closing():
+                # The server stops the run before the stream ends, so that the page sees it
+                # end (stopped, its image kept) instead of a run that seems to go on; the
+                # server's shutdown waits for the streams for a short while only.
+                closing_until = closing_until or time.monotonic() + _CLOSING_WAIT
+                if ended or time.monotonic() > closing_until:
+                    break
+                server.jobs.stop_for_shutdown()
             await asyncio.sleep(_POLL)
             quiet += _POLL
             if quiet >= 15:

@@ -19,6 +19,8 @@ __all__ = ["Busy", "Job", "Jobs", "new_run_folder"]
 
 #: What a worker that died without reporting its end is said to have done.
 _DIED = "the run's process ended unexpectedly ({how}); the server is still running"
+#: The events that end a run -> its status after them.
+_END_STATUS = {"Finished": "finished", "Stopped": "stopped", "Failed": "failed"}
 
 
 class Busy(Exception):
@@ -78,8 +80,12 @@ class Job:
         self._reader = threading.Thread(target=self._read, name=f"events {self.id}", daemon=True)
         self._reader.start()
 
-    def _add(self, data: dict) -> None:
+    def _add(self, data: dict, status: str | None = None) -> None:
+        """Keep one event; ``status``: the run's new status, set with it, so that a reader
+        who saw the run ended finds its end among the events."""
         with self.lock:
+            if status is not None:
+                self.status = status
             self._seq += 1
             self.events.append({"seq": self._seq, **data})
             self.changed.notify_all()
@@ -95,14 +101,9 @@ class Job:
             kind = message[0]
             if kind == "event":
                 data = message[1]
-                if data["type"] in ("Finished", "Stopped", "Failed"):
-                    ended = True
-                    self.status = {
-                        "Finished": "finished",
-                        "Stopped": "stopped",
-                        "Failed": "failed",
-                    }[data["type"]]
-                self._add(data)
+                status = _END_STATUS.get(data["type"])
+                ended = ended or status is not None
+                self._add(data, status)
             elif kind == "preview":
                 _, step, png = message
                 with self.lock:
@@ -116,9 +117,9 @@ class Job:
             how = f"exit status {code}"
             if code is not None and code < 0:
                 how = f"killed by signal {-code}; out of memory?"
-            self.status = "failed"
             self._add(
-                {"type": "Failed", "text": _DIED.format(how=how), "kept": None, "kind": "run"}
+                {"type": "Failed", "text": _DIED.format(how=how), "kept": None, "kind": "run"},
+                "failed",
             )
         self._conn.close()
         _remove_if_empty(self.folder)
@@ -164,6 +165,7 @@ class Jobs:
         self.output_dir = output_dir
         self.current: Job | None = None
         self.lock = threading.Lock()
+        self._shut_down: Job | None = None  # the run stopped by the server's shutdown
 
     def start(self, fields: dict) -> Job:
         """Start a run of the :class:`~nst_tf1.settings.Settings` ``fields`` in a new folder
@@ -183,16 +185,23 @@ class Jobs:
             self.current = Job(folder, {**fields, "output_dir": folder})
             return self.current
 
+    def stop_for_shutdown(self) -> Job | None:
+        """Ask the current run to stop, as the server shuts down; the job, if one was running
+        when this was first asked (the event streams ask first, to send the pages its end)."""
+        if self._shut_down is None and self.current is not None and self.current.running:
+            self._shut_down = self.current
+            self._shut_down.stop()
+        return self._shut_down
+
     def shutdown(self, timeout: float = 120.0, hurry=lambda: False) -> Job | None:
         """Stop the current run and wait for it to save; the job, if one was running.
 
         Once ``hurry()`` is true (a second Ctrl-C at the server) the run stops at once,
         without saving the current image, as a second Ctrl-C stops a command-line run.
         """
-        job = self.current
-        if job is None or not job.running:
+        job = self.stop_for_shutdown()
+        if job is None:
             return None
-        job.stop()
         deadline, hurried = time.monotonic() + timeout, False
         while not job.join(0.2):
             if hurry() and not hurried:
