@@ -180,12 +180,18 @@ def test_the_keyboard_alone_starts_and_stops_a_run(page):
 
 
 def test_a_text_file_as_the_content_image_shows_the_error(page, tmp_path):
+    """... and keeps it when the form is checked again: the check blanked every node of
+    class "error", the status line and the upload's message among them."""
     from playwright.sync_api import expect
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture\n")
     page.get_by_label("Content image", exact=True).set_input_files(str(notes))
     message = "notes.txt: not an image file (Pillow cannot identify its format)"
+    expect(page.get_by_role("status")).to_have_text(message)
+    expect(page.locator("#error-content")).to_have_text(message)
+    page.get_by_label("Height").fill("5")  # a check, seen done when its message shows
+    expect(page.locator("#error-height")).to_contain_text("--height: must be at least 32")
     expect(page.get_by_role("status")).to_have_text(message)
     expect(page.locator("#error-content")).to_have_text(message)
 
@@ -202,6 +208,8 @@ def test_a_bad_value_shows_the_settings_message_by_its_field(page):
     expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
     page.get_by_label("Height").fill("64")
     expect(page.locator("#error-height")).to_have_text("")
+    # The refusal stays in the status line until something new replaces it.
+    expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
 
 
 def test_a_file_chosen_while_the_page_starts_is_kept(page, tmp_path):

@@ -124,10 +124,13 @@ function formData() {
   return { content: $("content-choice").value, styles, options: formOptions() };
 }
 
+// The form check's message of each field, or none. Only the fields' own nodes: the status
+// line (class "error" too) keeps a refusal or a failure until something new replaces it, and
+// an upload's refusal stays under its input until the next upload or choice there.
 function showErrors(errors) {
-  for (const node of document.querySelectorAll("p.error")) {
+  for (const node of document.querySelectorAll('p.error[id^="error-"]')) {
     const name = node.id.slice("error-".length);
-    node.textContent = errors[name] || "";
+    node.textContent = errors[name] || node.dataset.upload || "";
     const input = $("f-" + name);
     if (input) input.setAttribute("aria-invalid", errors[name] ? "true" : "false");
   }
@@ -204,6 +207,7 @@ function addStyleRow(id) {
     renumberStyles();
   };
   select.addEventListener("change", () => {
+    delete $("error-style").dataset.upload; // another choice: a refused upload is not it
     update();
     scheduleCheck();
   });
@@ -236,6 +240,7 @@ function setStyles(ids) {
 async function upload(file, errorId) {
   const errorNode = $(errorId);
   errorNode.textContent = "";
+  delete errorNode.dataset.upload;
   if (state.maxUpload && file.size > state.maxUpload) {
     return failUpload(errorNode, `${file.name}: larger than the upload limit of ${state.maxUpload / 1048576} MB.`);
   }
@@ -265,6 +270,7 @@ async function upload(file, errorId) {
 
 function failUpload(errorNode, message) {
   errorNode.textContent = message;
+  errorNode.dataset.upload = message;
   setStatus(message, "error");
   return null;
 }
@@ -762,6 +768,7 @@ async function loadState() {
   showThumb($("content-thumb"), "demo-content", "Content image");
   setStyles(["demo-style"]);
   $("content-choice").addEventListener("change", () => {
+    delete $("error-content").dataset.upload; // another choice: a refused upload is not it
     showThumb($("content-thumb"), $("content-choice").value, "Content image");
     scheduleCheck();
   });
