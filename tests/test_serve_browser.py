@@ -254,3 +254,17 @@ def test_a_fast_run_through_its_detail_phase_finishes_with_its_curve(page, tmp_p
     # The gallery counts the output size's whole budget: 40 of the detail phase and 14 of J.
     expect(page.locator("#gallery-list li").first).to_contain_text("64x96, fast, 54 evaluations")
     page.screenshot(path=str(tmp_path / "fast-run.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [375, 320])
+def test_a_phone_screen_needs_no_sideways_scrolling(browser, server, width):
+    """The gallery's columns were at least 330 px wide: at 375 or 320 px the page was 383 px
+    wide. An empty gallery list has its column too."""
+    context = browser.new_context(viewport={"width": width, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        page.get_by_label("Height").wait_for()  # the form is built
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
