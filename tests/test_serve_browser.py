@@ -268,3 +268,31 @@ def test_a_phone_screen_needs_no_sideways_scrolling(browser, server, width):
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+def _status_history(page):
+    """Start recording every text of the status line (window.statusTexts)."""
+    page.evaluate(
+        """() => {
+            window.statusTexts = [];
+            const node = document.getElementById("status");
+            new MutationObserver(() => window.statusTexts.push(node.textContent))
+                .observe(node, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
+
+def test_stop_while_the_run_loads_says_stopping_until_it_stops(page):
+    """Each event of the loading run overwrote "stopping": it looked as if Stop was ignored."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Height").fill(str(HEIGHT))
+    page.get_by_label("Width").fill(str(WIDTH))
+    page.get_by_label("Iterations").fill("5000")
+    _status_history(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Stop").click()  # waits until Stop is enabled
+    expect(page.get_by_role("status")).to_have_text("stopped", timeout=120_000)
+    texts = page.evaluate("window.statusTexts")
+    after = texts[texts.index("stopping: the current image is being saved") :]
+    assert set(after) == {"stopping: the current image is being saved", "stopped"}, after

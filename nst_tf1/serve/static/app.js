@@ -40,6 +40,7 @@ const state = {
   previewLoading: false,
   previewPending: null,
   ended: false,
+  stopping: false, // Stop was asked: the status says so until the run ends
   focusTo: null, // the button the keyboard focus goes to once it is enabled (see handOver)
 };
 
@@ -352,10 +353,12 @@ async function start(event) {
 
 async function stop() {
   handOver("stop", "start");
+  state.stopping = true;
   setStatus("stopping: the current image is being saved");
   const response = await post("/api/stop", {});
   if (!response.ok) {
     const body = await response.json();
+    state.stopping = false;
     setStatus(body.error, "error");
   }
 }
@@ -370,6 +373,7 @@ function setStatus(text, kind) {
 // action (an upload, a refused file) has just put in the status line.
 function runStatus(text, kind) {
   if (state.replayingEnded && state.userStatus) return;
+  if (state.stopping) return; // "stopping" until the run's end says how it ended
   state.userStatus = false;
   showStatus(text, kind);
 }
@@ -391,6 +395,7 @@ function showJob(job) {
   state.points = [];
   state.detail = null;
   state.ended = false;
+  state.stopping = false;
   state.seconds = 0;
   $("log").textContent = "";
   $("eta").textContent = "";
@@ -517,6 +522,7 @@ function showPreview(seq, stepNumber) {
 
 function end(status, text) {
   state.ended = true;
+  state.stopping = false;
   running(false);
   const words = { finished: "finished", stopped: "stopped", failed: text || "the run failed" };
   runStatus(status === "failed" ? words.failed : words[status], status === "failed" ? "error" : "");
