@@ -121,10 +121,15 @@ def test_upload_start_watch_stop_download(page, server, tmp_path):
     expect(page.locator("#eta")).to_contain_text("left")
     page.screenshot(path=str(tmp_path / "during-run.png"), full_page=True)
 
-    # A reload in the middle of the run picks it up where it is.
+    # A reload in the middle of the run picks it up where it is, its settings in the form
+    # (they were the defaults: Height 300, Iterations empty).
     page.reload()
     expect(status).to_contain_text("running, iteration", timeout=30_000)
     expect(page.locator("#generated")).to_be_visible(timeout=30_000)
+    expect(page.get_by_label("Iterations")).to_have_value("5000")
+    expect(page.get_by_label("Height")).to_have_value(str(HEIGHT))
+    expect(page.get_by_label("Save every")).to_have_value("2")
+    expect(page.get_by_label("Content image to use")).to_have_value(re.compile(r"^[0-9a-f]{20}$"))
 
     page.get_by_role("button", name="Stop").click()
     expect(status).to_have_text("stopped", timeout=120_000)

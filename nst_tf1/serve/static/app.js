@@ -41,6 +41,7 @@ const state = {
   previewPending: null,
   ended: false,
   stopping: false, // Stop was asked: the status says so until the run ends
+  heard: false, // the event stream has said which run is current (the first time: the form)
   focusTo: null, // the button the keyboard focus goes to once it is enabled (see handOver)
 };
 
@@ -695,15 +696,32 @@ function progressText(run, s) {
   return `${run.iteration} of ${budget} ${unit} at scale ${run.scale.scale} of ${run.scale.scales}`;
 }
 
-function useSettings(run) {
-  const s = run.settings || {};
+// Every option field set to its value in `values`; a field without one to its default.
+function fillFields(values) {
   for (const [name, , , kind] of FIELDS) {
     const input = $("f-" + name);
-    let value = s[name];
+    const value = name in values ? values[name] : state.defaults[name].value;
     if (kind === "bool") input.checked = Boolean(value);
     else if (kind === "floats") input.value = Array.isArray(value) ? value.join(" ") : "";
     else input.value = shown(value);
   }
+}
+
+// A page opened or reloaded during a run: the form shows that run's settings and images
+// (the server's job.fields: what its form had), not the defaults.
+function fillFromJob(fields) {
+  fillFields(fields);
+  if (state.uploads.some((u) => u.id === fields.content)) {
+    $("content-choice").value = fields.content;
+    showThumb($("content-thumb"), fields.content, "Content image");
+  }
+  const styles = fields.styles || [];
+  if (styles.length && styles.every((id) => state.uploads.some((u) => u.id === id))) setStyles(styles);
+}
+
+function useSettings(run) {
+  const s = run.settings || {};
+  fillFields(s);
   // What --fast chose is recorded as values; left to --fast again unless given by the user.
   if (s.fast) for (const name of ["optimizer", "precision", "init", "multires"]) $("f-" + name).value = "";
   const missing = [];
@@ -728,6 +746,8 @@ function listen() {
   const source = new EventSource("/api/events");
   source.addEventListener("job", (message) => {
     const job = JSON.parse(message.data);
+    if (!state.heard && job && job.status === "running") fillFromJob(job.fields);
+    state.heard = true;
     if (!job) {
       if (!state.job) running(false);
       return;
