@@ -301,3 +301,37 @@ def test_stop_while_the_run_loads_says_stopping_until_it_stops(page):
     texts = page.evaluate("window.statusTexts")
     after = texts[texts.index("stopping: the current image is being saved") :]
     assert set(after) == {"stopping: the current image is being saved", "stopped"}, after
+
+
+def test_the_page_says_the_server_is_gone_and_shows_the_real_state_when_it_is_back(
+    browser, vgg_file, tmp_path
+):
+    """A server killed mid-run, then started again: the page went on saying "running" with
+    Stop enabled, and Start stayed disabled until a reload."""
+    from playwright.sync_api import expect
+
+    server = Server(tmp_path / "out", vgg_file)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        status = page.get_by_role("status")
+        start, stop = (page.get_by_role("button", name=name) for name in ("Start", "Stop"))
+        page.get_by_label("Height").fill(str(HEIGHT))
+        page.get_by_label("Width").fill(str(WIDTH))
+        page.get_by_label("Iterations").fill("5000")
+        start.click()
+        expect(status).to_contain_text("running, iteration", timeout=120_000)
+        server.process.kill()  # no word to the page (the run stops itself: its pipe ended)
+        server.stop()
+        expect(status).to_have_text("the connection to the server was lost: trying again")
+        server = Server(tmp_path / "out", vgg_file, "--port", str(server.port))
+        expect(status).to_have_text(
+            "the run is no longer going on: the server stopped it (see the gallery)",
+            timeout=30_000,
+        )
+        expect(start).to_be_enabled()
+        expect(stop).to_be_disabled()
+    finally:
+        context.close()
+        server.stop()

@@ -42,6 +42,7 @@ const state = {
   ended: false,
   stopping: false, // Stop was asked: the status says so until the run ends
   heard: false, // the event stream has said which run is current (the first time: the form)
+  lost: null, // [text, class] of the status line when the connection to the server was lost
   focusTo: null, // the button the keyboard focus goes to once it is enabled (see handOver)
 };
 
@@ -356,12 +357,26 @@ async function stop() {
   handOver("stop", "start");
   state.stopping = true;
   setStatus("stopping: the current image is being saved");
-  const response = await post("/api/stop", {});
+  let response;
+  try {
+    response = await post("/api/stop", {});
+  } catch (exc) {
+    stopRefused(`The server cannot be reached (${exc.message}).`, true);
+    return;
+  }
   if (!response.ok) {
     const body = await response.json();
-    state.stopping = false;
-    setStatus(body.error, "error");
+    // 409: no run goes on there (it ended unheard, the server restarted): Start is usable.
+    stopRefused(body.error, response.status !== 409);
   }
+}
+
+function stopRefused(message, stillRunning) {
+  state.stopping = false;
+  state.ended = state.ended || !stillRunning;
+  setStatus(message, "error");
+  if (stillRunning && state.focusTo === "start") state.focusTo = "stop";
+  running(stillRunning);
 }
 
 function setStatus(text, kind) {
@@ -748,13 +763,40 @@ function listen() {
     const job = JSON.parse(message.data);
     if (!state.heard && job && job.status === "running") fillFromJob(job.fields);
     state.heard = true;
-    if (!job) {
-      if (!state.job) running(false);
-      return;
-    }
-    showJob(job);
+    if (job) showJob(job);
+    else noJob();
   });
   source.onmessage = (message) => handle(JSON.parse(message.data));
+  // The browser connects again every second (the stream's "retry") until the server is back.
+  source.addEventListener("error", connectionLost);
+  source.addEventListener("open", connectionBack);
+}
+
+const LOST = "the connection to the server was lost: trying again";
+
+function connectionLost() {
+  if (state.lost) return;
+  state.lost = [$("status").textContent, $("status").className];
+  showStatus(LOST, "error");
+}
+
+// What the status said before, unless something new replaced the message since; the
+// stream then says which run is current, if any.
+function connectionBack() {
+  if (state.lost && $("status").textContent === LOST) showStatus(...state.lost);
+  state.lost = null;
+}
+
+// No run on the server. One the page still shows as going on ended while the page could not
+// hear it (the server stopped or restarted): the gallery has what it kept.
+function noJob() {
+  if (state.job && !state.ended) {
+    state.ended = true;
+    state.stopping = false;
+    runStatus("the run is no longer going on: the server stopped it (see the gallery)");
+    loadGallery();
+  }
+  running(false);
 }
 
 // The page's state from the server (defaults, uploads, limits), read once: every handler
