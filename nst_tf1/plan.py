@@ -31,6 +31,7 @@ __all__ = [
     "Plan",
     "STRETCH_TOLERANCE",
     "Stretched",
+    "check_size",
     "make_plan",
     "stretched",
     "style_sets",
@@ -213,6 +214,19 @@ def _size_for(settings, path):
             )
     else:
         height, width = s.height, s.width
+    check_size(s, height, width)
+    return height, width
+
+
+def check_size(settings: Settings, height: int, width: int) -> None:
+    """Check a run's ``height`` x ``width`` against the network's minimum side and the
+    available memory, at every --multires scale and for the style image's --style-scale
+    size too (no image needed: the page's form checks its explicit size with it).
+
+    Raises:
+        PreflightError: a size too small or too large, with the option to change.
+    """
+    s = settings
     check_memory(height, width)
     # The sizes the run builds graphs for: each scale, and the style image at each scale.
     scales = scale_sizes(height, width, s.multires)
@@ -235,4 +249,3 @@ def _size_for(settings, path):
     if s.style_scale > 1:
         h, w = styles[-1]
         check_memory(h, w, what=f"--style-scale {s.style_scale:g} (a {h}x{w} style image)")
-    return height, width

@@ -221,6 +221,18 @@ def test_bad_option_values_get_the_settings_messages_by_their_fields(server):
         {"content": "demo-content", "styles": ["demo-style"], "options": {"height": "64"}},
     )
     assert (status, body) == (200, {"errors": {}})
+    # The run's size check, by its field before Start (the check passed them, Start failed).
+    for options, field in (
+        ({"height": "64", "width": "64", "multires": "9"}, "multires"),
+        ({"fast": True, "height": "40", "width": "40"}, "fast"),
+    ):
+        status, body = server.json(
+            "POST",
+            "/api/check",
+            {"content": "demo-content", "styles": ["demo-style"], "options": options},
+        )
+        assert status == 400 and list(body["errors"]) == [field], body
+        assert body["errors"][field].startswith("--multires coarsest scale would be")
     status, body = server.json(
         "POST",
         "/api/check",

@@ -13,6 +13,8 @@ import re
 
 from ..console import number
 from ..flags import FLAGS
+from ..plan import check_size
+from ..preflight import PreflightError
 from ..settings import COURSE, FAST, INIT_MODES, STYLE_STRENGTHS, Settings, SettingsError
 
 __all__ = ["FIELDS", "FormError", "defaults", "settings_fields"]
@@ -108,6 +110,22 @@ def _parse(name, kind, value):
     return value
 
 
+def _check_size(settings, errors):
+    """The run's own size check (every --multires scale at least 32 pixels a side, the
+    memory), made here where the size is given, so that it shows by its field before Start;
+    a --multires chosen by --fast goes by the Fast box."""
+    if settings.max_size or settings.keep_aspect:
+        return  # the size comes from the content image's shape: the run checks it
+    try:
+        check_size(settings, settings.height, settings.width)
+    except PreflightError as exc:
+        match = _FLAG.match(str(exc))
+        name = match.group(1).replace("-", "_") if match else ""
+        if name == "multires" and "multires" in settings.chosen_by_fast:
+            name = "fast"
+        errors.setdefault(name if name in FIELDS else "", str(exc))
+
+
 def settings_fields(form: dict, base: dict) -> dict:
     """The form's values as :class:`Settings` keyword arguments, checked by ``Settings``.
 
@@ -136,7 +154,7 @@ def settings_fields(form: dict, base: dict) -> dict:
     # that every bad field gets its message at once.
     for _ in range(len(FIELDS) + 1):
         try:
-            Settings(**base, **values)
+            _check_size(Settings(**base, **values), errors)
             break
         except SettingsError as exc:
             match = _FLAG.match(str(exc))
