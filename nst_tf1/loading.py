@@ -159,8 +159,9 @@ def ensure_model(
 
     def progress(fetched):
         if should_stop is not None and should_stop():
-            # A KeyboardInterrupt, as Ctrl-C: the download keeps its .part.
-            raise Interrupted(getattr(should_stop, "signum", None), "stopped on request")
+            # A KeyboardInterrupt, as Ctrl-C: the download keeps its .part (the message is
+            # made below, where Ctrl-C's is).
+            raise Interrupted(getattr(should_stop, "signum", None))
         report(events.DownloadProgress(*fetched))
 
     try:

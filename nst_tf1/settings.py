@@ -324,16 +324,14 @@ def _normalise(s):
         s.style = [DEFAULT_STYLE]
     if isinstance(s.style, (str, os.PathLike)):
         s.style = [s.style]
-    paths = {name: getattr(s, name) for name in _PATHS}
     if not isinstance(s.style, (list, tuple)) or not s.style:
         raise SettingsError(f"--style: must be a path or a list of paths, got {s.style!r}")
-    paths.update((f"style {i + 1}", path) for i, path in enumerate(s.style))
-    for name, value in paths.items():
-        if not (value is None or isinstance(value, (str, os.PathLike))):
-            raise SettingsError(f"{_flag(name.split()[0])}: must be a path, got {value!r}")
-    for name in _PATHS:
-        if getattr(s, name) is not None:
-            setattr(s, name, os.fspath(getattr(s, name)))
+    given = [(name, getattr(s, name)) for name in _PATHS if getattr(s, name) is not None]
+    for name, value in given + [("style", path) for path in s.style]:
+        if not isinstance(value, (str, os.PathLike)):
+            raise SettingsError(f"{_flag(name)}: must be a path, got {value!r}")
+    for name, value in given:
+        setattr(s, name, os.fspath(value))
     s.style = [os.fspath(path) for path in s.style]
     wrong = [n for n in _SWITCHES if not isinstance(getattr(s, n), bool)]
     wrong += [n for n in _NUMBERS if not _number_or_none(getattr(s, n))]

@@ -71,16 +71,18 @@ def check_style_layers(layers, given=None) -> list[tuple[str, float]]:
     given = layers if given is None else given
     checked = []
     for item in layers:
+        not_a_pair = SettingsError(f"--style-layers: not (layer, weight): {item!r}")
+        if isinstance(item, str) or not hasattr(item, "__len__") or len(item) not in (2, 3):
+            raise not_a_pair
+        name, weight, *shown = item
         try:
-            if isinstance(item, str) or len(item) not in (2, 3):
-                raise TypeError(item)
-            name, weight, *shown = item
-            name, weight = check_conv_layer(name), float(weight)
+            check_conv_layer(name)
         except ValueError as exc:
-            message = str(exc) if "unknown layer" in str(exc) else f"not (layer, weight): {item!r}"
-            raise SettingsError(f"--style-layers: {message}") from None
-        except TypeError:
-            raise SettingsError(f"--style-layers: not (layer, weight): {item!r}") from None
+            raise SettingsError(f"--style-layers: {exc}") from None
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise not_a_pair from None
         if not 0 <= weight < math.inf:
             raise SettingsError(
                 f"--style-layers: weight of {name} must be a finite number >= 0, got "

@@ -218,6 +218,7 @@ def test_paths_may_be_pathlib_paths(tmp_path, image_pair, vgg_file):
     [
         ("content", 5, "--content: must be a path, got 5"),
         ("style", [5], "--style: must be a path, got 5"),
+        ("style", [None], "--style: must be a path, got None"),
         ("alpha", "10", "--alpha: must be a number, got '10'"),
         ("height", "64", "--height: must be a number, got '64'"),
         ("tv_weight", None, "--tv-weight: must be a number, got None"),

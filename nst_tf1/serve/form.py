@@ -110,6 +110,12 @@ def _parse(name, kind, value):
     return value
 
 
+def _field_of(exc):
+    """The field a message names by its flag ("--max-size: ..." -> "max_size"), else ""."""
+    match = _FLAG.match(str(exc))
+    return match.group(1).replace("-", "_") if match else ""
+
+
 def _check_size(settings, errors):
     """The run's own size check (every --multires scale at least 32 pixels a side, the
     memory), made here where the size is given, so that it shows by its field before Start;
@@ -119,8 +125,7 @@ def _check_size(settings, errors):
     try:
         check_size(settings, settings.height, settings.width)
     except PreflightError as exc:
-        match = _FLAG.match(str(exc))
-        name = match.group(1).replace("-", "_") if match else ""
+        name = _field_of(exc)
         if name == "multires" and "multires" in settings.chosen_by_fast:
             name = "fast"
         errors.setdefault(name if name in FIELDS else "", str(exc))
@@ -157,8 +162,7 @@ def settings_fields(form: dict, base: dict) -> dict:
             _check_size(Settings(**base, **values), errors)
             break
         except SettingsError as exc:
-            match = _FLAG.match(str(exc))
-            name = match.group(1).replace("-", "_") if match else ""
+            name = _field_of(exc)
             if name not in values:
                 errors.setdefault("" if name not in FIELDS else name, str(exc))
                 break
