@@ -24,6 +24,7 @@ import signal
 import numpy as np
 
 from . import events
+from .config import CONFIG
 from .errors import Interrupted, RunFailed
 from .images import ImageInputError
 from .optimize import NonFiniteCostError
@@ -34,6 +35,9 @@ from .record import RUN_FILE
 from .settings import NEEDS
 
 __all__ = ["complete_move", "image_saved", "pair_failed", "report_done"]
+
+#: The span of a pixel's values (0 to 255 in each channel).
+PIXEL_RANGE = 255.0
 
 
 def complete_move(unfinished: str, out: str) -> Interrupted | None:
@@ -216,9 +220,8 @@ def _non_finite_message(exc, final, learning_rate, saved):
     if learning_rate is None:
         lower = first = weights
     else:
-        lower = (
-            f"try a lower --learning-rate than {learning_rate:g}, such as {learning_rate / 10:g}"
-        )
+        rate = _lower_rate(learning_rate)
+        lower = f"try a lower --learning-rate than {learning_rate:g}, such as {rate:g}"
         first = f"{weights}, or {lower}"
     if good is None:
         return f"the total cost is {bad.total_cost} for the initial image: nothing saved; {first}"
@@ -232,6 +235,14 @@ def _non_finite_message(exc, final, learning_rate, saved):
         f"saved the last image with a finite cost (iteration {good.iteration}) as {final}; "
         f"{lower}"
     )
+
+
+def _lower_rate(learning_rate):
+    """The --learning-rate a diverged Adam run is told to try: a tenth of it, or the course's
+    own rate where a tenth would still move a pixel by more than its whole range in one
+    update (Adam moves each pixel by about the rate; the pixels span 255 levels)."""
+    lower = learning_rate / 10
+    return lower if lower <= PIXEL_RANGE else CONFIG.LEARNING_RATE
 
 
 def _is_out_of_memory(exc):

@@ -135,7 +135,8 @@ def test_infinite_cost_keeps_the_last_finite_image(tmp_path, capsys, image_pair,
         "the total cost became inf at iteration 1",
         "last image with a finite cost (iteration 0)",
         str(out_dir / "generated_image.jpg"),
-        "lower --learning-rate",
+        # A tenth of 1e30 would diverge too: the course's rate is what to try.
+        "try a lower --learning-rate than 1e+30, such as 2",
         code=1,
     )
     # The kept image is iteration 0's, the one 0.png holds: the same pixels, JPEG-encoded.
@@ -451,3 +452,14 @@ def test_a_save_stopped_at_any_line_leaves_nothing_behind(tmp_path):
         sys.unraisablehook = previous_hook
     gc.collect()
     assert not unraisable and stop_at > 20 and read_comment(path) == "second", stop_at
+
+
+@pytest.mark.parametrize(
+    "rate, suggested", [(2.0, 0.2), (100.0, 10.0), (2550.0, 255.0), (1e38, 2.0)]
+)
+def test_a_diverged_run_is_told_a_rate_that_can_work(rate, suggested):
+    # A tenth of the rate, unless that still moves a pixel by more than its 255 levels per
+    # update: then the course's own rate (a red-team run at 1e38 was told to try 1e37).
+    from nst_tf1.outcome import _lower_rate
+
+    assert _lower_rate(rate) == pytest.approx(suggested)
