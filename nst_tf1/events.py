@@ -15,7 +15,8 @@ The order of one run::
 (a pair of a batch that is skipped or fails reports ``StepsSkipped`` and a ``Note`` instead
 of its steps and images; the ``Note`` after the final image says where run.json and the
 result are; a run refused or stopped early ends with ``Failed`` or ``Stopped`` where it is,
-even before ``Loading``).
+even before ``Loading``; an exception raised by the ``report`` callable itself ends the run
+with no further event).
 
 ``Note`` carries everything else a run has to say (a killed run cleaned up after, what
 ``--fast`` chose, a pair of a batch skipped ...): a stable ``code`` a front end can switch on,

@@ -124,7 +124,9 @@ def pair_failed(exc, job, state, settings, batch, report, failed) -> None:
         raise RunFailed(
             f"out of memory at {job.size[0]}x{job.size[1]}; try a smaller --height/--width"
         ) from None
-    if not (isinstance(exc, Interrupted) and state.final_recorded):
+    if not isinstance(exc, KeyboardInterrupt):
+        state.interrupt("failed")  # any other error: the caller's report, or a fault
+    elif not (isinstance(exc, Interrupted) and state.final_recorded):
         state.interrupt()  # a recorded final image keeps its status: the run made it
     if isinstance(exc, Interrupted) and not exc.message:
         exc.message = _interrupted_message(exc, job, state, batch)

@@ -6,7 +6,8 @@ so an interrupted run leaves a record of what it had done. It holds::
     format          1 (the version of this layout)
     status          "running"; then "finished", "stopped" (by a signal: the final image is
                     the current one), "diverged" (a NaN/Inf cost), "failed" (an image could
-                    not be read or written, out of memory) or "interrupted" (no final image);
+                    not be read or written, out of memory, any other error) or
+                    "interrupted" (no final image);
                     "killed" when the next run into the folder finds a "running" record whose
                     process has gone (SIGKILL, power cut), and :func:`read_run_record` reads it
                     so as long as no process holds the folder's lock

@@ -28,7 +28,10 @@ once wherever the run is; the run then says what was kept).
 
 Faults: a NaN or infinite cost stops the run and saves the last finite image
 (:class:`~nst_tf1.errors.RunFailed`). Bad input raises an
-:class:`~nst_tf1.errors.InputError` before anything is written.
+:class:`~nst_tf1.errors.InputError` before anything is written. Any other exception (a
+fault of TensorFlow's or of this package's) is reported as ``Failed``, recorded as "failed"
+in run.json and raised as it is; one raised by the caller's own ``report`` too, without
+another call to ``report``.
 
 Where the rest lives: the plan and its checks are :mod:`nst_tf1.plan`'s; getting the model
 :mod:`nst_tf1.loading`'s; the graphs and the coarse-to-fine loop :mod:`nst_tf1.transfer`'s;
@@ -94,7 +97,7 @@ def run(
         nst_tf1.errors.Interrupted: stopped (``should_stop`` or a signal); its message says
             what was kept.
     """
-    report = report or _ignore
+    report = _Report(report or _ignore)
     stop = _Stop(should_stop)
     try:
         recheck(settings)  # a Settings changed since it was built
@@ -127,6 +130,12 @@ def run(
     except RunFailed as exc:
         report(events.Failed(str(exc), getattr(exc, "kept", None)))
         raise
+    except Exception as exc:
+        # A fault of nst_tf1's or TensorFlow's (run.json: "failed"), raised as it is; an
+        # error of the caller's own report is raised without another call to it.
+        if exc is not report.raised:
+            report(events.Failed(f"the run failed unexpectedly: {type(exc).__name__}: {exc}"))
+        raise
     else:
         report(events.Finished(tuple(this.folders)))
     finally:
@@ -138,6 +147,21 @@ def run(
 
 def _ignore(event):
     """The ``report`` of a caller that does not listen."""
+
+
+class _Report:
+    """The caller's ``report``, remembering the exception it raised, if it raised one."""
+
+    def __init__(self, report):
+        self._report = report
+        self.raised = None
+
+    def __call__(self, event):
+        try:
+            return self._report(event)
+        except Exception as exc:
+            self.raised = exc
+            raise
 
 
 class _Stop:

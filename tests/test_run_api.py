@@ -270,3 +270,48 @@ def test_a_stop_asked_before_the_optimisation_saves_nothing(tmp_path, image_pair
     assert not any(isinstance(e, events.Loading) for e in seen)
     assert not out.exists()
     assert str(Interrupted(None)) == "stopped" and str(Interrupted(15)) == "interrupted by SIGTERM"
+
+
+def _run_status(out):
+    with open(out / "run.json", encoding="utf-8") as f:
+        return json.load(f)["status"]
+
+
+def test_an_error_in_the_callers_report_is_raised_and_recorded(tmp_path, image_pair, vgg_file):
+    # The caller's own fault: raised as it is, not reported to the report that raised it,
+    # and run.json says the run failed (it said "interrupted", as for a Ctrl-C).
+    from nst_tf1 import events, run
+
+    out = tmp_path / "out"
+    seen = []
+
+    def report(event):
+        seen.append(event)
+        if isinstance(event, events.StepDone) and event.step == 3:
+            raise ValueError("the caller's report broke")
+
+    with pytest.raises(ValueError, match="the caller's report broke"):
+        run(_settings(*image_pair, vgg_file, out), report)
+    assert isinstance(seen[-1], events.StepDone) and seen[-1].step == 3
+    assert sorted(os.listdir(out)) == ["0.png", "2.png", "run.json"]
+    assert _run_status(out) == "failed"
+
+
+def test_an_unexpected_fault_is_reported_as_failed(tmp_path, image_pair, vgg_file, monkeypatch):
+    # A fault inside the run (here: the step image's name) ends it with a Failed event that
+    # names the error, run.json "failed", and the error raised as it is.
+    from nst_tf1 import events, pair, run
+
+    def broken(iteration):
+        if iteration == 4:
+            raise RuntimeError("a fault")
+        return f"{iteration}.png"
+
+    monkeypatch.setattr(pair, "step_image", broken)
+    out = tmp_path / "out"
+    seen = []
+    with pytest.raises(RuntimeError, match="a fault"):
+        run(_settings(*image_pair, vgg_file, out), seen.append)
+    assert seen[-1] == events.Failed("the run failed unexpectedly: RuntimeError: a fault")
+    assert sorted(os.listdir(out)) == ["0.png", "2.png", "run.json"]
+    assert _run_status(out) == "failed"
