@@ -21,10 +21,8 @@ Subcommands (``nst-tf1 SUBCOMMAND --help`` for each): ``run`` (the default, here
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 
 from . import __version__
@@ -125,13 +123,15 @@ class _Printer:
 
     def __init__(self, stop=None, verbose=False):
         self.bar = self.fetch = self.quiet = None
-        self.stop = stop  # the _SignalStop to tell when the optimisation runs
+        self.stop = stop  # the SignalStop that follows the events (what a press keeps)
         self.verbose = verbose
         self.batch = False  # a PairBegun was seen: one line per pair unless verbose
 
     def __call__(self, event):
         from . import events, process
 
+        if self.stop is not None:
+            self.stop.follow(event)
         if isinstance(event, events.Loading):
             self.quiet = process.QuietStart()
             self.quiet.start()
@@ -144,8 +144,6 @@ class _Printer:
             prefix = {"out": "", "note": f"{PROG}: ", "error": f"{PROG}: error: "}[event.level]
             self._write(prefix + event.text, sys.stdout if event.level == "out" else sys.stderr)
         elif isinstance(event, events.StepDone):
-            if self.stop is not None:
-                self.stop.saving = True  # from the first step on, a signal keeps the image
             self.bar.update(1)
             if event.total_cost is not None:  # None: a detail-phase evaluation
                 self.bar.set_postfix(J=f"{event.total_cost:.4g}", refresh=False)
@@ -155,8 +153,6 @@ class _Printer:
             self.bar.update(event.steps)
         elif isinstance(event, events.PairBegun):
             self.batch = True
-            if self.stop is not None:
-                self.stop.saving = False  # until its first step, nothing to save
             styles = " + ".join(event.styles)
             line = f"[{event.number}/{event.pairs}] {event.content} + {styles} -> {event.folder}"
             self._write(line, sys.stdout)
@@ -206,79 +202,6 @@ class _Printer:
         self.bar = self.fetch = None
 
 
-class _SignalStop:
-    """SIGINT/SIGTERM for one run of the command line, as the run's ``should_stop``.
-
-    Before the optimisation (``saving`` false: the printer sets it from the events) there is
-    no image yet: a signal raises :class:`~nst_tf1.errors.Interrupted` and the run ends at
-    once. During it, the first signal only records itself; the run polls this object, ends
-    with the current image and saves it. A second signal raises ``Interrupted`` (stop
-    without saving). Handlers are installed only on the main thread, and restored after.
-
-    The presses are counted, not the handler's calls: Python runs a handler once for all the
-    signals of one number that arrived while the main thread was inside TensorFlow (one
-    step), so two Ctrl-C within one step would read as one. Its C handler also writes a byte
-    per signal to the wake-up file descriptor (:func:`signal.set_wakeup_fd`), which the
-    handler reads.
-    """
-
-    def __init__(self):
-        self.signum = None
-        self.saving = False
-        self._previous = {}
-        self._wakeup = self._previous_wakeup = None
-
-    def __call__(self):
-        return self.signum
-
-    def _presses(self):
-        """How many SIGINT/SIGTERM arrived since the last call (at least one: this one)."""
-        count = 0
-        if self._wakeup is not None:
-            try:
-                while True:
-                    data = os.read(self._wakeup[0], 512)
-                    if not data:
-                        break
-                    count += sum(byte in (signal.SIGINT, signal.SIGTERM) for byte in data)
-            except (BlockingIOError, InterruptedError):
-                pass
-        return max(count, 1)
-
-    def _handle(self, signum, frame):
-        from .errors import Interrupted
-
-        presses = self._presses()
-        if not self.saving or self.signum is not None or presses > 1:
-            raise Interrupted(signum)
-        self.signum = signal.Signals(signum)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            read, write = os.pipe()
-            os.set_blocking(read, False)
-            os.set_blocking(write, False)
-            try:
-                self._previous_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-                self._wakeup = (read, write)
-            except ValueError:  # not the main interpreter
-                os.close(read)
-                os.close(write)
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        if self._wakeup is not None:
-            signal.set_wakeup_fd(self._previous_wakeup)
-            for fd in self._wakeup:
-                os.close(fd)
-            self._wakeup = None
-        return False
-
-
 def run_main(argv: Sequence[str]) -> int:
     """The main job: parse, run, print; return the exit status."""
     from .settings import Settings
@@ -295,11 +218,11 @@ def run_main(argv: Sequence[str]) -> int:
         if print_model:
             return _print_model(settings)
         from .errors import InputError, Interrupted, RunFailed
-        from .process import StartPresses
+        from .process import SignalStop, StartPresses
         from .running import run
 
         try:
-            with _SignalStop() as stop:
+            with SignalStop(saving=False) as stop:
                 if (signum := StartPresses.not_acted_on()) is not None:  # an import dropped it
                     raise Interrupted(signum)
                 printer = _Printer(stop, verbose)

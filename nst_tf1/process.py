@@ -16,8 +16,8 @@ TensorFlow's start-up noise off the terminal with :class:`QuietStart`.
   that imports TensorFlow itself.
 * **TensorFlow's Python warnings** and **the garbage collector**: :func:`tensorflow_started`.
 
-(Signal handling belongs to the front end too: the command line's turns SIGINT/SIGTERM into
-the run's ``should_stop``.)
+* **Signals**: :class:`SignalStop` turns SIGINT/SIGTERM into a run's ``should_stop`` (the
+  command line's, and a script's that wants Ctrl-C to keep the current image).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "set_up",
     "release_held_signals",
     "StartPresses",
+    "SignalStop",
     "limit_malloc_arenas",
     "QuietStart",
     "import_tensorflow",
@@ -193,6 +194,103 @@ class StartPresses:
             sys.unraisablehook = lambda unraisable: presses._unraisable(unraisable, previous)
             signal.signal(signal.SIGINT, presses._handle)
         return presses
+
+
+class SignalStop:
+    """SIGINT and SIGTERM (Ctrl-C, ``kill``) as a run's ``should_stop``, for a program that
+    owns its process: the command line, or a script or notebook that calls
+    :func:`nst_tf1.run`, which changes no signal handler itself::
+
+        with SignalStop() as stop:  # Ctrl-C: stop after the current step, keeping the image
+            run(settings, report=print, should_stop=stop)
+
+    While ``saving`` is true the first signal only records itself: the run polls this
+    object, ends after its current step with the current image saved (or, before the first
+    step, at its next check, with nothing saved). While it is false (the command line's
+    until the first step, when there is nothing to save) a signal raises
+    :class:`~nst_tf1.errors.Interrupted` at once, wherever the run is. A second signal always
+    does: the run stops without saving the current image, as a second Ctrl-C does on the
+    command line. :meth:`follow`, given the run's events, sets ``saving`` as the command
+    line does. The handlers are installed on entering, on the main thread only (elsewhere
+    this never answers true), and the previous ones are restored on leaving.
+
+    The presses are counted, not the handler's calls: Python runs a handler once for all the
+    signals of one number that arrived while the main thread was inside TensorFlow (one
+    step), so two Ctrl-C within one step would read as one. Its C handler also writes a byte
+    per signal to the wake-up file descriptor (:func:`signal.set_wakeup_fd`), which the
+    handler reads.
+
+    Args:
+        saving: the starting value of ``saving``.
+    """
+
+    def __init__(self, saving: bool = True) -> None:
+        self.signum: signal.Signals | None = None
+        self.saving = saving
+        self._previous: dict[int, Any] = {}
+        self._wakeup: tuple[int, int] | None = None
+        self._previous_wakeup = -1
+
+    def __call__(self) -> signal.Signals | None:
+        return self.signum
+
+    def follow(self, event: Any) -> None:
+        """Set ``saving`` from one of the run's events: true from a pair's first step on,
+        false again when a pair of a batch begins (it has nothing to save yet)."""
+        from . import events
+
+        if isinstance(event, events.StepDone):
+            self.saving = True
+        elif isinstance(event, events.PairBegun):
+            self.saving = False
+
+    def _presses(self) -> int:
+        """How many SIGINT/SIGTERM arrived since the last call (at least one: this one)."""
+        count = 0
+        if self._wakeup is not None:
+            try:
+                while True:
+                    data = os.read(self._wakeup[0], 512)
+                    if not data:
+                        break
+                    count += sum(byte in (signal.SIGINT, signal.SIGTERM) for byte in data)
+            except (BlockingIOError, InterruptedError):
+                pass
+        return max(count, 1)
+
+    def _handle(self, signum, frame):
+        from .errors import Interrupted
+
+        presses = self._presses()
+        if not self.saving or self.signum is not None or presses > 1:
+            raise Interrupted(signum)
+        self.signum = signal.Signals(signum)
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            read, write = os.pipe()
+            os.set_blocking(read, False)
+            os.set_blocking(write, False)
+            try:
+                self._previous_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+                self._wakeup = (read, write)
+            except ValueError:  # not the main interpreter
+                os.close(read)
+                os.close(write)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
+        return False
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

@@ -675,10 +675,10 @@ def test_presses_the_handler_runs_once_for_are_counted(pending):
     presses are left there as such a step leaves them (bytes written by hand), then a real
     SIGINT arrives (``signal.raise_signal``: its byte and one run of the handler). One press
     asks the run to stop after its step; two stop it at once (``Interrupted``)."""
-    from nst_tf1.cli import _SignalStop
     from nst_tf1.errors import Interrupted
+    from nst_tf1.process import SignalStop
 
-    with _SignalStop() as stop:
+    with SignalStop(saving=False) as stop:
         stop.saving = True  # the optimisation has begun
         os.write(stop._wakeup[1], bytes([signal.SIGINT] * pending))
         if pending:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -315,3 +316,67 @@ def test_an_unexpected_fault_is_reported_as_failed(tmp_path, image_pair, vgg_fil
     assert seen[-1] == events.Failed("the run failed unexpectedly: RuntimeError: a fault")
     assert sorted(os.listdir(out)) == ["0.png", "2.png", "run.json"]
     assert _run_status(out) == "failed"
+
+
+def _script_run(tmp_path, image_pair, vgg_file, with_signal_stop):
+    """A script that calls run() in a process of its own, and is sent SIGINT (Ctrl-C) once
+    its run has done three steps; returns (its stdout's last line, the output folder)."""
+    import signal
+
+    out = tmp_path / "out"
+    call = (
+        "with SignalStop() as stop:\n    run(settings, report, stop)"
+        if with_signal_stop
+        else "run(settings, report)"
+    )
+    code = f"""
+import sys
+from nst_tf1 import Settings, events, run
+from nst_tf1.process import SignalStop
+
+def report(event):
+    if isinstance(event, events.StepDone):
+        print("step", event.step, flush=True)
+
+settings = Settings(content={image_pair[0]!r}, style=[{image_pair[1]!r}], model={vgg_file!r},
+                    height={HEIGHT}, width={WIDTH}, iterations=100000, seed=0,
+                    output_dir={str(out)!r})
+try:
+{textwrap.indent(call, "    ")}
+except KeyboardInterrupt as exc:
+    print("KeyboardInterrupt:", type(exc).__name__, exc, flush=True)
+"""
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for line in child.stdout:
+            if line.split() == ["step", "3"]:
+                break
+        child.send_signal(signal.SIGINT)
+        rest = child.stdout.read()
+        child.wait(timeout=600)
+    finally:
+        child.kill()  # a no-op once it has ended
+    return rest.strip().splitlines()[-1], out
+
+
+def test_ctrl_c_in_a_script_keeps_the_image_with_signal_stop(tmp_path, image_pair, vgg_file):
+    # run() changes no signal handler: a script's Ctrl-C is Python's KeyboardInterrupt, which
+    # ends the run wherever it is, with no final image. process.SignalStop turns it into
+    # should_stop, as the command line does: the run ends after its step, keeping the image.
+    last, out = _script_run(tmp_path, image_pair, vgg_file, with_signal_stop=True)
+    final = out / "generated_image.jpg"
+    assert last.startswith("KeyboardInterrupt: Interrupted interrupted by SIGINT at iteration ")
+    assert last.endswith(f"saved the current image as {final}")
+    assert final.exists() and (out / "generated_image.png").exists()
+    assert _run_status(out) == "stopped"
+
+
+def test_ctrl_c_in_a_script_without_signal_stop_ends_the_run(tmp_path, image_pair, vgg_file):
+    # What the README says a script gets without it: the run ends where it is; the images
+    # saved so far stay, and run.json says it was interrupted.
+    last, out = _script_run(tmp_path, image_pair, vgg_file, with_signal_stop=False)
+    assert last == "KeyboardInterrupt: KeyboardInterrupt"
+    assert not (out / "generated_image.jpg").exists() and (out / "0.png").exists()
+    assert _run_status(out) == "interrupted"
