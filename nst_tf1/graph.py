@@ -46,6 +46,7 @@ from .device import BF16_CPU_FLAGS, PRECISIONS, cpu_info, onednn_enabled
 from .errors import InputError
 from .optimize import lean_kernels, model_lbfgs, model_nn
 from .summaries import cost_summaries, open_writer
+from .tf1 import graph_mode
 from .vgg import activation_shapes, build_vgg_model, evaluate_on_image, initialize_vgg_weights
 
 if TYPE_CHECKING:
@@ -176,10 +177,7 @@ def import_tensorflow() -> Any:
     Returns:
         the ``tensorflow.compat.v1`` module.
     """
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_v2_behavior()
-    return tf
+    return graph_mode()
 
 
 def _held_target(tf, shape, name):
@@ -332,9 +330,7 @@ class TransferGraph:
         logdir: str | None = None,
         detail: bool = False,
     ) -> None:
-        import tensorflow.compat.v1 as tf
-
-        tf.disable_v2_behavior()
+        tf = graph_mode()
         precision = resolve_precision(options.precision)[0]  # "auto" read once, here
         config, wide = session_config(precision), _cost_precision(tf, precision)
         self.terms, self.optimizer = terms, options.optimizer

@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import CONFIG
 from .errors import InputError
+from .tf1 import graph_mode
 
 __all__ = [
     "Layer",
@@ -508,13 +509,11 @@ def build_vgg_model(
         ValueError: ``pooling`` is not one of :data:`POOLING_MODES`, or ``weights_as`` is
             neither ``"constants"`` nor ``"variables"``.
     """
-    import tensorflow.compat.v1 as tf
-
     if pooling not in POOLING_MODES:
         raise ValueError(f"pooling must be one of {', '.join(POOLING_MODES)}, got {pooling!r}")
     if weights_as not in ("constants", "variables"):
         raise ValueError(f"weights_as must be 'constants' or 'variables', got {weights_as!r}")
-    tf.disable_v2_behavior()
+    tf = graph_mode()
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     layers = getattr(weights, "layers", weights)
 
@@ -592,9 +591,7 @@ def evaluate_on_image(
     Returns:
         ``sess.run(fetch(model))``.
     """
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_v2_behavior()
+    tf = graph_mode()
     _, height, width, _ = np.shape(image)
     with tf.Graph().as_default(), tf.Session() as sess:
         model = build_vgg_model(weights, height, width, pooling=pooling)
@@ -642,8 +639,6 @@ def describe_model(
     """
     import pprint
 
-    import tensorflow.compat.v1 as tf
-
-    tf.disable_v2_behavior()
+    tf = graph_mode()
     with tf.Graph().as_default():
         return pprint.pformat(build_vgg_model(weights, height, width, pooling=pooling))
