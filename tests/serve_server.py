@@ -19,12 +19,17 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Server:
     """``nst-tf1 serve --port 0`` of this environment, started and stopped by the test."""
 
-    def __init__(self, output_dir, model, *extra):
+    def __init__(self, output_dir, model, *extra, env=None):
+        """``env``: variables to set in the server's environment (``None``: unset it, as
+        ``TF_CPP_MIN_LOG_LEVEL`` for the terminal a user sees); a ``PYTHONPATH`` there comes
+        after the checkout's."""
         script = os.path.join(os.path.dirname(sys.executable), "nst-tf1")
+        env = {**os.environ, **(env or {})}
         # The checkout under test first: the environment's nst-tf1 script imports whichever
         # checkout the package was installed from (an editable install of another worktree).
-        path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+        path = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
+        env = {k: v for k, v in env.items() if v is not None}
+        env.update(PYTHONUNBUFFERED="1", PYTHONPATH=path)
         self.output_dir = str(output_dir)
         self.process = subprocess.Popen(
             [script, "serve", "--port", "0", "--output-dir", self.output_dir, "--model", model]

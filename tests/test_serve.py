@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import HEIGHT, WIDTH
+from conftest import HEIGHT, LONG_RUN, WIDTH
 from serve_server import Server, worker_pids
 
 from nst_tf1.config import model_source
@@ -22,6 +22,10 @@ from nst_tf1.model_file import missing_model_message
 from nst_tf1.settings import Settings, SettingsError
 
 FAST_RUN = {"height": str(HEIGHT), "width": str(WIDTH), "seed": "0"}
+#: The server's environment as a user's: TensorFlow's start-up lines kept off its terminal.
+AS_A_USER = {"TF_CPP_MIN_LOG_LEVEL": None}
+#: What the server says on its terminal as it starts.
+BANNER = "nst-tf1 serve: Ctrl-C stops the server (and a run, keeping its image)"
 
 
 @pytest.fixture(scope="module")
@@ -511,3 +515,28 @@ def test_previews_come_at_least_every_two_seconds_between_saves(server):
     gaps = [later - earlier for (earlier, _), (later, _) in zip(arrivals[1:], arrivals[2:])]
     assert max(gaps) <= 2.0, gaps
     assert all(step > 0 for _, step in arrivals[1:])  # not only the saved iteration 0
+
+
+def _step_after(event, step):
+    return event["type"] == "StepDone" and event["step"] > step
+
+
+def test_pages_closed_during_a_run_leave_the_servers_terminal_quiet(vgg_file, tmp_path):
+    """A stream whose page went away went on writing the rest of its poll's events to the
+    closed connection (nothing in between let the server notice): asyncio printed "socket.send()
+    raised exception." on the server's terminal for each write past the fifth."""
+    server = Server(tmp_path / "out", vgg_file, env=AS_A_USER)
+    try:
+        status, body = server.start({**FAST_RUN, "iterations": str(LONG_RUN), "save_every": "1"})
+        assert status == 200, body
+        step = 0
+        for _ in range(5):  # five pages closed while the run goes on, each mid-stream
+            seen = _wait_for(server, lambda e, after=step + 10: _step_after(e, after))
+            step = seen[-1]["step"]
+        time.sleep(1)
+        assert server.json("POST", "/api/stop", {})[0] == 200
+        _wait_for(server, lambda e: e["type"] in ("Stopped", "Finished", "Failed"))
+    finally:
+        code, stderr = server.stop()
+    assert "socket.send()" not in stderr, stderr
+    assert stderr.splitlines() == [BANNER], stderr

@@ -369,6 +369,10 @@ async def _events(request: Request):
                     seq = event["seq"]
                     yield f"id: {job.id}:{seq}\ndata: {json.dumps(event)}\n\n"
                     quiet = 0.0
+                    # The server hears of a page gone away only between writes: without this
+                    # pause the rest of the events went to the closed connection, and asyncio
+                    # printed "socket.send() raised exception." for each.
+                    await asyncio.sleep(0)
             if server.closing():
                 # The server stops the run before the stream ends, so that the page sees it
                 # end (stopped, its image kept) instead of a run that seems to go on; the
