@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -540,3 +541,58 @@ def test_pages_closed_during_a_run_leave_the_servers_terminal_quiet(vgg_file, tm
         code, stderr = server.stop()
     assert "socket.send()" not in stderr, stderr
     assert stderr.splitlines() == [BANNER], stderr
+
+
+@pytest.mark.parametrize("watching", [False, True], ids=["no-page", "a-page-watching"])
+def test_two_quick_ctrl_c_end_the_server_at_once_and_quietly(vgg_file, tmp_path, watching):
+    """Two Ctrl-C 50 ms apart printed uvicorn's traceback (a CancelledError in its lifespan):
+    its second Ctrl-C skipped the app's shutdown, which was then cancelled. Now the second
+    Ctrl-C stops the run at once, as a second Ctrl-C does on the command line (its 0.png and
+    run.json stay), and the server ends within seconds: exit status 130, no traceback, the
+    first Ctrl-C's one line; a page watching sees the run stop."""
+    server = Server(tmp_path / "out", vgg_file, env=AS_A_USER)
+    watched, connected = [], threading.Event()
+
+    def watch():
+        with contextlib.suppress(AssertionError):  # the stream ends with the server
+            server.events(lambda e: connected.set() or watched.append(e) or False, timeout=60)
+
+    watcher = threading.Thread(target=watch)
+    try:
+        options = {**FAST_RUN, "iterations": str(LONG_RUN), "save_every": str(LONG_RUN)}
+        status, body = server.start(options)
+        assert status == 200, body
+        folder = os.path.join(server.output_dir, body["job"]["id"])
+        _wait_for(server, lambda e: e["type"] == "ImageSaved")  # 0.png
+        if watching:
+            watcher.start()
+            assert connected.wait(30)
+        else:
+            time.sleep(1)  # the server notices that stream's end (at its next event)
+    finally:
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        server.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(30)
+        seconds = time.monotonic() - started
+        code, stderr = server.stop()  # kills it, if it is still there
+        if watcher.is_alive():
+            watcher.join(30)
+    assert "Traceback" not in stderr, stderr
+    assert (code, seconds < 10) == (130, True), (code, seconds, stderr)
+    lines = stderr.splitlines()
+    assert lines[0] == BANNER and len(lines) == 2, stderr
+    assert lines[1].startswith(f"nst-tf1: stopped the run in {folder}:"), stderr
+    at_once = "interrupted by SIGINT again; stopped without saving the current image"
+    if watching:
+        # The page's stream may have asked the first stop up to 0.2 s before the second
+        # Ctrl-C; a run that saves in less keeps its image (as after one Ctrl-C).
+        assert lines[1].endswith((at_once, "generated_image.jpg")), stderr
+        assert watched[-1]["type"] == "Stopped", watched[-3:]
+    else:  # the server's shutdown sees the second Ctrl-C before it stops the run
+        assert lines[1].endswith(at_once), stderr
+    assert os.path.isfile(os.path.join(folder, "0.png"))
+    with open(os.path.join(folder, "run.json")) as f:
+        assert json.load(f)["saves"][0]["file"] == "0.png"

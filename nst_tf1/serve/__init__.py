@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 
 __all__ = ["serve_main", "allowed_hosts"]
@@ -123,6 +124,30 @@ def _listen(host: str, port: int) -> socket.socket | None:
     return sock
 
 
+def _uvicorn_server(uvicorn, config):
+    """uvicorn's server, whose second Ctrl-C hurries the app's shutdown instead of skipping it.
+
+    uvicorn's own second Ctrl-C ("force exit") abandons the open connections and the app's
+    shutdown, and the event loop's closing then cancels them: their tracebacks (a
+    ``CancelledError`` in uvicorn's lifespan, and in each open event stream) went to the
+    terminal, and the run was stopped only after the server had gone. Here a second Ctrl-C
+    sets ``hurried`` instead: the run stops at once, without saving the current image, as a
+    second Ctrl-C stops a command-line run; the event streams send its end; the shutdown goes
+    on as after one Ctrl-C, now in a moment.
+    """
+
+    class _Server(uvicorn.Server):
+        hurried = False
+
+        def handle_exit(self, sig, frame):
+            if sig == signal.SIGINT and self.should_exit:
+                self.hurried = True
+            else:
+                super().handle_exit(sig, frame)
+
+    return _Server(config)
+
+
 def serve_main(argv: Sequence[str]) -> int:
     """``nst-tf1 serve``: serve the page until Ctrl-C; return the exit status."""
     from ..allocator import tunables_to_add
@@ -149,30 +174,31 @@ def serve_main(argv: Sequence[str]) -> int:
         args.model,
         allowed_hosts(args.host, port),
         closing=lambda: holder["server"].should_exit,
-        hurry=lambda: holder["server"].force_exit,
+        hurry=lambda: holder["server"].hurried,
     )
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else _url_host(args.host)
     url = f"http://{shown}:{port}/"
     config = uvicorn.Config(
         app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on", access_log=False
     )
-    server = holder["server"] = uvicorn.Server(config)
-    holder["jobs"] = app.app.state.jobs
+    server = holder["server"] = _uvicorn_server(uvicorn, config)
     print(f"Serving on {url}", flush=True)
     print("nst-tf1 serve: Ctrl-C stops the server (and a run, keeping its image)", file=sys.stderr)
     if args.open:
-        import threading
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, (url,)).start()
     try:
         # On Ctrl-C uvicorn stops taking requests, the app's shutdown stops the run (it saves
-        # its image), and uvicorn raises the signal again on its way out.
+        # its image; a second Ctrl-C stops it at once), and uvicorn raises the signal again on
+        # its way out.
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     finally:
-        if server.force_exit:  # two quick Ctrl-C: uvicorn skipped the app's shutdown
-            holder["jobs"].shutdown(120.0, hurry=lambda: True)
+        if threading.current_thread() is threading.main_thread():
+            # The run has ended: a Ctrl-C from now on has nothing left to stop, and the
+            # command's handler would raise KeyboardInterrupt wherever the way out is.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     captured = getattr(server, "_captured_signals", None) or [0]
     return 128 + captured[-1] if captured[-1] else 0

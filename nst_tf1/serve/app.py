@@ -380,7 +380,7 @@ async def _events(request: Request):
                 closing_until = closing_until or time.monotonic() + _CLOSING_WAIT
                 if ended or time.monotonic() > closing_until:
                     break
-                server.jobs.stop_for_shutdown()
+                server.jobs.stop_for_shutdown(hurry=server.hurry())
             await asyncio.sleep(_POLL)
             quiet += _POLL
             if quiet >= 15:

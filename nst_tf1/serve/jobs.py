@@ -19,8 +19,14 @@ __all__ = ["Busy", "Job", "Jobs", "new_run_folder"]
 
 #: What a worker that died without reporting its end is said to have done.
 _DIED = "the run's process ended unexpectedly ({how}); the server is still running"
+#: What a run hurried by a second Ctrl-C is said to have done when its process ended without
+#: a word (killed before it could handle the signal, or held past HURRIED_WAIT).
+_HURRIED = "interrupted by SIGINT again; the run's process was ended before it said what it kept"
 #: The events that end a run -> its status after them.
 _END_STATUS = {"Finished": "finished", "Stopped": "stopped", "Failed": "failed"}
+#: How long a run hurried by a second Ctrl-C has to end before its process is killed
+#: (seconds): it ends at its next Python instruction, unless TensorFlow holds it.
+HURRIED_WAIT = 10.0
 
 
 class Busy(Exception):
@@ -67,6 +73,7 @@ class Job:
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.stop_requested = False
+        self._hurried = False
         self._seq = 0
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
@@ -112,7 +119,10 @@ class Job:
                     self.events.append({"seq": self._seq, "type": "Preview", "step": step})
                     self.changed.notify_all()
         self.process.join()
-        if not ended:
+        if not ended and self._hurried:  # ended by the server, before it could say how
+            end = {"type": "Stopped", "kept": None, "step": None, "text": _HURRIED}
+            self._add({**end, "signal": "SIGINT"}, "stopped")
+        elif not ended:
             code = self.process.exitcode
             how = f"exit status {code}"
             if code is not None and code < 0:
@@ -148,6 +158,14 @@ class Job:
             self._conn.send("stop")
         except (OSError, EOFError, BrokenPipeError):
             pass
+
+    def hurry(self) -> None:
+        """Stop the run at once, without saving the current image, as a second Ctrl-C stops
+        a command-line run (the worker's SIGTERM handler); repeated requests do nothing."""
+        if self._hurried or not self.running:
+            return
+        self._hurried = True
+        self.process.terminate()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the run's end; whether it ended."""
@@ -185,28 +203,35 @@ class Jobs:
             self.current = Job(folder, {**fields, "output_dir": folder})
             return self.current
 
-    def stop_for_shutdown(self) -> Job | None:
+    def stop_for_shutdown(self, hurry: bool = False) -> Job | None:
         """Ask the current run to stop, as the server shuts down; the job, if one was running
-        when this was first asked (the event streams ask first, to send the pages its end)."""
+        when this was first asked (the event streams ask first, to send the pages its end).
+        With ``hurry`` (a second Ctrl-C at the server) it stops at once (:meth:`Job.hurry`)."""
         if self._shut_down is None and self.current is not None and self.current.running:
             self._shut_down = self.current
             self._shut_down.stop()
+        if hurry and self._shut_down is not None:
+            self._shut_down.hurry()
         return self._shut_down
 
     def shutdown(self, timeout: float = 120.0, hurry=lambda: False) -> Job | None:
         """Stop the current run and wait for it to save; the job, if one was running.
 
         Once ``hurry()`` is true (a second Ctrl-C at the server) the run stops at once,
-        without saving the current image, as a second Ctrl-C stops a command-line run.
+        without saving the current image, as a second Ctrl-C stops a command-line run; its
+        process is killed if it has not ended :data:`HURRIED_WAIT` seconds later.
         """
         job = self.stop_for_shutdown()
         if job is None:
             return None
         deadline, hurried = time.monotonic() + timeout, False
-        while not job.join(0.2):
+        while True:
             if hurry() and not hurried:
                 hurried = True
-                job.process.terminate()  # the worker's SIGTERM handler: stop at once
+                self.stop_for_shutdown(hurry=True)
+                deadline = min(deadline, time.monotonic() + HURRIED_WAIT)
+            if job.join(0.2):
+                break
             if time.monotonic() > deadline:
                 job.process.kill()
                 job.join(10)

@@ -20,6 +20,7 @@ the pipe.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import signal
@@ -115,10 +116,13 @@ def _run(settings, sender, stop_event):
         quiet.stop(failed=not sender.ended)
 
 
-def _stop_at_once(signum, frame):
-    """The server's second Ctrl-C: reported as the user's SIGINT, as the command line does."""
+def _stop_at_once(stop_event, signum, frame):
+    """The server's second Ctrl-C: reported as the user's SIGINT, as the command line does.
+    The stop it follows counts as asked (the run then says it stopped "again", without
+    saving), even when the "stop" sent just before has not been read yet."""
     from ..errors import Interrupted
 
+    stop_event.set()
     raise Interrupted(signal.SIGINT)
 
 
@@ -134,11 +138,11 @@ def main(conn, settings_fields: dict) -> None:
     from ..settings import Settings
 
     settings = Settings(**settings_fields)
+    stop_event = threading.Event()
     # SIGTERM from the server (its second Ctrl-C) stops at once, without saving the current
     # image, as a second Ctrl-C stops a command-line run; the first stop is the "stop" message.
-    signal.signal(signal.SIGTERM, _stop_at_once)
+    signal.signal(signal.SIGTERM, functools.partial(_stop_at_once, stop_event))
     sender = _Sender(conn, settings.save_every)
-    stop_event = threading.Event()
     threading.Thread(target=_listen, args=(conn, stop_event), daemon=True).start()
     try:
         _run(settings, sender, stop_event)
