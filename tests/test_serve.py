@@ -596,3 +596,30 @@ def test_two_quick_ctrl_c_end_the_server_at_once_and_quietly(vgg_file, tmp_path,
     assert os.path.isfile(os.path.join(folder, "0.png"))
     with open(os.path.join(folder, "run.json")) as f:
         assert json.load(f)["saves"][0]["file"] == "0.png"
+
+
+def test_the_same_image_uploaded_again_under_another_name_renames_no_earlier_run(server):
+    """Uploads were stored by their bytes alone, and the second upload of the same bytes
+    rewrote the first one's record with its own name: the gallery showed the earlier run as
+    started with the new name. Each run keeps the name it was started with."""
+    data = _png_bytes(np.random.default_rng(7).integers(0, 255, (HEIGHT, WIDTH, 3)))
+    ids = {}
+    for name in ("first.png", "second.png"):
+        status, body = _upload(server, data, name=name)
+        assert status == 200 and body["upload"]["name"] == name, body
+        ids[name] = body["upload"]["id"]
+        status, body = server.start(
+            {**FAST_RUN, "iterations": "2", "save_every": "1"},
+            content=ids[name],
+            styles=["demo-style"],
+        )
+        assert status == 200, body
+        ids[name] = body["job"]["id"], ids[name]
+        end = _wait_for(server, lambda e: e["type"] in ("Finished", "Stopped", "Failed"))[-1]
+        assert end["type"] == "Finished", end
+    status, body = server.json("GET", "/api/gallery")
+    runs = {run["id"]: run for run in body["runs"]}
+    for name, (run_id, upload_id) in ids.items():
+        assert (runs[run_id]["content"], runs[run_id]["content_id"]) == (name, upload_id)
+    status, state = server.json("GET", "/api/state")
+    assert {"first.png", "second.png"} <= {upload["name"] for upload in state["uploads"]}

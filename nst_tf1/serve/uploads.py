@@ -4,8 +4,11 @@ An upload is written to a temporary file in ``OUTPUT_DIR/uploads`` while its byt
 counted, and refused as soon as it passes :data:`MAX_UPLOAD_BYTES` (the temporary file is
 removed: nothing oversized is stored). It is then checked as the run checks its images
 (:mod:`nst_tf1.images`: not an image, empty, corrupt, a decompression bomb) and decoded once
-for its thumbnail. It is stored as ``<id>.<format>``, the id being the start of its SHA256:
-the name the browser sends is shown on the page and never chooses a path.
+for its thumbnail. It is stored as ``<id>.<format>``, the id being the start of the SHA256
+of its name and bytes: the name the browser sends is shown on the page and never chooses a
+path. The same image uploaded again under another name is stored again, under an id of its
+own: the runs that used the earlier upload go on showing the name they were started with
+(with the bytes' digest alone, the second upload renamed the first).
 
 The two demo images shipped with the package are the ids ``demo-content`` and
 ``demo-style``.
@@ -160,7 +163,9 @@ class Uploads:
                 ext = _EXTENSIONS.get(img.format, ".png")
         except ImageInputError as exc:
             raise UploadError(str(exc).replace(tmp, name)) from None
-        digest = hashlib.sha256()
+        # The name is part of the id: the same bytes under another name are another upload,
+        # so a run started with the earlier one keeps showing the name it was started with.
+        digest = hashlib.sha256(name.encode("utf-8") + b"\0")
         with open(tmp, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
