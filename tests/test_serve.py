@@ -623,3 +623,32 @@ def test_the_same_image_uploaded_again_under_another_name_renames_no_earlier_run
         assert (runs[run_id]["content"], runs[run_id]["content_id"]) == (name, upload_id)
     status, state = server.json("GET", "/api/state")
     assert {"first.png", "second.png"} <= {upload["name"] for upload in state["uploads"]}
+
+
+def test_two_servers_in_the_same_second_never_choose_the_same_run_folder(tmp_path, monkeypatch):
+    """A run's folder was chosen by its name being free, and created by the run later: two
+    servers (or two jobs) sharing an output folder could choose the same name in the same
+    second, and the second run was refused by the first's lock. Choosing it now creates it:
+    a chooser never returns a folder another one has, and skips one that exists. (The clock
+    stands still: every name is made in the same second.)"""
+    import datetime
+    import types
+
+    from nst_tf1.serve import jobs
+
+    class Frozen(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=tz)
+
+    clock = types.SimpleNamespace(datetime=Frozen, timezone=datetime.timezone)
+    monkeypatch.setattr(jobs, "datetime", clock)
+    out = tmp_path / "out" / "runs"  # created with the first folder
+    os.makedirs(out / "run-20260102-030405-2")  # a folder of another run, by that name
+    chosen = [jobs.new_run_folder(str(out)) for _ in range(3)]
+    assert [os.path.basename(path) for path in chosen] == [
+        "run-20260102-030405",
+        "run-20260102-030405-3",
+        "run-20260102-030405-4",
+    ]
+    assert all(os.path.isdir(path) and not os.listdir(path) for path in chosen)

@@ -34,15 +34,28 @@ class Busy(Exception):
 
 
 def new_run_folder(output_dir: str) -> str:
-    """The path of a new folder for one run under ``output_dir``: ``run-YYYYMMDD-HHMMSS``
-    (UTC), with ``-2``, ``-3`` ... when that exists. The run creates it, as a command-line
-    run creates its output folder (nothing is written before the first save)."""
+    """A new, empty folder for one run under ``output_dir`` (created, with ``output_dir``
+    itself if need be), its path: ``run-YYYYMMDD-HHMMSS`` (UTC), with ``-2``, ``-3`` ...
+    when that exists.
+
+    Choosing is creating (``os.mkdir`` fails on a name that exists, whoever made it): two
+    servers sharing ``output_dir``, or two jobs, never get the same folder in the same
+    second. Nothing is written into it before the run's first save; a run that ends before
+    it leaves it empty, and its job removes it.
+
+    Raises:
+        OSError: ``output_dir`` cannot be created or written to, or no name is free.
+    """
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("run-%Y%m%d-%H%M%S")
+    os.makedirs(output_dir, exist_ok=True)
     for number in range(1, 1000):
         name = stamp if number == 1 else f"{stamp}-{number}"
         path = os.path.join(output_dir, name)
-        if not os.path.lexists(path):
-            return path
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        return path
     raise OSError(f"cannot find a free run folder name in {output_dir}")
 
 
@@ -200,7 +213,11 @@ class Jobs:
             if self.current is not None and not self.current.join(30):
                 raise Busy(f"the run {self.current.id} is still closing; try again in a moment")
             folder = new_run_folder(self.output_dir)
-            self.current = Job(folder, {**fields, "output_dir": folder})
+            try:
+                self.current = Job(folder, {**fields, "output_dir": folder})
+            except BaseException:
+                _remove_if_empty(folder)
+                raise
             return self.current
 
     def stop_for_shutdown(self, hurry: bool = False) -> Job | None:
