@@ -652,3 +652,62 @@ def test_two_servers_in_the_same_second_never_choose_the_same_run_folder(tmp_pat
         "run-20260102-030405-4",
     ]
     assert all(os.path.isdir(path) and not os.listdir(path) for path in chosen)
+
+
+def test_a_run_still_starting_when_the_server_closes_gets_an_end_on_the_stream(vgg_file, tmp_path):
+    """The event streams wait 1.5 s for the stopped run's end once the server closes (within
+    uvicorn's 2 s of graceful shutdown); a run still starting (TensorFlow loading, which can
+    take longer) had not reported it by then, and the stream ended without it: the page said
+    that the connection to the server was lost, the run still "starting". The stream now
+    sends an end of its own first: stopped because the server closed, nothing kept (no image
+    was saved). TensorFlow's import is held (tests/startup_pause) until the stream has ended;
+    the run's own end then follows as usual."""
+    release = tmp_path / "release"
+    paths = [os.path.join(os.path.dirname(__file__), "startup_pause"), os.environ.get("PYTHONPATH")]
+    env = {
+        **AS_A_USER,
+        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+        "NST_TF1_PAUSE_AT": "import:tensorflow",
+        "NST_TF1_RELEASE": str(release),
+    }
+    server = Server(tmp_path / "out", vgg_file, env=env)
+    watched, loading = [], threading.Event()
+
+    def seen(event):
+        watched.append(event)
+        if event["type"] == "Loading" and event["what"] == "tensorflow":
+            loading.set()
+        return False
+
+    def watch():
+        with contextlib.suppress(AssertionError):  # the stream ends with the server
+            server.events(seen, timeout=120)
+
+    watcher = threading.Thread(target=watch)
+    try:
+        status, body = server.start({**FAST_RUN, "iterations": "2", "save_every": "1"})
+        assert status == 200, body
+        folder = os.path.join(server.output_dir, body["job"]["id"])
+        watcher.start()
+        assert loading.wait(60), watched
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        watcher.join(30)
+        seconds = time.monotonic() - started
+    finally:
+        release.touch()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(120)  # the run's own end, once TensorFlow is in
+        code, stderr = server.stop()
+    assert not watcher.is_alive() and seconds < 5, seconds
+    end = watched[-1]
+    assert end["type"] == "Stopped", watched[-3:]
+    assert end["kept"] is None and end["text"].startswith("stopped because the server closed")
+    assert end["text"].endswith("nothing saved"), end
+    assert [e["type"] for e in watched].count("Stopped") == 1
+    assert code == 130 and "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert lines[0] == BANNER and len(lines) == 2, stderr
+    assert lines[1].startswith(f"nst-tf1: stopped the run in {folder}: stopped on request before")
+    assert lines[1].endswith("; nothing saved"), stderr
+    assert not os.path.exists(folder)

@@ -376,8 +376,11 @@ async def _events(request: Request):
             if server.closing():
                 # The server stops the run before the stream ends, so that the page sees it
                 # end (stopped, its image kept) instead of a run that seems to go on; the
-                # server's shutdown waits for the streams for a short while only.
+                # server's shutdown waits for the streams for a short while only, and a run
+                # that has not ended by then (still starting) gets an end from the stream.
                 closing_until = closing_until or time.monotonic() + _CLOSING_WAIT
+                if not ended and time.monotonic() > closing_until:
+                    yield f"data: {json.dumps(job.closed_end())}\n\n"
                 if ended or time.monotonic() > closing_until:
                     break
                 server.jobs.stop_for_shutdown(hurry=server.hurry())

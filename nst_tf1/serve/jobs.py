@@ -180,6 +180,17 @@ class Job:
         self._hurried = True
         self.process.terminate()
 
+    def closed_end(self) -> dict:
+        """The end an event stream sends for this run when the server closes before the run
+        has reported its own (still starting: TensorFlow can take longer to load than the
+        streams wait): stopped because the server closed, with what it saved so far. Not one
+        of the run's events: its own end follows in its history and run.json."""
+        saved = [event["path"] for event in self.since(0) if event["type"] == "ImageSaved"]
+        kept = saved[-1] if saved else None
+        what = f"kept the images saved so far, the last {kept}" if kept else "nothing saved"
+        text = f"stopped because the server closed before the run had ended; {what}"
+        return {"type": "Stopped", "kept": kept, "step": None, "text": text, "signal": None}
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the run's end; whether it ended."""
         self._reader.join(timeout)
