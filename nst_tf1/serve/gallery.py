@@ -75,8 +75,11 @@ def _summary(output_dir, name, uploads):
     style_ids = [uploads.id_of(str(s)) for s in styles if s]
 
     def shown_name(path, upload_id):
-        """An upload by the name it was uploaded with, anything else by its file name."""
-        info = uploads.info(upload_id) if upload_id and upload_id not in DEMO else None
+        """An upload by the name it was uploaded with, a demo image by the name the form
+        gives it, anything else by its file name."""
+        if upload_id in DEMO:
+            return DEMO[upload_id][1]
+        info = uploads.info(upload_id) if upload_id else None
         return info["name"] if info else os.path.basename(str(path))
 
     return {
