@@ -11,7 +11,7 @@ import os
 import signal
 from typing import Callable
 
-from . import events, graph, vgg
+from . import conv_cache, events, graph, vgg
 from .config import cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
@@ -38,7 +38,8 @@ def load_model(
     start-up noise off the terminal), report the device (the run's first line) and ``note``
     (what happens to an existing result), and check TensorFlow's bf16 support.
 
-    The .mat is read before TensorFlow is imported: loadmat briefly holds the whole file
+    The .mat is read before TensorFlow is imported (the first time; later runs read the copy
+    of its convolutions, :mod:`nst_tf1.conv_cache`): loadmat briefly holds the whole file
     (fully connected layers included) and TensorFlow alone takes about 0.6 GB, so the two
     peaks do not add up. The file's SHA256 for run.json is computed meanwhile in a second
     thread (hashlib and file reads release the GIL): 0.35 s for the 575 MB benchmark
@@ -53,7 +54,7 @@ def load_model(
     vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
         digests = pool.submit(file_digests, s.model, md5=False)
-        weights = vgg.read_vgg_weights(s.model)
+        weights = conv_cache.read_weights(s.model)
         report(events.Loading("tensorflow"))
         import_tensorflow()
         # The run's first line on standard output says what it runs on.
