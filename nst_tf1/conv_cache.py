@@ -29,6 +29,7 @@ import io
 import json
 import os
 import zipfile
+from typing import Callable
 
 import numpy as np
 
@@ -51,12 +52,13 @@ def cache_path(model: str) -> str:
     return os.path.join(cache_dir(), "conv-weights", key.hexdigest()[:24] + ".npz")
 
 
-def read_weights(model: str) -> VGGWeights:
+def read_weights(model: str, copied: Callable[[str, int], object] | None = None) -> VGGWeights:
     """The convolutions of the MatConvNet file ``model``: from its copy when it is current,
     else by :func:`~nst_tf1.vgg.read_vgg_weights`, then copied when that is worth it.
 
     Args:
         model: path of the ``.mat`` file.
+        copied: called with the copy's path and size in bytes once a copy has been written.
 
     Returns:
         VGGWeights: as :func:`~nst_tf1.vgg.read_vgg_weights` returns them (``path`` is
@@ -76,7 +78,9 @@ def read_weights(model: str) -> VGGWeights:
         try:
             _write_copy(path, weights, source)
         except OSError:
-            pass  # a read-only or full disk: the next run reads the .mat again
+            return weights  # a read-only or full disk: the next run reads the .mat again
+        if copied is not None:
+            copied(path, os.path.getsize(path))
     return weights
 
 

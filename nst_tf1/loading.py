@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import functools
 import os
 import signal
 from typing import Callable
@@ -54,7 +55,7 @@ def load_model(
     vgg.check_model_file(s.model)  # a device or FIFO would keep the hash reading forever
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
         digests = pool.submit(file_digests, s.model, md5=False)
-        weights = conv_cache.read_weights(s.model)
+        weights = conv_cache.read_weights(s.model, functools.partial(_copied, report, s.model))
         report(events.Loading("tensorflow"))
         import_tensorflow()
         # The run's first line on standard output says what it runs on.
@@ -69,6 +70,19 @@ def load_model(
         }
     graph.check_precision(s.precision, check_tensorflow=True)
     return Model(weights, info, device, choose(s, report))
+
+
+def _copied(report, model, path, size):
+    """The ``model-copied`` note: the first run kept the model's convolutions."""
+    report(
+        events.Note(
+            "model-copied",
+            f"Kept a copy of the convolutions of {model} in {path} ({format_mib(size)}): "
+            "later runs read it instead of inflating the whole compressed file",
+            "note",
+            {"model": model, "copy": path, "bytes": size},
+        )
+    )
 
 
 def choose(settings: Settings, report: Callable[[events.Event], object]) -> dict:

@@ -125,7 +125,17 @@ def test_a_run_from_the_copy_gives_the_same_image_bit_for_bit(
             seed=3,
             output_dir=str(out),
         )
-        run(settings)
+        seen = []
+        run(settings, seen.append)
+        copied = [e for e in seen if getattr(e, "code", None) == "model-copied"]
+        # The first run says where the copy went; the second, which reads it, says nothing.
+        if name == "from-mat":
+            [note] = copied
+            assert note.data["copy"] == conv_cache.cache_path(full_fc_file)
+            assert note.data["bytes"] == os.path.getsize(note.data["copy"])
+            assert note.level == "note" and note.data["copy"] in note.text
+        else:
+            assert copied == []
         outputs.append((out / "generated_image.png").read_bytes())
         assert os.path.exists(conv_cache.cache_path(full_fc_file))
         _reading_the_mat_fails(monkeypatch)
