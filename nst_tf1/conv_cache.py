@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
 from typing import Callable
 
@@ -43,6 +44,8 @@ __all__ = ["read_weights", "cache_path", "FORMAT"]
 FORMAT = 1
 #: Cache a model file over this many times the size of its convolutions' arrays.
 WORTH_CACHING = 2.0
+#: Seconds after which a temporary file in the cache folder is taken to be a killed writer's.
+ABANDONED_AFTER = 600.0
 
 
 def cache_path(model: str) -> str:
@@ -119,7 +122,8 @@ def _read_copy(path, source, model):
 
 
 def _write_copy(path, weights, source):
-    """Write the copy atomically (:func:`nst_tf1.images.write_atomically`)."""
+    """Write the copy atomically (:func:`nst_tf1.images.write_atomically`), after removing
+    what a writer killed mid-write left (its temporary file: 80 MB)."""
     from .images import write_atomically
 
     arrays = {"source": np.array(json.dumps(source)), "layout": np.array(weights.layout)}
@@ -129,4 +133,20 @@ def _write_copy(path, weights, source):
     encoded = io.BytesIO()
     np.savez(encoded, **arrays)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    _remove_abandoned(os.path.dirname(path))
     write_atomically(path, encoded.getbuffer())
+
+
+def _remove_abandoned(folder):
+    """Remove the temporary files of writers killed mid-write (SIGKILL, a power cut): those
+    not touched for :data:`ABANDONED_AFTER` seconds; a live writer takes well under one."""
+    from .images import is_temporary
+
+    now = time.time()
+    for name in os.listdir(folder):
+        temporary = os.path.join(folder, name)
+        try:
+            if is_temporary(name) and now - os.stat(temporary).st_mtime > ABANDONED_AFTER:
+                os.remove(temporary)
+        except OSError:
+            pass  # gone meanwhile, or not ours to remove

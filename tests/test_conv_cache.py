@@ -140,3 +140,19 @@ def test_a_run_from_the_copy_gives_the_same_image_bit_for_bit(
         assert os.path.exists(conv_cache.cache_path(full_fc_file))
         _reading_the_mat_fails(monkeypatch)
     assert outputs[0] == outputs[1]
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_copy(home, full_fc_file):
+    # SIGKILL between the write and the rename leaves write_atomically's temporary (80 MB for
+    # the real file); the next copy removes it once it is old, and leaves a recent one alone.
+    folder = home / "conv-weights"
+    folder.mkdir(parents=True)
+    old, recent = folder / ".abc.0123abcd.tmp.npz", folder / ".abc.4567abcd.tmp.npz"
+    old.write_bytes(b"half a copy")
+    recent.write_bytes(b"a copy being written")
+    hour_ago = os.stat(old).st_mtime - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    conv_cache.read_weights(full_fc_file)
+    assert sorted(os.listdir(folder)) == sorted(
+        [recent.name, os.path.basename(conv_cache.cache_path(full_fc_file))]
+    )
