@@ -55,7 +55,9 @@ def cache_path(model: str) -> str:
     return os.path.join(cache_dir(), "conv-weights", key.hexdigest()[:24] + ".npz")
 
 
-def read_weights(model: str, copied: Callable[[str, int], object] | None = None) -> VGGWeights:
+def read_weights(
+    model: str | os.PathLike[str], copied: Callable[[str, int], object] | None = None
+) -> VGGWeights:
     """The convolutions of the MatConvNet file ``model``: from its copy when it is current,
     else by :func:`~nst_tf1.vgg.read_vgg_weights`, then copied when that is worth it.
 
@@ -71,6 +73,7 @@ def read_weights(model: str, copied: Callable[[str, int], object] | None = None)
         ModelFileError: as :func:`~nst_tf1.vgg.read_vgg_weights` (the .mat is read, and
             checked, whenever there is no current copy).
     """
+    model = os.fspath(model)
     source = _source(model)
     path = cache_path(model)
     cached = _read_copy(path, source, model) if source is not None else None
