@@ -439,17 +439,23 @@ def test_a_killed_worker_is_a_failed_run_and_the_server_lives_on(server):
     assert end["type"] == "Finished"
 
 
-def test_ctrl_c_stops_the_run_as_the_command_line_does_and_exits(vgg_file, tmp_path):
-    """... and a page watching the run sees it end (stopped, its image kept) before its event
-    stream ends: the streams ended first, and the page went on showing a run going on."""
-    server = Server(tmp_path / "out", vgg_file)
+def _page_watching(server):
+    """A page's event stream in a thread (not started): (the thread, the events it received,
+    an Event set once it is connected)."""
     watched, connected = [], threading.Event()
 
     def watch():
         with contextlib.suppress(AssertionError):  # the stream ends with the server
             server.events(lambda e: connected.set() or watched.append(e) or False, timeout=60)
 
-    watcher = threading.Thread(target=watch)
+    return threading.Thread(target=watch), watched, connected
+
+
+def test_ctrl_c_stops_the_run_as_the_command_line_does_and_exits(vgg_file, tmp_path):
+    """... and a page watching the run sees it end (stopped, its image kept) before its event
+    stream ends: the streams ended first, and the page went on showing a run going on."""
+    server = Server(tmp_path / "out", vgg_file)
+    watcher, watched, connected = _page_watching(server)
     try:
         status, body = server.start({**FAST_RUN, "iterations": "5000", "save_every": "2"})
         assert status == 200, body
@@ -554,13 +560,7 @@ def test_two_quick_ctrl_c_end_the_server_at_once_and_quietly(vgg_file, tmp_path,
     run.json stay), and the server ends within seconds: exit status 130, no traceback, the
     first Ctrl-C's one line; a page watching sees the run stop."""
     server = Server(tmp_path / "out", vgg_file, env=AS_A_USER)
-    watched, connected = [], threading.Event()
-
-    def watch():
-        with contextlib.suppress(AssertionError):  # the stream ends with the server
-            server.events(lambda e: connected.set() or watched.append(e) or False, timeout=60)
-
-    watcher = threading.Thread(target=watch)
+    watcher, watched, connected = _page_watching(server)
     try:
         options = {**FAST_RUN, "iterations": str(LONG_RUN), "save_every": str(LONG_RUN)}
         status, body = server.start(options)
