@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import time
 import zipfile
 from typing import Callable
 
@@ -127,7 +126,7 @@ def _read_copy(path, source, model):
 def _write_copy(path, weights, source):
     """Write the copy atomically (:func:`nst_tf1.images.write_atomically`), after removing
     what a writer killed mid-write left (its temporary file: 80 MB)."""
-    from .images import write_atomically
+    from .images import remove_temporaries, write_atomically
 
     arrays = {"source": np.array(json.dumps(source)), "layout": np.array(weights.layout)}
     arrays["mean_pixel"] = weights.mean_pixel
@@ -136,20 +135,6 @@ def _write_copy(path, weights, source):
     encoded = io.BytesIO()
     np.savez(encoded, **arrays)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _remove_abandoned(os.path.dirname(path))
+    # What writers killed mid-write left (a live writer's file is seconds old at most).
+    remove_temporaries(os.path.dirname(path), older_than=ABANDONED_AFTER)
     write_atomically(path, encoded.getbuffer())
-
-
-def _remove_abandoned(folder):
-    """Remove the temporary files of writers killed mid-write (SIGKILL, a power cut): those
-    not touched for :data:`ABANDONED_AFTER` seconds; a live writer takes well under one."""
-    from .images import is_temporary
-
-    now = time.time()
-    for name in os.listdir(folder):
-        temporary = os.path.join(folder, name)
-        try:
-            if is_temporary(name) and now - os.stat(temporary).st_mtime > ABANDONED_AFTER:
-                os.remove(temporary)
-        except OSError:
-            pass  # gone meanwhile, or not ours to remove

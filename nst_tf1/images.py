@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import time
 
 import numpy as np
 
@@ -475,11 +476,15 @@ def is_temporary(name: str) -> bool:
     return bool(_TEMPORARY.match(name))
 
 
-def remove_temporaries(directory: str | os.PathLike[str]) -> list[str]:
+def remove_temporaries(
+    directory: str | os.PathLike[str], older_than: float | None = None
+) -> list[str]:
     """Remove the temporary files :func:`write_atomically` left in ``directory`` when its
     process was killed (SIGKILL, a power cut) between writing and renaming them.
 
-    Only call it while no other process writes there (the run holds the folder's lock).
+    Only call it while no other process writes there (the run holds the folder's lock), or
+    give ``older_than``: then only files untouched for that many seconds go (a live writer's
+    is seconds old at most).
 
     Returns:
         list of the names removed (none when the directory does not exist).
@@ -488,13 +493,15 @@ def remove_temporaries(directory: str | os.PathLike[str]) -> list[str]:
         names = sorted(name for name in os.listdir(directory) if is_temporary(name))
     except OSError:
         return []
-    removed = []
+    removed, now = [], time.time()
     for name in names:
+        path = os.path.join(directory, name)
         try:
-            os.remove(os.path.join(directory, name))
-            removed.append(name)
+            if older_than is None or now - os.stat(path).st_mtime > older_than:
+                os.remove(path)
+                removed.append(name)
         except OSError:
-            pass
+            pass  # gone meanwhile
     return removed
 
 
