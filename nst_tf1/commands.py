@@ -427,6 +427,7 @@ def fetch_model_main(argv: Sequence[str]) -> int:
 def where_main(argv: Sequence[str]) -> int:
     """``nst-tf1 where``: where the VGG-19 file is, or will go."""
     from .config import cache_dir, model_location
+    from .conv_cache import current_copy
     from .model_file import format_mib
 
     p = Parser(
@@ -436,7 +437,9 @@ def where_main(argv: Sequence[str]) -> int:
             "on standard output, and on standard error whether the file is there and why that "
             f"path: ${ENV_MODEL} when set; else {CONFIG.VGG_MODEL} when it exists in the current "
             "folder; else the per-user cache, shared by every folder "
-            f"(${ENV_HOME}, or the platform's user cache folder). --model overrides all of them."
+            f"(${ENV_HOME}, or the platform's user cache folder). --model overrides all of them. "
+            "When a run has kept a copy of the file's convolutions (a compressed file's, read "
+            "faster), standard error names it too."
         ),
     )
     p.parse_args(argv)
@@ -448,6 +451,9 @@ def where_main(argv: Sequence[str]) -> int:
     }[location.source]
     if os.path.isfile(location.path):
         state = f"present ({format_mib(os.path.getsize(location.path))})"
+        copy = current_copy(location.path)
+        if copy is not None:
+            state += f"; runs read the copy of its convolutions, {copy}"
     else:
         state = "not there yet: 'nst-tf1 fetch-model' (or the first run) downloads it"
     if not print_answer(location.path):

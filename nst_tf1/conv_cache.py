@@ -37,7 +37,7 @@ from . import vgg
 from .config import cache_dir
 from .vgg import VGG19_CONV_LAYERS, VGGWeights
 
-__all__ = ["read_weights", "cache_path", "FORMAT"]
+__all__ = ["read_weights", "cache_path", "current_copy", "FORMAT"]
 
 #: The copies' format; a copy of another format is read from the .mat again and replaced.
 FORMAT = 1
@@ -47,11 +47,29 @@ WORTH_CACHING = 2.0
 ABANDONED_AFTER = 600.0
 
 
+#: What reading a damaged copy, or one of another format, raises.
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
 def cache_path(model: str) -> str:
     """Where the copy of ``model``'s convolutions goes: ``<cache>/conv-weights/<id>.npz``,
     the id a digest of the model's absolute, resolved path."""
     key = hashlib.sha256(os.path.realpath(model).encode("utf-8", "surrogateescape"))
     return os.path.join(cache_dir(), "conv-weights", key.hexdigest()[:24] + ".npz")
+
+
+def current_copy(model: str | os.PathLike[str]) -> str | None:
+    """The path of ``model``'s copy when there is one the next run would read (written from
+    the file as it is now), else ``None``. Reads the copy's record of its source alone."""
+    model = os.fspath(model)
+    source, path = _source(model), cache_path(model)
+    if source is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as copy:
+            return path if json.loads(str(copy["source"])) == source else None
+    except _UNREADABLE:
+        return None
 
 
 def read_weights(
@@ -115,7 +133,7 @@ def _read_copy(path, source, model):
             }
             mean_pixel = copy["mean_pixel"]
             layout = str(copy["layout"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except _UNREADABLE:
         return None
     arrays = [mean_pixel, *(array for pair in layers.values() for array in pair)]
     if any(array.dtype != np.float32 for array in arrays):

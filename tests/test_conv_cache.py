@@ -156,3 +156,28 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_copy(home, full_
     assert sorted(os.listdir(folder)) == sorted(
         [recent.name, os.path.basename(conv_cache.cache_path(full_fc_file))]
     )
+
+
+def test_where_names_the_copy_once_a_run_has_made_it(home, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "vgg.mat")
+    make_vgg_file(path, width_divisor=8, fc="full")
+    env = {**os.environ, "NST_HOME": str(home), "NST_VGG_MODEL": path}
+    command = [sys.executable, "-m", "nst_tf1", "where"]
+
+    def where():
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout == f"{path}\n", result.stderr
+        return result.stderr
+
+    assert conv_cache.current_copy(path) is None and "copy" not in where()
+    conv_cache.read_weights(path)
+    copy = conv_cache.cache_path(path)
+    assert conv_cache.current_copy(path) == copy
+    said = where()
+    assert f"runs read the copy of its convolutions, {copy}" in said and said.count("\n") == 1
+    stat = os.stat(path)  # the file changed since: the copy is no longer the one runs read
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert conv_cache.current_copy(path) is None and "copy" not in where()
