@@ -211,10 +211,27 @@ def test_a_bad_value_shows_the_settings_message_by_its_field(page):
     expect(page.get_by_label("Height")).to_have_attribute("aria-invalid", "true")
     page.get_by_role("button", name="Start").click()
     expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
+    expect(page.get_by_label("Height")).to_be_focused()  # the refused field, to mend at once
     page.get_by_label("Height").fill("64")
     expect(page.locator("#error-height")).to_have_text("")
     # The refusal stays in the status line until something new replaces it.
     expect(page.get_by_role("status")).to_contain_text("--height: must be at least 32 pixels")
+
+
+def test_a_refused_field_under_more_options_is_unfolded_and_focused(page):
+    from playwright.sync_api import expect
+
+    more = page.locator("summary", has_text="More options")
+    more.click()
+    page.get_by_label("Learning rate").fill("-1")
+    more.click()  # folded again before Start: a folded field cannot take the focus
+    start = page.get_by_role("button", name="Start")
+    start.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#error-learning_rate")).to_contain_text("--learning-rate")
+    expect(page.get_by_label("Learning rate")).to_be_focused()
+    expect(page.locator("details", has=more)).to_have_attribute("open", "")
+    expect(start).to_be_enabled()
 
 
 def test_a_file_chosen_while_the_page_starts_is_kept(page, tmp_path):

@@ -328,6 +328,28 @@ function focusBackToStart() {
   settleFocus();
 }
 
+// Start refused for a field's value: the focus goes to the first such field, as forms do, so
+// that the error described beside it is read out and the value is there to mend; a refusal
+// that names no field gives it back to Start.
+function focusAfterRefusal(errors) {
+  const field = firstFieldInError(errors);
+  if (!field) return focusBackToStart();
+  state.focusTo = null;
+  const folded = field.closest("details");
+  if (folded) folded.open = true; // a field under "More options" cannot take the focus folded
+  field.focus();
+}
+
+function firstFieldInError(errors) {
+  for (const node of document.querySelectorAll('p.error[id^="error-"]')) {
+    const name = node.id.slice("error-".length);
+    if (!name || !errors[name]) continue;
+    const field = $("f-" + name) || document.querySelector(`[aria-describedby~="${node.id}"]`);
+    if (field && !field.disabled) return field;
+  }
+  return null;
+}
+
 async function start(event) {
   event.preventDefault();
   handOver("start", "stop");
@@ -346,7 +368,7 @@ async function start(event) {
     showErrors(body.errors || {});
     setStatus(body.error, "error");
     $("start").disabled = Boolean(state.job && !state.ended);
-    focusBackToStart();
+    focusAfterRefusal(body.errors || {});
     return;
   }
   showErrors({});
