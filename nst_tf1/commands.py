@@ -454,9 +454,16 @@ def where_main(argv: Sequence[str]) -> int:
         copy = current_copy(location.path)
         if copy is not None:
             state += f"; runs read the copy of its convolutions, {copy}"
+    elif os.path.exists(location.path):
+        kind = "a folder" if os.path.isdir(location.path) else "not a regular file"
+        state = f"{kind}, not the .mat file: runs refuse it"
     else:
         state = "not there yet: 'nst-tf1 fetch-model' (or the first run) downloads it"
     if not print_answer(location.path):
-        return error("standard output is closed: the path was not printed", EXIT_FAILURE)
+        return error(
+            "standard output cannot be written (closed, full, or its reader gone): the path "
+            "was not printed",
+            EXIT_FAILURE,
+        )
     note(f"{state}; {why}")
     return EXIT_OK

@@ -97,13 +97,14 @@ def _env(name: str, default: str) -> str:
 
 
 def cache_dir() -> str:
-    """The per-user cache of nst-tf1, shared by every folder it runs in: ``$NST_HOME`` if set,
+    """The per-user cache of nst-tf1, shared by every folder it runs in: ``$NST_HOME`` if set
+    (made absolute from the folder the command starts in),
     else the platform's user cache folder (``~/.cache/nst-tf1`` on Linux, honouring
     ``$XDG_CACHE_HOME``; ``~/Library/Caches/nst-tf1`` on macOS; ``%LOCALAPPDATA%\\nst-tf1\\Cache``
     on Windows)."""
     home = os.environ.get(ENV_HOME)
-    if home:
-        return os.path.expanduser(home)
+    if home:  # absolute, so that a relative one names one folder, not one per working folder
+        return os.path.abspath(os.path.expanduser(home))
     import platformdirs
 
     return platformdirs.user_cache_dir(APP_NAME, appauthor=False)

@@ -9,12 +9,16 @@ so the command line prints them as they are.
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "InputError",
     "SettingsError",
     "RunFailed",
     "Interrupted",
     "is_whole_number",
+    "FLOAT32_MAX",
+    "float32_problem",
     "starting_interrupted",
 ]
 
@@ -23,6 +27,21 @@ def is_whole_number(value: object) -> bool:
     """Whether ``value`` is an ``int`` (``True`` and ``False`` are not), as the checks of
     settings and of run records want it."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: float32's largest finite number. The graph holds its weights, rates and costs in float32: a
+#: number that Python's float64 holds as finite but beyond this one would be inf there.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def float32_problem(value: float, positive: bool = False) -> str | None:
+    """What is wrong with ``value`` as a weight or rate the graph holds in float32 (a finite
+    number >= 0, or > 0 when ``positive``, at most :data:`FLOAT32_MAX`), or ``None``."""
+    if not (0 < value if positive else 0 <= value) or not value < math.inf:
+        return f"must be a finite number {'>' if positive else '>='} 0"
+    if value > FLOAT32_MAX:
+        return f"must be at most {FLOAT32_MAX:.4g}, float32's largest number (the graph's)"
+    return None
 
 
 def starting_interrupted(signum: int | None) -> str:

@@ -25,7 +25,7 @@ from .colors import PRESERVE_COLORS
 from .config import CONFIG, default_model_path
 from .costs import detail_layers
 from .device import PRECISIONS
-from .errors import SettingsError, is_whole_number
+from .errors import FLOAT32_MAX, SettingsError, float32_problem, is_whole_number
 from .optimize import OPTIMIZERS
 from .style_options import check_style_layers, check_style_weights, parse_style_layers
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
@@ -477,6 +477,13 @@ class Settings:
             if not 0 < ratio < math.inf:
                 names = ", ".join(STYLE_STRENGTHS)
                 self._fail("style_strength", f"choose from {names} or give a number > 0")
+            alpha = CONFIG.ALPHA if self.alpha is None else self.alpha
+            if self.beta is None and alpha * ratio > FLOAT32_MAX:
+                self._fail(
+                    "style_strength",
+                    f"gives beta = alpha x strength above {FLOAT32_MAX:.4g}, float32's largest "
+                    "number (the graph's)",
+                )
         if self.alpha is None:
             self.alpha = CONFIG.ALPHA
         if self.beta is None:
@@ -495,7 +502,9 @@ class Settings:
         self._whole("seed", 0, MAX_SEED)
         for name in ("height", "width", "max_size"):
             value = getattr(self, name)
-            if value is not None and (not is_whole_number(value) or value < MIN_IMAGE_SIDE):
+            if value is not None and not is_whole_number(value):
+                self._fail(name, "must be a whole number of pixels (an int)")
+            if value is not None and value < MIN_IMAGE_SIDE:
                 self._fail(
                     name,
                     f"must be at least {MIN_IMAGE_SIDE} pixels (the network's five 2x2 poolings)",
@@ -507,16 +516,16 @@ class Settings:
                 raise SettingsError(f"{_flag(name)}: empty path")
         if any(not style for style in self.style):
             raise SettingsError("--style: empty path")
-        for name in ("alpha", "beta", "tv_weight"):
-            if not 0 <= getattr(self, name) < math.inf:
-                self._fail(name, "must be a finite number >= 0")
-        for name in ("learning_rate", "style_scale"):
-            if not 0 < getattr(self, name) < math.inf:
-                self._fail(name, "must be a finite number > 0")
-        for name in ("stop_balance", "term_balance", "content_bound", "stop_progress"):
+        for name, positive in (
+            *((name, False) for name in ("alpha", "beta", "tv_weight")),
+            *((name, True) for name in ("learning_rate", "style_scale")),
+            *((name, True) for name in ("stop_balance", "term_balance", "content_bound")),
+            ("stop_progress", True),
+        ):
             value = getattr(self, name)
-            if value is not None and not 0 < value < math.inf:
-                self._fail(name, "must be a finite number > 0")
+            problem = None if value is None else float32_problem(value, positive)
+            if problem:
+                self._fail(name, problem)
         if not 0 <= self.noise_ratio <= 1:
             self._fail("noise_ratio", "must be between 0 and 1")
         if self.style_weights is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import SettingsError
+from .errors import SettingsError, float32_problem
 from .vgg import check_conv_layer
 
 __all__ = ["check_style_layers", "check_style_weights", "parse_style_layers"]
@@ -29,6 +29,10 @@ def check_style_weights(weights: list[float], count: int | None = None) -> list[
     if not all(0 <= w < math.inf for w in weights):
         shown = " ".join(map(str, weights))
         raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
+    problem = next(filter(None, map(float32_problem, weights)), None)
+    if problem:
+        shown = " ".join(map(str, weights))
+        raise SettingsError(f"--style-weights: each {problem}, got {shown}")
     if count is None:
         return list(weights)
     if len(weights) != count:
@@ -83,10 +87,10 @@ def check_style_layers(layers, given=None) -> list[tuple[str, float]]:
             weight = float(weight)
         except (TypeError, ValueError):
             raise not_a_pair from None
-        if not 0 <= weight < math.inf:
+        problem = float32_problem(weight)
+        if problem:
             raise SettingsError(
-                f"--style-layers: weight of {name} must be a finite number >= 0, got "
-                f"{shown[0] if shown else weight}"
+                f"--style-layers: weight of {name} {problem}, got {shown[0] if shown else weight}"
             )
         checked.append((name, weight))
     if not checked:

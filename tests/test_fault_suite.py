@@ -410,15 +410,19 @@ def test_make_vgg_never_replaces_a_special_file(tmp_path):
 # Standard output closed, or its reader gone
 
 
-@pytest.mark.parametrize("how", ["closed", "reader-gone"])
+@pytest.mark.parametrize("how", ["closed", "reader-gone", "full"])
 def test_where_without_standard_output(how):
     """'where >&-' exited 0 with no answer; 'where | head -c0' printed a BrokenPipeError
-    traceback. Either way: one line on stderr, exit 1."""
+    traceback; 'where > /dev/full' said standard output was closed. Each: one line on stderr
+    naming what can be wrong, exit 1."""
+    if how == "full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    full = open("/dev/full", "w") if how == "full" else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, RUNNER, "where"],
         cwd=ROOT,
         env=_env(),
-        stdout=subprocess.PIPE if how == "reader-gone" else None,
+        stdout={"reader-gone": subprocess.PIPE, "full": full}.get(how),
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
@@ -426,8 +430,13 @@ def test_where_without_standard_output(how):
     if how == "reader-gone":
         proc.stdout.close()  # before the child writes: it meets a broken pipe
     _, err = proc.communicate(timeout=TIMEOUT)
+    if full is not None:
+        full.close()
     assert proc.returncode == 1, err
-    assert err == "nst-tf1: error: standard output is closed: the path was not printed\n", err
+    assert err == (
+        "nst-tf1: error: standard output cannot be written (closed, full, or its reader gone): "
+        "the path was not printed\n"
+    ), err
     record(f"where, stdout {how}", "1, one line, no traceback")
 
 

@@ -57,6 +57,24 @@ def test_where_prints_the_path_and_whether_it_is_there(tmp_path):
     assert result.stdout == f"{path}\n" and "present (1.0 MiB)" in result.stderr
 
 
+def test_where_says_a_folder_or_device_is_not_the_file_and_a_relative_home_is_one_folder(
+    tmp_path,
+):
+    # Both said "not there yet: ... downloads it", which a run then refused to do.
+    command = [sys.executable, "-m", "nst_tf1", "where"]
+    env = {**os.environ, "NST_HOME": "relative-home"}
+    for model, said in ((tmp_path, "a folder, not the .mat file"), ("/dev/null", "not a regular")):
+        env["NST_VGG_MODEL"] = str(model)
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout == f"{model}\n", result.stderr
+        assert result.stderr == f"nst-tf1: {said}" + result.stderr[len(said) + 9 :]
+        assert "runs refuse it" in result.stderr and "downloads" not in result.stderr
+    # A relative $NST_HOME is taken from the folder the command starts in, once.
+    del env["NST_VGG_MODEL"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout == f"{tmp_path / 'relative-home' / 'models' / MODEL_FILE}\n"
+
+
 def test_a_local_model_is_used_with_a_note(vgg_file, image_pair, tmp_path, monkeypatch):
     monkeypatch.delenv("NST_VGG_MODEL", raising=False)
     (tmp_path / "models").mkdir()

@@ -225,6 +225,8 @@ def test_paths_may_be_pathlib_paths(tmp_path, image_pair, vgg_file):
         ("style", [None], "--style: must be a path, got None"),
         ("alpha", "10", "--alpha: must be a number, got '10'"),
         ("height", "64", "--height: must be a number, got '64'"),
+        ("height", 64.0, "--height: must be a whole number of pixels (an int), got 64.0"),
+        ("style_weights", [1e300, 1], "--style-weights: each must be at most 3.403e+38"),
         ("tv_weight", None, "--tv-weight: must be a number, got None"),
         ("fast", "no", "--fast: must be True or False, got 'no'"),
         ("style_weights", "1", "--style-weights: must be a list of numbers, got '1'"),
