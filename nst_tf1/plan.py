@@ -23,7 +23,7 @@ from .images import (
     size_for_max_side,
 )
 from .preflight import PreflightError, check_memory, check_output_dir, run_signature
-from .settings import INIT_MODES, Settings, check_style_weights
+from .settings import INIT_MODES, MAX_SIDE, Settings, check_style_weights
 from .vgg import MIN_IMAGE_SIDE
 
 __all__ = [
@@ -212,10 +212,25 @@ def _size_for(settings, path):
                 f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
                 f"{height}; each side must be at least {MIN_IMAGE_SIDE} pixels"
             )
+        if max(height, width) > MAX_SIDE:  # as --height and --width are (and JPEG's 65,500)
+            raise ImageInputError(
+                f"{path}: {how} turns its {src[1]}x{src[0]} (width x height) into {width}x"
+                f"{height}; each side must be at most {MAX_SIDE} pixels ({_fitting(s, src)})"
+            )
     else:
         height, width = s.height, s.width
     check_size(s, height, width)
     return height, width
+
+
+def _fitting(settings, src):
+    """What --keep-aspect's given side would keep the other within MAX_SIDE for an image of
+    ``src`` (height, width), or that none would."""
+    flag, given, other = ("--height", *src) if settings.height else ("--width", *src[::-1])
+    largest = MAX_SIDE * given // other
+    if largest < MIN_IMAGE_SIDE:
+        return f"no size of {MIN_IMAGE_SIDE}..{MAX_SIDE} pixels a side keeps this aspect ratio"
+    return f"{flag} {largest} or less keeps it"
 
 
 def check_size(settings: Settings, height: int, width: int) -> None:

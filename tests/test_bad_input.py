@@ -393,6 +393,33 @@ def test_derived_side_below_the_minimum_is_refused(
     assert_nothing_written(out_dir)
 
 
+@pytest.mark.parametrize(
+    "extra, hint",
+    [
+        (["--height", 400, "--keep-aspect"], "--height 327 or less keeps it"),
+        (["--width", 32, "--keep-aspect"], "no size of 32..16384 pixels a side keeps"),
+    ],
+)
+def test_derived_side_above_the_maximum_is_refused_before_the_run(
+    tmp_path, capsys, image_pair, vgg_file, extra, hint
+):
+    # A 40x2000 strip (height x width) at --height 400 would be 400x20000: such a run went to
+    # its end and failed at the JPEG's write (libjpeg's stray line, run.json 'failed'). A
+    # 20000x10 one at --width 32 would be 64000 tall, and no width of 32 or more fits.
+    if extra[0] == "--height":
+        strip = write_image(tmp_path / "strip.png", _gradient(40, 2000))
+    else:
+        strip = write_image(tmp_path / "tall.png", _gradient(20000, 10))
+    out_dir = tmp_path / "out"
+    status, _, err = run_main(
+        ["--content", strip, "--style", image_pair[1], "--model", vgg_file]
+        + ["--output-dir", out_dir, "--iterations", 1, *extra],
+        capsys,
+    )
+    assert_one_line_error(status, err, strip, "at most 16384 pixels", hint)
+    assert_nothing_written(out_dir)
+
+
 ARG_CASES = [
     (["--iterations", "0"], "--iterations: must be a whole number of at least 1"),
     (["--iterations", "-5"], "--iterations: must be a whole number of at least 1"),
