@@ -25,7 +25,7 @@ from .colors import PRESERVE_COLORS
 from .config import CONFIG, default_model_path
 from .costs import detail_layers
 from .device import PRECISIONS
-from .errors import FLOAT32_MAX, SettingsError, float32_problem, is_whole_number
+from .errors import SettingsError, float32_problem, is_whole_number
 from .optimize import OPTIMIZERS
 from .style_options import check_style_layers, check_style_weights, parse_style_layers
 from .vgg import MIN_IMAGE_SIDE, POOLING_MODES, check_conv_layer
@@ -478,12 +478,9 @@ class Settings:
                 names = ", ".join(STYLE_STRENGTHS)
                 self._fail("style_strength", f"choose from {names} or give a number > 0")
             alpha = CONFIG.ALPHA if self.alpha is None else self.alpha
-            if self.beta is None and alpha * ratio > FLOAT32_MAX:
-                self._fail(
-                    "style_strength",
-                    f"gives beta = alpha x strength above {FLOAT32_MAX:.4g}, float32's largest "
-                    "number (the graph's)",
-                )
+            problem = self.beta is None and float32_problem(alpha * ratio)
+            if problem:
+                self._fail("style_strength", f"gives beta = alpha x strength, which {problem}")
         if self.alpha is None:
             self.alpha = CONFIG.ALPHA
         if self.beta is None:

@@ -433,7 +433,7 @@ ARG_CASES = [
     (["--learning-rate", "1e308"], "--learning-rate: must be at most 3.403e+38"),
     (["--alpha", "1e300"], "--alpha: must be at most 3.403e+38"),
     (["--tv-weight", "1e39"], "--tv-weight: must be at most 3.403e+38"),
-    (["--style-strength", "1e38"], "--style-strength: gives beta = alpha x strength above"),
+    (["--style-strength", "1e38"], "gives beta = alpha x strength, which must be at most"),
     (["--style-layers", "conv1_1:1e300"], "weight of conv1_1 must be at most 3.403e+38"),
     (["--noise-ratio", "1.5"], "--noise-ratio: must be between 0 and 1"),
     (["--noise-ratio", "-0.1"], "--noise-ratio: must be between 0 and 1"),
