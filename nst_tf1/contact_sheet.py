@@ -8,9 +8,12 @@ after every pair while a browser or an image viewer has the old ones open:
 
     index.html          one row per pair: thumbnails of the content, the style and the
                         result, the pair's status and wall time from its run.json, and
-                        relative links to the pair's folder and its full-size result. The
-                        thumbnails are inside the page (``data:`` URIs): it loads nothing
-                        else, and can be moved or mailed with or without the folder.
+                        relative links to the pair's folder and its full-size result
+                        (percent-encoded from the names' bytes on disk, so a name that is
+                        not UTF-8 links to its file; the page shows each such byte as
+                        U+FFFD). The thumbnails are inside the page (``data:`` URIs): it
+                        loads nothing else, and can be moved or mailed with or without the
+                        folder.
     contact_sheet.png   the same rows as one picture, content | style | result, each row
                         labelled with the pair's folder, status and time.
 
@@ -25,6 +28,7 @@ import base64
 import html
 import io
 import os
+import re
 import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -144,15 +148,37 @@ def _data_uri(img: PIL.Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.getvalue()).decode("ascii")
 
 
+# Lone surrogates: how Python holds the bytes of a file name that are not UTF-8
+# (os.listdir's "surrogateescape"); UTF-8 text cannot hold them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(text: str) -> str:
+    """``text`` as the sheet shows it: each byte of a file name that is not UTF-8 (a lone
+    surrogate) as U+FFFD, the replacement character, as a terminal shows it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _quoted(part: str) -> str:
+    """A path component percent-encoded from its bytes on disk (:func:`os.fsencode`), so a
+    name that is not UTF-8 links to its real file."""
+    try:
+        data = os.fsencode(part)
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (a hand-edited run.json)
+        data = _shown(part).encode("utf-8")
+    return urllib.parse.quote(data)
+
+
 def _link(*parts: str) -> str:
     """A relative link to ``parts`` joined by ``/``, each quoted, escaped for an attribute."""
-    return html.escape("/".join(urllib.parse.quote(p) for p in parts), quote=True)
+    return html.escape("/".join(_quoted(p) for p in parts), quote=True)
 
 
 def _html_row(pair: Pair, row: dict[str, Any]) -> str:
     """One pair's row of the sheet's table: its folder, thumbnails, status and time."""
     cells = [
-        f'<td class="name"><a href="{_link(pair.folder)}/">{html.escape(pair.folder)}</a></td>'
+        f'<td class="name"><a href="{_link(pair.folder)}/">'
+        f"{html.escape(_shown(pair.folder))}</a></td>"
     ]
     for key in _COLUMNS:
         img, problem = row[key]
@@ -165,7 +191,7 @@ def _html_row(pair: Pair, row: dict[str, Any]) -> str:
         tag = (
             f'<img src="{_data_uri(img)}" width="{img.width}" height="{img.height}" '
             f'alt="{html.escape(key, quote=True)}" '
-            f'title="{html.escape(os.path.basename(path), quote=True)}">'
+            f'title="{html.escape(_shown(os.path.basename(path)), quote=True)}">'
         )
         if key == "result":
             tag = f'<a href="{_link(pair.folder, *pair.result_file.split("/"))}">{tag}</a>'
@@ -230,7 +256,7 @@ def _png(pairs: Sequence[Pair], thumbs: Sequence[dict[str, Any]], title: str) ->
     )
     for k, (pair, row) in enumerate(zip(pairs, thumbs)):
         top = _PAD + _LABEL + k * (row_height + _GAP)
-        label = f"{pair.folder}: {pair.status}, {_duration(pair.seconds)}"
+        label = f"{_shown(pair.folder)}: {pair.status}, {_duration(pair.seconds)}"
         _centered_text(
             draw,
             (_PAD, top, width - _PAD, top + _LABEL),
@@ -290,7 +316,7 @@ def write_contact_sheet(batch_dir: str | os.PathLike[str]) -> tuple[str, str]:
                 cache[path] = _thumbnail(path)
             row[key] = cache[path]
         thumbs.append(row)
-    title = f"nst-tf1 batch: {os.path.basename(os.path.abspath(batch_dir))}"
+    title = f"nst-tf1 batch: {_shown(os.path.basename(os.path.abspath(batch_dir)))}"
     png_path = os.path.join(batch_dir, PNG_FILE)
     html_path = os.path.join(batch_dir, HTML_FILE)
     write_atomically(png_path, _png(pairs, thumbs, title))

@@ -169,3 +169,45 @@ def test_contact_sheet_of_a_folder_without_pairs(tmp_path):
     with pytest.raises(InputError, match="no pair folder with a run.json"):
         write_contact_sheet(tmp_path)
     assert os.listdir(tmp_path) == ["empty"]
+
+
+def _non_utf8_batch(root, content):
+    """A content folder holding ``bad<0xff>.jpg`` (a name that is not UTF-8) and ``good.jpg``;
+    the test is skipped where the filesystem refuses such a name."""
+    contents = root / "contents"
+    contents.mkdir()
+    with open(content, "rb") as f:
+        data = f.read()
+    try:
+        with open(os.path.join(os.fsencode(contents), b"bad\xff.jpg"), "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        pytest.skip(f"this filesystem refuses a file name that is not UTF-8 ({exc.strerror})")
+    (contents / "good.jpg").write_bytes(data)
+    return contents
+
+
+def test_a_batch_over_a_file_name_that_is_not_utf8_writes_its_sheet(
+    vgg_file, image_pair, tmp_path, capsys
+):
+    """The sheet links the pair folder by its bytes on disk and shows the byte as U+FFFD; it
+    raised UnicodeEncodeError in urllib.parse.quote after the first pair, every rerun too."""
+    contents = _non_utf8_batch(tmp_path, image_pair[0])
+    out = tmp_path / "out"
+    argv = ["--content", contents, "--style", image_pair[1], "--model", vgg_file]
+    argv += ["--output-dir", out, "--iterations", 1, "--height", HEIGHT, "--width", WIDTH]
+    for _ in range(2):  # the run, then a rerun with nothing to do: both write the sheet
+        assert cli.main([str(a) for a in argv]) == 0
+        assert sorted(os.listdir(os.fsencode(out))) == [
+            b"bad\xff__style",
+            os.fsencode(PNG_FILE),
+            b"good__style",
+            os.fsencode(HTML_FILE),
+        ]
+        page = _parse(out / HTML_FILE)  # UTF-8 throughout
+        assert "bad%FF__style/" in page.href and "bad%FF__style/generated_image.jpg" in page.href
+        for href in page.href:
+            target = os.path.join(os.fsencode(out), urllib.parse.unquote_to_bytes(href))
+            assert os.path.exists(target), href
+        assert "bad\ufffd__style" in page.text and "good__style" in page.text
+    assert [p.folder for p in read_pairs(out)] == ["bad\udcff__style", "good__style"]
