@@ -183,6 +183,9 @@ class _Printer:
                 self.bar.write(text, file=stream)
             else:
                 print(text, file=stream, flush=True)
+        except UnicodeEncodeError:  # a file name's bytes that are not UTF-8, a strict locale
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            self._write(text.encode(encoding, "backslashreplace").decode(encoding), stream)
         except (OSError, ValueError):  # its reader has gone (a broken pipe): not the run's fault
             if stream is sys.stdout:
                 drop_stdout()

@@ -211,3 +211,20 @@ def test_a_batch_over_a_file_name_that_is_not_utf8_writes_its_sheet(
             assert os.path.exists(target), href
         assert "bad\ufffd__style" in page.text and "good__style" in page.text
     assert [p.folder for p in read_pairs(out)] == ["bad\udcff__style", "good__style"]
+
+
+def test_a_batch_prints_a_file_name_that_is_not_utf8_on_a_strict_stream(
+    vgg_file, image_pair, tmp_path, capsys
+):
+    """On a stream that refuses lone surrogates (pytest's, like a UTF-8 locale other than C),
+    the name's byte is printed escaped; the line raised UnicodeEncodeError, taken for a
+    closed stdout, and every later line of the batch was dropped."""
+    contents = _non_utf8_batch(tmp_path, image_pair[0])
+    out = tmp_path / "out"
+    argv = ["--content", contents, "--style", image_pair[1], "--model", vgg_file]
+    argv += ["--output-dir", out, "--iterations", 1, "--height", HEIGHT, "--width", WIDTH]
+    assert cli.main([str(a) for a in argv]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"[1/2] {contents}/bad\\udcff.jpg + {image_pair[1]} -> {out}/bad\\udcff__style" in lines
+    assert f"[2/2] {contents}/good.jpg + {image_pair[1]} -> {out}/good__style" in lines
+    assert f"Contact sheet of the batch: {out}/{HTML_FILE} and {out}/{PNG_FILE}" in lines
