@@ -5,7 +5,8 @@ A job is one content image with its style images, its size and its output folder
 (a content or style folder) is many. :func:`make_plan` reads image headers (and, for one
 pair, decodes both images, as the course does before it reads the model), checks the sizes
 against the network's minimum side and the memory, and the output folder's free space,
-before the 500 MB model is read. Nothing here writes or imports TensorFlow.
+before the 500 MB model is read. A batch leaves out of the folders it lists the files it
+writes itself (:func:`without_own_outputs`). Nothing here writes or imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import os
 
+from .contact_sheet import PNG_FILE
 from .errors import InputError
 from .images import (
     ImageInputError,
@@ -22,7 +24,15 @@ from .images import (
     size_for_aspect,
     size_for_max_side,
 )
-from .preflight import PreflightError, check_memory, check_output_dir, run_signature
+from .outputs import STEP_IMAGE, UNFINISHED_DIR
+from .preflight import (
+    FINAL_IMAGE,
+    FINAL_PNG,
+    PreflightError,
+    check_memory,
+    check_output_dir,
+    run_signature,
+)
 from .settings import INIT_MODES, MAX_SIDE, Settings, check_style_weights
 from .vgg import MIN_IMAGE_SIDE
 
@@ -39,6 +49,7 @@ __all__ = [
     "steps_per_job",
     "scale_sizes",
     "style_size",
+    "without_own_outputs",
 ]
 
 Job = collections.namedtuple("Job", "size content styles out")
@@ -73,6 +84,8 @@ def make_plan(settings: Settings) -> Plan:
     try:
         contents = list_images(s.content) if os.path.isdir(s.content) else [s.content]
         sets = style_sets(s)
+        if batch:
+            contents, sets = without_own_outputs(s, contents, sets)
         sizes = {path: _size_for(s, path) for path in contents}
         if batch:
             for path in {p for styles in sets for p in styles}:
@@ -152,6 +165,69 @@ def style_size(height: int, width: int, style_scale: float) -> tuple[int, int]:
     return max(1, round(height * style_scale)), max(1, round(width * style_scale))
 
 
+def without_own_outputs(
+    settings: Settings, contents: list[str], style_sets: list[list[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """A batch's contents and style sets without the files the batch writes itself.
+
+    A content or style folder that is the output folder, or inside it, can list what the
+    batch writes there: its contact sheet ``OUTPUT_DIR/contact_sheet.png``, and in each of
+    its pair folders (and their ``unfinished/``) the pair's ``<i>.png``,
+    ``generated_image.png`` and ``generated_image.jpg``. Run again, the batch took them for
+    inputs of new pairs. Those paths are left out of what the folders list, compared by what
+    they name (:func:`os.path.realpath`): a file of that name anywhere else, another file in
+    a pair folder, and a file given by its own path (not through a folder) stay.
+
+    Raises:
+        ImageInputError: a content or style folder holds no image file but those.
+    """
+    listed = {d: list_images(d) for d in (settings.content, *settings.style) if os.path.isdir(d)}
+    candidates = {path for paths in listed.values() for path in paths}
+    sheet = os.path.realpath(os.path.join(settings.output_dir, PNG_FILE))
+    left_out: set[str] = set()
+    while True:  # leaving files out can change the labels, and so the pair folders
+        pairs = {os.path.realpath(out) for out in _pair_folders(settings, contents, style_sets)}
+        own = {path for path in candidates if _own_output(os.path.realpath(path), sheet, pairs)}
+        if own <= left_out:
+            break
+        left_out |= own
+        contents = [path for path in contents if path not in own]
+        style_sets = [styles for styles in style_sets if own.isdisjoint(styles)]
+    for folder, paths in listed.items():
+        if left_out.issuperset(paths):
+            raise ImageInputError(
+                f"{folder}: no image files besides the ones this batch writes into "
+                f"{settings.output_dir} (its {PNG_FILE}, its pairs' images)"
+            )
+    return contents, style_sets
+
+
+def _own_output(path, sheet, pairs):
+    """Whether the real path ``path`` is the batch's contact sheet ``sheet`` or an image a
+    pair writes into its folder, one of ``pairs`` (real paths), or its ``unfinished/``."""
+    if path == sheet:
+        return True
+    folder, name = os.path.split(path)
+    if os.path.basename(folder) == UNFINISHED_DIR:
+        folder = os.path.dirname(folder)
+    written = name in (FINAL_PNG, FINAL_IMAGE) or STEP_IMAGE.fullmatch(name) is not None
+    return folder in pairs and written
+
+
+def _pair_folders(settings, contents, style_sets):
+    """The output folder of every pair of a batch: each content with each style set, in turn."""
+    content_labels = _labels(contents)
+    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
+    return [
+        os.path.join(
+            settings.output_dir,
+            f"{content_labels[path]}__{'+'.join(style_labels[s] for s in styles)}",
+        )
+        for path in contents
+        for styles in style_sets
+    ]
+
+
 def _jobs(settings, contents, style_sets, sizes, batch):
     """Every (content, styles) pair as a :class:`Job`, ordered by size so that runs of one
     size are consecutive (each size's graph is built once).
@@ -159,15 +235,13 @@ def _jobs(settings, contents, style_sets, sizes, batch):
     Raises:
         InputError: two pairs of a batch would write into one folder.
     """
-    content_labels = _labels(contents)
-    style_labels = _labels(sorted({p for styles in style_sets for p in styles}))
+    batch_folders = iter(_pair_folders(settings, contents, style_sets))
     jobs, folders = [], {}
     for path in contents:
         for styles in style_sets:
             out = settings.output_dir
             if batch:
-                name = "+".join(style_labels[s] for s in styles)
-                out = os.path.join(settings.output_dir, f"{content_labels[path]}__{name}")
+                out = next(batch_folders)
                 pair = f"{path} + {' + '.join(styles)}"
                 if out in folders:
                     raise InputError(

@@ -301,6 +301,67 @@ def test_a_batch_rerun_with_nothing_to_do_writes_its_contact_sheet_again(
     assert "c0__style" in html and "c1__style" in html
 
 
+def test_a_batch_into_its_own_input_folder_leaves_out_its_contact_sheet(
+    vgg_file, image_pair, tmp_path, capsys
+):
+    """The second run of ``--content D --output-dir D`` ran a pair
+    ``D/contact_sheet.png + style -> D/contact_sheet__style``; each rerun one more."""
+    from nst_tf1.contact_sheet import PNG_FILE
+
+    folder = _batch(tmp_path, 1)
+    args = run_args_into(folder, image_pair[1], vgg_file, folder, "--iterations", 1)
+    for _ in range(3):
+        status, stdout, err = _main(*args, capsys=capsys)
+        assert status == 0, err
+        assert "contact_sheet" not in stdout.replace(f"and {folder / PNG_FILE}", "")
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["c0__style"]
+    assert "Nothing to do: every output exists" in stdout + err
+    # The style folder is the output folder: its sheet is no style either.
+    plan = make_plan(Settings(content=image_pair[0], style=[str(folder)], output_dir=str(folder)))
+    assert [job.styles for job in plan.jobs] == [[str(folder / "c0.png")]]
+
+
+def test_a_batch_leaves_out_only_the_files_it_writes_itself(image_pair, tmp_path):
+    """Left out: the output folder's contact sheet and the images a pair of the batch writes
+    into its folder or its unfinished/ (here the content folder); not files of those names
+    in another folder, nor the user's other files in the pair folder."""
+    from nst_tf1.contact_sheet import PNG_FILE
+    from nst_tf1.images import ImageInputError
+
+    out = tmp_path / "out"
+    pair = out / "a__style"  # the folder the pair of a.png and style.jpg writes into
+    pair.mkdir(parents=True)
+    (pair / "unfinished").mkdir()
+    for name in ("a.png", "b.png", "0.png", "generated_image.png", "generated_image.jpg"):
+        write_image(pair / name, np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
+    for name in ("a.png", "3.png", "generated_image.jpg", "mine.png"):
+        write_image(pair / "unfinished" / name, np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
+    photos = out / "photos"  # the user's: a sheet and result names of their own
+    photos.mkdir()
+    for name in (PNG_FILE, "0.png", "generated_image.jpg"):
+        write_image(photos / name, np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
+    write_image(out / PNG_FILE, np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
+
+    def contents(folder):
+        plan = make_plan(Settings(content=str(folder), style=[image_pair[1]], output_dir=str(out)))
+        return sorted(os.path.relpath(job.content, out) for job in plan.jobs)
+
+    assert contents(pair) == ["a__style/a.png", "a__style/b.png"]
+    # a.png's pair stages a rerun in a__style/unfinished/: its images there are the batch's.
+    assert contents(pair / "unfinished") == [
+        "a__style/unfinished/a.png",
+        "a__style/unfinished/mine.png",
+    ]
+    assert contents(photos) == [
+        "photos/0.png",
+        "photos/contact_sheet.png",
+        "photos/generated_image.jpg",
+    ]
+    # out itself lists only its own sheet: one line, as for a folder without images.
+    with pytest.raises(ImageInputError, match="no image files besides the ones this batch"):
+        make_plan(Settings(content=str(out), style=[image_pair[1]], output_dir=str(out)))
+
+
 def test_a_failed_pair_is_on_the_contact_sheet_too(
     vgg_file, image_pair, tmp_path, monkeypatch, capsys
 ):
