@@ -9,6 +9,9 @@ removed when the lock is released, and one left by a killed process is simply ta
 Removing a lock file is racy in general (a second process may have opened the file just
 before it went); the second process therefore checks, once it holds the lock, that the path
 still names the file it locked, and starts again otherwise.
+
+:func:`folders_missing` and :func:`remove_if_empty`: the folders a run or a download is about
+to create, removed again when it ends without having put anything in them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["LOCK_FILE", "LockBusy", "FileLock", "lock_holder"]
+__all__ = [
+    "LOCK_FILE",
+    "LockBusy",
+    "FileLock",
+    "lock_holder",
+    "folders_missing",
+    "remove_if_empty",
+]
 
 #: Name of the lock file in an output folder.
 LOCK_FILE = ".nst-tf1.lock"
@@ -158,3 +168,30 @@ def lock_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     finally:
         os.close(fd)  # closing drops a shared lock we may have taken
     return None
+
+
+def folders_missing(path: str) -> list[str]:
+    """``path`` and those of its parent folders that do not exist (yet), deepest first: what
+    a run into ``path`` (or a download into that folder) creates, and :func:`remove_if_empty`
+    may remove again."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def remove_if_empty(folders: list[str]) -> None:
+    """Remove the folders of :func:`folders_missing` that are empty, deepest first, up to
+    the first that is not (holds anything) or cannot be removed: a refused, failed or
+    interrupted run or download leaves no empty folder it created itself, and never removes
+    anything else."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break

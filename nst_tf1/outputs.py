@@ -51,8 +51,6 @@ __all__ = [
     "save_last_finite",
     "record_status",
     "move_into_place",
-    "folders_missing",
-    "remove_if_empty",
 ]
 
 #: Where a rerun into a folder holding a finished result writes until it finishes.
@@ -316,28 +314,3 @@ def save_last_finite(exc: NonFiniteCostError, final: str, signature: str) -> boo
     except OSError:
         return False
     return True
-
-
-def folders_missing(path: str) -> list[str]:
-    """``path`` and those of its parent folders that do not exist (yet), deepest first: what
-    a run into ``path`` creates, and :func:`remove_if_empty` may remove again."""
-    missing = []
-    path = os.path.abspath(path)
-    while not os.path.lexists(path):
-        missing.append(path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return missing
-
-
-def remove_if_empty(folders: list[str]) -> None:
-    """Remove the folders of :func:`folders_missing` that are empty, deepest first, up to
-    the first that is not (holds anything) or cannot be removed: a refused or interrupted
-    run leaves no empty folder it created itself, and never removes anything else."""
-    for folder in folders:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            break

@@ -54,13 +54,8 @@ from . import events
 from .batch import ContactSheet, pair_lock
 from .errors import InputError, Interrupted, RunFailed
 from .loading import load_model
-from .outputs import (
-    UNFINISHED_DIR,
-    folders_missing,
-    jobs_to_run,
-    lock_output_dir,
-    remove_if_empty,
-)
+from .lock import folders_missing, remove_if_empty
+from .outputs import UNFINISHED_DIR, jobs_to_run, lock_output_dir
 from .pair import Pair
 from .plan import Job, make_plan, steps_per_job
 from .preflight import FINAL_IMAGE, check_existing_output, check_writable_dir
