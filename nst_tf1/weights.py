@@ -397,7 +397,9 @@ def fetch_vgg_model(
 
     An existing ``<dest>.part`` is resumed with ``Range: bytes=<size>-`` (its bytes are hashed
     first, so the whole file is hashed once); a server that ignores Range makes the download
-    start again from byte 0.
+    start again from byte 0. A download that fails or is interrupted removes the folders it
+    created for ``dest`` again while they are empty (no ``.part`` kept in them to resume); a
+    folder that existed before stays.
 
     Args:
         dest: final path of the file; it must not exist (an existing file is never touched).
@@ -420,7 +422,7 @@ def fetch_vgg_model(
             ``.part`` is deleted).
         nst_tf1.errors.InputError: ``sha256`` is not 64 hex digits (before any request).
     """
-    from .lock import FileLock
+    from .lock import FileLock, folders_missing, remove_if_empty
 
     dest = os.fspath(default_model_path() if dest is None else dest)
     report = report or (lambda event: None)
@@ -431,19 +433,25 @@ def fetch_vgg_model(
         raise DownloadError(f"{dest!r}: not a file name to download to")
     if os.path.lexists(dest):
         raise DownloadError(f"{dest} already exists; not overwriting it")
+    created = folders_missing(os.path.dirname(os.path.abspath(dest)))
+    lock, digests = None, None
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        lock = FileLock(lock_path(dest), f"{dest} is being downloaded by").acquire()
-    except OSError as exc:
-        raise DownloadError(f"cannot write {part_path(dest)}: {exc.strerror or exc}") from exc
-    try:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+            lock = FileLock(lock_path(dest), f"{dest} is being downloaded by").acquire()
+        except OSError as exc:
+            raise DownloadError(f"cannot write {part_path(dest)}: {exc.strerror or exc}") from exc
         if os.path.lexists(dest):  # another download put it in place meanwhile
             raise DownloadError(f"{dest} already exists; not overwriting it")
-        return _fetch_locked(
+        digests = _fetch_locked(
             dest, url, sha256, retries, backoff, connect_timeout, read_timeout, report, chunk_size
         )
+        return digests
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
+        if digests is None:  # failed or interrupted: no empty folder of its own is left
+            remove_if_empty(created)
 
 
 def _fetch_locked(

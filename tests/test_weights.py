@@ -300,6 +300,44 @@ def test_server_not_listening(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_download_removes_the_folders_it_created(tmp_path):
+    """A download into missing folders that failed left them behind, empty."""
+    (tmp_path / "before").mkdir()  # an empty folder of the user's: it stays
+    url = f"http://127.0.0.1:{closed_port()}{PATH}"
+    for dest in (tmp_path / "o" / "fm" / "vgg.mat", tmp_path / "before" / "vgg.mat"):
+        with pytest.raises(DownloadError, match="connection refused"):
+            fetch_vgg_model(dest, url, "0" * 64, retries=0, **FAST)
+    assert [p.name for p in tmp_path.iterdir()] == ["before"]
+    assert list((tmp_path / "before").iterdir()) == []
+
+
+@pytest.mark.parametrize("at", ["start", "data"])
+def test_an_interrupted_download_removes_only_folders_left_empty(server, tmp_path, at):
+    """Ctrl-C before any data: the folders it created go; after some: they hold the .part."""
+    _, base = server
+    dest = tmp_path / "o" / "fm" / "vgg.mat"
+
+    def interrupt(event):
+        if event.kind == at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch_vgg_model(dest, base + PATH, "0" * 64, report=interrupt, **FAST)
+    if at == "start":
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert os.listdir(dest.parent) == ["vgg.mat.part"]
+
+
+def test_cli_fetch_model_that_fails_leaves_no_folder_of_its_own(tmp_path):
+    dest = tmp_path / "o" / "fm" / "vgg.mat"
+    url = f"http://127.0.0.1:{closed_port()}{PATH}"
+    result = run_cli("fetch-model", "--dest", dest, "--url", url, "--retries", "0")
+    assert result.returncode == 1
+    assert len(error_lines(result.stderr)) == 1 and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_timeout(server, tmp_path):
     state, base = server
     state.stall = threading.Event()
