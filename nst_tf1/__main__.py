@@ -19,6 +19,7 @@ __all__ = ["main"]
 def main() -> int:
     """Run the command line on ``sys.argv`` and return its exit status (128 + the signal's
     number when a signal stopped it before its own handlers were in place)."""
+    _file_names_as_bytes(sys.stdout)
     try:
         from .cli import main as command_line
 
@@ -29,6 +30,20 @@ def main() -> int:
             sys.stderr.write(f"nst-tf1: {starting_interrupted(signum)}\n")
             sys.stderr.flush()
         return 128 + signum
+
+
+def _file_names_as_bytes(stream) -> None:
+    """Write the bytes of a file name that are not UTF-8 back as those bytes, as ``ls`` does.
+
+    ``os.listdir`` holds them as lone surrogates ("surrogateescape"). Python's standard output
+    encodes strictly under a UTF-8 locale other than C, so a path printed there (a batch's
+    pair folder, a figure written into it) raised ``UnicodeEncodeError``. The command owns
+    its process, so it sets the stream's error handler; :func:`nst_tf1.run` changes nothing.
+    """
+    try:
+        stream.reconfigure(errors="surrogateescape")
+    except (AttributeError, ValueError, OSError):  # None, closed, or not a TextIOWrapper
+        pass
 
 
 if __name__ == "__main__":

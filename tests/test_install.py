@@ -137,3 +137,16 @@ def test_the_readme_flavour_recipe_lists_the_other_dependencies():
     listed = [word.strip('"') for word in recipe.split()[3:]]
     # CI runs this very line; it must hold every dependency but tensorflow itself.
     assert sorted(listed) == sorted(r for r in requires if not r.startswith("tensorflow"))
+
+
+def test_a_path_that_is_not_utf8_is_printed_as_its_bytes_under_a_strict_locale(tmp_path):
+    # Python's stdout encodes strictly under a UTF-8 locale other than C: a path holding a
+    # byte that is not UTF-8 made 'where' say standard output could not be written, exit 1
+    # (and 'figure' over a batch's pair folder of such a name end in a traceback).
+    model = os.fsdecode(os.fsencode(str(tmp_path)) + b"/vgg\xff.mat")
+    env = {**os.environ, "NST_HOME": str(tmp_path), "NST_VGG_MODEL": model}
+    env["PYTHONIOENCODING"] = "utf-8:strict"
+    command = [sys.executable, "-m", "nst_tf1", "where"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == os.fsencode(model) + b"\n"
