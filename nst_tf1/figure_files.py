@@ -377,17 +377,17 @@ def make_activation_figure(
         nst_tf1.errors.InputError: a bad image, size, output (a directory, a special file, an
             unwritable folder) or model file; all checked before the model is read.
     """
-    from .graph import import_tensorflow
     from .images import load_image
     from .model_file import read_existing_model
     from .preflight import check_memory, check_output_file
+    from .tf1 import graph_mode
 
     output = output or os.path.join(CONFIG.OUTPUT_DIR, f"activations_{layer}.png")
     check_memory(height, width)
     image = load_image(image_path, height, width)
     check_output_file(output)
     weights = read_existing_model(model)
-    import_tensorflow()
+    graph_mode()
     activations = layer_activations(weights, image, layer)
     count = min(channels, activations.shape[-1])
     title = (

@@ -22,8 +22,8 @@ the session keeps one copy of the weights and targets instead of one per executo
 The course's run (:func:`nst_tf1.transfer.style_transfer`) and every option beyond it
 (:class:`nst_tf1.transfer.Runner`) use this one builder.
 
-Also here: the session's precision (:func:`session_config`, bf16 on CPUs that have it) and
-the import of TensorFlow in graph mode (:func:`import_tensorflow`).
+Also here: the session's precision (:func:`session_config`, bf16 on CPUs that have it).
+TensorFlow itself comes from :func:`nst_tf1.tf1.graph_mode`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ __all__ = [
     "TransferGraph",
     "bf16_unsupported_reason",
     "check_precision",
-    "import_tensorflow",
     "session_config",
     "style_grams_in_own_graph",
 ]
@@ -165,19 +164,6 @@ def session_config(precision: str = "fp32") -> Any:
             rewriter_config_pb2.RewriterConfig.ON
         )
     return config
-
-
-def import_tensorflow() -> Any:
-    """Import ``tensorflow.compat.v1`` with v2 behaviour disabled (graphs and sessions).
-
-    Nothing else: a program that wants TensorFlow's start-up logging off the terminal opens
-    :class:`nst_tf1.process.QuietStart` around it (or calls
-    :func:`nst_tf1.process.import_tensorflow`).
-
-    Returns:
-        the ``tensorflow.compat.v1`` module.
-    """
-    return graph_mode()
 
 
 def _held_target(tf, shape, name):

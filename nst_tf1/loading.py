@@ -16,9 +16,9 @@ from . import conv_cache, events, graph, vgg
 from .config import cache_dir, model_location, model_source
 from .device import describe_device, device_line
 from .errors import InputError, Interrupted, RunFailed
-from .graph import import_tensorflow
 from .model_file import format_mib, manual_model_hint, missing_model_message
 from .settings import Settings
+from .tf1 import graph_mode
 from .weights import DownloadError, fetch_vgg_model, file_digests, part_path
 
 __all__ = ["Model", "load_model", "ensure_model", "choose"]
@@ -57,7 +57,7 @@ def load_model(
         digests = pool.submit(file_digests, s.model, md5=False)
         weights = conv_cache.read_weights(s.model, functools.partial(_copied, report, s.model))
         report(events.Loading("tensorflow"))
-        import_tensorflow()
+        graph_mode()
         # The run's first line on standard output says what it runs on.
         device = describe_device()
         report(events.Note("device", device_line(device), data=device))

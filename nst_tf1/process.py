@@ -390,7 +390,7 @@ def import_tensorflow() -> Any:
     Returns:
         the ``tensorflow.compat.v1`` module, v2 behaviour disabled.
     """
-    from .graph import import_tensorflow as graph_mode
+    from .tf1 import graph_mode
 
     quiet = QuietStart()
     quiet.start()
