@@ -315,6 +315,17 @@ _NUMBERS = (
     *("learning_rate", "stop_balance", "term_balance", "content_bound", "stop_progress"),
 )
 _NUMBERS_NOT_NONE = ("noise_ratio", "tv_weight", "style_scale")
+#: The weights and rates the graph holds in float32 (:func:`~nst_tf1.errors.float32_problem`):
+#: those that may be 0, and those that must be above it (``None`` means off and is not checked).
+_AT_LEAST_0 = ("alpha", "beta", "tv_weight")
+_ABOVE_0 = (
+    "learning_rate",
+    "style_scale",
+    "stop_balance",
+    "term_balance",
+    "content_bound",
+    "stop_progress",
+)
 
 
 def _normalise(s):
@@ -513,14 +524,9 @@ class Settings:
                 raise SettingsError(f"{_flag(name)}: empty path")
         if any(not style for style in self.style):
             raise SettingsError("--style: empty path")
-        for name, positive in (
-            *((name, False) for name in ("alpha", "beta", "tv_weight")),
-            *((name, True) for name in ("learning_rate", "style_scale")),
-            *((name, True) for name in ("stop_balance", "term_balance", "content_bound")),
-            ("stop_progress", True),
-        ):
+        for name in (*_AT_LEAST_0, *_ABOVE_0):
             value = getattr(self, name)
-            problem = None if value is None else float32_problem(value, positive)
+            problem = None if value is None else float32_problem(value, name in _ABOVE_0)
             if problem:
                 self._fail(name, problem)
         if not 0 <= self.noise_ratio <= 1:

@@ -26,9 +26,6 @@ def check_style_weights(weights: list[float], count: int | None = None) -> list[
         SettingsError: a weight that is not a finite number >= 0, another count than
             ``count``, or weights that are all 0.
     """
-    if not all(0 <= w < math.inf for w in weights):
-        shown = " ".join(map(str, weights))
-        raise SettingsError(f"--style-weights: must be finite numbers >= 0, got {shown}")
     problem = next(filter(None, map(float32_problem, weights)), None)
     if problem:
         shown = " ".join(map(str, weights))
